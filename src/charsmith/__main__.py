@@ -1,0 +1,5 @@
+"""``python -m charsmith`` runs the command-line interface."""
+
+from charsmith.cli import main
+
+raise SystemExit(main())
