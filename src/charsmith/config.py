@@ -1,0 +1,125 @@
+"""Frozen, validated configuration dataclasses.
+
+``ModelConfig`` fixes the network's shape; ``TrainConfig`` fixes how it is trained.
+Both are saved in every checkpoint (as JSON) beside the vocabulary, so a checkpoint
+alone is enough to rebuild the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = ["CELLS", "ModelConfig", "TrainConfig", "config_from_dict"]
+
+CELLS = ("rnn", "lstm", "gru")
+OPTIMIZERS = ("adam", "sgd", "adagrad")
+MODES = ("lines", "text")
+
+
+def _positive_int(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def _non_negative_int(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+
+
+def _fraction(name: str, value: object, *, low_open: bool, high: float, high_open: bool) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        v = float(value)
+        ok = (v > 0 if low_open else v >= 0) and (v < high if high_open else v <= high)
+    if not ok:
+        lo = "(0" if low_open else "[0"
+        hi = f"{high})" if high_open else f"{high}]"
+        raise ValueError(f"{name} must be in {lo}, {hi}, got {value!r}")
+
+
+def _choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of a stacked recurrent character model.
+
+    cell: "rnn" (tanh), "lstm" or "gru"; gate order as PyTorch's.
+    vocab_size: V, number of symbols including the end token.
+    hidden: H, width of every recurrent layer.
+    layers: number of stacked recurrent layers.
+    embed: E, width of the input embedding; 0 means one-hot input, done by indexing
+        the rows of layer 0's input weights (the notebooks' ``Wax``), no embedding table.
+    dropout: probability of zeroing a layer's output during training.
+    """
+
+    cell: Literal["rnn", "lstm", "gru"]
+    vocab_size: int
+    hidden: int
+    layers: int = 1
+    embed: int = 0
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        _choice("cell", self.cell, CELLS)
+        _positive_int("vocab_size", self.vocab_size)
+        _positive_int("hidden", self.hidden)
+        _positive_int("layers", self.layers)
+        _non_negative_int("embed", self.embed)
+        _fraction("dropout", self.dropout, low_open=False, high=1.0, high_open=True)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained. Every field has a default; see ``charsmith train --help``."""
+
+    mode: Literal["lines", "text"] = "lines"
+    lowercase: bool = False
+    batch_size: int = 64
+    seq_len: int = 128  # text mode: characters per window (truncated BPTT length)
+    optimizer: Literal["adam", "sgd", "adagrad"] = "adam"
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    decay: Literal["cosine", "none"] = "cosine"
+    min_lr_ratio: float = 0.1
+    clip_norm: float = 5.0  # global-norm clipping; 0 disables
+    clip_value: float = 0.0  # elementwise clipping (the notebooks' rule); 0 disables
+    steps: int = 0  # 0: no step limit
+    minutes: float = 0.0  # 0: no time limit
+    eval_every: int = 200
+    patience: int = 0  # evaluations without improvement before stopping; 0 disables
+    val_fraction: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _choice("mode", self.mode, MODES)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("decay", self.decay, ("cosine", "none"))
+        _positive_int("batch_size", self.batch_size)
+        _positive_int("seq_len", self.seq_len)
+        _positive_int("eval_every", self.eval_every)
+        for name in ("warmup_steps", "steps", "patience", "seed"):
+            _non_negative_int(name, getattr(self, name))
+        _fraction("lr", self.lr, low_open=True, high=10.0, high_open=False)
+        _fraction("val_fraction", self.val_fraction, low_open=False, high=0.5, high_open=False)
+        _fraction("min_lr_ratio", self.min_lr_ratio, low_open=False, high=1.0, high_open=False)
+        for name in ("weight_decay", "clip_norm", "clip_value", "minutes"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+
+
+def config_from_dict(cls: type, data: Any) -> Any:
+    """Build ``cls`` from a JSON object, rejecting unknown or missing fields by name."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no field(s) {', '.join(unknown)}")
+    return cls(**data)
