@@ -1,0 +1,71 @@
+"""The vocabulary: the training data's characters plus the end token.
+
+Index 0 is always the end token ``"\\n"``: in lines mode it ends an item (and, fed as
+input, starts the next one); in text mode it is the ordinary newline character. The
+other symbols follow in sorted order, so a names file over ``a``-``z`` gets the same
+indices as the seed notebooks' ``char_to_ix``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["END", "Vocab"]
+
+END = "\n"
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """An ordered set of characters; ``chars[0]`` is the end token."""
+
+    chars: str
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.chars, str):
+            raise TypeError(f"Vocab chars must be a str, got {type(self.chars).__name__}")
+        if not self.chars.startswith(END):
+            raise ValueError("Vocab chars must start with the end token '\\n'")
+        if len(set(self.chars)) != len(self.chars):
+            raise ValueError("Vocab chars must not repeat a character")
+        object.__setattr__(self, "_index", {ch: i for i, ch in enumerate(self.chars)})
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str]) -> Vocab:
+        """The sorted characters of ``texts``, with the end token first."""
+        seen: set[str] = set()
+        for text in texts:
+            seen.update(text)
+        seen.discard(END)
+        return cls(END + "".join(sorted(seen)))
+
+    @property
+    def size(self) -> int:
+        return len(self.chars)
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def __contains__(self, ch: object) -> bool:
+        return ch in self._index
+
+    def index(self, ch: str) -> int:
+        return self._index[ch]
+
+    def unknown(self, text: str) -> str:
+        """The characters of ``text`` that are not in the vocabulary, in order of first use."""
+        return "".join(dict.fromkeys(ch for ch in text if ch not in self._index))
+
+    def encode(self, text: str) -> np.ndarray:
+        """Ids of ``text`` as an int64 array; unknown characters raise ValueError naming them."""
+        missing = self.unknown(text)
+        if missing:
+            raise ValueError(f"characters not in the vocabulary: {missing!r}")
+        return np.fromiter((self._index[ch] for ch in text), dtype=np.int64, count=len(text))
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return "".join(self.chars[int(i)] for i in ids)
