@@ -1,0 +1,342 @@
+"""Stacked recurrent character model: (embedding) -> L recurrent layers -> linear head.
+
+Parameters are one flat dict (saved to .npz as is):
+
+    "wte"      (V, E)   only when cfg.embed > 0
+    "l{i}.W_ih" (D_i, G), "l{i}.W_hh" (H, G), "l{i}.b" (G,), gru also "l{i}.b_hn" (H,)
+               D_0 = E if cfg.embed > 0 else V (one-hot input: x @ W_ih == W_ih[ids]);
+               D_i = H for i > 0; G = gates * H (rnn 1, lstm 4, gru 3)
+    "W_out"    (H, V),  "b_out" (V,)
+
+Forward, for ids (B, T):
+
+    x_0 = wte[ids]                   (or the rows W_ih[ids] directly when embed == 0)
+    out_i = dropout(layer_i(out_{i-1}))   # dropout only when an rng is passed
+    logits = out_{L-1} @ W_out + b_out    # (B, T, V)
+
+An id of -1 is a zero input vector. Everything is computed in the params' dtype; the
+state must have that dtype too. Internally the layers run time-major (T, B, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from charsmith.config import ModelConfig
+from charsmith.nn import layer
+
+__all__ = [
+    "State",
+    "Cache",
+    "param_shapes",
+    "init_params",
+    "check_params",
+    "init_state",
+    "forward",
+    "backward",
+    "backward_with_state",
+    "step",
+]
+
+State = tuple[tuple[np.ndarray, ...], ...]  # one tuple per layer: (h,) or (h, c), each (B, H)
+Cache = dict[str, Any]
+
+_LAYER_KEYS = ("W_ih", "W_hh", "b", "b_hn")
+
+
+def _input_size(cfg: ModelConfig, i: int) -> int:
+    if i > 0:
+        return cfg.hidden
+    return cfg.embed if cfg.embed > 0 else cfg.vocab_size
+
+
+def _layer_params(params: dict[str, np.ndarray], i: int) -> dict[str, np.ndarray]:
+    pre = f"l{i}."
+    return {k: params[pre + k] for k in _LAYER_KEYS if pre + k in params}
+
+
+def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every parameter for ``cfg`` (the order of :func:`init_params`)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    if cfg.embed > 0:
+        shapes["wte"] = (cfg.vocab_size, cfg.embed)
+    for i in range(cfg.layers):
+        for name, shape in layer.param_shapes(cfg.cell, _input_size(cfg, i), cfg.hidden).items():
+            shapes[f"l{i}.{name}"] = shape
+    shapes["W_out"] = (cfg.hidden, cfg.vocab_size)
+    shapes["b_out"] = (cfg.vocab_size,)
+    return shapes
+
+
+def init_params(
+    cfg: ModelConfig, rng: np.random.Generator, dtype: Any = np.float32
+) -> dict[str, np.ndarray]:
+    """Fresh parameters drawn from ``rng``, in ``dtype``.
+
+    Recurrent weights and biases ~ U(-1/sqrt(H), 1/sqrt(H)) (PyTorch), LSTM forget bias 1.0;
+    wte ~ N(0, 1) (nn.Embedding); W_out ~ U(-0.1/sqrt(H), 0.1/sqrt(H)) and b_out = 0 so
+    that the loss at init is close to ln V.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    dtype = np.dtype(dtype)
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"dtype must be a float dtype, got {dtype}")
+    params: dict[str, np.ndarray] = {}
+    V, H = cfg.vocab_size, cfg.hidden
+    if cfg.embed > 0:
+        params["wte"] = rng.standard_normal((V, cfg.embed)).astype(dtype)
+    for i in range(cfg.layers):
+        for name, value in layer.init_params(cfg.cell, _input_size(cfg, i), H, rng, dtype).items():
+            params[f"l{i}.{name}"] = value
+    k = 0.1 / np.sqrt(H)
+    params["W_out"] = rng.uniform(-k, k, size=(H, V)).astype(dtype)
+    params["b_out"] = np.zeros(V, dtype=dtype)
+    return params
+
+
+def check_params(params: dict[str, np.ndarray], cfg: ModelConfig) -> None:
+    """Raise ValueError unless ``params`` has exactly the keys and shapes of ``cfg``, one float dtype."""
+    shapes = param_shapes(cfg)
+    missing = [k for k in shapes if k not in params]
+    extra = [k for k in params if k not in shapes]
+    if missing or extra:
+        raise ValueError(f"params do not match the config: missing {missing}, unexpected {extra}")
+    dtype = params["W_out"].dtype
+    for name, shape in shapes.items():
+        value = params[name]
+        if not isinstance(value, np.ndarray) or value.shape != shape:
+            got = getattr(value, "shape", type(value).__name__)
+            raise ValueError(f"param {name!r}: expected shape {shape}, got {got}")
+        if value.dtype != dtype or not np.issubdtype(dtype, np.floating):
+            raise ValueError(f"param {name!r}: expected float dtype {dtype} like W_out, got {value.dtype}")
+
+
+def init_state(cfg: ModelConfig, batch: int, dtype: Any = np.float32) -> State:
+    """Zero state: per layer (h,) or (h, c), each (batch, H)."""
+    if not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    return tuple(layer.zero_state(cfg.cell, int(batch), cfg.hidden, dtype) for _ in range(cfg.layers))
+
+
+def _check_ids(cfg: ModelConfig, ids: Any, ndim: int) -> np.ndarray:
+    ids = np.asarray(ids)
+    want = "(B, T)" if ndim == 2 else "(B,)"
+    if ids.ndim != ndim or ids.size == 0:
+        raise ValueError(f"ids must be a non-empty {want} array, got shape {ids.shape}")
+    if not np.issubdtype(ids.dtype, np.integer):
+        raise TypeError(f"ids must be integers, got {ids.dtype}")
+    lo, hi = ids.min(), ids.max()
+    if lo < -1 or hi >= cfg.vocab_size:
+        raise ValueError(f"ids must be in [-1, {cfg.vocab_size}) (-1 = zero input), got values in [{lo}, {hi}]")
+    return ids
+
+
+def _check_state(cfg: ModelConfig, state: Any, batch: int, dtype: np.dtype, what: str = "state") -> None:
+    n = 2 if cfg.cell == "lstm" else 1
+    if not isinstance(state, (tuple, list)) or len(state) != cfg.layers:
+        got = len(state) if isinstance(state, (tuple, list)) else type(state).__name__
+        raise ValueError(f"{what} must be a tuple of {cfg.layers} per-layer tuples, got {got}")
+    for i, s in enumerate(state):
+        if not isinstance(s, (tuple, list)) or len(s) != n:
+            raise ValueError(f"{what}[{i}] must be a tuple of {n} array(s) for {cfg.cell}, got {s!r:.80}")
+        for a in s:
+            if getattr(a, "shape", None) != (batch, cfg.hidden):
+                got = getattr(a, "shape", type(a).__name__)
+                raise ValueError(f"{what}[{i}] arrays must have shape {(batch, cfg.hidden)}, got {got}")
+            if a.dtype != dtype:
+                raise TypeError(f"{what}[{i}] dtype must match the params' {dtype}, got {a.dtype}")
+
+
+def _scatter_rows(idx: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """out[v] = sum of rows[k] where idx[k] == v; idx (N,), rows (N, D) -> (n, D)."""
+    out = np.zeros((n, rows.shape[1]), dtype=rows.dtype)
+    np.add.at(out, idx, rows)
+    return out
+
+
+def forward(
+    params: dict[str, np.ndarray],
+    cfg: ModelConfig,
+    ids: np.ndarray,
+    state: State,
+    *,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, State, Cache]:
+    """ids (B, T) ints in [-1, V) -> logits (B, T, V), final state, cache for :func:`backward`.
+
+    With ``rng`` (training) each layer's output is dropped with probability cfg.dropout
+    (inverted dropout, masks drawn from ``rng`` and kept in the cache).
+    """
+    check_params(params, cfg)
+    ids = _check_ids(cfg, ids, 2)
+    B, T = ids.shape
+    V, H, L = cfg.vocab_size, cfg.hidden, cfg.layers
+    dtype = params["W_out"].dtype
+    _check_state(cfg, state, B, dtype)
+    if rng is not None and not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
+    p_drop = cfg.dropout if rng is not None else 0.0
+
+    ids_t = ids.T  # (T, B)
+    pad = ids_t < 0  # (T, B) positions with a zero input
+    has_pad = bool(pad.any())
+    idx = np.where(pad, 0, ids_t) if has_pad else np.ascontiguousarray(ids_t)
+
+    p0 = _layer_params(params, 0)
+    if cfg.embed > 0:
+        x = np.take(params["wte"], idx, axis=0)  # (T, B, E)
+        if has_pad:
+            x[pad] = 0.0
+        xp = x.reshape(T * B, cfg.embed) @ p0["W_ih"]  # (T*B, G)
+        xp = xp.reshape(T, B, -1)
+        inputs: list[np.ndarray | None] = [x]
+    else:
+        xp = np.take(p0["W_ih"], idx, axis=0)  # (T, B, G): one-hot @ W_ih by indexing
+        if has_pad:
+            xp[pad] = 0.0
+        inputs = [None]
+    xp += p0["b"]
+
+    rcaches, masks, final = [], [], []
+    for i in range(L):
+        p = p0 if i == 0 else _layer_params(params, i)
+        if i > 0:
+            xp = inputs[i].reshape(T * B, H) @ p["W_ih"]  # (T*B, G)
+            xp += p["b"]
+            xp = xp.reshape(T, B, -1)
+        hs, st, rc = layer.recur_forward(cfg.cell, p, xp, tuple(state[i]))
+        out = hs[1:]  # (T, B, H) view
+        mask = None
+        if p_drop > 0.0:
+            mask = rng.random((T, B, H), dtype=dtype) >= p_drop  # type: ignore[union-attr]
+            mask = mask.astype(dtype) * dtype.type(1.0 / (1.0 - p_drop))
+            out = out * mask
+        rcaches.append(rc)
+        masks.append(mask)
+        final.append(st)
+        inputs.append(out)
+
+    y = np.ascontiguousarray(inputs[L].transpose(1, 0, 2))  # (B, T, H)
+    logits = y.reshape(B * T, H) @ params["W_out"]  # (B*T, V)
+    logits += params["b_out"]
+    cache: Cache = {
+        "shape": (B, T),
+        "idx": idx,  # (T, B) ids with -1 replaced by 0
+        "pad": pad if has_pad else None,  # (T, B) bool or None
+        "inputs": inputs,  # inputs[i]: layer i's input (T, B, D_i) (None for one-hot); inputs[L] top output
+        "rcaches": rcaches,  # layer.recur_forward caches
+        "masks": masks,  # dropout masks (T, B, H), already scaled, or None
+        "y": y,  # (B, T, H) head input
+    }
+    return logits.reshape(B, T, V), tuple(final), cache
+
+
+def backward_with_state(
+    params: dict[str, np.ndarray],
+    cfg: ModelConfig,
+    dlogits: np.ndarray,
+    cache: Cache,
+    d_state: State | None = None,
+) -> tuple[dict[str, np.ndarray], State]:
+    """Like :func:`backward`, also returning the gradient w.r.t. the initial state."""
+    B, T = cache["shape"]
+    V, H, L = cfg.vocab_size, cfg.hidden, cfg.layers
+    dtype = params["W_out"].dtype
+    dlogits = np.asarray(dlogits)
+    if dlogits.shape != (B, T, V):
+        raise ValueError(f"dlogits must have shape {(B, T, V)} like the logits, got {dlogits.shape}")
+    dl = dlogits.astype(dtype, copy=False).reshape(B * T, V)
+    if d_state is not None:
+        _check_state(cfg, d_state, B, dtype, "d_state")
+
+    grads: dict[str, np.ndarray] = {}
+    grads["W_out"] = cache["y"].reshape(B * T, H).T @ dl
+    grads["b_out"] = dl.sum(axis=0)
+    dy = np.ascontiguousarray((dl @ params["W_out"].T).reshape(B, T, H).transpose(1, 0, 2))  # (T, B, H)
+
+    d_state0: list[tuple[np.ndarray, ...]] = [()] * L
+    for i in range(L - 1, -1, -1):
+        p = _layer_params(params, i)
+        if cache["masks"][i] is not None:
+            dy *= cache["masks"][i]
+        dxp, ds0, g = layer.recur_backward(
+            cfg.cell, p, dy, None if d_state is None else tuple(d_state[i]), cache["rcaches"][i]
+        )
+        d_state0[i] = ds0
+        G = dxp.shape[2]
+        dxp2 = dxp.reshape(T * B, G)
+        pre = f"l{i}."
+        grads[pre + "b"] = dxp2.sum(axis=0)
+        for k, v in g.items():
+            grads[pre + k] = v
+        x = cache["inputs"][i]
+        if x is None:  # one-hot input: W_ih rows were gathered by id
+            if cache["pad"] is not None:
+                dxp2[cache["pad"].reshape(-1)] = 0.0
+            grads[pre + "W_ih"] = _scatter_rows(cache["idx"].reshape(-1), dxp2, V)
+            continue
+        D = x.shape[2]
+        grads[pre + "W_ih"] = x.reshape(T * B, D).T @ dxp2
+        dx = dxp2 @ p["W_ih"].T  # (T*B, D)
+        if i > 0:
+            dy = dx.reshape(T, B, H)
+        else:  # embedding rows
+            if cache["pad"] is not None:
+                dx[cache["pad"].reshape(-1)] = 0.0
+            grads["wte"] = _scatter_rows(cache["idx"].reshape(-1), dx, V)
+    ordered = {k: grads[k] for k in params}
+    return ordered, tuple(d_state0)
+
+
+def backward(
+    params: dict[str, np.ndarray],
+    cfg: ModelConfig,
+    dlogits: np.ndarray,
+    cache: Cache,
+    d_state: State | None = None,
+) -> dict[str, np.ndarray]:
+    """Gradients (same keys, shapes, dtype as params) given dlogits (B, T, V) and optionally
+    the gradient w.r.t. the final state (None = zeros)."""
+    return backward_with_state(params, cfg, dlogits, cache, d_state)[0]
+
+
+def step(
+    params: dict[str, np.ndarray], cfg: ModelConfig, ids: np.ndarray, state: State
+) -> tuple[np.ndarray, State]:
+    """One timestep for sampling: ids (B,) -> logits (B, V), new state. No cache, no dropout."""
+    ids = _check_ids(cfg, ids, 1)
+    B = ids.shape[0]
+    dtype = params["W_out"].dtype
+    _check_state(cfg, state, B, dtype)
+    mod = layer.get_cell(cfg.cell)
+    pad = ids < 0
+    has_pad = bool(pad.any())
+    idx = np.where(pad, 0, ids) if has_pad else ids
+
+    p = _layer_params(params, 0)
+    if cfg.embed > 0 and B > cfg.vocab_size:
+        table = params["wte"] @ p["W_ih"]  # (V, G): every id's projected embedding row
+        xp = np.take(table, idx, axis=0)  # (B, G)
+    elif cfg.embed > 0:
+        xp = np.take(params["wte"], idx, axis=0) @ p["W_ih"]  # (B, G)
+    else:
+        xp = np.take(p["W_ih"], idx, axis=0)  # (B, G)
+    if has_pad:
+        xp[pad] = 0.0
+    xp += p["b"]
+
+    new_state = []
+    for i in range(cfg.layers):
+        if i > 0:
+            p = _layer_params(params, i)
+            xp = h @ p["W_ih"]  # (B, G)
+            xp += p["b"]
+        st = mod.step(p, xp, tuple(state[i]))
+        h = st[0]
+        new_state.append(st)
+    logits = h @ params["W_out"]  # (B, V)
+    logits += params["b_out"]
+    return logits, tuple(new_state)
