@@ -1,0 +1,111 @@
+"""The Python API: load or train a model, then sample, score and evaluate with it.
+
+    >>> import charsmith
+    >>> m = charsmith.load("dinosaurs")            # a bundled model, or a checkpoint directory
+    >>> m.sample(5, temperature=0.8, seed=1).samples
+    >>> m.score(["tyrannosaurus"])[0].nats_per_char
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from charsmith.checkpoint import Checkpoint, load_checkpoint
+from charsmith.data import is_known, read_text, split_lines
+from charsmith.errors import CheckpointError
+from charsmith.sampling import SampleResult, beam_search, complete, generate
+from charsmith.scoring import EvalResult, ItemScore, lines_loss, score_items, stream_loss
+
+__all__ = ["CharModel", "bundled_models", "load", "resolve_model"]
+
+
+def bundled_models() -> list[str]:
+    """Names of the pretrained models shipped inside the package."""
+    root = resources.files("charsmith") / "pretrained"
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "config.json").is_file())
+
+
+def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
+    """A checkpoint directory: ``name_or_path`` itself if it exists, else a bundled model."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    if str(name_or_path) in bundled_models():
+        return Path(str(resources.files("charsmith") / "pretrained" / str(name_or_path)))
+    names = ", ".join(bundled_models()) or "none"
+    raise CheckpointError(f"no checkpoint at {path} and no bundled model of that name; bundled models: {names}")
+
+
+@dataclass(frozen=True)
+class CharModel:
+    """A trained model: a checkpoint plus convenient methods."""
+
+    ckpt: Checkpoint
+
+    @property
+    def mode(self) -> str:
+        return self.ckpt.mode
+
+    def _args(self) -> tuple:
+        return self.ckpt.params, self.ckpt.model, self.ckpt.vocab
+
+    def sample(
+        self, n: int = 10, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, prefix: str = "",
+        max_len: int = 50, min_len: int = 0, seed: int | None = None, rng: np.random.Generator | None = None,
+        allow_known: bool = False, unique: bool = False,
+    ) -> SampleResult:
+        """``n`` new items (lines mode). Items from the training set are dropped unless
+        ``allow_known``; ``unique`` drops repeats. Pass ``seed`` or ``rng`` to reproduce."""
+        rng = rng if rng is not None else np.random.default_rng(seed)
+        known = None if allow_known else self.ckpt.known
+        return generate(*self._args(), n, rng, known=known, unique=unique, temperature=temperature, top_k=top_k,
+                        top_p=top_p, prefix=prefix, max_len=max_len, min_len=min_len)
+
+    def most_likely(
+        self, n: int = 1, *, beam: int | None = None, prefix: str = "", max_len: int = 50, min_len: int = 0,
+        allow_known: bool = False,
+    ) -> list[tuple[str, float]]:
+        """The ``n`` most likely items by beam search (width ``beam``, default ``n``), with
+        their log-probabilities; training items are skipped unless ``allow_known``."""
+        known = self.ckpt.known
+        exclude = None if allow_known or known is None else (lambda items: is_known(items, known))
+        return beam_search(*self._args(), beam or n, n=n, prefix=prefix, max_len=max_len, min_len=min_len,
+                           exclude=exclude)
+
+    def complete(
+        self, prompt: str = "", length: int = 200, *, n: int = 1, temperature: float = 1.0, top_k: int = 0,
+        top_p: float = 1.0, seed: int | None = None, greedy: bool = False,
+    ) -> list[str]:
+        """Text mode: continue ``prompt`` by ``length`` characters, ``n`` times."""
+        rng = None if greedy else np.random.default_rng(seed)
+        return complete(*self._args(), prompt, length, rng, n=n, temperature=temperature, top_k=top_k, top_p=top_p)
+
+    def score(self, items: Sequence[str]) -> list[ItemScore]:
+        """Log-probability of each item (end token included)."""
+        return score_items(*self._args(), list(items))
+
+    def evaluate(self, path: str | os.PathLike[str]) -> EvalResult:
+        """Mean held-out NLL per character of a file, read the way the model was trained."""
+        text = read_text(path)
+        lower = bool(self.ckpt.train and self.ckpt.train.lowercase)
+        if self.mode == "lines":
+            items = split_lines(text, lowercase=lower, source=str(path))
+            return lines_loss(*self._args(), items)
+        text = text.lower() if lower else text
+        missing = self.ckpt.vocab.unknown(text)
+        if missing:
+            raise ValueError(f"{path} has characters the model never saw: {missing[:20]!r}")
+        return stream_loss(self.ckpt.params, self.ckpt.model, self.ckpt.vocab.encode(text))
+
+
+def load(name_or_path: str | os.PathLike[str]) -> CharModel:
+    """Load a checkpoint directory or a bundled model by name (see ``bundled_models``)."""
+    return CharModel(load_checkpoint(resolve_model(name_or_path)))

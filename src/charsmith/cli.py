@@ -1,0 +1,402 @@
+"""The ``charsmith`` command line. The only module that talks to the terminal.
+
+Every error a user can cause prints one line, ``charsmith: error: ...``, and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+import numpy as np
+
+from charsmith import __version__
+from charsmith.api import CharModel, bundled_models, load
+from charsmith.config import CELLS, ModelConfig, TrainConfig
+from charsmith.data import detect_mode, make_corpus, read_text
+from charsmith.defaults import suggest
+from charsmith.errors import CharsmithError
+from charsmith.train import Progress, Trainer
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _number(kind: type, low: float | None = None, *, strict: bool = True, high: float | None = None, what: str = ""):
+    """An argparse type: ``kind`` within (low, high]; strict=False makes low inclusive."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if low is not None and (value <= low if strict else value < low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low}{what}, got {text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high}{what}, got {text}")
+        return value
+
+    return parse
+
+
+POS_INT = _number(int, 0)
+NONNEG_INT = _number(int, 0, strict=False)
+POS_FLOAT = _number(float, 0)
+NONNEG_FLOAT = _number(float, 0, strict=False)
+
+
+# ----- parsers ---------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="charsmith", description="Learn a list of names or a text one character at a time; write new ones.")
+    p.add_argument("--version", action="version", version=f"charsmith {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    _add_train(sub)
+    _add_sample(sub)
+    _add_score(sub)
+    _add_eval(sub)
+    _add_info(sub)
+    try:
+        from charsmith import cli_classic
+    except ImportError:
+        pass
+    else:
+        cli_classic.add_parser(sub)
+    return p
+
+
+def _add_train(sub: Any) -> None:
+    t = sub.add_parser("train", help="train a model on a names file or a text", description=(
+        "Train a character model on FILE. Options left out are chosen from the data "
+        "(see the defaults printed at the start)."))
+    t.add_argument("file", help="UTF-8 text: one item per line (lines mode) or running text (text mode)")
+    t.add_argument("--out", help="checkpoint directory to write (default: runs/<file name>)")
+    t.add_argument("--mode", choices=("auto", "lines", "text"), default="auto", help="default: guessed from the file")
+    t.add_argument("--lowercase", action="store_true", help="lower-case the data first (as the notebooks do)")
+    m = t.add_argument_group("model")
+    m.add_argument("--model", choices=CELLS, dest="cell", help="recurrent cell")
+    m.add_argument("--hidden", type=POS_INT, help="hidden units per layer")
+    m.add_argument("--layers", type=POS_INT, help="stacked recurrent layers")
+    m.add_argument("--embed", type=NONNEG_INT, help="embedding width (0: one-hot input)")
+    m.add_argument("--dropout", type=_number(float, 0, strict=False, high=0.95), help="dropout between layers")
+    o = t.add_argument_group("optimisation")
+    o.add_argument("--optimizer", choices=("adam", "sgd", "adagrad"))
+    o.add_argument("--lr", type=POS_FLOAT, help="peak learning rate")
+    o.add_argument("--batch-size", type=POS_INT, dest="batch_size")
+    o.add_argument("--seq-len", type=POS_INT, dest="seq_len", help="text mode: characters per window")
+    o.add_argument("--weight-decay", type=NONNEG_FLOAT, dest="weight_decay")
+    o.add_argument("--warmup", type=NONNEG_INT, dest="warmup_steps", help="warm-up steps")
+    o.add_argument("--decay", choices=("cosine", "none"))
+    o.add_argument("--clip-norm", type=NONNEG_FLOAT, dest="clip_norm", help="global-norm clip (0: off)")
+    o.add_argument("--clip-value", type=NONNEG_FLOAT, dest="clip_value", help="elementwise clip, the notebooks' rule (0: off)")
+    s = t.add_argument_group("schedule")
+    s.add_argument("--steps", type=POS_INT, help="stop after this many steps in all")
+    s.add_argument("--minutes", type=POS_FLOAT, help="stop after this much training time in all")
+    s.add_argument("--eval-every", type=POS_INT, dest="eval_every", help="steps between evaluations")
+    s.add_argument("--patience", type=NONNEG_INT, help="stop after this many evaluations without improvement")
+    s.add_argument("--val-fraction", type=_number(float, 0, strict=False, high=0.5), dest="val_fraction")
+    s.add_argument("--seed", type=NONNEG_INT)
+    t.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    t.add_argument("--force", action="store_true", help="replace a checkpoint already in --out")
+    t.add_argument("--quiet", action="store_true", help="no progress bar or samples")
+
+
+def _add_sampling_controls(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--temperature", type=POS_FLOAT, default=1.0, help="> 0; lower is safer, higher is wilder")
+    s.add_argument("--top-k", type=POS_INT, dest="top_k", default=0, help="keep the k likeliest characters (>= 1)")
+    s.add_argument("--top-p", type=_number(float, 0, high=1.0, what=" (a probability in (0, 1])"), dest="top_p",
+                   default=1.0, help="nucleus sampling: keep the likeliest characters covering this mass")
+    s.add_argument("--seed", type=NONNEG_INT, help="make the output reproducible")
+    s.add_argument("--greedy", action="store_true", help="always take the likeliest character")
+
+
+def _add_sample(sub: Any) -> None:
+    s = sub.add_parser("sample", help="write new items (or complete a text)",
+                       description="Write new items from MODEL (a checkpoint directory or a bundled model: "
+                                   f"{', '.join(bundled_models()) or 'none installed'}).")
+    s.add_argument("model", help="checkpoint directory or bundled model name")
+    s.add_argument("-n", type=POS_INT, default=10, help="how many items (default 10)")
+    _add_sampling_controls(s)
+    s.add_argument("--prefix", default="", help="start every item (or the text) with this")
+    s.add_argument("--max-len", type=POS_INT, dest="max_len", default=50, help="lines mode: longest item")
+    s.add_argument("--min-len", type=NONNEG_INT, dest="min_len", default=0, help="lines mode: shortest item")
+    s.add_argument("--length", type=NONNEG_INT, default=400, help="text mode: characters to add after the prompt")
+    s.add_argument("--unique", action="store_true", help="no repeated items")
+    s.add_argument("--allow-known", action="store_true", dest="allow_known", help="keep items from the training set")
+    s.add_argument("--beam", type=POS_INT, help="the n most likely items by beam search of this width")
+    s.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+
+def _add_score(sub: Any) -> None:
+    s = sub.add_parser("score", help="rank items by likelihood")
+    s.add_argument("model", help="checkpoint directory or bundled model name")
+    s.add_argument("items", nargs="*", help="items to score")
+    s.add_argument("--file", help="also score every line of this file")
+    s.add_argument("--sort", action="store_true", help="likeliest first (by nats per character)")
+    s.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+
+def _add_eval(sub: Any) -> None:
+    e = sub.add_parser("eval", help="mean held-out loss of a file")
+    e.add_argument("model", help="checkpoint directory or bundled model name")
+    e.add_argument("file", help="held-out data in the model's format")
+    e.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+
+def _add_info(sub: Any) -> None:
+    i = sub.add_parser("info", help="show a checkpoint's config, vocabulary and metrics")
+    i.add_argument("model", help="checkpoint directory or bundled model name")
+    i.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+
+# ----- commands --------------------------------------------------------------------------
+def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    text = read_text(args.file)
+    mode = detect_mode(text) if args.mode == "auto" else args.mode
+    seed = args.seed if args.seed is not None else 0
+    val_fraction = args.val_fraction if args.val_fraction is not None else 0.1
+    corpus = make_corpus(text, mode=mode, lowercase=args.lowercase, val_fraction=val_fraction,
+                         rng=np.random.default_rng(seed), source=args.file)
+    chosen = suggest(corpus)
+    given = {k: v for k, v in vars(args).items() if v is not None}
+    if "steps" in given and "minutes" not in given:
+        chosen["minutes"] = 0.0  # an explicit step budget replaces the default time budget
+    opts = {**chosen, **given, "mode": mode, "seed": seed, "val_fraction": val_fraction}
+    model_cfg = ModelConfig(vocab_size=corpus.vocab.size, **_fields(ModelConfig, opts))
+    train_cfg = TrainConfig(**_fields(TrainConfig, opts))
+    out_dir = Path(args.out) if args.out else Path("runs") / Path(args.file).stem
+    trainer = Trainer(corpus, model_cfg, train_cfg, out_dir, resume=args.resume, force=args.force,
+                      info={"source": Path(args.file).name})
+    if not args.quiet:
+        _describe_run(corpus, model_cfg, train_cfg, out_dir, err)
+    bar = _ProgressBar(err, train_cfg, quiet=args.quiet)
+    previous = signal.signal(signal.SIGINT, lambda *_: (trainer.request_stop(), signal.signal(signal.SIGINT, previous)))
+    try:
+        done = trainer.run(bar)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    bar.close()
+    return _finish_train(done, out_dir, out, err)
+
+
+def _fields(cls: type, opts: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)} - {"vocab_size"}
+    return {k: v for k, v in opts.items() if k in names}
+
+
+def _describe_run(corpus: Any, model_cfg: ModelConfig, cfg: TrainConfig, out_dir: Path, err: TextIO) -> None:
+    if corpus.mode == "lines":
+        data = (f"{len(corpus.train)} training items, {len(corpus.val)} held out "
+                f"({corpus.overlap} of them also in training)")
+    else:
+        data = f"{len(corpus.train)} training characters, {len(corpus.val)} held out"
+    limits = ", ".join(x for x in (cfg.steps and f"{cfg.steps} steps", cfg.minutes and f"{cfg.minutes:g} min") if x)
+    print(f"data: {corpus.mode} mode, {data}, {corpus.vocab.size} symbols", file=err)
+    print(f"model: {model_cfg.cell} x{model_cfg.layers}, hidden {model_cfg.hidden}, embed {model_cfg.embed}, "
+          f"dropout {model_cfg.dropout:g}; {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}; "
+          f"stop at {limits or 'early stopping'}; writing {out_dir}", file=err)
+
+
+def _finish_train(done: Progress, out_dir: Path, out: TextIO, err: TextIO) -> int:
+    messages = {
+        "steps": "reached the step limit", "minutes": "reached the time limit",
+        "early-stop": "stopped early: the validation loss stopped improving",
+        "interrupted": "interrupted; run again with --resume to continue",
+    }
+    if done.reason == "nan":
+        print(f"charsmith: error: the loss became NaN/inf at step {done.step + 1}; the last good checkpoint is kept "
+              f"in {out_dir}; lower --lr or set --clip-norm", file=err)
+        return 1
+    best = f"{done.best_val:.4f}" if done.best_val is not None and math.isfinite(done.best_val) else "n/a"
+    print(f"{messages.get(done.reason, done.reason)} after {done.step} steps ({_clock(done.elapsed)}); "
+          f"best validation loss {best} nats/char; checkpoint: {out_dir}", file=out)
+    return 130 if done.reason == "interrupted" else 0
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "--:--"
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:02d}:{s % 60:02d}"
+
+
+class _ProgressBar:
+    """Draws training progress: a live line on a terminal, a line per evaluation otherwise."""
+
+    def __init__(self, err: TextIO, cfg: TrainConfig, *, quiet: bool) -> None:
+        self.err, self.cfg, self.quiet = err, cfg, quiet
+        self.live = hasattr(err, "isatty") and err.isatty()
+        self.last_val: float | None = None
+        self.drawn = 0.0
+
+    def _line(self, p: Progress) -> str:
+        total = f"/{self.cfg.steps}" if self.cfg.steps else ""
+        val = f"{self.last_val:.4f}" if self.last_val is not None else "-"
+        return (f"step {p.step}{total} | loss {p.loss:.4f} | val {val} | {p.chars_per_s / 1000:.1f}k chars/s | "
+                f"{_clock(p.elapsed)} elapsed | ETA {_clock(p.eta)}")
+
+    def __call__(self, p: Progress) -> None:
+        if self.quiet:
+            return
+        if p.kind == "eval":
+            self.last_val = p.val_loss
+            if self.live:
+                self.err.write("\r\x1b[2K")
+            mark = " *" if p.saved else ""
+            print(self._line(p) + mark, file=self.err)
+            for s in p.samples:
+                print(f"    {s!r}" if "\n" in s else f"    {s}", file=self.err)
+        elif self.live and p.elapsed - self.drawn > 0.1:
+            self.drawn = p.elapsed
+            self.err.write("\r\x1b[2K" + self._line(p))
+            self.err.flush()
+
+    def close(self) -> None:
+        if self.live and not self.quiet:
+            self.err.write("\r\x1b[2K")
+            self.err.flush()
+
+
+def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    m = load(args.model)
+    if m.ckpt.train is not None and m.ckpt.train.lowercase:
+        args.prefix = args.prefix.lower()
+    if m.mode == "text":
+        texts = m.complete(args.prefix, args.length, n=args.n, temperature=args.temperature, top_k=args.top_k,
+                           top_p=args.top_p, seed=args.seed, greedy=args.greedy)
+        return _emit(args, out, {"samples": texts, "model": _config_json(m)}, "\n\n".join(texts))
+    report: dict[str, Any] = {}
+    if args.beam or args.greedy:
+        found = m.most_likely(args.n, beam=args.beam or 1, prefix=args.prefix, max_len=args.max_len,
+                              min_len=args.min_len, allow_known=args.allow_known)
+        samples = [s for s, _ in found]
+        report["logprobs"] = [lp for _, lp in found]
+    else:
+        result = m.sample(args.n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                          prefix=args.prefix, max_len=args.max_len, min_len=args.min_len, seed=args.seed,
+                          allow_known=args.allow_known, unique=args.unique)
+        samples = result.samples
+        report.update(drawn=result.drawn, dropped_known=result.dropped_known,
+                      dropped_duplicate=result.dropped_duplicate)
+        if not args.json:
+            note = []
+            if result.dropped_known:
+                note.append(f"dropped {result.dropped_known} of {result.drawn} as already in the training set "
+                            "(--allow-known keeps them)")
+            if result.dropped_duplicate:
+                note.append(f"dropped {result.dropped_duplicate} repeats")
+            if note:
+                print("; ".join(note), file=err)
+    if len(samples) < args.n:
+        print(f"charsmith: warning: found {len(samples)} of the {args.n} items asked for; "
+              "raise --temperature or pass --allow-known", file=err)
+    return _emit(args, out, {"samples": samples, **report, "model": _config_json(m)}, "\n".join(samples))
+
+
+def cmd_score(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    m = load(args.model)
+    items = list(args.items)
+    if args.file:
+        items += [ln.strip() for ln in read_text(args.file).split("\n") if ln.strip()]
+    if not items:
+        raise CharsmithError("nothing to score: give items on the command line or --file FILE")
+    if m.ckpt.train is not None and m.ckpt.train.lowercase:
+        items = [s.lower() for s in items]
+    scores = m.score(items)
+    if args.sort:
+        scores.sort(key=lambda s: s.nats_per_char)
+    rows = [{"item": s.item, "logprob": s.logprob, "nats_per_char": s.nats_per_char,
+             "bits_per_char": s.bits_per_char, "n_chars": s.n_chars} for s in scores]
+    width = max(len(s.item) for s in scores)
+    table = [f"{'item':<{width}}  {'log-prob':>9}  {'nats/char':>9}  {'bits/char':>9}"]
+    table += [f"{s.item:<{width}}  {s.logprob:9.3f}  {s.nats_per_char:9.4f}  {s.bits_per_char:9.4f}" for s in scores]
+    return _emit(args, out, {"scores": rows, "model": _config_json(m)}, "\n".join(table))
+
+
+def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    m = load(args.model)
+    r = m.evaluate(args.file)
+    data = {"loss": r.loss, "bits_per_char": r.bits_per_char, "n_chars": r.n_chars, "n_items": r.n_items,
+            "model": _config_json(m)}
+    return _emit(args, out, data, f"{r.loss:.4f} nats/char ({r.bits_per_char:.4f} bits/char) over {r.n_chars} "
+                                  f"characters" + (f" in {r.n_items} items" if m.mode == "lines" else ""))
+
+
+def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    m = load(args.model)
+    data = _config_json(m)
+    lines = [f"{k}: {v}" for k, v in data.items() if k != "vocab"] + [f"vocab: {data['vocab']!r}"]
+    return _emit(args, out, data, "\n".join(lines))
+
+
+def _config_json(m: CharModel) -> dict[str, Any]:
+    c = m.ckpt
+    n_params = int(sum(p.size for p in c.params.values()))
+    return {"mode": m.mode, "model": dataclasses.asdict(c.model), "parameters": n_params,
+            "train": None if c.train is None else dataclasses.asdict(c.train), "vocab": c.vocab.chars,
+            "info": c.info}
+
+
+def _emit(args: argparse.Namespace, out: TextIO, data: dict[str, Any], text: str) -> int:
+    if args.json:
+        json.dump(data, out, ensure_ascii=False)
+        out.write("\n")
+    else:
+        print(text, file=out)
+    return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "score": cmd_score, "eval": cmd_eval, "info": cmd_info}
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the CLI; return the exit status (0 ok, 2 bad input, 1 training failed, 130 interrupted)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
+    try:
+        if args.command == "classic":
+            from charsmith import cli_classic
+
+            return cli_classic.run(args, out)
+        return COMMANDS[args.command](args, out, err)
+    except BrokenPipeError:  # e.g. `charsmith sample ... | head`: the reader left; not an error
+        _silence_stdout()
+        return 0
+    except (ValueError, TypeError, OSError) as e:  # CharsmithError is a ValueError
+        print(f"charsmith: error: {e}", file=err)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("charsmith: interrupted", file=err)
+        return 130
+

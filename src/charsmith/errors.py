@@ -1,0 +1,19 @@
+"""Exceptions raised at charsmith's boundaries.
+
+All are ``ValueError`` subclasses, so callers may catch either. Messages are one line:
+what is wrong, then what to do about it.
+"""
+
+__all__ = ["CharsmithError", "CheckpointError", "DataError"]
+
+
+class CharsmithError(ValueError):
+    """Base class of charsmith's own errors."""
+
+
+class DataError(CharsmithError):
+    """A training or evaluation file cannot be used as it is."""
+
+
+class CheckpointError(CharsmithError):
+    """A checkpoint directory is missing, corrupt, or does not fit the model."""

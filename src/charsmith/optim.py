@@ -1,0 +1,95 @@
+"""Optimisers, gradient clipping and the learning-rate schedule.
+
+Updates are applied in place to the parameter arrays. Optimiser state is a flat dict of
+arrays keyed ``"<slot>/<param>"`` so it can be saved to ``.npz`` beside the weights.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["clip_by_global_norm", "clip_by_value", "init_state", "lr_at", "update"]
+
+Params = dict[str, np.ndarray]
+
+ADAM_BETAS = (0.9, 0.99)
+EPS = {"adam": 1e-8, "adagrad": 1e-8, "sgd": 0.0}
+SLOTS = {"adam": ("m", "v"), "adagrad": ("g2",), "sgd": ()}
+
+
+def init_state(optimizer: str, params: Params) -> dict[str, np.ndarray]:
+    """Zeroed optimiser state for ``params``."""
+    if optimizer not in SLOTS:
+        raise ValueError(f"optimizer must be one of {', '.join(SLOTS)}; got {optimizer!r}")
+    return {f"{slot}/{k}": np.zeros_like(p) for slot in SLOTS[optimizer] for k, p in params.items()}
+
+
+def global_norm(grads: Params) -> float:
+    return math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+
+
+def clip_by_global_norm(grads: Params, max_norm: float) -> float:
+    """Scale all gradients together so their joint L2 norm is at most ``max_norm``.
+
+    Returns the norm before clipping (inf/nan pass through, for the caller to detect).
+    """
+    norm = global_norm(grads)
+    if max_norm > 0 and norm > max_norm and math.isfinite(norm):
+        scale = max_norm / (norm + 1e-6)
+        for g in grads.values():
+            g *= scale
+    return norm
+
+
+def clip_by_value(grads: Params, value: float) -> None:
+    """Clip every gradient element to [-value, value] (the seed notebooks' rule)."""
+    for g in grads.values():
+        np.clip(g, -value, value, out=g)
+
+
+def lr_at(progress: float, step: int, *, lr: float, warmup_steps: int, decay: str, min_lr_ratio: float) -> float:
+    """Learning rate after linear warm-up over ``warmup_steps``, then cosine decay to
+    ``lr * min_lr_ratio`` as ``progress`` (fraction of the run done, 0..1) goes to 1."""
+    scale = 1.0
+    if warmup_steps > 0 and step < warmup_steps:
+        scale = (step + 1) / warmup_steps
+    if decay == "cosine":
+        p = min(max(progress, 0.0), 1.0)
+        scale *= min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p))
+    return lr * scale
+
+
+def update(
+    optimizer: str, params: Params, grads: Params, state: dict[str, np.ndarray], *, lr: float, t: int,
+    weight_decay: float = 0.0,
+) -> None:
+    """One in-place update; ``t`` counts updates from 1 (Adam's bias correction).
+
+    adam:    m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  p -= lr m_hat / (sqrt(v_hat) + eps)
+    adagrad: g2 += g^2;  p -= lr g / sqrt(g2 + eps)
+    sgd:     p -= lr g
+    ``weight_decay`` is decoupled (AdamW-style) and applies to matrices only.
+    """
+    b1, b2 = ADAM_BETAS
+    for k, p in params.items():
+        g = grads[k]
+        if weight_decay and p.ndim > 1:
+            p *= 1 - lr * weight_decay
+        if optimizer == "sgd":
+            p -= lr * g
+        elif optimizer == "adagrad":
+            g2 = state[f"g2/{k}"]
+            g2 += g * g
+            p -= lr * g / np.sqrt(g2 + EPS["adagrad"])
+        elif optimizer == "adam":
+            m, v = state[f"m/{k}"], state[f"v/{k}"]
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            step = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+            p -= step * m / (np.sqrt(v) + EPS["adam"])
+        else:
+            raise ValueError(f"optimizer must be one of {', '.join(SLOTS)}; got {optimizer!r}")
