@@ -44,7 +44,7 @@ def next_probs(logits: np.ndarray, *, temperature: float = 1.0, top_k: int = 0, 
     if top_p < 1.0:
         order = np.argsort(-p, axis=1)
         sorted_p = np.take_along_axis(p, order, axis=1)
-        drop_sorted = np.cumsum(sorted_p, axis=1) - sorted_p >= top_p  # mass before it already covers top_p
+        drop_sorted = np.cumsum(sorted_p, axis=1) - sorted_p >= top_p - 1e-9  # mass before it covers top_p
         drop = np.zeros_like(drop_sorted)
         np.put_along_axis(drop, order, drop_sorted, axis=1)
         p[drop] = 0.0

@@ -1,0 +1,52 @@
+"""Shared fixtures: small synthetic data sets, a quickly trained model, the shared data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from charsmith.config import ModelConfig, TrainConfig
+from charsmith.data import make_corpus
+from charsmith.train import Trainer
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def make_names(n: int, seed: int = 0) -> list[str]:
+    """Pseudo dinosaur names with a learnable shape: syllables + a common ending."""
+    rng = np.random.default_rng(seed)
+    onsets, vowels = list("bdgkmprstvz"), list("aeiou")
+    endings = ["saurus", "don", "raptor", "ops"]
+    names = []
+    for _ in range(n):
+        syll = "".join(rng.choice(onsets) + rng.choice(vowels) for _ in range(rng.integers(1, 4)))
+        names.append(syll + rng.choice(endings))
+    return names
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("the shared data folder ../shared/data is not next to this checkout")
+    return SHARED_DATA
+
+
+@pytest.fixture()
+def names_file(tmp_path: Path) -> Path:
+    path = tmp_path / "names.txt"
+    path.write_text("\n".join(make_names(300)) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint of a small GRU trained on synthetic names (a few seconds)."""
+    out = tmp_path_factory.mktemp("ckpt") / "names"
+    text = "\n".join(make_names(600, seed=1))
+    corpus = make_corpus(text, mode="lines", lowercase=False, val_fraction=0.1, rng=np.random.default_rng(0))
+    mcfg = ModelConfig("gru", corpus.vocab.size, hidden=48, embed=16)
+    tcfg = TrainConfig(batch_size=32, lr=1e-2, steps=300, eval_every=100, warmup_steps=20)
+    Trainer(corpus, mcfg, tcfg, out).run()
+    return out

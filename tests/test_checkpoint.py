@@ -1,0 +1,125 @@
+"""Checkpoint round trip, corruption detection, atomic writes, no pickles."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from charsmith.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from charsmith.config import ModelConfig, TrainConfig
+from charsmith.errors import CheckpointError
+from charsmith.fileio import atomic_write
+from charsmith.model import init_params
+from charsmith.vocab import Vocab
+
+
+def make_ckpt() -> Checkpoint:
+    vocab = Vocab("\nabc")
+    cfg = ModelConfig("lstm", vocab.size, hidden=8, layers=2, embed=4)
+    params = init_params(cfg, np.random.default_rng(0))
+    return Checkpoint(cfg, vocab, params, TrainConfig(lowercase=True), np.array([3, 9], dtype=np.uint64), {"x": 1})
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    ckpt = make_ckpt()
+    save_checkpoint(tmp_path / "c", ckpt)
+    back = load_checkpoint(tmp_path / "c")
+    assert back.model == ckpt.model and back.train == ckpt.train and back.vocab == ckpt.vocab
+    assert back.info == {"x": 1}
+    np.testing.assert_array_equal(back.known, ckpt.known)
+    assert back.params.keys() == ckpt.params.keys()
+    for k in ckpt.params:
+        np.testing.assert_array_equal(back.params[k], ckpt.params[k])
+        assert back.params[k].dtype == np.float32
+
+
+@pytest.fixture()
+def saved(tmp_path: Path) -> Path:
+    save_checkpoint(tmp_path / "c", make_ckpt())
+    return tmp_path / "c"
+
+
+def test_missing_and_wrong_paths(tmp_path: Path, saved: Path) -> None:
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope")
+    with pytest.raises(CheckpointError, match="is a file"):
+        load_checkpoint(saved / "model.npz")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="not a charsmith checkpoint"):
+        load_checkpoint(tmp_path / "empty")
+
+
+def test_truncated_weights(saved: Path) -> None:
+    data = (saved / "model.npz").read_bytes()
+    (saved / "model.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated or was replaced"):
+        load_checkpoint(saved)
+
+
+def test_corrupt_weights_without_a_hash(saved: Path) -> None:
+    meta = json.loads((saved / "config.json").read_text())
+    meta.pop("weights_sha256")
+    (saved / "config.json").write_text(json.dumps(meta))
+    (saved / "model.npz").write_bytes(b"PK\x03\x04garbage")
+    with pytest.raises(CheckpointError, match="model.npz is corrupt"):
+        load_checkpoint(saved)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda m: m.__setitem__("model", {**m["model"], "cell": "transformer"}), "cell must be one of"),
+        (lambda m: m.__setitem__("model", {**m["model"], "hidden": 9}), r"l0.W_ih has shape \(4, 32\), expected \(4, 36\)"),
+        (lambda m: m.__setitem__("vocab", "abc"), "must start with the end token"),
+        (lambda m: m.__setitem__("vocab", "\nabcd"), "vocabulary has 5 symbols but the model expects 4"),
+        (lambda m: m.__setitem__("train", {"bogus": 1}), "has no field"),
+        (lambda m: m.__setitem__("format_version", 99), "format version 99"),
+        (lambda m: m.pop("format"), "format tag missing"),
+    ],
+)
+def test_edited_config_is_rejected(saved: Path, edit, message: str) -> None:
+    meta = json.loads((saved / "config.json").read_text())
+    edit(meta)
+    (saved / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(saved)
+
+
+def test_invalid_json(saved: Path) -> None:
+    (saved / "config.json").write_text('{"format": ')
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        load_checkpoint(saved)
+
+
+def test_pickled_arrays_are_refused(saved: Path) -> None:
+    arrays = dict(np.load(saved / "model.npz"))
+    arrays["W_out"] = np.array([{"evil": 1}], dtype=object)
+    np.savez(saved / "model.npz", **arrays)
+    meta = json.loads((saved / "config.json").read_text())
+    meta.pop("weights_sha256")
+    (saved / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_checkpoint(saved)
+
+
+def test_atomic_write_keeps_the_old_file_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "f.bin"
+    target.write_bytes(b"old")
+
+    def failing(f) -> None:
+        f.write(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, failing)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]  # no temp file left behind
+
+
+def test_checkpoint_copy_is_self_contained(saved: Path, tmp_path: Path) -> None:
+    shutil.copytree(saved, tmp_path / "moved")
+    assert load_checkpoint(tmp_path / "moved").vocab.chars == "\nabc"
