@@ -1,0 +1,188 @@
+"""The command line, driven through ``main(argv)``: the happy path and bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import make_names
+
+from charsmith.cli import main
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "error:" in lines[0] and "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_train_sample_score_eval(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "names.txt"
+    data.write_text("\n".join(make_names(500, seed=4)) + "\n")
+    out = tmp_path / "run"
+    code, stdout, stderr = run(["train", str(data), "--out", str(out), "--model", "gru", "--hidden", "32",
+                                "--steps", "150", "--eval-every", "50", "--seed", "1"], capsys)
+    assert code == 0, stderr
+    assert "reached the step limit after 150 steps" in stdout and "lines mode" in stderr
+    assert "step 150/150" in stderr  # a report line per evaluation when not on a terminal
+
+    code, stdout, _ = run(["sample", str(out), "-n", "7", "--seed", "3", "--prefix", "ba", "--max-len", "12"], capsys)
+    samples = stdout.split()
+    assert code == 0 and len(samples) == 7 and all(s.startswith("ba") and len(s) <= 12 for s in samples)
+    code, again, _ = run(["sample", str(out), "-n", "7", "--seed", "3", "--prefix", "ba", "--max-len", "12"], capsys)
+    assert again == stdout
+
+    code, stdout, _ = run(["sample", str(out), "-n", "5", "--json", "--seed", "1", "--temperature", "0.7",
+                           "--top-k", "5", "--top-p", "0.9", "--unique"], capsys)
+    report = json.loads(stdout)
+    assert len(report["samples"]) == 5 and report["model"]["model"]["cell"] == "gru"
+    assert report["dropped_known"] >= 0 and report["drawn"] >= 5
+
+    code, stdout, _ = run(["sample", str(out), "--beam", "4", "-n", "3", "--json"], capsys)
+    beam = json.loads(stdout)
+    assert len(beam["samples"]) == 3 and beam["logprobs"] == sorted(beam["logprobs"], reverse=True)
+
+    code, stdout, _ = run(["score", str(out), "bakasaurus", "zzzzzz", "--json", "--sort"], capsys)
+    scores = json.loads(stdout)["scores"]
+    assert [s["item"] for s in scores] == ["bakasaurus", "zzzzzz"]
+    assert scores[0]["n_chars"] == 11 and scores[0]["bits_per_char"] > 0
+
+    held = tmp_path / "held.txt"
+    held.write_text("\n".join(make_names(50, seed=9)))
+    code, stdout, _ = run(["eval", str(out), str(held), "--json"], capsys)
+    result = json.loads(stdout)
+    assert code == 0 and 0 < result["loss"] < 2.9 and result["n_items"] == 50
+
+    code, stdout, _ = run(["info", str(out)], capsys)
+    assert code == 0 and "gru" in stdout
+
+
+def test_text_mode_completes_a_prompt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "play.txt"
+    data.write_text("ROMEO: but soft, what light through yonder window breaks?\n" * 40)
+    out = tmp_path / "bard"
+    code, _, err = run(["train", str(data), "--mode", "text", "--out", str(out), "--model", "lstm", "--layers", "2",
+                        "--hidden", "16", "--steps", "20", "--seq-len", "16", "--batch-size", "4", "--quiet"], capsys)
+    assert code == 0 and err == ""
+    code, stdout, _ = run(["sample", str(out), "--prefix", "ROMEO:", "--length", "30", "--seed", "0"], capsys)
+    assert code == 0 and stdout.startswith("ROMEO:") and len(stdout.rstrip("\n")) >= 36
+
+
+@pytest.fixture()
+def ckpt(trained: Path) -> str:
+    return str(trained)
+
+
+BAD_FILES = {
+    "empty.txt": b"",
+    "blank.txt": b"\n\n   \n",
+    "latin1.txt": b"anna\nj\xf6rg\n",
+    "huge.txt": b"x" * 5000,
+}
+
+
+@pytest.mark.parametrize(
+    "name, fragments",
+    [
+        ("empty.txt", ["empty or holds only blank lines"]),
+        ("blank.txt", ["empty or holds only blank lines"]),
+        ("latin1.txt", ["line 2 is not valid UTF-8"]),
+        ("huge.txt", ["--mode text"]),
+    ],
+)
+def test_bad_training_files(tmp_path: Path, capsys, name: str, fragments: list[str]) -> None:
+    (tmp_path / name).write_bytes(BAD_FILES[name])
+    args = ["train", str(tmp_path / name), "--out", str(tmp_path / "o")]
+    if name == "huge.txt":
+        args += ["--mode", "lines"]
+    code, _, err = run(args, capsys)
+    assert_one_line_error(code, err, *fragments)
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, fragments",
+    [
+        (["train", "{tmp}/missing.txt"], ["no such file"]),
+        (["train", "{tmp}"], ["is a directory"]),
+        (["train", "{names}", "--model", "transformer"], ["invalid choice: 'transformer'"]),
+        (["train", "{names}", "--hidden", "0"], ["--hidden", "must be > 0"]),
+        (["train", "{names}", "--steps", "-5"], ["--steps", "must be > 0"]),
+        (["train", "{names}", "--lr", "abc"], ["--lr", "expected a number"]),
+        (["train", "{names}", "--out", "{tmp}/precious"], ["holds other files"]),
+        (["sample", "{ckpt}", "--temperature", "0"], ["--temperature", "must be > 0"]),
+        (["sample", "{ckpt}", "--top-k", "0"], ["--top-k", "must be > 0"]),
+        (["sample", "{ckpt}", "--top-p", "0"], ["--top-p", "must be > 0"]),
+        (["sample", "{ckpt}", "--top-p", "1.5"], ["--top-p", "must be <= 1.0"]),
+        (["sample", "{ckpt}", "--prefix", "Q7"], ["never saw: 'Q7'"]),
+        (["sample", "{tmp}/nothing"], ["no checkpoint at", "bundled models"]),
+        (["sample", "{tmp}/precious"], ["not a charsmith checkpoint"]),
+        (["score", "{ckpt}"], ["nothing to score"]),
+        (["score", "{ckpt}", "ba$"], ["never saw: '$'"]),
+        (["eval", "{ckpt}", "{tmp}/missing.txt"], ["no such file"]),
+        (["frobnicate"], ["invalid choice"]),
+    ],
+)
+def test_bad_arguments(tmp_path: Path, ckpt: str, capsys, argv: list[str], fragments: list[str]) -> None:
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "notes.txt").write_text("keep me")
+    names = tmp_path / "n.txt"
+    names.write_text("anna\nbob\n")
+    argv = [a.format(tmp=tmp_path, names=names, ckpt=ckpt) for a in argv]
+    code, _, err = run(argv, capsys)
+    assert_one_line_error(code, err, *fragments)
+    assert (tmp_path / "precious" / "notes.txt").read_text() == "keep me"
+
+
+def test_corrupt_checkpoint(trained: Path, tmp_path: Path, capsys) -> None:
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(trained, broken)
+    data = (broken / "model.npz").read_bytes()
+    (broken / "model.npz").write_bytes(data[:100])
+    code, _, err = run(["sample", str(broken)], capsys)
+    assert_one_line_error(code, err, "truncated")
+    (broken / "config.json").write_text("{not json")
+    code, _, err = run(["score", str(broken), "abc"], capsys)
+    assert_one_line_error(code, err, "not valid JSON")
+
+
+def test_existing_checkpoint_needs_resume_or_force(tmp_path: Path, capsys) -> None:
+    data = tmp_path / "names.txt"
+    data.write_text("\n".join(make_names(100)))
+    base = ["train", str(data), "--out", str(tmp_path / "r"), "--steps", "4", "--eval-every", "2", "--hidden", "8",
+            "--quiet"]
+    assert run(base, capsys)[0] == 0
+    code, _, err = run(base, capsys)
+    assert_one_line_error(code, err, "--resume", "--force")
+    assert run(base[:-1] + ["--steps", "6", "--resume", "--quiet"], capsys)[0] == 0
+    assert json.loads((tmp_path / "r" / "resume.json").read_text())["step"] == 6
+    assert run(base + ["--force"], capsys)[0] == 0
+
+
+def test_help_for_every_command(capsys) -> None:
+    for command in ["train", "sample", "score", "eval", "info"]:
+        assert main([command, "--help"]) == 0
+        assert "usage: charsmith " + command in capsys.readouterr().out
+
+
+def test_module_entry_point() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "charsmith", "--version"], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
+    assert proc.returncode == 0 and proc.stdout.startswith("charsmith ")
