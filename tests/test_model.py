@@ -221,3 +221,16 @@ def test_float32_end_to_end_keeps_dtype() -> None:
     grads, d0 = model.backward_with_state(params, cfg, loss.cross_entropy_backward(1.0, lcache), cache)
     assert all(g.dtype == np.float32 for g in grads.values())
     assert all(a.dtype == np.float32 for s in d0 for a in s)
+
+
+@pytest.mark.parametrize("n", [5, 3000])  # 3000 * N > 2**22 takes the sort path
+def test_scatter_rows_both_paths(n: int) -> None:
+    rng = np.random.default_rng(12)
+    idx = rng.integers(-1, min(n, 9), size=1500)
+    rows = rng.normal(size=(1500, 3))
+    ref = np.zeros((n, 3))
+    for k, v in enumerate(idx):
+        if v >= 0:
+            ref[v] += rows[k]
+    np.testing.assert_allclose(model._scatter_rows(idx, rows, n), ref, atol=1e-12)
+    np.testing.assert_array_equal(model._scatter_rows(np.full(4, -1), rows[:4], n), 0.0)

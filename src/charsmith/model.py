@@ -151,9 +151,23 @@ def _check_state(cfg: ModelConfig, state: Any, batch: int, dtype: np.dtype, what
 
 
 def _scatter_rows(idx: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
-    """out[v] = sum of rows[k] where idx[k] == v; idx (N,), rows (N, D) -> (n, D)."""
+    """out[v] = sum of rows[k] where idx[k] == v; idx (N,) with -1 = skip, rows (N, D) -> (n, D).
+
+    A (n, N) one-hot matmul: measured 5-15x faster than np.add.at (and faster than
+    sort + np.add.reduceat) for n up to a few hundred; falls back to sorting when the
+    one-hot would be large.
+    """
+    if n * idx.size <= 1 << 22:
+        onehot = np.arange(n)[:, None] == idx[None, :]  # (n, N) bool; -1 matches no row
+        return onehot.astype(rows.dtype) @ rows
+    keep = idx >= 0
+    idx, rows = idx[keep], rows[keep]
+    order = np.argsort(idx, kind="stable")
+    s = idx[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if s.size else np.zeros(0, np.intp)
     out = np.zeros((n, rows.shape[1]), dtype=rows.dtype)
-    np.add.at(out, idx, rows)
+    if s.size:
+        out[s[starts]] = np.add.reduceat(rows[order], starts, axis=0)
     return out
 
 
@@ -224,8 +238,7 @@ def forward(
     logits += params["b_out"]
     cache: Cache = {
         "shape": (B, T),
-        "idx": idx,  # (T, B) ids with -1 replaced by 0
-        "pad": pad if has_pad else None,  # (T, B) bool or None
+        "ids_t": np.ascontiguousarray(ids_t),  # (T, B) ids, -1 = zero input
         "inputs": inputs,  # inputs[i]: layer i's input (T, B, D_i) (None for one-hot); inputs[L] top output
         "rcaches": rcaches,  # layer.recur_forward caches
         "masks": masks,  # dropout masks (T, B, H), already scaled, or None
@@ -274,9 +287,7 @@ def backward_with_state(
             grads[pre + k] = v
         x = cache["inputs"][i]
         if x is None:  # one-hot input: W_ih rows were gathered by id
-            if cache["pad"] is not None:
-                dxp2[cache["pad"].reshape(-1)] = 0.0
-            grads[pre + "W_ih"] = _scatter_rows(cache["idx"].reshape(-1), dxp2, V)
+            grads[pre + "W_ih"] = _scatter_rows(cache["ids_t"].reshape(-1), dxp2, V)
             continue
         D = x.shape[2]
         grads[pre + "W_ih"] = x.reshape(T * B, D).T @ dxp2
@@ -284,9 +295,7 @@ def backward_with_state(
         if i > 0:
             dy = dx.reshape(T, B, H)
         else:  # embedding rows
-            if cache["pad"] is not None:
-                dx[cache["pad"].reshape(-1)] = 0.0
-            grads["wte"] = _scatter_rows(cache["idx"].reshape(-1), dx, V)
+            grads["wte"] = _scatter_rows(cache["ids_t"].reshape(-1), dx, V)
     ordered = {k: grads[k] for k in params}
     return ordered, tuple(d_state0)
 
