@@ -9,7 +9,7 @@ import pytest
 
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.data import make_corpus
-from charsmith.train import Trainer
+from charsmith.trainer import Trainer
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

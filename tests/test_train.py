@@ -17,7 +17,7 @@ from charsmith.config import ModelConfig, TrainConfig
 from charsmith.data import encode_items, make_corpus, pad_batch
 from charsmith.errors import CheckpointError
 from charsmith.nn.loss import cross_entropy_backward, cross_entropy_forward
-from charsmith.train import Progress, Trainer
+from charsmith.trainer import Progress, Trainer
 from charsmith.vocab import Vocab
 
 

@@ -1,29 +1,50 @@
 """charsmith: character-level language models in NumPy.
 
 Learn the shape of a list of short texts (names) or of a running text, one character
-at a time, and write new ones like them. See ``charsmith.api`` for the high-level API.
+at a time, and write new ones like them::
+
+    import charsmith
+    m = charsmith.load("dinosaurs")                 # bundled model or checkpoint directory
+    m.sample(5, temperature=0.8, seed=1).samples
+    m.score(["tyrannosaurus"])[0].nats_per_char
+
+The names below are imported on first use, so ``import charsmith.cli`` can configure
+the BLAS library before NumPy loads.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-from charsmith.api import CharModel, bundled_models, load  # noqa: E402
-from charsmith.checkpoint import Checkpoint, load_checkpoint, save_checkpoint  # noqa: E402
-from charsmith.config import ModelConfig, TrainConfig  # noqa: E402
-from charsmith.errors import CharsmithError, CheckpointError, DataError  # noqa: E402
-from charsmith.vocab import Vocab  # noqa: E402
+_EXPORTS = {
+    "CharModel": "charsmith.api",
+    "bundled_models": "charsmith.api",
+    "load": "charsmith.api",
+    "train": "charsmith.api",
+    "Checkpoint": "charsmith.checkpoint",
+    "load_checkpoint": "charsmith.checkpoint",
+    "save_checkpoint": "charsmith.checkpoint",
+    "ModelConfig": "charsmith.config",
+    "TrainConfig": "charsmith.config",
+    "CharsmithError": "charsmith.errors",
+    "CheckpointError": "charsmith.errors",
+    "DataError": "charsmith.errors",
+    "Vocab": "charsmith.vocab",
+}
 
-__all__ = [
-    "CharModel",
-    "CharsmithError",
-    "Checkpoint",
-    "CheckpointError",
-    "DataError",
-    "ModelConfig",
-    "TrainConfig",
-    "Vocab",
-    "__version__",
-    "bundled_models",
-    "load",
-    "load_checkpoint",
-    "save_checkpoint",
-]
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'charsmith' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -14,15 +14,22 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 from charsmith.checkpoint import Checkpoint, load_checkpoint
-from charsmith.data import is_known, read_text, split_lines
+from charsmith.config import ModelConfig, TrainConfig
+from charsmith.data import Corpus, detect_mode, is_known, make_corpus, read_text, split_lines
+from charsmith.defaults import suggest
 from charsmith.errors import CheckpointError
 from charsmith.sampling import SampleResult, beam_search, complete, generate
 from charsmith.scoring import EvalResult, ItemScore, lines_loss, score_items, stream_loss
+from charsmith.trainer import Progress, Trainer
 
-__all__ = ["CharModel", "bundled_models", "load", "resolve_model"]
+__all__ = ["CharModel", "bundled_models", "load", "plan_run", "resolve_model", "train"]
 
 
 def bundled_models() -> list[str]:
@@ -109,3 +116,46 @@ class CharModel:
 def load(name_or_path: str | os.PathLike[str]) -> CharModel:
     """Load a checkpoint directory or a bundled model by name (see ``bundled_models``)."""
     return CharModel(load_checkpoint(resolve_model(name_or_path)))
+
+
+def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, ModelConfig, TrainConfig]:
+    """Read ``path`` and settle every option: those given win, the rest come from
+    ``charsmith.defaults.suggest`` for this data. Options are ModelConfig and TrainConfig
+    fields (``mode`` may also be "auto"); None means "not given"."""
+    given = {k: v for k, v in options.items() if v is not None}
+    fields = {f.name for f in dataclasses.fields(ModelConfig)} | {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(given) - fields - {"vocab_size"})
+    if unknown or "vocab_size" in given:
+        raise TypeError(f"unknown training option(s): {', '.join(unknown or ['vocab_size'])}")
+    text = read_text(path)
+    mode = given.get("mode", "auto")
+    given["mode"] = detect_mode(text) if mode == "auto" else mode
+    defaults = TrainConfig()
+    given.setdefault("seed", defaults.seed)
+    given.setdefault("val_fraction", defaults.val_fraction)
+    corpus = make_corpus(text, mode=given["mode"], lowercase=given.get("lowercase", False),
+                         val_fraction=given["val_fraction"], rng=np.random.default_rng(given["seed"]), source=str(path))
+    chosen = suggest(corpus)
+    if "steps" in given and "minutes" not in given:
+        chosen["minutes"] = 0.0  # an explicit step budget replaces the default time budget
+    opts = {**chosen, **given}
+    model_names = {f.name for f in dataclasses.fields(ModelConfig)}
+    model_cfg = ModelConfig(vocab_size=corpus.vocab.size, **{k: v for k, v in opts.items() if k in model_names})
+    train_cfg = TrainConfig(**{k: v for k, v in opts.items() if k not in model_names})
+    return corpus, model_cfg, train_cfg
+
+
+def train(
+    path: str | os.PathLike[str], out: str | os.PathLike[str], *, resume: bool = False, force: bool = False,
+    on_progress: Callable[[Progress], None] | None = None, **options: Any,
+) -> CharModel:
+    """Train on the file at ``path``, keep the best checkpoint in ``out``, and load it.
+
+    ``options`` are ModelConfig/TrainConfig fields, e.g. ``cell="gru", hidden=128, minutes=5``;
+    left-out ones are chosen for the data. ``on_progress`` receives a ``Progress`` report
+    after every step and evaluation.
+    """
+    corpus, model_cfg, train_cfg = plan_run(path, **options)
+    Trainer(corpus, model_cfg, train_cfg, out, resume=resume, force=force,
+            info={"source": Path(path).name}).run(on_progress)
+    return load(out)

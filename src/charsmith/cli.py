@@ -5,11 +5,17 @@ Every error a user can cause prints one line, ``charsmith: error: ...``, and exi
 
 from __future__ import annotations
 
-import argparse
+import os
+
+# Small recurrent matmuls run fastest on one BLAS thread (and threads spinning on a busy
+# machine cost far more than they give). Set before NumPy loads; the user's setting wins.
+for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
 import dataclasses
 import json
 import math
-import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -19,12 +25,11 @@ from typing import Any, NoReturn, TextIO
 import numpy as np
 
 from charsmith import __version__
-from charsmith.api import CharModel, bundled_models, load
+from charsmith.api import CharModel, bundled_models, load, plan_run
 from charsmith.config import CELLS, ModelConfig, TrainConfig
-from charsmith.data import detect_mode, make_corpus, read_text
-from charsmith.defaults import suggest
+from charsmith.data import read_text
 from charsmith.errors import CharsmithError
-from charsmith.train import Progress, Trainer
+from charsmith.trainer import Progress, Trainer
 
 __all__ = ["main"]
 
@@ -88,7 +93,7 @@ def _add_train(sub: Any) -> None:
         "(see the defaults printed at the start)."))
     t.add_argument("file", help="UTF-8 text: one item per line (lines mode) or running text (text mode)")
     t.add_argument("--out", help="checkpoint directory to write (default: runs/<file name>)")
-    t.add_argument("--mode", choices=("auto", "lines", "text"), default="auto", help="default: guessed from the file")
+    t.add_argument("--mode", choices=("auto", "lines", "text"), help="default: guessed from the file")
     t.add_argument("--lowercase", action="store_true", help="lower-case the data first (as the notebooks do)")
     m = t.add_argument_group("model")
     m.add_argument("--model", choices=CELLS, dest="cell", help="recurrent cell")
@@ -167,20 +172,15 @@ def _add_info(sub: Any) -> None:
 
 
 # ----- commands --------------------------------------------------------------------------
+TRAIN_OPTIONS = ("mode", "lowercase", "cell", "hidden", "layers", "embed", "dropout", "optimizer", "lr",
+                 "batch_size", "seq_len", "weight_decay", "warmup_steps", "decay", "clip_norm", "clip_value",
+                 "steps", "minutes", "eval_every", "patience", "val_fraction", "seed")
+
+
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    text = read_text(args.file)
-    mode = detect_mode(text) if args.mode == "auto" else args.mode
-    seed = args.seed if args.seed is not None else 0
-    val_fraction = args.val_fraction if args.val_fraction is not None else 0.1
-    corpus = make_corpus(text, mode=mode, lowercase=args.lowercase, val_fraction=val_fraction,
-                         rng=np.random.default_rng(seed), source=args.file)
-    chosen = suggest(corpus)
-    given = {k: v for k, v in vars(args).items() if v is not None}
-    if "steps" in given and "minutes" not in given:
-        chosen["minutes"] = 0.0  # an explicit step budget replaces the default time budget
-    opts = {**chosen, **given, "mode": mode, "seed": seed, "val_fraction": val_fraction}
-    model_cfg = ModelConfig(vocab_size=corpus.vocab.size, **_fields(ModelConfig, opts))
-    train_cfg = TrainConfig(**_fields(TrainConfig, opts))
+    options = {k: getattr(args, k) for k in TRAIN_OPTIONS}
+    options["lowercase"] = args.lowercase or None
+    corpus, model_cfg, train_cfg = plan_run(args.file, **options)
     out_dir = Path(args.out) if args.out else Path("runs") / Path(args.file).stem
     trainer = Trainer(corpus, model_cfg, train_cfg, out_dir, resume=args.resume, force=args.force,
                       info={"source": Path(args.file).name})
@@ -194,11 +194,6 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         signal.signal(signal.SIGINT, previous)
     bar.close()
     return _finish_train(done, out_dir, out, err)
-
-
-def _fields(cls: type, opts: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(cls)} - {"vocab_size"}
-    return {k: v for k, v in opts.items() if k in names}
 
 
 def _describe_run(corpus: Any, model_cfg: ModelConfig, cfg: TrainConfig, out_dir: Path, err: TextIO) -> None:

@@ -1,0 +1,49 @@
+"""The Python API: train, load, sample, score, evaluate."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_names
+
+import charsmith
+
+
+def test_train_then_use(tmp_path: Path) -> None:
+    data = tmp_path / "dinos.txt"
+    data.write_text("\n".join(make_names(300, seed=5)).upper())
+    seen = []
+    m = charsmith.train(data, tmp_path / "out", cell="lstm", hidden=24, steps=40, eval_every=20, lowercase=True,
+                        on_progress=seen.append)
+    assert isinstance(m, charsmith.CharModel) and m.mode == "lines"
+    assert m.ckpt.model.cell == "lstm" and m.ckpt.model.hidden == 24 and m.ckpt.train.lowercase
+    assert m.ckpt.vocab.chars == m.ckpt.vocab.chars.lower()
+    assert [p.step for p in seen if p.kind == "eval"] == [20, 40]
+    assert len(m.sample(3, seed=0).samples) == 3
+    assert m.score(["bado"])[0].n_chars == 5
+    held = tmp_path / "held.txt"
+    held.write_text("BADOSAURUS\n")
+    assert m.evaluate(held).n_chars == 11
+
+
+def test_unknown_option_is_a_type_error(tmp_path: Path) -> None:
+    (tmp_path / "d.txt").write_text("abc\n")
+    with pytest.raises(TypeError, match="unknown training option.*hiden"):
+        charsmith.train(tmp_path / "d.txt", tmp_path / "o", hiden=3)
+
+
+def test_public_names_resolve() -> None:
+    for name in charsmith.__all__:
+        assert getattr(charsmith, name) is not None
+    with pytest.raises(AttributeError):
+        charsmith.nope  # noqa: B018
+
+
+def test_importing_the_cli_sets_one_blas_thread_before_numpy() -> None:
+    code = "import os, charsmith.cli, numpy; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip() == "1", out.stderr
