@@ -186,3 +186,30 @@ def test_module_entry_point() -> None:
     proc = subprocess.run([sys.executable, "-m", "charsmith", "--version"], capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")})
     assert proc.returncode == 0 and proc.stdout.startswith("charsmith ")
+
+
+def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = tmp_path / "names.txt"
+    data.write_text("\n".join(make_names(300)))
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "charsmith", "train", str(data), "--out", str(out), "--minutes",
+                             "5", "--eval-every", "5", "--hidden", "16"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    while not (out / "resume.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "interrupted; run again with --resume" in stdout and "Traceback" not in stderr
+    step = json.loads((out / "resume.json").read_text())["step"]
+    assert step >= 5
+    resumed = main(["train", str(data), "--out", str(out), "--minutes", "5", "--eval-every", "5", "--hidden", "16",
+                    "--steps", str(step + 5), "--resume", "--quiet"])
+    assert resumed == 0 and json.loads((out / "resume.json").read_text())["step"] == step + 5
