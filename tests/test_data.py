@@ -126,3 +126,16 @@ def test_text_windows_are_contiguous_per_row() -> None:
     np.testing.assert_array_equal(y, x + 1)
     assert all(w.ids.shape[1] <= 10 for w in windows)
     assert list(text_windows(ids, 4, 10, offset=3))[0].ids[0, 0] == 3
+
+
+def test_vocab_encode_decode_rows_and_errors() -> None:
+    v = Vocab.from_texts(["zoë", "abc"])
+    assert v.chars == "\nabcozë" and v.decode(v.encode("zoë")) == "zoë"
+    ids = np.stack([v.encode("abcz"), v.encode("ëëëë"), v.encode("oooo")])
+    assert v.decode_rows(ids, np.array([2, 4, 0])) == ["ab", "ëëëë", ""]
+    with pytest.raises(ValueError, match="not in the vocabulary: 'Q'"):
+        v.encode("aQ")
+    with pytest.raises(ValueError, match="must start with the end token"):
+        Vocab("abc")
+    with pytest.raises(ValueError, match="must not repeat"):
+        Vocab("\naa")

@@ -111,11 +111,9 @@ def sample_items(
             rows, x, state = rows[live], x[live], _select(state, np.flatnonzero(live))
             if rows.size == 0:
                 break
-    texts = []
-    for ids in out:
-        stop = np.flatnonzero(ids == end)
-        texts.append(prefix + vocab.decode(ids[: stop[0] if stop.size else len(ids)]))
-    return texts
+    is_end = out == end
+    lengths = np.where(is_end.any(axis=1), is_end.argmax(axis=1), out.shape[1])  # (n,) ids before the end
+    return [prefix + s for s in vocab.decode_rows(out, lengths)]
 
 
 @dataclass(frozen=True)
@@ -178,7 +176,7 @@ def complete(
         logits, state = M.step(params, cfg, x, state)
         x = logits.argmax(axis=1) if rng is None else draw(next_probs(logits, temperature=temperature, top_k=top_k, top_p=top_p), rng)
         out[:, t] = x
-    return [prompt + vocab.decode(row) for row in out]
+    return [prompt + s for s in vocab.decode_rows(out, np.full(n, length))]
 
 
 def beam_search(

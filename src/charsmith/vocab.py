@@ -69,3 +69,17 @@ class Vocab:
 
     def decode(self, ids: Iterable[int]) -> str:
         return "".join(self.chars[int(i)] for i in ids)
+
+    def decode_rows(self, ids: np.ndarray, lengths: np.ndarray) -> list[str]:
+        """Decode row ``i`` of ``ids`` (N, L) up to ``lengths[i]``, all rows at once.
+
+        Builds an (N, L) array of code points and reads it as N fixed-width strings;
+        NumPy drops the zero padding. (A NUL character at the end of an item would be
+        dropped too; names and texts do not end in NUL.)
+        """
+        N, L = ids.shape
+        if L == 0:
+            return [""] * N
+        codes = np.fromiter(map(ord, self.chars), dtype=np.uint32, count=len(self.chars))[ids]  # (N, L)
+        codes[np.arange(L) >= lengths[:, None]] = 0
+        return np.ascontiguousarray(codes).view(f"<U{L}").ravel().tolist()
