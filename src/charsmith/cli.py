@@ -137,7 +137,7 @@ def _add_sample(sub: Any) -> None:
                        description="Write new items from MODEL (a checkpoint directory or a bundled model: "
                                    f"{', '.join(bundled_models()) or 'none installed'}).")
     s.add_argument("model", help="checkpoint directory or bundled model name")
-    s.add_argument("-n", type=POS_INT, default=10, help="how many items (default 10)")
+    s.add_argument("-n", type=POS_INT, help="how many items (default 10; for text models 1)")
     _add_sampling_controls(s)
     s.add_argument("--prefix", default="", help="start every item (or the text) with this")
     s.add_argument("--max-len", type=POS_INT, dest="max_len", default=50, help="lines mode: longest item")
@@ -273,6 +273,8 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     m = load(args.model)
     if m.ckpt.train is not None and m.ckpt.train.lowercase:
         args.prefix = args.prefix.lower()
+    if args.n is None:
+        args.n = 1 if m.mode == "text" else 10
     if m.mode == "text":
         texts = m.complete(args.prefix, args.length, n=args.n, temperature=args.temperature, top_k=args.top_k,
                            top_p=args.top_p, seed=args.seed, greedy=args.greedy)
