@@ -22,62 +22,82 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from charsmith import __version__, load  # noqa: E402
+from charsmith.api import plan_run  # noqa: E402
 from charsmith.cli import main  # noqa: E402
 
 PRETRAINED = ROOT / "src" / "charsmith" / "pretrained"
 BUNDLED_FILES = ("config.json", "model.npz", "known.npy")
 
-# name: (data file, charsmith train options)
+# name: (data file, charsmith train options). Everything else is charsmith's default for the
+# file (src/charsmith/defaults.py), so these are the models a user gets from `charsmith train FILE`.
 RECIPES: dict[str, tuple[str, list[str]]] = {
-    "dinosaurs": ("dinos.txt", ["--lowercase", "--model", "gru", "--hidden", "128", "--embed", "32",
-                                "--dropout", "0.1", "--batch-size", "32", "--minutes", "3", "--eval-every", "50"]),
-    "names": ("makemore_names.txt", ["--model", "gru", "--hidden", "256", "--embed", "32",
-                                     "--batch-size", "64", "--minutes", "8", "--eval-every", "200"]),
-    "shakespeare": ("tinyshakespeare.txt", ["--mode", "text", "--model", "lstm", "--layers", "2", "--hidden", "256",
-                                            "--embed", "64", "--dropout", "0.1", "--seq-len", "128",
-                                            "--batch-size", "32", "--minutes", "20", "--eval-every", "250"]),
+    "dinosaurs": ("dinos.txt", ["--lowercase"]),
+    "names": ("makemore_names.txt", []),
+    "shakespeare": ("tinyshakespeare.txt", ["--mode", "text"]),
 }
 
 
-def build(name: str, data_dir: Path) -> str:
+def build(name: str, data_dir: Path, from_run: Path | None = None) -> str:
+    """Train ``name`` by its recipe (or take ``from_run``, a run made by the same recipe) and
+    bundle its checkpoint; return its row for MODELS.md."""
     data, options = RECIPES[name]
     with tempfile.TemporaryDirectory() as tmp:
-        run = Path(tmp) / name
-        code = main(["train", str(data_dir / data), "--out", str(run), "--seed", "0", "--quiet", *options])
-        if code != 0:
-            raise SystemExit(f"training {name} failed with exit status {code}")
-        target = PRETRAINED / name
-        staging = PRETRAINED / f".{name}.new"
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        for f in BUNDLED_FILES:
-            if (run / f).exists():
-                shutil.copy2(run / f, staging / f)
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
-    m = load(target)
-    size = sum(f.stat().st_size for f in target.iterdir()) / 1e6
-    loss = m.ckpt.info["best_val_loss"]
-    c = m.ckpt.model
-    return (f"| {name} | `{data}` | {c.cell} x{c.layers}, hidden {c.hidden}, embed {c.embed} | "
-            f"{m.ckpt.info['step']} | {loss:.4f} | {size:.1f} MB | `charsmith train {data} {' '.join(options)}` |")
+        run = from_run or Path(tmp) / name
+        if from_run is None:
+            code = main(["train", str(data_dir / data), "--out", str(run), "--seed", "0", "--quiet", *options])
+            if code != 0:
+                raise SystemExit(f"training {name} failed with exit status {code}")
+        else:
+            check_recipe(name, data_dir, run)
+        bundle(name, run)
+    return row(name)
+
+
+def check_recipe(name: str, data_dir: Path, run: Path) -> None:
+    """Refuse a run whose model or training options differ from the recipe's."""
+    data, options = RECIPES[name]
+    args = {"lowercase": "--lowercase" in options or None, "mode": "text" if "text" in options else None}
+    _, model_cfg, train_cfg = plan_run(data_dir / data, **args)
+    ckpt = load(run).ckpt
+    if (ckpt.model, ckpt.train) != (model_cfg, train_cfg):
+        raise SystemExit(f"{run} was not trained by the {name} recipe: {ckpt.model} {ckpt.train}")
+
+
+def bundle(name: str, run: Path) -> None:
+    target = PRETRAINED / name
+    staging = PRETRAINED / f".{name}.new"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for f in BUNDLED_FILES:
+        if (run / f).exists():
+            shutil.copy2(run / f, staging / f)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+
+
+def row(name: str) -> str:
+    data, options = RECIPES[name]
+    m = load(PRETRAINED / name)
+    size = sum(f.stat().st_size for f in (PRETRAINED / name).iterdir()) / 1e6
+    c, t = m.ckpt.model, m.ckpt.train
+    command = " ".join(["charsmith train", data, *options])
+    return (f"| {name} | `{data}` | {c.cell} x{c.layers}, hidden {c.hidden}, embed {c.embed}, dropout {c.dropout} | "
+            f"{t.minutes:g} min, best at step {m.ckpt.info['step']} | {m.ckpt.info['best_val_loss']:.4f} | "
+            f"{size:.1f} MB | `{command}` |")
 
 
 def main_() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     p.add_argument("--only", choices=sorted(RECIPES), action="append")
+    p.add_argument("--from-run", type=Path, help="with one --only: bundle this run (made by the same recipe)")
     args = p.parse_args()
-    rows = {}
-    table = PRETRAINED / "MODELS.md"
-    if table.exists():  # keep the rows of models not rebuilt this time
-        for line in table.read_text().splitlines():
-            if line.startswith("| ") and line.split("|")[1].strip() in RECIPES:
-                rows[line.split("|")[1].strip()] = line
+    if args.from_run and len(args.only or []) != 1:
+        p.error("--from-run goes with exactly one --only")
     for name in args.only or sorted(RECIPES):
         print(f"building {name} ...", flush=True)
-        rows[name] = build(name, args.data_dir)
-        print(rows[name], flush=True)
+        print(build(name, args.data_dir, args.from_run), flush=True)
+    rows = [row(name) for name in sorted(RECIPES) if (PRETRAINED / name / "config.json").is_file()]
     header = [
         "# Bundled pretrained models",
         "",
@@ -86,10 +106,10 @@ def main_() -> None:
         "Held-out loss: mean negative log-likelihood per character (end tokens included) on the 10%",
         f"of items (or the last 10% of the text) held out. Last rebuilt {datetime.date.today()} with charsmith {__version__}.",
         "",
-        "| model | data | network | steps | held-out nats/char | size | options |",
+        "| model | data | network | budget (best at) | held-out nats/char | size | command |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    table.write_text("\n".join(header + [rows[k] for k in sorted(rows)]) + "\n")
+    (PRETRAINED / "MODELS.md").write_text("\n".join(header + rows) + "\n")
 
 
 if __name__ == "__main__":

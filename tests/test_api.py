@@ -47,3 +47,21 @@ def test_importing_the_cli_sets_one_blas_thread_before_numpy() -> None:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.stdout.strip() == "1", out.stderr
+
+
+def test_bundled_models_work_offline(capsys: pytest.CaptureFixture[str]) -> None:
+    from charsmith.cli import main
+
+    assert {"dinosaurs", "names", "shakespeare"} <= set(charsmith.bundled_models())
+    assert main(["sample", "dinosaurs", "-n", "10", "--seed", "1"]) == 0
+    names = capsys.readouterr().out.split()
+    assert len(names) == 10 and all(n.isalpha() and n.islower() for n in names)
+    dinos = charsmith.load("dinosaurs")
+    assert dinos.ckpt.known is not None and dinos.ckpt.known.size > 1000
+    assert dinos.ckpt.info["best_val_loss"] < 2.0
+    likely, unlikely = dinos.score(["stegosaurus", "qxzvvkq"])
+    assert likely.nats_per_char < 1.5 < unlikely.nats_per_char
+    bard = charsmith.load("shakespeare")
+    text = bard.complete("ROMEO:", 80, seed=0)[0]
+    assert text.startswith("ROMEO:") and len(text) == 86
+    assert charsmith.load("names").mode == "lines"
