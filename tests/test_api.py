@@ -65,3 +65,8 @@ def test_bundled_models_work_offline(capsys: pytest.CaptureFixture[str]) -> None
     text = bard.complete("ROMEO:", 80, seed=0)[0]
     assert text.startswith("ROMEO:") and len(text) == 86
     assert charsmith.load("names").mode == "lines"
+
+
+def test_text_models_point_to_complete() -> None:
+    with pytest.raises(ValueError, match="use complete"):
+        charsmith.load("shakespeare").sample(3)

@@ -61,6 +61,10 @@ class CharModel:
     def mode(self) -> str:
         return self.ckpt.mode
 
+    def _require_lines(self, what: str) -> None:
+        if self.mode != "lines":
+            raise ValueError(f"{what}() writes list items, but this model learned running text; use complete()")
+
     def _args(self) -> tuple:
         return self.ckpt.params, self.ckpt.model, self.ckpt.vocab
 
@@ -71,6 +75,7 @@ class CharModel:
     ) -> SampleResult:
         """``n`` new items (lines mode). Items from the training set are dropped unless
         ``allow_known``; ``unique`` drops repeats. Pass ``seed`` or ``rng`` to reproduce."""
+        self._require_lines("sample")
         rng = rng if rng is not None else np.random.default_rng(seed)
         known = None if allow_known else self.ckpt.known
         return generate(*self._args(), n, rng, known=known, unique=unique, temperature=temperature, top_k=top_k,
@@ -82,6 +87,7 @@ class CharModel:
     ) -> list[tuple[str, float]]:
         """The ``n`` most likely items by beam search (width ``beam``, default ``n``), with
         their log-probabilities; training items are skipped unless ``allow_known``."""
+        self._require_lines("most_likely")
         known = self.ckpt.known
         exclude = None if allow_known or known is None else (lambda items: is_known(items, known))
         return beam_search(*self._args(), beam or n, n=n, prefix=prefix, max_len=max_len, min_len=min_len,
