@@ -62,6 +62,7 @@ __all__ = [
     "matmul_peak",
     "quick_bench",
     "sample_rate",
+    "seeds_case",
     "seeds_loop_step",
     "train_flops",
     "warm_model",
@@ -469,18 +470,20 @@ def quick_bench(seconds_per_case: float = 2.0, *, data_dir: str | os.PathLike[st
         if tr_mod is None:
             row["note"] = torch_note
         rows.append(row)
-    rows.append(_seeds_case(names, seconds_per_case, rounds))
+    rows.append(seeds_case(names, seconds_per_case, rounds))
     rows.append(_sample_case(names, seconds_per_case, rounds, tr_mod, torch_note))
     return rows
 
 
-def _seeds_case(names: Sequence[str], seconds: float, rounds: int) -> dict[str, Any]:
-    name = "train RNN H50 one-hot B32 vs seeds' per-name loop"
+def seeds_case(names: Sequence[str], seconds: float, rounds: int, batch: int = 32) -> dict[str, Any]:
+    """charsmith's RNN H50 (one-hot input, Adam, clip-norm 5) trained on ``batch``-name batches
+    against the seeds' per-name loop, chars/s, interleaved."""
+    name = f"train RNN H50 one-hot B{batch} vs seeds' per-name loop"
     try:
         ref = load_reference("classic_reference")
     except ImportError as e:
         return _row(name, "chars/s", None, None, "seeds' loop", 50.0, str(e))
-    vocab, batches = make_batches(names, 32, seed=0)
+    vocab, batches = make_batches(names, batch, seed=0)
     cfg = ModelConfig(cell="rnn", vocab_size=vocab.size, hidden=50, embed=0)
     ours = CharsmithTrainer(cfg)
     k = calibrate(lambda i: ours.step(batches[i % len(batches)]), seconds / 2, cap=len(batches))
