@@ -63,3 +63,30 @@ def test_schedule_warms_up_then_decays_to_the_floor() -> None:
     assert optim.lr_at(0.5, 50, **kw) == pytest.approx(0.55)
     assert optim.lr_at(1.0, 100, **kw) == pytest.approx(0.1)
     assert optim.lr_at(0.7, 100, lr=2.0, warmup_steps=0, decay="none", min_lr_ratio=0.1) == 2.0
+
+
+def test_flatten_gives_views_of_one_array() -> None:
+    params = {"W": np.arange(6.0).reshape(2, 3), "b": np.array([7.0, 8.0])}
+    flat, views = optim.flatten(params)
+    np.testing.assert_array_equal(flat, [0, 1, 2, 3, 4, 5, 7, 8])
+    assert views["W"].shape == (2, 3) and np.shares_memory(views["W"], flat)
+    flat += 1
+    assert views["b"][1] == 9.0 and params["b"][1] == 8.0  # the originals are untouched
+
+
+def test_flat_update_equals_per_parameter_update() -> None:
+    rng = np.random.default_rng(0)
+    params = {"W": rng.normal(size=(3, 4)), "b": rng.normal(size=4)}
+    grads = {"W": rng.normal(size=(3, 4)), "b": rng.normal(size=4)}
+    ref = {k: v.copy() for k, v in params.items()}
+    ref_state = optim.init_state("adam", ref)
+    flat, views = optim.flatten(params)
+    state = optim.init_state("adam", {"all": flat})
+    mask = np.concatenate([np.full(p.size, p.ndim > 1, dtype=float) for p in params.values()])
+    for t in (1, 2):
+        optim.update("adam", ref, grads, ref_state, lr=0.1, t=t, weight_decay=0.5)
+        g = np.concatenate([grads[k].ravel() for k in params])
+        optim.update("adam", {"all": flat}, {"all": g}, state, lr=0.1, t=t, weight_decay=0.5,
+                     decay_mask={"all": mask})
+    for k in params:
+        np.testing.assert_allclose(views[k], ref[k], rtol=1e-12)

@@ -89,8 +89,11 @@ class Trainer:
                          train_items=len(corpus.train) if corpus.mode == "lines" else None,
                          val_overlap=corpus.overlap)
         self.rng = np.random.default_rng(train_cfg.seed)
-        self.params = M.init_params(model_cfg, self.rng)
-        self.opt_state = optim.init_state(train_cfg.optimizer, self.params)
+        # params are views of one flat array, which the optimiser updates in one go
+        self.flat, self.params = optim.flatten(M.init_params(model_cfg, self.rng))
+        self.flat_grad = np.empty_like(self.flat)
+        self.decay_mask = np.concatenate([np.full(p.size, p.ndim > 1, dtype=p.dtype) for p in self.params.values()])
+        self.opt_state = optim.init_state(train_cfg.optimizer, {"all": self.flat})
         self.step = 0
         self.elapsed = 0.0
         self.best_val = math.inf
@@ -169,15 +172,17 @@ class Trainer:
         logits, new_state, cache = M.forward(self.params, self.model_cfg, batch.ids, state,
                                              rng=self.rng if self.model_cfg.dropout else None)
         loss, lcache = cross_entropy_forward(logits, batch.targets, batch.mask)
-        grads = M.backward(self.params, self.model_cfg, cross_entropy_backward(1.0, lcache), cache)
+        by_name = M.backward(self.params, self.model_cfg, cross_entropy_backward(1.0, lcache), cache)
+        np.concatenate([by_name[k].ravel() for k in self.params], out=self.flat_grad)
+        grads = {"all": self.flat_grad}
         if cfg.clip_value:
             optim.clip_by_value(grads, cfg.clip_value)
         norm = optim.clip_by_global_norm(grads, cfg.clip_norm)
         if not (math.isfinite(loss) and math.isfinite(norm)):
             return loss, state, False
         lr = self._lr()
-        optim.update(cfg.optimizer, self.params, grads, self.opt_state, lr=lr, t=self.step + 1,
-                     weight_decay=cfg.weight_decay)
+        optim.update(cfg.optimizer, {"all": self.flat}, grads, self.opt_state, lr=lr, t=self.step + 1,
+                     weight_decay=cfg.weight_decay, decay_mask={"all": self.decay_mask})
         return float(loss), new_state, True
 
     def _lr(self) -> float:
@@ -272,10 +277,10 @@ class Trainer:
                 arrays = {k: npz[k] for k in npz.files}
         except (OSError, ValueError, EOFError) as e:
             raise CheckpointError(f"{self.out_dir / RESUME_WEIGHTS} is corrupt ({e}); start over with --force") from None
-        for k in self.params:
-            self.params[k] = self._restored(arrays, f"param/{k}", self.params[k])
+        for k in self.params:  # copy into the views of self.flat
+            self.params[k][...] = self._restored(arrays, f"param/{k}", self.params[k])
         for k in self.opt_state:
-            self.opt_state[k] = self._restored(arrays, f"opt/{k}", self.opt_state[k])
+            self.opt_state[k][...] = self._restored(arrays, f"opt/{k}", self.opt_state[k])
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
         self.best_val = math.inf if state.get("best_val") is None else float(state["best_val"])
         self.stale_evals = int(state.get("stale_evals", 0))
