@@ -213,3 +213,13 @@ def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path: Path) -> None:
     resumed = main(["train", str(data), "--out", str(out), "--minutes", "5", "--eval-every", "5", "--hidden", "16",
                     "--steps", str(step + 5), "--resume", "--quiet"])
     assert resumed == 0 and json.loads((out / "resume.json").read_text())["step"] == step + 5
+
+
+def test_bench_runs_quickly_without_torch(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench", "--seconds", "0.05", "--no-torch", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["environment"]["cores"] >= 1
+    cases = {r["case"]: r for r in report["rows"]}
+    assert any("seeds" in c for c in cases) and all(r["charsmith"] > 0 for r in report["rows"])
+    seeds = next(r for c, r in cases.items() if "seeds" in c)
+    assert seeds["ratio"] is not None and seeds["reference"] > 0  # measured against the loop (no speed claim here)

@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_score(sub)
     _add_eval(sub)
     _add_info(sub)
+    _add_bench(sub)
     try:
         from charsmith import cli_classic
     except ImportError:
@@ -169,6 +170,16 @@ def _add_info(sub: Any) -> None:
     i = sub.add_parser("info", help="show a checkpoint's config, vocabulary and metrics")
     i.add_argument("model", help="checkpoint directory or bundled model name")
     i.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+
+def _add_bench(sub: Any) -> None:
+    b = sub.add_parser("bench", help="measure speed ratios on this machine (about a minute)",
+                       description="Training and sampling speed as ratios against PyTorch and the seed notebooks' "
+                                   "loop, measured in the same run. The full suite is benchmarks/run_all.py.")
+    b.add_argument("--seconds", type=POS_FLOAT, default=2.0, help="timing window per case and round (default 2)")
+    b.add_argument("--data-dir", dest="data_dir", help="folder holding makemore_names.txt (default: ../shared/data)")
+    b.add_argument("--no-torch", action="store_true", dest="no_torch", help="skip the PyTorch comparisons")
+    b.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
 # ----- commands --------------------------------------------------------------------------
@@ -343,6 +354,31 @@ def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return _emit(args, out, data, "\n".join(lines))
 
 
+def cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from charsmith import bench
+
+    print(f"measuring, about {int(args.seconds * 18 + 10)} s ...", file=err)
+    rows = bench.quick_bench(args.seconds, data_dir=args.data_dir, use_torch=not args.no_torch)
+    env = bench.environment()
+    lines = []
+    for r in rows:
+        ours = f"{r['charsmith']:,.0f} {r['unit']}"
+        if r["ratio"] is None:
+            vs = "no reference"
+        else:
+            lo, hi = r["spread"]
+            vs = f"{r['reference_name']} {r['reference']:,.0f} | {r['ratio']:.2f}x ({lo:.2f}-{hi:.2f})"
+        absolute = r["unit"] == "names/s"  # a rate target; the others are ratios
+        goal = "" if r["target"] is None else (
+            f" | target >= {r['target']:,.0f} {r['unit']}" if absolute else f" | target >= {r['target']:g}x")
+        goal += "" if r["met"] is None else (" met" if r["met"] else " MISSED")
+        lines.append(f"{r['case']} | charsmith {ours} | {vs}{goal}")
+        if r["note"]:
+            lines.append(f"    {r['note']}")
+    lines.append(", ".join(f"{k} {v}" for k, v in env.items()))
+    return _emit(args, out, {"rows": rows, "environment": env}, "\n".join(lines))
+
+
 def _config_json(m: CharModel) -> dict[str, Any]:
     c = m.ckpt
     n_params = int(sum(p.size for p in c.params.values()))
@@ -369,7 +405,8 @@ def _silence_stdout() -> None:
         pass
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "score": cmd_score, "eval": cmd_eval, "info": cmd_info}
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "score": cmd_score, "eval": cmd_eval, "info": cmd_info,
+            "bench": cmd_bench}
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
