@@ -171,6 +171,25 @@ def _scatter_rows(idx: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
+def _input_table(params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, np.ndarray]) -> np.ndarray:
+    """Layer 0's projected input for every id, feature-major: (G, V+1), column v =
+    (wte[v] @ W_ih or W_ih[v]) + b, and the last column (id -1, a zero input) = b."""
+    proj = params["wte"] @ p0["W_ih"] if cfg.embed > 0 else p0["W_ih"]  # (V, G)
+    V, G = proj.shape
+    table = np.empty((G, V + 1), dtype=proj.dtype)
+    np.add(proj.T, p0["b"][:, None], out=table[:, :V])
+    table[:, V] = p0["b"]
+    return table
+
+
+def _scatter_cols(idx: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
+    """out[:, v] = sum of cols[:, k] where idx[k] == v; idx (N,) with -1 = skip, cols (D, N) -> (D, n)."""
+    if n * idx.size <= 1 << 22:
+        onehot = idx[:, None] == np.arange(n)[None, :]  # (N, n) bool; -1 matches no column
+        return cols @ onehot.astype(cols.dtype)
+    return _scatter_rows(idx, cols.T, n).T
+
+
 def forward(
     params: dict[str, np.ndarray],
     cfg: ModelConfig,
@@ -178,73 +197,63 @@ def forward(
     state: State,
     *,
     rng: np.random.Generator | None = None,
+    check: bool = True,
 ) -> tuple[np.ndarray, State, Cache]:
     """ids (B, T) ints in [-1, V) -> logits (B, T, V), final state, cache for :func:`backward`.
 
     With ``rng`` (training) each layer's output is dropped with probability cfg.dropout
-    (inverted dropout, masks drawn from ``rng`` and kept in the cache).
+    (inverted dropout, masks drawn from ``rng`` and kept in the cache). ``check=False``
+    skips validating params, ids and state (for callers that already did).
     """
-    check_params(params, cfg)
-    ids = _check_ids(cfg, ids, 2)
+    if check:
+        check_params(params, cfg)
+        ids = _check_ids(cfg, ids, 2)
+    else:
+        ids = np.asarray(ids)
     B, T = ids.shape
     V, H, L = cfg.vocab_size, cfg.hidden, cfg.layers
     dtype = params["W_out"].dtype
-    _check_state(cfg, state, B, dtype)
+    if check:
+        _check_state(cfg, state, B, dtype)
     if rng is not None and not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
     p_drop = cfg.dropout if rng is not None else 0.0
 
-    ids_t = ids.T  # (T, B)
-    pad = ids_t < 0  # (T, B) positions with a zero input
-    has_pad = bool(pad.any())
-    idx = np.where(pad, 0, ids_t) if has_pad else np.ascontiguousarray(ids_t)
-
+    ids_t = np.ascontiguousarray(ids.T)  # (T, B); -1 picks the table's last column
     p0 = _layer_params(params, 0)
-    if cfg.embed > 0:
-        x = np.take(params["wte"], idx, axis=0)  # (T, B, E)
-        if has_pad:
-            x[pad] = 0.0
-        xp = x.reshape(T * B, cfg.embed) @ p0["W_ih"]  # (T*B, G)
-        xp = xp.reshape(T, B, -1)
-        inputs: list[np.ndarray | None] = [x]
-    else:
-        xp = np.take(p0["W_ih"], idx, axis=0)  # (T, B, G): one-hot @ W_ih by indexing
-        if has_pad:
-            xp[pad] = 0.0
-        inputs = [None]
-    xp += p0["b"]
+    xp = np.take(_input_table(params, cfg, p0), ids_t, axis=1, mode="wrap")  # (G, T, B)
 
     rcaches, masks, final = [], [], []
+    inputs: list[np.ndarray | None] = [None]  # layer inputs, gate-major (H, T, B); None = ids
     for i in range(L):
         p = p0 if i == 0 else _layer_params(params, i)
         if i > 0:
-            xp = inputs[i].reshape(T * B, H) @ p["W_ih"]  # (T*B, G)
-            xp += p["b"]
-            xp = xp.reshape(T, B, -1)
-        hs, st, rc = layer.recur_forward(cfg.cell, p, xp, tuple(state[i]))
-        out = hs[1:]  # (T, B, H) view
+            xp = p["W_ih"].T @ inputs[i].reshape(H, T * B)  # type: ignore[union-attr]  # (G, T*B)
+            xp += p["b"][:, None]
+        hs, st, rc = layer.recur_forward(cfg.cell, p, layer.time_major(xp.reshape(-1, T, B)), tuple(state[i]))
+        out = layer.gate_major(hs[1:])  # (H, T, B)
         mask = None
         if p_drop > 0.0:
-            mask = rng.random((T, B, H), dtype=dtype) >= p_drop  # type: ignore[union-attr]
-            mask = mask.astype(dtype) * dtype.type(1.0 / (1.0 - p_drop))
-            out = out * mask
+            drawn = rng.random((T, B, H), dtype=dtype) >= p_drop  # type: ignore[union-attr]
+            mask = (drawn.astype(dtype) * dtype.type(1.0 / (1.0 - p_drop))).transpose(2, 0, 1)  # (H, T, B)
+            out *= mask
         rcaches.append(rc)
         masks.append(mask)
         final.append(st)
         inputs.append(out)
 
-    y = np.ascontiguousarray(inputs[L].transpose(1, 0, 2))  # (B, T, H)
-    logits = y.reshape(B * T, H) @ params["W_out"]  # (B*T, V)
-    logits += params["b_out"]
+    y = inputs[L].reshape(H, T * B)  # type: ignore[union-attr]  # head input, gate-major
+    logits = params["W_out"].T @ y  # (V, T*B)
+    logits += params["b_out"][:, None]
     cache: Cache = {
         "shape": (B, T),
-        "ids_t": np.ascontiguousarray(ids_t),  # (T, B) ids, -1 = zero input
-        "inputs": inputs,  # inputs[i]: layer i's input (T, B, D_i) (None for one-hot); inputs[L] top output
+        "ids_t": ids_t,  # (T, B) ids, -1 = zero input
+        "inputs": inputs,  # inputs[i]: layer i's input (H, T, B) (None for layer 0); inputs[L] top output
         "rcaches": rcaches,  # layer.recur_forward caches
-        "masks": masks,  # dropout masks (T, B, H), already scaled, or None
-        "y": y,  # (B, T, H) head input
+        "masks": masks,  # dropout masks (H, T, B), already scaled, or None
+        "y": y,  # (H, T*B) head input
     }
-    return logits.reshape(B, T, V), tuple(final), cache
+    return np.ascontiguousarray(logits.reshape(V, T, B).transpose(2, 1, 0)), tuple(final), cache
 
 
 def backward_with_state(
@@ -261,42 +270,41 @@ def backward_with_state(
     dlogits = np.asarray(dlogits)
     if dlogits.shape != (B, T, V):
         raise ValueError(f"dlogits must have shape {(B, T, V)} like the logits, got {dlogits.shape}")
-    dl = dlogits.astype(dtype, copy=False).reshape(B * T, V)
+    dl = np.ascontiguousarray(dlogits.transpose(2, 1, 0), dtype=dtype).reshape(V, T * B)  # gate-major
     if d_state is not None:
         _check_state(cfg, d_state, B, dtype, "d_state")
 
     grads: dict[str, np.ndarray] = {}
-    grads["W_out"] = cache["y"].reshape(B * T, H).T @ dl
-    grads["b_out"] = dl.sum(axis=0)
-    dy = np.ascontiguousarray((dl @ params["W_out"].T).reshape(B, T, H).transpose(1, 0, 2))  # (T, B, H)
+    grads["W_out"] = cache["y"] @ dl.T  # (H, V)
+    grads["b_out"] = dl.sum(axis=1)
+    dy = params["W_out"] @ dl  # (H, T*B)
 
     d_state0: list[tuple[np.ndarray, ...]] = [()] * L
     for i in range(L - 1, -1, -1):
         p = _layer_params(params, i)
         if cache["masks"][i] is not None:
-            dy *= cache["masks"][i]
+            dy = dy.reshape(H, T, B) * cache["masks"][i]
+        dhs = layer.time_major(dy.reshape(H, T, B))  # (T, H, B)
         dxp, ds0, g = layer.recur_backward(
-            cfg.cell, p, dy, None if d_state is None else tuple(d_state[i]), cache["rcaches"][i]
+            cfg.cell, p, dhs, None if d_state is None else tuple(d_state[i]), cache["rcaches"][i]
         )
         d_state0[i] = ds0
-        G = dxp.shape[2]
-        dxp2 = dxp.reshape(T * B, G)
+        dxp2 = dxp.reshape(-1, T * B)  # (G, T*B)
         pre = f"l{i}."
-        grads[pre + "b"] = dxp2.sum(axis=0)
+        grads[pre + "b"] = dxp2.sum(axis=1)
         for k, v in g.items():
             grads[pre + k] = v
-        x = cache["inputs"][i]
-        if x is None:  # one-hot input: W_ih rows were gathered by id
-            grads[pre + "W_ih"] = _scatter_rows(cache["ids_t"].reshape(-1), dxp2, V)
-            continue
-        D = x.shape[2]
-        grads[pre + "W_ih"] = x.reshape(T * B, D).T @ dxp2
-        dx = dxp2 @ p["W_ih"].T  # (T*B, D)
         if i > 0:
-            dy = dx.reshape(T, B, H)
-        else:  # embedding rows
-            grads["wte"] = _scatter_rows(cache["ids_t"].reshape(-1), dx, V)
-    ordered = {k: grads[k] for k in params}
+            grads[pre + "W_ih"] = cache["inputs"][i].reshape(H, T * B) @ dxp2.T
+            dy = p["W_ih"] @ dxp2  # (H, T*B)
+            continue
+        d_table = _scatter_cols(cache["ids_t"].reshape(-1), dxp2, V)  # (G, V): summed by id
+        if cfg.embed > 0:
+            grads[pre + "W_ih"] = params["wte"].T @ d_table.T  # (E, G)
+            grads["wte"] = (p["W_ih"] @ d_table).T  # (V, E)
+        else:  # one-hot input: W_ih rows were gathered by id
+            grads[pre + "W_ih"] = np.ascontiguousarray(d_table.T)
+    ordered = {k: np.ascontiguousarray(grads[k]) for k in params}
     return ordered, tuple(d_state0)
 
 

@@ -6,8 +6,12 @@ backward loop: the cells return the gradient ``dgh`` of their hidden projection,
 ``dW_hh = h_prev_all.T @ dgh_all`` is one matmul over all timesteps.
 
 Public ``forward``/``backward`` are batch-first (x (B, T, D), out (B, T, H)). The
-``recur_*`` functions they wrap work time-major (xp (T, B, G), hs (T+1, B, H)) so that every
-per-step slice is contiguous; :mod:`charsmith.model` calls them directly.
+``recur_*`` functions they wrap work time-major and feature-major (xp (T, G, B), hs
+(T+1, H, B)) so that every per-step slice, and every gate's block of rows in it, is
+contiguous; :mod:`charsmith.model` calls them directly. The layer preallocates the
+sequence's state, cache and gradient buffers and the cells' ``*_fm`` kernels write into
+their row views. Sequence-wide matmuls use the gate-major layout (F, T, B), whose
+reshape to (F, T*B) is free; :func:`time_major`/:func:`gate_major` convert (block copies).
 
 Per-layer params: ``W_ih`` (D, G), ``W_hh`` (H, G), ``b`` (G,), and for gru ``b_hn`` (H,),
 with G = GATES * H (rnn 1, lstm 4, gru 3).
@@ -28,6 +32,8 @@ __all__ = [
     "param_shapes",
     "init_params",
     "zero_state",
+    "time_major",
+    "gate_major",
     "recur_forward",
     "recur_backward",
     "forward",
@@ -76,25 +82,37 @@ def zero_state(cell: str, batch: int, hidden: int, dtype: Any = np.float32) -> L
     return tuple(np.zeros((batch, hidden), dtype=dtype) for _ in range(get_cell(cell).STATE_SIZE))
 
 
+def time_major(a: np.ndarray) -> np.ndarray:
+    """(F, T, B) gate-major -> (T, F, B) time-major, contiguous (a block copy: rows of B move)."""
+    return np.ascontiguousarray(a.transpose(1, 0, 2))
+
+
+def gate_major(a: np.ndarray) -> np.ndarray:
+    """(T, F, B) time-major -> (F, T, B) gate-major, contiguous; reshape(F, T * B) is a view."""
+    return np.ascontiguousarray(a.transpose(1, 0, 2))
+
+
 def recur_forward(
     cell: str, p: dict[str, np.ndarray], xp: np.ndarray, state: LayerState
 ) -> tuple[np.ndarray, LayerState, LayerCache]:
-    """Run the recurrence over projected inputs xp (T, B, G), time-major.
+    """Run the recurrence over projected inputs xp (T, G, B): time-major, features before batch.
 
-    Returns hs (T+1, B, H) with hs[0] = h0 and hs[t+1] the output at step t, the final
-    state, and the cache for :func:`recur_backward`.
+    state: (h,) or (h, c), each (B, H). Returns hs (T+1, H, B) with hs[0] = h0.T and
+    hs[t+1] the output at step t, the final state (each (B, H)), and the cache for
+    :func:`recur_backward`. The cell writes straight into per-sequence buffers.
     """
     mod = get_cell(cell)
-    T, B, _ = xp.shape
+    T, _, B = xp.shape
     H = p["W_hh"].shape[0]
-    hs = np.empty((T + 1, B, H), dtype=xp.dtype)
-    hs[0] = state[0]
-    caches = []
+    q = mod.prepare(p)
+    S = [np.empty((T + 1, H, B), dtype=xp.dtype) for _ in range(mod.STATE_SIZE)]  # S[0] = hs
+    for s, s0 in zip(S, state):
+        s[0] = s0.T
+    C = [np.empty((T, rows, B), dtype=xp.dtype) for rows in mod.cache_rows(H)]
     for t in range(T):
-        state, cache = mod.forward(p, xp[t], state)
-        hs[t + 1] = state[0]
-        caches.append(cache)
-    return hs, state, (caches, hs)
+        mod.forward_fm(q, xp[t], [s[t] for s in S], [s[t + 1] for s in S], [c[t] for c in C])
+    final = tuple(np.ascontiguousarray(s[T].T) for s in S)
+    return S[0], final, (q, S, C)
 
 
 def recur_backward(
@@ -106,31 +124,35 @@ def recur_backward(
 ) -> tuple[np.ndarray, LayerState, dict[str, np.ndarray]]:
     """Backward of :func:`recur_forward`.
 
-    dhs (T, B, H): gradient w.r.t. hs[1:]; d_state: gradient w.r.t. the final state (None =
-    zeros). Returns dxp (T, B, G), the gradient w.r.t. the initial state, and
-    {"W_hh": ..., ("b_hn": ...)}; the caller turns dxp into W_ih / b / input gradients.
+    dhs (T, H, B): gradient w.r.t. hs[1:]; d_state: gradient w.r.t. the final state, each
+    (B, H) (None = zeros). Returns dxp gate-major (G, T, B), the gradient w.r.t. the initial
+    state (each (B, H)), and {"W_hh": ..., ("b_hn": ...)}; the caller turns dxp into
+    W_ih / b / input gradients.
     """
     mod = get_cell(cell)
-    caches, hs = cache
-    T, B, H = dhs.shape
+    q, S, C = cache
+    T, H, B = dhs.shape
     G = p["W_hh"].shape[1]
-    dxp = np.empty((T, B, G), dtype=dhs.dtype)
-    dgh = None  # (T, B, G) only when a cell's dgh differs from its dxp (gru)
     if d_state is None:
-        carry: LayerState = tuple(np.zeros((B, H), dtype=dhs.dtype) for _ in range(mod.STATE_SIZE))
+        carry = [np.zeros((H, B), dtype=dhs.dtype) for _ in range(mod.STATE_SIZE)]
     else:
-        carry = d_state
+        carry = [np.array(d.T, dtype=dhs.dtype, order="C") for d in d_state]
+    nxt = [np.empty((H, B), dtype=dhs.dtype) for _ in range(mod.STATE_SIZE)]
+    D = [np.empty((T, rows, B), dtype=dhs.dtype) for rows in mod.grad_rows(H)]  # D[0] = dgh
+    scratch = np.empty((mod.SCRATCH, H, B), dtype=dhs.dtype)
+    dh = np.empty((H, B), dtype=dhs.dtype)
     for t in range(T - 1, -1, -1):
-        dh = dhs[t] + carry[0]  # (B, H): from the layer above and from step t+1
-        dxp_t, carry, grads = mod.backward(p, (dh, *carry[1:]), caches[t])
-        dxp[t] = dxp_t
-        if grads["gh"] is not dxp_t:
-            if dgh is None:
-                dgh = np.empty_like(dxp)
-            dgh[t] = grads["gh"]
-    dgh_all = dxp if dgh is None else dgh
-    grads = mod.hidden_grads(hs[:-1].reshape(T * B, H), dgh_all.reshape(T * B, G))
-    return dxp, carry, grads
+        np.add(dhs[t], carry[0], out=dh)  # from the layer above and from step t+1
+        mod.backward_fm(
+            q, [dh, *carry[1:]], [s[t] for s in S], [s[t + 1] for s in S], [c[t] for c in C],
+            [d[t] for d in D], nxt, scratch,
+        )
+        carry, nxt = nxt, carry
+    dgh = gate_major(D[0]).reshape(G, T * B)
+    h_prev = gate_major(S[0][:-1]).reshape(H, T * B)
+    grads = mod.hidden_grads_fm(h_prev, dgh)
+    dxp = mod.input_grads_fm(dgh.reshape(G, T, B), [gate_major(d) for d in D[1:]])
+    return dxp, tuple(np.ascontiguousarray(c.T) for c in carry), grads
 
 
 def forward(
@@ -138,12 +160,12 @@ def forward(
 ) -> tuple[np.ndarray, LayerState, LayerCache]:
     """Batch-first layer: x (B, T, D) -> out (B, T, H), final state, cache."""
     B, T, D = x.shape
-    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, D)
-    xp = x_tm.reshape(T * B, D) @ p["W_ih"]  # (T*B, G)
-    xp += p["b"]
-    hs, state, rcache = recur_forward(cell, p, xp.reshape(T, B, -1), state)
-    out = np.ascontiguousarray(hs[1:].transpose(1, 0, 2))  # (B, T, H)
-    return out, state, (x_tm, rcache)
+    x_gm = np.ascontiguousarray(x.transpose(2, 1, 0)).reshape(D, T * B)  # (D, T*B)
+    xp = p["W_ih"].T @ x_gm  # (G, T*B)
+    xp += p["b"][:, None]
+    hs, state, rcache = recur_forward(cell, p, time_major(xp.reshape(-1, T, B)), state)
+    out = np.ascontiguousarray(hs[1:].transpose(2, 0, 1))  # (B, T, H)
+    return out, state, (x_gm, rcache)
 
 
 def backward(
@@ -154,12 +176,13 @@ def backward(
     cache: LayerCache,
 ) -> tuple[np.ndarray, LayerState, dict[str, np.ndarray]]:
     """Backward of :func:`forward`: dout (B, T, H) -> dx (B, T, D), d_state0, grads of p."""
-    x_tm, rcache = cache
-    T, B, D = x_tm.shape
-    dhs = np.ascontiguousarray(dout.transpose(1, 0, 2))  # (T, B, H)
+    x_gm, rcache = cache
+    D = x_gm.shape[0]
+    B, T, _ = dout.shape
+    dhs = np.ascontiguousarray(dout.transpose(1, 2, 0))  # (T, H, B)
     dxp, d_state0, grads = recur_backward(cell, p, dhs, d_state, rcache)
-    dxp2 = dxp.reshape(T * B, -1)  # (T*B, G)
-    grads["W_ih"] = x_tm.reshape(T * B, D).T @ dxp2
-    grads["b"] = dxp2.sum(axis=0)
-    dx = (dxp2 @ p["W_ih"].T).reshape(T, B, D).transpose(1, 0, 2)  # (B, T, D)
-    return np.ascontiguousarray(dx), d_state0, grads
+    dxp2 = dxp.reshape(-1, T * B)  # (G, T*B)
+    grads["W_ih"] = x_gm @ dxp2.T
+    grads["b"] = dxp2.sum(axis=1)
+    dx = (p["W_ih"] @ dxp2).reshape(D, T, B)
+    return np.ascontiguousarray(dx.transpose(2, 1, 0)), d_state0, grads

@@ -10,28 +10,49 @@ the projected input ``xp = x @ W_ih + b`` (B, 4H):
 
 State is ``(h, c)``. ``backward`` returns ``grads = {"gh": da}`` (the gradient of the
 hidden projection h @ W_hh, which equals dxp); see :func:`hidden_grads`.
+
+Two layouts. ``forward``/``backward``/``step`` are batch-major (rows = batch). The
+sequence layer uses the feature-major kernels ``forward_fm``/``backward_fm``: every array
+is transposed, (features, B), so that each gate's block of rows is contiguous, and they
+write into buffers the layer preallocates for the whole sequence (no temporaries).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["GATES", "STATE_SIZE", "forward", "backward", "step", "hidden_grads"]
+__all__ = [
+    "GATES",
+    "STATE_SIZE",
+    "SCRATCH",
+    "forward",
+    "backward",
+    "step",
+    "hidden_grads",
+    "prepare",
+    "cache_rows",
+    "grad_rows",
+    "forward_fm",
+    "backward_fm",
+    "hidden_grads_fm",
+    "input_grads_fm",
+]
 
 GATES = 4
 STATE_SIZE = 2  # (h, c)
+SCRATCH = 1  # (H, B) scratch arrays backward_fm needs
 
-# (h, c, acts, tc): acts (B, 4H) holds [i | f | g | o] after their nonlinearities, tc = tanh(c_new)
-Cache = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+# batch-major cache: (q, hT, cT, acts, tc), feature-major arrays (see forward_fm)
+Cache = tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+Arrays = list[np.ndarray] | tuple[np.ndarray, ...]
 
 
-def _activate(a: np.ndarray, H: int) -> np.ndarray:
-    """In place on a (B, 4H): sigmoid on the i, f, o slices, tanh on g.
+def _activate(a: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """In place on a (all gates) with g its tanh gate's view: sigmoid on i, f, o, tanh on g.
 
-    Uses sigmoid(x) = 0.5 * tanh(0.5 * x) + 0.5 (no overflow) on all 4H columns at once,
+    Uses sigmoid(x) = 0.5 * tanh(0.5 * x) + 0.5 (no overflow) on all gates at once,
     and tanh(x) = 2 * sigmoid(2 * x) - 1 for the g slice.
     """
-    g = a[:, 2 * H : 3 * H]  # view
     g *= 2.0
     a *= 0.5
     np.tanh(a, out=a)
@@ -42,10 +63,95 @@ def _activate(a: np.ndarray, H: int) -> np.ndarray:
     return a
 
 
-def _gates(p: dict[str, np.ndarray], xp: np.ndarray, h: np.ndarray) -> np.ndarray:
-    a = h @ p["W_hh"]  # (B, 4H)
-    a += xp
-    return _activate(a, h.shape[1])
+# ----- feature-major kernels (the sequence layer's hot loop) -------------------------------
+def prepare(p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-sequence forms of p: W_hhT (4H, H) contiguous, W_hh (H, 4H)."""
+    return {"W_hhT": np.ascontiguousarray(p["W_hh"].T), "W_hh": p["W_hh"]}
+
+
+def cache_rows(H: int) -> tuple[int, ...]:
+    """Rows of the per-step cache arrays: acts = [i | f | g | o] (4H, B), tc = tanh(c_new) (H, B)."""
+    return (4 * H, H)
+
+
+def grad_rows(H: int) -> tuple[int, ...]:
+    """Rows of the per-step gradient outputs: da (4H, B) (= dgh = dxp)."""
+    return (4 * H,)
+
+
+def forward_fm(q: dict[str, np.ndarray], xp: np.ndarray, state: Arrays, new_state: Arrays, cache: Arrays) -> None:
+    """One step, feature-major: xp (4H, B), state (h, c) (H, B) each; writes new_state
+    (h_new, c_new) and cache (acts (4H, B), tc (H, B)). Reads nothing it writes."""
+    (h, c), (h_new, c_new), (acts, tc) = state, new_state, cache
+    H = h.shape[0]
+    np.matmul(q["W_hhT"], h, out=acts)
+    acts += xp
+    i, f, g, o = acts[:H], acts[H : 2 * H], acts[2 * H : 3 * H], acts[3 * H :]
+    _activate(acts, g)
+    np.multiply(f, c, out=c_new)
+    np.multiply(i, g, out=tc)  # tc as scratch
+    c_new += tc
+    np.tanh(c_new, out=tc)
+    np.multiply(o, tc, out=h_new)
+
+
+def backward_fm(
+    q: dict[str, np.ndarray],
+    d_new: Arrays,
+    state: Arrays,
+    new_state: Arrays,
+    cache: Arrays,
+    grads: Arrays,
+    d_prev: Arrays,
+    scratch: np.ndarray,
+) -> None:
+    """Backward of one forward_fm step. d_new (dh_new, dc_new) (H, B); writes grads (da,)
+    (4H, B) and d_prev (dh, dc) (H, B); scratch (1, H, B).
+
+    dc_tot = dc_new + dh_new * o * (1 - tc**2)
+    da = [dc_tot*g * i(1-i) | dc_tot*c * f(1-f) | dc_tot*i * (1-g**2) | dh_new*tc * o(1-o)]
+    dh = da @ W_hh.T;  dc = dc_tot * f
+    """
+    (dh_new, dc_new), (_, c), (acts, tc), (da,), (dh, dc) = d_new, state, cache, grads, d_prev
+    H = c.shape[0]
+    i, f, g, o = acts[:H], acts[H : 2 * H], acts[2 * H : 3 * H], acts[3 * H :]
+    dc_tot = scratch[0]
+    np.multiply(tc, tc, out=dc_tot)
+    np.subtract(1.0, dc_tot, out=dc_tot)
+    dc_tot *= o
+    dc_tot *= dh_new
+    dc_tot += dc_new  # (H, B)
+
+    np.subtract(1.0, acts, out=da)
+    da *= acts  # s * (1 - s): the sigmoid derivative of every block ...
+    da_i, da_f, da_g, da_o = da[:H], da[H : 2 * H], da[2 * H : 3 * H], da[3 * H :]
+    np.multiply(g, g, out=da_g)
+    np.subtract(1.0, da_g, out=da_g)  # ... except g: 1 - g**2
+    da_i *= g
+    da_f *= c
+    da_g *= i
+    da_o *= tc
+    da_o *= dh_new  # o feeds h_new
+    da_ifg = da[: 3 * H].reshape(3, H, -1)  # view
+    da_ifg *= dc_tot  # i, f, g all feed c_new
+
+    np.matmul(q["W_hh"], da, out=dh)
+    np.multiply(dc_tot, f, out=dc)
+
+
+def hidden_grads_fm(h_prev: np.ndarray, dgh: np.ndarray) -> dict[str, np.ndarray]:
+    """From all timesteps, gate-major: h_prev (H, N), dgh (4H, N) -> W_hh (H, 4H)."""
+    return {"W_hh": h_prev @ dgh.T}
+
+
+def input_grads_fm(dgh: np.ndarray, extra: Arrays) -> np.ndarray:
+    """dxp (4H, T, B): the same array as dgh."""
+    return dgh
+
+
+# ----- batch-major one-step API ------------------------------------------------------------
+def _fm(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a.T)
 
 
 def step(
@@ -54,8 +160,10 @@ def step(
     """One timestep without a cache. xp (B, 4H), state (h, c) -> (h_new, c_new)."""
     h, c = state
     H = h.shape[1]
-    acts = _gates(p, xp, h)
+    acts = h @ p["W_hh"]  # (B, 4H)
+    acts += xp
     i, f, g, o = acts[:, :H], acts[:, H : 2 * H], acts[:, 2 * H : 3 * H], acts[:, 3 * H :]
+    _activate(acts, g)
     c_new = f * c
     c_new += i * g
     h_new = np.tanh(c_new)
@@ -66,53 +174,29 @@ def step(
 def forward(
     p: dict[str, np.ndarray], xp: np.ndarray, state: tuple[np.ndarray, ...]
 ) -> tuple[tuple[np.ndarray, np.ndarray], Cache]:
-    """Returns ((h_new, c_new), cache=(h, c, acts, tc))."""
+    """Returns ((h_new, c_new), cache)."""
     h, c = state
-    H = h.shape[1]
-    acts = _gates(p, xp, h)
-    i, f, g, o = acts[:, :H], acts[:, H : 2 * H], acts[:, 2 * H : 3 * H], acts[:, 3 * H :]
-    c_new = f * c
-    c_new += i * g
-    tc = np.tanh(c_new)
-    h_new = o * tc
-    return (h_new, c_new), (h, c, acts, tc)
+    B, H = h.shape
+    q = prepare(p)
+    hT, cT = _fm(h), _fm(c)
+    h_new, c_new, tc = np.empty_like(hT), np.empty_like(hT), np.empty_like(hT)
+    acts = np.empty((4 * H, B), h.dtype)
+    forward_fm(q, _fm(xp), (hT, cT), (h_new, c_new), (acts, tc))
+    return (h_new.T.copy(), c_new.T.copy()), (q, hT, cT, acts, tc)
 
 
 def backward(
     p: dict[str, np.ndarray], d_state: tuple[np.ndarray, ...], cache: Cache
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], dict[str, np.ndarray]]:
-    """Given d_state = (dh_new, dc_new), return (dxp, (dh, dc), {"gh": da}).
-
-    dc_tot = dc_new + dh_new * o * (1 - tc**2)
-    da = [dc_tot*g * i(1-i) | dc_tot*c * f(1-f) | dc_tot*i * (1-g**2) | dh_new*tc * o(1-o)]
-    dh = da @ W_hh.T;  dc = dc_tot * f
-    """
-    dh_new, dc_new = d_state
-    h, c, acts, tc = cache
-    B, H = h.shape
-    i, f, g, o = acts[:, :H], acts[:, H : 2 * H], acts[:, 2 * H : 3 * H], acts[:, 3 * H :]
-
-    dc_tot = tc * tc
-    np.subtract(1.0, dc_tot, out=dc_tot)
-    dc_tot *= o
-    dc_tot *= dh_new
-    dc_tot += dc_new  # (B, H)
-
-    da = np.subtract(1.0, acts)  # (B, 4H)
-    da *= acts  # s * (1 - s): the sigmoid derivative of every slice ...
-    np.multiply(g, g, out=da[:, 2 * H : 3 * H])
-    np.subtract(1.0, da[:, 2 * H : 3 * H], out=da[:, 2 * H : 3 * H])  # ... except g: 1 - g**2
-    da[:, :H] *= g
-    da[:, H : 2 * H] *= c
-    da[:, 2 * H : 3 * H] *= i
-    da[:, 3 * H :] *= tc
-    da4 = da.reshape(B, 4, H)  # view
-    da4[:, :3] *= dc_tot[:, None, :]  # i, f, g all feed c_new
-    da4[:, 3] *= dh_new  # o feeds h_new
-
-    dh = da @ p["W_hh"].T  # (B, H)
-    dc = dc_tot * f
-    return da, (dh, dc), {"gh": da}
+    """Given d_state = (dh_new, dc_new), return (dxp, (dh, dc), {"gh": da}) (see backward_fm)."""
+    q, hT, cT, acts, tc = cache
+    H, B = hT.shape
+    da, dh, dc = np.empty((4 * H, B), hT.dtype), np.empty_like(hT), np.empty_like(hT)
+    scratch = np.empty((SCRATCH, H, B), hT.dtype)
+    d_new = (_fm(d_state[0]), _fm(d_state[1]))
+    backward_fm(q, d_new, (hT, cT), (), (acts, tc), (da,), (dh, dc), scratch)
+    dxp = da.T.copy()  # (B, 4H)
+    return dxp, (dh.T.copy(), dc.T.copy()), {"gh": dxp}
 
 
 def hidden_grads(h_prev: np.ndarray, dgh: np.ndarray) -> dict[str, np.ndarray]:
