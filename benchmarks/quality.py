@@ -43,14 +43,22 @@ TASKS = {
 TARGETS = {("names", 5): 1.95, ("names", 15): 1.90, ("shakespeare", 30): 1.60}
 
 
-def run(task: str, minutes: float, data_dir: Path) -> dict:
+def run(task: str, minutes: float, data_dir: Path, from_run: Path | None = None) -> dict:
+    """Train (or, with ``from_run``, read a run already made with exactly these options)."""
     file, options = TASKS[task]
     path = data_dir / file
     if task == "names":  # exactly 1,000 held-out names
         options = dict(options, val_fraction=1000 / len(split_lines(read_text(path), lowercase=False)))
     with tempfile.TemporaryDirectory() as tmp:
-        m = charsmith.train(path, Path(tmp) / "run", minutes=minutes, **options)
-        curve = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
+        run_dir = from_run or Path(tmp) / "run"
+        if from_run is None:
+            m = charsmith.train(path, run_dir, minutes=minutes, **options)
+        else:
+            m = charsmith.load(from_run)
+            _, model_cfg, train_cfg = charsmith.api.plan_run(path, minutes=minutes, **options)
+            if (m.ckpt.model, m.ckpt.train) != (model_cfg, train_cfg):
+                raise SystemExit(f"{from_run} was not made with this benchmark's options")
+        curve = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     result = {
         "task": task, "file": file, "minutes": minutes, "best_val_loss": m.ckpt.info["best_val_loss"],
         "steps": curve[-1]["step"], "model": {k: v for k, v in vars(m.ckpt.model).items()},
@@ -120,11 +128,12 @@ def main() -> None:
     p.add_argument("--minutes", type=float, nargs="+", default=[5.0])
     p.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     p.add_argument("--table", action="store_true", help="only rewrite QUALITY.md and the PNG from saved results")
+    p.add_argument("--from-run", type=Path, help="record a run already made with the same options (one --minutes)")
     args = p.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     if args.task:
         for minutes in args.minutes:
-            r = run(args.task, minutes, args.data_dir)
+            r = run(args.task, minutes, args.data_dir, args.from_run)
             (RESULTS / f"quality_{args.task}_{minutes:g}min.json").write_text(json.dumps(r, indent=1) + "\n")
             print(f"{args.task} {minutes:g} min: best held-out {r['best_val_loss']:.4f} nats/char "
                   f"after {r['steps']} steps" + (f", novelty {r['novelty_rate']:.1%}" if "novelty_rate" in r else ""))
