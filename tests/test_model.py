@@ -234,3 +234,30 @@ def test_scatter_rows_both_paths(n: int) -> None:
             ref[v] += rows[k]
     np.testing.assert_allclose(model._scatter_rows(idx, rows, n), ref, atol=1e-12)
     np.testing.assert_array_equal(model._scatter_rows(np.full(4, -1), rows[:4], n), 0.0)
+
+
+@pytest.mark.parametrize("n", [5, 1 << 21])  # small: one-hot matmul; huge n: the sorting fallback
+def test_scatter_cols_both_paths(n: int) -> None:
+    rng = np.random.default_rng(21)
+    idx = rng.integers(-1, 5, size=40)
+    cols = rng.normal(size=(3, 40))
+    got = model._scatter_cols(idx, cols, n)
+    want = np.zeros((3, n + 1))
+    for k, v in enumerate(idx):
+        want[:, v if v >= 0 else n] += cols[:, k]
+    np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_forward_check_false_matches_checked(cell: str) -> None:
+    cfg = ModelConfig(cell, V, 6, layers=2, embed=3)
+    params = rand_params(cfg, 22)
+    rng = np.random.default_rng(23)
+    ids = rng.integers(-1, V, size=(4, 5))
+    state = rand_state(cfg, rng, 4)
+    a, sa, _ = model.forward(params, cfg, ids, state)
+    b, sb, _ = model.forward(params, cfg, ids, state, check=False)
+    np.testing.assert_array_equal(a, b)
+    for x, y in zip(sa, sb):
+        for u, v in zip(x, y):
+            np.testing.assert_array_equal(u, v)

@@ -100,17 +100,17 @@ def init_params(
 def check_params(params: dict[str, np.ndarray], cfg: ModelConfig) -> None:
     """Raise ValueError unless ``params`` has exactly the keys and shapes of ``cfg``, one float dtype."""
     shapes = param_shapes(cfg)
-    missing = [k for k in shapes if k not in params]
-    extra = [k for k in params if k not in shapes]
-    if missing or extra:
+    if params.keys() != shapes.keys():
+        missing = [k for k in shapes if k not in params]
+        extra = [k for k in params if k not in shapes]
         raise ValueError(f"params do not match the config: missing {missing}, unexpected {extra}")
-    dtype = params["W_out"].dtype
+    dtype = getattr(params["W_out"], "dtype", None)
     for name, shape in shapes.items():
         value = params[name]
         if not isinstance(value, np.ndarray) or value.shape != shape:
             got = getattr(value, "shape", type(value).__name__)
             raise ValueError(f"param {name!r}: expected shape {shape}, got {got}")
-        if value.dtype != dtype or not np.issubdtype(dtype, np.floating):
+        if value.dtype != dtype or dtype.kind != "f":
             raise ValueError(f"param {name!r}: expected float dtype {dtype} like W_out, got {value.dtype}")
 
 
@@ -126,7 +126,7 @@ def _check_ids(cfg: ModelConfig, ids: Any, ndim: int) -> np.ndarray:
     want = "(B, T)" if ndim == 2 else "(B,)"
     if ids.ndim != ndim or ids.size == 0:
         raise ValueError(f"ids must be a non-empty {want} array, got shape {ids.shape}")
-    if not np.issubdtype(ids.dtype, np.integer):
+    if ids.dtype.kind not in "iu":
         raise TypeError(f"ids must be integers, got {ids.dtype}")
     lo, hi = ids.min(), ids.max()
     if lo < -1 or hi >= cfg.vocab_size:
@@ -183,11 +183,23 @@ def _input_table(params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, 
 
 
 def _scatter_cols(idx: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
-    """out[:, v] = sum of cols[:, k] where idx[k] == v; idx (N,) with -1 = skip, cols (D, N) -> (D, n)."""
-    if n * idx.size <= 1 << 22:
-        onehot = idx[:, None] == np.arange(n)[None, :]  # (N, n) bool; -1 matches no column
-        return cols @ onehot.astype(cols.dtype)
-    return _scatter_rows(idx, cols.T, n).T
+    """out[:, v] = sum of cols[:, k] where idx[k] == v; idx (N,) in [-1, n), cols (D, N) -> (D, n + 1).
+
+    The last column collects idx -1, so the columns of out sum to cols' row sums. A
+    (N, n+1) one-hot matmul (rows of an identity gathered by id), or sorting when large.
+    """
+    if (n + 1) * idx.size <= 1 << 22:
+        onehot = np.take(np.eye(n + 1, dtype=cols.dtype), idx, axis=0, mode="wrap")  # (N, n+1)
+        return cols @ onehot
+    out = np.empty((cols.shape[0], n + 1), dtype=cols.dtype)
+    out[:, :n] = _scatter_rows(idx, cols.T, n).T
+    out[:, n] = cols[:, idx < 0].sum(axis=1)
+    return out
+
+
+def _row_sums(a: np.ndarray) -> np.ndarray:
+    """a (D, N) -> (D,) sums over N, as a matrix-vector product (faster than a.sum(axis=1))."""
+    return a @ np.ones(a.shape[1], dtype=a.dtype)
 
 
 def forward(
@@ -221,7 +233,10 @@ def forward(
 
     ids_t = np.ascontiguousarray(ids.T)  # (T, B); -1 picks the table's last column
     p0 = _layer_params(params, 0)
-    xp = np.take(_input_table(params, cfg, p0), ids_t, axis=1, mode="wrap")  # (G, T, B)
+    table = _input_table(params, cfg, p0)  # (G, V+1)
+    xp = np.empty((T, table.shape[0], B), dtype=dtype)  # (T, G, B), gathered step by step
+    for t in range(T):
+        np.take(table, ids_t[t], axis=1, out=xp[t], mode="wrap")
 
     rcaches, masks, final = [], [], []
     inputs: list[np.ndarray | None] = [None]  # layer inputs, gate-major (H, T, B); None = ids
@@ -230,7 +245,8 @@ def forward(
         if i > 0:
             xp = p["W_ih"].T @ inputs[i].reshape(H, T * B)  # type: ignore[union-attr]  # (G, T*B)
             xp += p["b"][:, None]
-        hs, st, rc = layer.recur_forward(cfg.cell, p, layer.time_major(xp.reshape(-1, T, B)), tuple(state[i]))
+            xp = layer.time_major(xp.reshape(-1, T, B))  # (T, G, B)
+        hs, st, rc = layer.recur_forward(cfg.cell, p, xp, tuple(state[i]))
         out = layer.gate_major(hs[1:])  # (H, T, B)
         mask = None
         if p_drop > 0.0:
@@ -276,7 +292,7 @@ def backward_with_state(
 
     grads: dict[str, np.ndarray] = {}
     grads["W_out"] = cache["y"] @ dl.T  # (H, V)
-    grads["b_out"] = dl.sum(axis=1)
+    grads["b_out"] = _row_sums(dl)
     dy = params["W_out"] @ dl  # (H, T*B)
 
     d_state0: list[tuple[np.ndarray, ...]] = [()] * L
@@ -291,14 +307,16 @@ def backward_with_state(
         d_state0[i] = ds0
         dxp2 = dxp.reshape(-1, T * B)  # (G, T*B)
         pre = f"l{i}."
-        grads[pre + "b"] = dxp2.sum(axis=1)
         for k, v in g.items():
             grads[pre + k] = v
         if i > 0:
+            grads[pre + "b"] = _row_sums(dxp2)
             grads[pre + "W_ih"] = cache["inputs"][i].reshape(H, T * B) @ dxp2.T
             dy = p["W_ih"] @ dxp2  # (H, T*B)
             continue
-        d_table = _scatter_cols(cache["ids_t"].reshape(-1), dxp2, V)  # (G, V): summed by id
+        d_ext = _scatter_cols(cache["ids_t"].reshape(-1), dxp2, V)  # (G, V+1): summed by id, -1 last
+        grads[pre + "b"] = _row_sums(d_ext)
+        d_table = d_ext[:, :V]
         if cfg.embed > 0:
             grads[pre + "W_ih"] = params["wte"].T @ d_table.T  # (E, G)
             grads["wte"] = (p["W_ih"] @ d_table).T  # (V, E)

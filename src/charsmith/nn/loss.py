@@ -16,7 +16,7 @@ import numpy as np
 
 __all__ = ["cross_entropy_forward", "cross_entropy_backward"]
 
-LossCache = tuple[np.ndarray, np.ndarray, np.ndarray]
+LossCache = tuple[np.ndarray, np.ndarray, np.ndarray]  # probs (B, T, V), flat target index (B*T,), w (B, T)
 
 
 def cross_entropy_forward(
@@ -46,33 +46,32 @@ def cross_entropy_forward(
     V = logits.shape[2]
     w = mask.astype(logits.dtype)  # (B, T) weights
     on = w != 0
-    if on.any():
+    safe = np.where(on, targets, 0)  # (B, T) valid row indices everywhere (if in range)
+    if safe.size and (safe.min() < 0 or safe.max() >= V):
         tmin, tmax = targets[on].min(), targets[on].max()
-        if tmin < 0 or tmax >= V:
-            raise ValueError(f"masked-in targets must be in [0, {V}), got values in [{tmin}, {tmax}]")
+        raise ValueError(f"masked-in targets must be in [0, {V}), got values in [{tmin}, {tmax}]")
     if reduction == "mean":
         total = w.sum()
         if total != 0:
             w /= total
-    safe = np.where(on, targets, 0)  # (B, T) valid row indices everywhere
+    flat = np.arange(0, safe.size * V, V) + safe.reshape(-1)  # (B*T,) flat index of each target logit
 
     z = logits - logits.max(axis=-1, keepdims=True)  # (B, T, V), <= 0
     probs = np.exp(z)
     s = probs.sum(axis=-1)  # (B, T)
-    z_t = np.take_along_axis(z, safe[..., None], axis=-1)[..., 0]  # (B, T)
+    z_t = np.take(z, flat).reshape(s.shape)  # (B, T)
     nll = np.log(s) - z_t  # -log softmax at the target
     loss = float((w * nll).sum())
     probs /= s[..., None]
-    return loss, (probs, safe, w)
+    return loss, (probs, flat, w)
 
 
 def cross_entropy_backward(dloss: float, cache: LossCache) -> np.ndarray:
     """dlogits (B, T, V) = dloss * w * (softmax - onehot(target)), in the logits' dtype."""
-    probs, safe, w = cache
+    probs, flat, w = cache
     scale = w * probs.dtype.type(dloss)  # (B, T)
     dlogits = probs * scale[..., None]
-    b, t = np.indices(safe.shape, sparse=True)
-    dlogits[b, t, safe] -= scale
+    dlogits.reshape(-1)[flat] -= scale.reshape(-1)  # each position's target logit
     return dlogits
 
 
