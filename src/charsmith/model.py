@@ -171,15 +171,15 @@ def _scatter_rows(idx: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     return out
 
 
-def _input_table(params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, np.ndarray]) -> np.ndarray:
-    """Layer 0's projected input for every id, feature-major: (G, V+1), column v =
-    (wte[v] @ W_ih or W_ih[v]) + b, and the last column (id -1, a zero input) = b."""
+def _input_rows(params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, np.ndarray]) -> np.ndarray:
+    """Layer 0's projected input for every id: (V+1, G), row v = (wte[v] @ W_ih or W_ih[v]) + b,
+    and the last row (id -1, a zero input) = b; so that ``take(..., mode="wrap")`` maps -1 to it."""
     proj = params["wte"] @ p0["W_ih"] if cfg.embed > 0 else p0["W_ih"]  # (V, G)
     V, G = proj.shape
-    table = np.empty((G, V + 1), dtype=proj.dtype)
-    np.add(proj.T, p0["b"][:, None], out=table[:, :V])
-    table[:, V] = p0["b"]
-    return table
+    rows = np.empty((V + 1, G), dtype=proj.dtype)
+    np.add(proj, p0["b"], out=rows[:V])
+    rows[V] = p0["b"]
+    return rows
 
 
 def _scatter_cols(idx: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
@@ -233,7 +233,7 @@ def forward(
 
     ids_t = np.ascontiguousarray(ids.T)  # (T, B); -1 picks the table's last column
     p0 = _layer_params(params, 0)
-    table = _input_table(params, cfg, p0)  # (G, V+1)
+    table = np.ascontiguousarray(_input_rows(params, cfg, p0).T)  # (G, V+1)
     xp = np.empty((T, table.shape[0], B), dtype=dtype)  # (T, G, B), gathered step by step
     for t in range(T):
         np.take(table, ids_t[t], axis=1, out=xp[t], mode="wrap")
@@ -339,29 +339,27 @@ def backward(
 
 
 def step(
-    params: dict[str, np.ndarray], cfg: ModelConfig, ids: np.ndarray, state: State
+    params: dict[str, np.ndarray], cfg: ModelConfig, ids: np.ndarray, state: State, *, check: bool = True
 ) -> tuple[np.ndarray, State]:
-    """One timestep for sampling: ids (B,) -> logits (B, V), new state. No cache, no dropout."""
-    ids = _check_ids(cfg, ids, 1)
+    """One timestep for sampling: ids (B,) -> logits (B, V), new state. No cache, no dropout.
+    ``check=False`` skips validating ids and state (for callers that already did)."""
+    if check:
+        ids = _check_ids(cfg, ids, 1)
+    else:
+        ids = np.asarray(ids)
     B = ids.shape[0]
-    dtype = params["W_out"].dtype
-    _check_state(cfg, state, B, dtype)
+    if check:
+        _check_state(cfg, state, B, params["W_out"].dtype)
     mod = layer.get_cell(cfg.cell)
-    pad = ids < 0
-    has_pad = bool(pad.any())
-    idx = np.where(pad, 0, ids) if has_pad else ids
 
     p = _layer_params(params, 0)
-    if cfg.embed > 0 and B > cfg.vocab_size:
-        table = params["wte"] @ p["W_ih"]  # (V, G): every id's projected embedding row
-        xp = np.take(table, idx, axis=0)  # (B, G)
-    elif cfg.embed > 0:
-        xp = np.take(params["wte"], idx, axis=0) @ p["W_ih"]  # (B, G)
-    else:
-        xp = np.take(p["W_ih"], idx, axis=0)  # (B, G)
-    if has_pad:
-        xp[pad] = 0.0
-    xp += p["b"]
+    if cfg.embed > 0 and B <= cfg.vocab_size:
+        x = np.take(params["wte"], ids, axis=0, mode="wrap")  # (B, E)
+        x[ids < 0] = 0.0  # -1 = zero input
+        xp = x @ p["W_ih"]  # (B, G)
+        xp += p["b"]
+    else:  # every id's projected input row (bias included), then one gather
+        xp = np.take(_input_rows(params, cfg, p), ids, axis=0, mode="wrap")  # (B, G)
 
     new_state = []
     for i in range(cfg.layers):
