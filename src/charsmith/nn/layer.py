@@ -92,6 +92,13 @@ def gate_major(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.transpose(1, 0, 2))
 
 
+def _steps(buffers: list[np.ndarray], n: int) -> list[tuple[np.ndarray, ...]]:
+    """n per-step tuples of row views, (b[t] for b in buffers) for t < n (empty if no buffers)."""
+    if not buffers:
+        return [()] * n
+    return list(zip(*(list(b) for b in buffers)))
+
+
 def recur_forward(
     cell: str, p: dict[str, np.ndarray], xp: np.ndarray, state: LayerState
 ) -> tuple[np.ndarray, LayerState, LayerCache]:
@@ -109,8 +116,9 @@ def recur_forward(
     for s, s0 in zip(S, state):
         s[0] = s0.T
     C = [np.empty((T, rows, B), dtype=xp.dtype) for rows in mod.cache_rows(H)]
+    states, caches = _steps(S, T + 1), _steps(C, T)  # per-step tuples of row views
     for t in range(T):
-        mod.forward_fm(q, xp[t], [s[t] for s in S], [s[t + 1] for s in S], [c[t] for c in C])
+        mod.forward_fm(q, xp[t], states[t], states[t + 1], caches[t])
     final = tuple(np.ascontiguousarray(s[T].T) for s in S)
     return S[0], final, (q, S, C)
 
@@ -141,12 +149,10 @@ def recur_backward(
     D = [np.empty((T, rows, B), dtype=dhs.dtype) for rows in mod.grad_rows(H)]  # D[0] = dgh
     scratch = np.empty((mod.SCRATCH, H, B), dtype=dhs.dtype)
     dh = np.empty((H, B), dtype=dhs.dtype)
+    states, caches, outs = _steps(S, T + 1), _steps(C, T), _steps(D, T)
     for t in range(T - 1, -1, -1):
         np.add(dhs[t], carry[0], out=dh)  # from the layer above and from step t+1
-        mod.backward_fm(
-            q, [dh, *carry[1:]], [s[t] for s in S], [s[t + 1] for s in S], [c[t] for c in C],
-            [d[t] for d in D], nxt, scratch,
-        )
+        mod.backward_fm(q, (dh, *carry[1:]), states[t], states[t + 1], caches[t], outs[t], nxt, scratch)
         carry, nxt = nxt, carry
     dgh = gate_major(D[0]).reshape(G, T * B)
     h_prev = gate_major(S[0][:-1]).reshape(H, T * B)
