@@ -123,3 +123,18 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path: Path) -> None:
 def test_checkpoint_copy_is_self_contained(saved: Path, tmp_path: Path) -> None:
     shutil.copytree(saved, tmp_path / "moved")
     assert load_checkpoint(tmp_path / "moved").vocab.chars == "\nabc"
+
+
+def test_atomic_write_gives_ordinary_permissions(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "new.bin", lambda f: f.write(b"x"))
+        assert stat.S_IMODE((tmp_path / "new.bin").stat().st_mode) == 0o644
+        os.chmod(tmp_path / "new.bin", 0o600)
+        atomic_write(tmp_path / "new.bin", lambda f: f.write(b"y"))
+        assert stat.S_IMODE((tmp_path / "new.bin").stat().st_mode) == 0o600  # kept on replace
+    finally:
+        os.umask(old)
