@@ -98,7 +98,7 @@ def sample_items(
     out = np.full((n, max_len - len(prefix)), end, dtype=np.int64)  # generated ids after the prefix
     rows = np.arange(n)  # which output row each live batch row writes to
     for t in range(out.shape[1]):
-        logits, state = M.step(params, cfg, x, state)  # (b, V)
+        logits, state = M.step(params, cfg, x, state, check=t == 0)  # (b, V); validate once
         if len(prefix) + t < min_len:
             logits[:, end] = -np.inf
         if rng is None:
@@ -173,7 +173,7 @@ def complete(
     x, state = _prime(params, cfg, np.concatenate(([vocab.index(END)], _encode_prefix(vocab, prompt))), n)
     out = np.empty((n, length), dtype=np.int64)
     for t in range(length):
-        logits, state = M.step(params, cfg, x, state)
+        logits, state = M.step(params, cfg, x, state, check=t == 0)
         x = logits.argmax(axis=1) if rng is None else draw(next_probs(logits, temperature=temperature, top_k=top_k, top_p=top_p), rng)
         out[:, t] = x
     return [prompt + s for s in vocab.decode_rows(out, np.full(n, length))]

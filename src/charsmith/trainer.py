@@ -169,7 +169,7 @@ class Trainer:
 
     def _train_step(self, batch: Batch, state: M.State) -> tuple[float, M.State, bool]:
         cfg = self.cfg
-        logits, new_state, cache = M.forward(self.params, self.model_cfg, batch.ids, state,
+        logits, new_state, cache = M.forward(self.params, self.model_cfg, batch.ids, state, check=self.step == 0,
                                              rng=self.rng if self.model_cfg.dropout else None)
         loss, lcache = cross_entropy_forward(logits, batch.targets, batch.mask)
         by_name = M.backward(self.params, self.model_cfg, cross_entropy_backward(1.0, lcache), cache)
