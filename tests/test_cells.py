@@ -151,6 +151,21 @@ def test_loss_is_stable_and_keeps_dtype() -> None:
     np.testing.assert_allclose(d[0, 0], [1.0, -1.0, 0.0], atol=1e-6)
 
 
+def test_loss_uses_each_positions_own_max() -> None:
+    # positions whose logits sit 1e4 apart: one shared shift would underflow all but one
+    rng = np.random.default_rng(8)
+    base = rng.normal(size=(2, 3, 5))
+    offsets = np.array([[0.0, 1e4, -1e4], [5e3, -5e3, 2e4]])[..., None]
+    targets = rng.integers(0, 5, size=(2, 3))
+    mask = np.ones((2, 3))
+    ref, ref_cache = loss.cross_entropy_forward(base, targets, mask)
+    for logits in (base + offsets, np.asfortranarray(base + offsets)):  # also a non-C-contiguous input
+        value, cache = loss.cross_entropy_forward(logits, targets, mask)
+        assert value == pytest.approx(ref, rel=1e-9)
+        d = loss.cross_entropy_backward(1.0, cache)
+        np.testing.assert_allclose(d, loss.cross_entropy_backward(1.0, ref_cache), atol=1e-9)  # offsets cost ~1e-12
+
+
 def test_loss_empty_mask_and_errors() -> None:
     logits = np.zeros((2, 3, 4))
     value, cache = loss.cross_entropy_forward(logits, np.full((2, 3), -1), np.zeros((2, 3)))

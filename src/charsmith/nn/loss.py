@@ -77,7 +77,7 @@ def cross_entropy_backward(dloss: float, cache: LossCache) -> np.ndarray:
     """dlogits (B, T, V) = dloss * w * (softmax - onehot(target)), in the logits' dtype."""
     probs, flat, w = cache
     scale = w * probs.dtype.type(dloss)  # (B, T)
-    dlogits = probs * scale[..., None]
+    dlogits = np.multiply(probs, scale[..., None], order="C")  # C order: reshape(-1) below is a view
     dlogits.reshape(-1)[flat] -= scale.reshape(-1)  # each position's target logit
     return dlogits
 
