@@ -65,6 +65,7 @@ def run(task: str, minutes: float, data_dir: Path, from_run: Path | None = None)
         "train": vars(m.ckpt.train), "chars_per_s": float(np.median([c["chars_per_s"] for c in curve])),
         "curve": [(c["elapsed"], c["val_loss"]) for c in curve], "date": str(datetime.date.today()),
         "command": f"python benchmarks/quality.py {task} --minutes {minutes:g}",
+        "recorded_from_run": from_run is not None,
     }
     if task == "dinos":
         s = m.sample(1000, seed=0, allow_known=True)
@@ -116,8 +117,12 @@ def table() -> None:
         lines.append(
             f"| {r['file']} | {r['minutes']:g} min | {mc['cell']} x{mc['layers']} h{mc['hidden']} e{mc['embed']} "
             f"d{mc['dropout']} | {r['steps']} | {r['chars_per_s']:,.0f} | {r['best_val_loss']:.4f} | {verdict} | "
-            f"{'%.1f%%' % (100 * r['novelty_rate']) if 'novelty_rate' in r else ''} | `{r['command']}` ({r['date']}) |")
-    lines += ["", "Learning curves: `benchmarks/curves.png`.", ""]
+            f"{'%.1f%%' % (100 * r['novelty_rate']) if 'novelty_rate' in r else ''} | `{r['command']}` ({r['date']})"
+            f"{' †' if r.get('recorded_from_run') else ''} |")
+    lines += ["", "† recorded with `--from-run` from a run made with exactly these options (the one that built the",
+              "bundled model), rather than trained a second time.", "",
+              "Novelty: share of 1,000 samples at temperature 1 that are not in the training set.",
+              "Learning curves: `benchmarks/curves.png`.", ""]
     (ROOT / "benchmarks" / "QUALITY.md").write_text("\n".join(lines))
     plot(rows, ROOT / "benchmarks" / "curves.png")
 
