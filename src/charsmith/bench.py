@@ -20,7 +20,6 @@ scripts using this module should do the same (see ``benchmarks/``).
 from __future__ import annotations
 
 import importlib.util
-import math
 import os
 import platform
 import statistics
@@ -38,8 +37,8 @@ from charsmith import model as M
 from charsmith import optim
 from charsmith.config import ModelConfig
 from charsmith.data import Batch, encode_items, line_batches
-from charsmith.nn.loss import cross_entropy_backward, cross_entropy_forward
 from charsmith.sampling import sample_items
+from charsmith.trainer import train_step
 from charsmith.vocab import END, Vocab
 
 __all__ = [
@@ -138,31 +137,27 @@ def make_batches(names: Sequence[str], batch_size: int, *, seed: int = 0, limit:
 
 # ----- the charsmith side ---------------------------------------------------------------
 class CharsmithTrainer:
-    """charsmith's real training step (``Trainer._train_step``, without the LR schedule):
-    forward -> cross_entropy_forward/backward -> backward -> clip_by_global_norm -> update."""
+    """charsmith's real training step (``charsmith.trainer.train_step``: forward ->
+    cross_entropy_forward/backward -> backward -> clip -> flat optimiser update), at a fixed
+    learning rate."""
 
     def __init__(self, cfg: ModelConfig, *, optimizer: str = "adam", lr: float = 3e-3, clip_norm: float = 5.0,
                  clip_value: float = 0.0, seed: int = 0, dtype: Any = np.float32) -> None:
-        self.cfg, self.optimizer, self.lr, self.clip_norm, self.clip_value = cfg, optimizer, lr, clip_norm, clip_value
+        self.cfg, self.lr, self.clip_norm, self.clip_value = cfg, lr, clip_norm, clip_value
         self.rng = np.random.default_rng(seed)
-        self.params = M.init_params(cfg, self.rng, dtype)
-        self.opt_state = optim.init_state(optimizer, self.params)
+        self.opt = optim.FlatOptimizer(optimizer, M.init_params(cfg, self.rng, dtype))
+        self.params = self.opt.params
         self.t = 0
 
     def step(self, batch: Batch) -> float:
-        cfg = self.cfg
-        state = M.init_state(cfg, len(batch.ids), self.params["W_out"].dtype)
-        logits, _, cache = M.forward(self.params, cfg, batch.ids, state, rng=self.rng if cfg.dropout else None)
-        loss, lcache = cross_entropy_forward(logits, batch.targets, batch.mask)
-        grads = M.backward(self.params, cfg, cross_entropy_backward(1.0, lcache), cache)
-        if self.clip_value:
-            optim.clip_by_value(grads, self.clip_value)
-        norm = optim.clip_by_global_norm(grads, self.clip_norm)
-        if not (math.isfinite(loss) and math.isfinite(norm)):
+        state = M.init_state(self.cfg, len(batch.ids), self.params["W_out"].dtype)
+        loss, _, ok = train_step(self.cfg, self.opt, batch, state, lr=self.lr, t=self.t + 1, clip_norm=self.clip_norm,
+                                 clip_value=self.clip_value, rng=self.rng if self.cfg.dropout else None,
+                                 check=self.t == 0)
+        if not ok:
             raise FloatingPointError("non-finite loss or gradient norm in the benchmark")
         self.t += 1
-        optim.update(self.optimizer, self.params, grads, self.opt_state, lr=self.lr, t=self.t)
-        return float(loss)
+        return loss
 
 
 def warm_model(names: Sequence[str], cfg: ModelConfig, *, steps: int = 150, batch_size: int = 128,

@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-import numpy as np
 
 from charsmith import __version__
 from charsmith.api import CharModel, bundled_models, load, plan_run

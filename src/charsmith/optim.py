@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-__all__ = ["clip_by_global_norm", "clip_by_value", "flatten", "init_state", "lr_at", "update"]
+__all__ = ["FlatOptimizer", "clip_by_global_norm", "clip_by_value", "flatten", "init_state", "lr_at", "update"]
 
 Params = dict[str, np.ndarray]
 
@@ -111,3 +111,33 @@ def update(
             p -= step * m / (np.sqrt(v) + EPS["adam"])
         else:
             raise ValueError(f"optimizer must be one of {', '.join(SLOTS)}; got {optimizer!r}")
+
+
+class FlatOptimizer:
+    """An optimiser over parameters held as views of one flat array.
+
+    ``params`` (the views) are what the model reads; ``apply`` gathers the gradients into
+    one flat buffer, clips them and updates every parameter with a handful of NumPy calls.
+    ``state`` is the optimiser state, keyed ``"<slot>/all"``.
+    """
+
+    def __init__(self, optimizer: str, params: Params) -> None:
+        self.optimizer = optimizer
+        self.flat, self.params = flatten(params)
+        self.grad = np.empty_like(self.flat)
+        self.decay_mask = np.concatenate([np.full(p.size, p.ndim > 1, dtype=p.dtype) for p in self.params.values()])
+        self.state = init_state(optimizer, {"all": self.flat})
+
+    def apply(self, grads: Params, *, lr: float, t: int, clip_norm: float = 0.0, clip_value: float = 0.0,
+              weight_decay: float = 0.0) -> float:
+        """Clip (elementwise, then by global norm) and update in place; return the gradient
+        norm before clipping. A non-finite norm leaves the parameters untouched."""
+        np.concatenate([grads[k].ravel() for k in self.params], out=self.grad)
+        g = {"all": self.grad}
+        if clip_value:
+            clip_by_value(g, clip_value)
+        norm = clip_by_global_norm(g, clip_norm)
+        if math.isfinite(norm):
+            update(self.optimizer, {"all": self.flat}, g, self.state, lr=lr, t=t, weight_decay=weight_decay,
+                   decay_mask={"all": self.decay_mask})
+        return norm

@@ -21,7 +21,7 @@ import numpy as np
 
 from charsmith import model as M
 from charsmith import optim
-from charsmith.checkpoint import Checkpoint, is_checkpoint, load_checkpoint, save_checkpoint
+from charsmith.checkpoint import Checkpoint, is_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig, config_from_dict
 from charsmith.data import Batch, Corpus, encode_items, item_hashes, line_batches, text_windows
 from charsmith.errors import CheckpointError
@@ -30,7 +30,7 @@ from charsmith.nn.loss import cross_entropy_backward, cross_entropy_forward
 from charsmith.sampling import complete, sample_items
 from charsmith.scoring import lines_loss, stream_loss
 
-__all__ = ["Progress", "Trainer", "prepare_out_dir"]
+__all__ = ["Progress", "Trainer", "prepare_out_dir", "train_step"]
 
 RESUME_WEIGHTS = "resume.npz"
 RESUME_STATE = "resume.json"
@@ -54,6 +54,22 @@ class Progress:
     samples: list[str] = field(default_factory=list)
     reason: str = ""
     saved: bool = False
+
+
+def train_step(
+    cfg: ModelConfig, opt: optim.FlatOptimizer, batch: Batch, state: M.State, *, lr: float, t: int,
+    clip_norm: float, clip_value: float = 0.0, weight_decay: float = 0.0, rng: np.random.Generator | None = None,
+    check: bool = True,
+) -> tuple[float, M.State, bool]:
+    """One update of ``opt.params`` on ``batch``: forward, masked cross-entropy, backward,
+    clip, optimiser step. Returns (loss, final state, ok); ok is False (and nothing is
+    updated) when the loss or the gradient is not finite. ``rng`` drives dropout."""
+    logits, new_state, cache = M.forward(opt.params, cfg, batch.ids, state, rng=rng, check=check)
+    loss, lcache = cross_entropy_forward(logits, batch.targets, batch.mask)
+    grads = M.backward(opt.params, cfg, cross_entropy_backward(1.0, lcache), cache)
+    norm = opt.apply(grads, lr=lr, t=t, clip_norm=clip_norm, clip_value=clip_value, weight_decay=weight_decay)
+    ok = math.isfinite(loss) and math.isfinite(norm)
+    return float(loss), (new_state if ok else state), ok
 
 
 def prepare_out_dir(out_dir: Path, *, resume: bool, force: bool) -> None:
@@ -89,11 +105,8 @@ class Trainer:
                          train_items=len(corpus.train) if corpus.mode == "lines" else None,
                          val_overlap=corpus.overlap)
         self.rng = np.random.default_rng(train_cfg.seed)
-        # params are views of one flat array, which the optimiser updates in one go
-        self.flat, self.params = optim.flatten(M.init_params(model_cfg, self.rng))
-        self.flat_grad = np.empty_like(self.flat)
-        self.decay_mask = np.concatenate([np.full(p.size, p.ndim > 1, dtype=p.dtype) for p in self.params.values()])
-        self.opt_state = optim.init_state(train_cfg.optimizer, {"all": self.flat})
+        self.opt = optim.FlatOptimizer(train_cfg.optimizer, M.init_params(model_cfg, self.rng))
+        self.params = self.opt.params  # views of the optimiser's flat array
         self.step = 0
         self.elapsed = 0.0
         self.best_val = math.inf
@@ -168,22 +181,10 @@ class Trainer:
         return p
 
     def _train_step(self, batch: Batch, state: M.State) -> tuple[float, M.State, bool]:
-        cfg = self.cfg
-        logits, new_state, cache = M.forward(self.params, self.model_cfg, batch.ids, state, check=self.step == 0,
-                                             rng=self.rng if self.model_cfg.dropout else None)
-        loss, lcache = cross_entropy_forward(logits, batch.targets, batch.mask)
-        by_name = M.backward(self.params, self.model_cfg, cross_entropy_backward(1.0, lcache), cache)
-        np.concatenate([by_name[k].ravel() for k in self.params], out=self.flat_grad)
-        grads = {"all": self.flat_grad}
-        if cfg.clip_value:
-            optim.clip_by_value(grads, cfg.clip_value)
-        norm = optim.clip_by_global_norm(grads, cfg.clip_norm)
-        if not (math.isfinite(loss) and math.isfinite(norm)):
-            return loss, state, False
-        lr = self._lr()
-        optim.update(cfg.optimizer, {"all": self.flat}, grads, self.opt_state, lr=lr, t=self.step + 1,
-                     weight_decay=cfg.weight_decay, decay_mask={"all": self.decay_mask})
-        return float(loss), new_state, True
+        c = self.cfg
+        return train_step(self.model_cfg, self.opt, batch, state, lr=self._lr(), t=self.step + 1,
+                          clip_norm=c.clip_norm, clip_value=c.clip_value, weight_decay=c.weight_decay,
+                          rng=self.rng if self.model_cfg.dropout else None, check=self.step == 0)
 
     def _lr(self) -> float:
         c = self.cfg
@@ -250,7 +251,7 @@ class Trainer:
 
     def _save_resume(self) -> None:
         arrays = {f"param/{k}": v for k, v in self.params.items()}
-        arrays.update({f"opt/{k}": v for k, v in self.opt_state.items()})
+        arrays.update({f"opt/{k}": v for k, v in self.opt.state.items()})
         atomic_write_bytes(self.out_dir / RESUME_WEIGHTS, npz_bytes(arrays))
         state = {"step": self.step, "elapsed": self.elapsed, "best_val": self.best_val if math.isfinite(self.best_val) else None,
                  "stale_evals": self.stale_evals, "rng": self.rng.bit_generator.state,
@@ -277,10 +278,10 @@ class Trainer:
                 arrays = {k: npz[k] for k in npz.files}
         except (OSError, ValueError, EOFError) as e:
             raise CheckpointError(f"{self.out_dir / RESUME_WEIGHTS} is corrupt ({e}); start over with --force") from None
-        for k in self.params:  # copy into the views of self.flat
+        for k in self.params:  # copy into the views of the optimiser's flat array
             self.params[k][...] = self._restored(arrays, f"param/{k}", self.params[k])
-        for k in self.opt_state:
-            self.opt_state[k][...] = self._restored(arrays, f"opt/{k}", self.opt_state[k])
+        for k in self.opt.state:
+            self.opt.state[k][...] = self._restored(arrays, f"opt/{k}", self.opt.state[k])
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
         self.best_val = math.inf if state.get("best_val") is None else float(state["best_val"])
         self.stale_evals = int(state.get("stale_evals", 0))
