@@ -15,10 +15,7 @@ State is ``(h,)``. ``backward`` returns ``grads = {"gh": dgh}``, the gradient of
 hidden projection ``gh + [0 | 0 | b_hn]``; :func:`hidden_grads` turns stacked rows of
 it into ``W_hh`` and ``b_hn`` gradients.
 
-Two layouts. ``forward``/``backward``/``step`` are batch-major (rows = batch). The
-sequence layer uses the feature-major kernels ``forward_fm``/``backward_fm``: every array
-is transposed, (features, B), so that each gate's block of rows is contiguous, and they
-write into buffers the layer preallocates for the whole sequence (no temporaries).
+Batch-major and feature-major layouts: see :mod:`charsmith.nn`.
 """
 
 from __future__ import annotations

@@ -11,10 +11,7 @@ the projected input ``xp = x @ W_ih + b`` (B, 4H):
 State is ``(h, c)``. ``backward`` returns ``grads = {"gh": da}`` (the gradient of the
 hidden projection h @ W_hh, which equals dxp); see :func:`hidden_grads`.
 
-Two layouts. ``forward``/``backward``/``step`` are batch-major (rows = batch). The
-sequence layer uses the feature-major kernels ``forward_fm``/``backward_fm``: every array
-is transposed, (features, B), so that each gate's block of rows is contiguous, and they
-write into buffers the layer preallocates for the whole sequence (no temporaries).
+Batch-major and feature-major layouts: see :mod:`charsmith.nn`.
 """
 
 from __future__ import annotations

@@ -10,9 +10,7 @@ State is the 1-tuple ``(h,)``. ``backward`` returns ``grads = {"gh": dgh}``, the
 gradient of the hidden projection ``gh``; the layer turns all timesteps' ``dgh``
 into weight gradients with one matmul (:func:`hidden_grads`).
 
-Two layouts. ``forward``/``backward``/``step`` are batch-major (rows = batch). The
-sequence layer uses the feature-major kernels ``forward_fm``/``backward_fm``: every array
-is transposed, (features, B), and they write into buffers the layer preallocates.
+Batch-major and feature-major layouts: see :mod:`charsmith.nn`.
 """
 
 from __future__ import annotations
