@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -9,9 +12,30 @@ import pytest
 
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.data import make_corpus
+from charsmith.nn import native
 from charsmith.trainer import Trainer
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def has_compiler() -> bool:
+    return any(shutil.which(cc) for cc in ("cc", "gcc", "clang"))
+
+
+@pytest.fixture(params=["native", "numpy"])
+def engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test once with the compiled recurrence and once with the NumPy loop.
+    Where a C compiler exists the compiled kernels must have loaded: no silent fallback."""
+    if request.param == "native":
+        if not native.available():
+            if has_compiler():
+                pytest.fail(f"a C compiler is present but the compiled kernels are not: {native.status()}")
+            pytest.skip(f"no compiled kernels on this machine: {native.status()}")
+        ctx: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    else:
+        ctx = native.disabled()
+    with ctx:
+        yield request.param
 
 
 def make_names(n: int, seed: int = 0) -> list[str]:

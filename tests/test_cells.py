@@ -76,7 +76,7 @@ def test_cell_does_not_mutate_inputs(cell: str) -> None:
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_layer_gradients(cell: str) -> None:
+def test_layer_gradients(cell: str, engine: str) -> None:
     rng = np.random.default_rng(4)
     p = rand_params(cell, rng)
     x = rng.normal(size=(B, T, D))

@@ -62,12 +62,12 @@ def check_model_gradients(cfg: ModelConfig, *, dropout_seed: int | None = None) 
 
 @pytest.mark.parametrize("embed", [0, 4])
 @pytest.mark.parametrize("cell", CELLS)
-def test_model_gradients(cell: str, embed: int) -> None:
+def test_model_gradients(cell: str, embed: int, engine: str) -> None:
     check_model_gradients(ModelConfig(cell, V, 5, layers=2, embed=embed))
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_model_gradients_with_dropout(cell: str) -> None:
+def test_model_gradients_with_dropout(cell: str, engine: str) -> None:
     """Re-seeding the rng identically for every evaluation fixes the masks, so the
     finite differences only agree if backward reuses forward's masks."""
     check_model_gradients(ModelConfig(cell, V, 5, layers=2, embed=3, dropout=0.4), dropout_seed=123)

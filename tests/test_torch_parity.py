@@ -53,7 +53,7 @@ def check_layer_grads(cell: str, net: object, i: int, g: dict[str, np.ndarray]) 
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_two_layers_match_torch(cell: str) -> None:
+def test_two_layers_match_torch(cell: str, engine: str) -> None:
     rng = np.random.default_rng(0)
     ps = [{k: rng.normal(0.0, 0.5, size=s) for k, s in layer.param_shapes(cell, D if i == 0 else H, H).items()}
           for i in range(L)]
@@ -93,7 +93,7 @@ def test_two_layers_match_torch(cell: str) -> None:
 
 @pytest.mark.parametrize("embed", [0, 4])
 @pytest.mark.parametrize("cell", CELLS)
-def test_model_and_loss_match_torch(cell: str, embed: int) -> None:
+def test_model_and_loss_match_torch(cell: str, embed: int, engine: str) -> None:
     V = 7
     cfg = ModelConfig(cell, V, H, layers=L, embed=embed)
     rng = np.random.default_rng(1)

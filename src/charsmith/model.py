@@ -15,7 +15,8 @@ Forward, for ids (B, T):
     logits = out_{L-1} @ W_out + b_out    # (B, T, V)
 
 An id of -1 is a zero input vector. Everything is computed in the params' dtype; the
-state must have that dtype too. Internally the layers run time-major (T, B, ...).
+state must have that dtype too. Internally the layers run gate-major: features first,
+then time, then batch ((F, T, B), viewed as (F, T*B) for the sequence-wide matmuls).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from charsmith.config import ModelConfig
-from charsmith.nn import layer
+from charsmith.nn import layer, native
 
 __all__ = [
     "State",
@@ -190,7 +191,7 @@ def _scatter_cols(idx: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
     """
     if (n + 1) * idx.size <= 1 << 22:
         onehot = np.take(np.eye(n + 1, dtype=cols.dtype), idx, axis=0, mode="wrap")  # (N, n+1)
-        return cols @ onehot
+        return native.matmul(cols, onehot)
     out = np.empty((cols.shape[0], n + 1), dtype=cols.dtype)
     out[:, :n] = _scatter_rows(idx, cols.T, n).T
     out[:, n] = cols[:, idx < 0].sum(axis=1)
@@ -234,39 +235,38 @@ def forward(
     ids_t = np.ascontiguousarray(ids.T)  # (T, B); -1 picks the table's last column
     p0 = _layer_params(params, 0)
     table = np.ascontiguousarray(_input_rows(params, cfg, p0).T)  # (G, V+1)
-    xp = np.empty((T, table.shape[0], B), dtype=dtype)  # (T, G, B), gathered step by step
-    for t in range(T):
-        np.take(table, ids_t[t], axis=1, out=xp[t], mode="wrap")
+    xp = np.take(table, ids_t.reshape(-1), axis=1, mode="wrap").reshape(-1, T, B)  # (G, T, B)
 
     rcaches, masks, final = [], [], []
-    inputs: list[np.ndarray | None] = [None]  # layer inputs, gate-major (H, T, B); None = ids
+    inputs: list[np.ndarray | None] = [None]  # layer inputs (H, T*B) views (None for layer 0)
     for i in range(L):
         p = p0 if i == 0 else _layer_params(params, i)
         if i > 0:
-            xp = p["W_ih"].T @ inputs[i].reshape(H, T * B)  # type: ignore[union-attr]  # (G, T*B)
+            xp = native.matmul(p["W_ih"].T, inputs[i])  # (G, T*B)
             xp += p["b"][:, None]
-            xp = layer.time_major(xp.reshape(-1, T, B))  # (T, G, B)
+            xp = xp.reshape(-1, T, B)
         hs, st, rc = layer.recur_forward(cfg.cell, p, xp, tuple(state[i]))
-        out = layer.gate_major(hs[1:])  # (H, T, B)
+        out = hs[:, 1:].reshape(H, T * B)  # a view of hs, rows of stride (T+1) * B
         mask = None
         if p_drop > 0.0:
             drawn = rng.random((T, B, H), dtype=dtype) >= p_drop  # type: ignore[union-attr]
             mask = (drawn.astype(dtype) * dtype.type(1.0 / (1.0 - p_drop))).transpose(2, 0, 1)  # (H, T, B)
-            out *= mask
+            mask = mask.reshape(H, T * B)
+            out = out * mask
         rcaches.append(rc)
         masks.append(mask)
         final.append(st)
         inputs.append(out)
 
-    y = inputs[L].reshape(H, T * B)  # type: ignore[union-attr]  # head input, gate-major
-    logits = params["W_out"].T @ y  # (V, T*B)
+    y = inputs[L]  # (H, T*B) head input
+    logits = native.matmul(params["W_out"].T, y)  # type: ignore[arg-type]  # (V, T*B)
     logits += params["b_out"][:, None]
     cache: Cache = {
         "shape": (B, T),
         "ids_t": ids_t,  # (T, B) ids, -1 = zero input
-        "inputs": inputs,  # inputs[i]: layer i's input (H, T, B) (None for layer 0); inputs[L] top output
+        "inputs": inputs,  # inputs[i]: layer i's input (H, T*B) (None for layer 0); inputs[L] top output
         "rcaches": rcaches,  # layer.recur_forward caches
-        "masks": masks,  # dropout masks (H, T, B), already scaled, or None
+        "masks": masks,  # dropout masks (H, T*B), already scaled, or None
         "y": y,  # (H, T*B) head input
     }
     return np.ascontiguousarray(logits.reshape(V, T, B).transpose(2, 1, 0)), tuple(final), cache
@@ -291,18 +291,17 @@ def backward_with_state(
         _check_state(cfg, d_state, B, dtype, "d_state")
 
     grads: dict[str, np.ndarray] = {}
-    grads["W_out"] = cache["y"] @ dl.T  # (H, V)
+    grads["W_out"] = native.matmul(cache["y"], dl.T)  # (H, V)
     grads["b_out"] = _row_sums(dl)
-    dy = params["W_out"] @ dl  # (H, T*B)
+    dy = native.matmul(params["W_out"], dl)  # (H, T*B)
 
     d_state0: list[tuple[np.ndarray, ...]] = [()] * L
     for i in range(L - 1, -1, -1):
         p = _layer_params(params, i)
         if cache["masks"][i] is not None:
-            dy = dy.reshape(H, T, B) * cache["masks"][i]
-        dhs = layer.time_major(dy.reshape(H, T, B))  # (T, H, B)
+            dy = dy * cache["masks"][i]
         dxp, ds0, g = layer.recur_backward(
-            cfg.cell, p, dhs, None if d_state is None else tuple(d_state[i]), cache["rcaches"][i]
+            cfg.cell, p, dy.reshape(H, T, B), None if d_state is None else tuple(d_state[i]), cache["rcaches"][i]
         )
         d_state0[i] = ds0
         dxp2 = dxp.reshape(-1, T * B)  # (G, T*B)
@@ -311,8 +310,8 @@ def backward_with_state(
             grads[pre + k] = v
         if i > 0:
             grads[pre + "b"] = _row_sums(dxp2)
-            grads[pre + "W_ih"] = cache["inputs"][i].reshape(H, T * B) @ dxp2.T
-            dy = p["W_ih"] @ dxp2  # (H, T*B)
+            grads[pre + "W_ih"] = native.matmul(cache["inputs"][i], dxp2.T)
+            dy = native.matmul(p["W_ih"], dxp2)  # (H, T*B)
             continue
         d_ext = _scatter_cols(cache["ids_t"].reshape(-1), dxp2, V)  # (G, V+1): summed by id, -1 last
         grads[pre + "b"] = _row_sums(d_ext)

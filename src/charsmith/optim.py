@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from charsmith.nn import native
+
 __all__ = ["FlatOptimizer", "clip_by_global_norm", "clip_by_value", "flatten", "init_state", "lr_at", "update"]
 
 Params = dict[str, np.ndarray]
@@ -91,6 +93,12 @@ def update(
     b1, b2 = ADAM_BETAS
     for k, p in params.items():
         g = grads[k]
+        if optimizer == "adam" and decay_mask is not None:
+            step = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+            m, v = state[f"m/{k}"], state[f"v/{k}"]
+            kw = dict(step=step, b1=b1, b2=b2, eps=EPS["adam"], decay=lr * weight_decay)
+            if native.adam(p, g, m, v, decay_mask[k], **kw):  # the same update, in one pass
+                continue
         if weight_decay and decay_mask is not None:
             p -= (lr * weight_decay) * decay_mask[k] * p
         elif weight_decay and p.ndim > 1:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from charsmith.nn.native import matmul
+
 __all__ = [
     "GATES",
     "STATE_SIZE",
@@ -135,7 +137,7 @@ def hidden_grads_fm(h_prev: np.ndarray, dgh: np.ndarray) -> dict[str, np.ndarray
     """From all timesteps, gate-major: h_prev (H, N), dgh (3H, N) -> W_hh (H, 3H), b_hn (H,)."""
     H = h_prev.shape[0]
     ones = np.ones(dgh.shape[1], dtype=dgh.dtype)
-    return {"W_hh": h_prev @ dgh.T, "b_hn": dgh[2 * H :] @ ones}  # matvec: faster than sum(axis=1)
+    return {"W_hh": matmul(h_prev, dgh.T), "b_hn": dgh[2 * H :] @ ones}  # matvec: faster than sum(axis=1)
 
 
 def input_grads_fm(dgh: np.ndarray, extra: Arrays) -> np.ndarray:

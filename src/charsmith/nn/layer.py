@@ -6,12 +6,13 @@ backward loop: the cells return the gradient ``dgh`` of their hidden projection,
 ``dW_hh = h_prev_all.T @ dgh_all`` is one matmul over all timesteps.
 
 Public ``forward``/``backward`` are batch-first (x (B, T, D), out (B, T, H)). The
-``recur_*`` functions they wrap work time-major and feature-major (xp (T, G, B), hs
-(T+1, H, B)) so that every per-step slice, and every gate's block of rows in it, is
-contiguous; :mod:`charsmith.model` calls them directly. The layer preallocates the
-sequence's state, cache and gradient buffers and the cells' ``*_fm`` kernels write into
-their row views. Sequence-wide matmuls use the gate-major layout (F, T, B), whose
-reshape to (F, T*B) is free; :func:`time_major`/:func:`gate_major` convert (block copies).
+``recur_*`` functions they wrap work gate-major, features first (xp (G, T, B), hs
+(H, T+1, B)): the sequence-wide matmuls see (F, T*B) views without copying, and one
+step's slice ``a[:, t]`` is a (F, B) block whose gate row-blocks the cells' ``*_fm``
+kernels write in place; :mod:`charsmith.model` calls them directly. The layer
+preallocates the sequence's state, cache and gradient buffers. The time loop runs in
+compiled code when :mod:`charsmith.nn.native` is available (on the same buffers), else
+in Python over the cells' ``*_fm`` kernels.
 
 Per-layer params: ``W_ih`` (D, G), ``W_hh`` (H, G), ``b`` (G,), and for gru ``b_hn`` (H,),
 with G = GATES * H (rnn 1, lstm 4, gru 3).
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from charsmith.nn import gru, lstm, rnn
+from charsmith.nn import gru, lstm, native, rnn
 
 __all__ = [
     "CELLS",
@@ -32,8 +33,6 @@ __all__ = [
     "param_shapes",
     "init_params",
     "zero_state",
-    "time_major",
-    "gate_major",
     "recur_forward",
     "recur_backward",
     "forward",
@@ -82,45 +81,44 @@ def zero_state(cell: str, batch: int, hidden: int, dtype: Any = np.float32) -> L
     return tuple(np.zeros((batch, hidden), dtype=dtype) for _ in range(get_cell(cell).STATE_SIZE))
 
 
-def time_major(a: np.ndarray) -> np.ndarray:
-    """(F, T, B) gate-major -> (T, F, B) time-major, contiguous (a block copy: rows of B move)."""
-    return np.ascontiguousarray(a.transpose(1, 0, 2))
-
-
-def gate_major(a: np.ndarray) -> np.ndarray:
-    """(T, F, B) time-major -> (F, T, B) gate-major, contiguous; reshape(F, T * B) is a view."""
-    return np.ascontiguousarray(a.transpose(1, 0, 2))
-
-
 def _steps(buffers: list[np.ndarray], n: int) -> list[tuple[np.ndarray, ...]]:
-    """n per-step tuples of row views, (b[t] for b in buffers) for t < n (empty if no buffers)."""
+    """n per-step tuples of (rows, B) views, (b[:, t] for b in buffers) for t < n."""
     if not buffers:
         return [()] * n
-    return list(zip(*(list(b) for b in buffers)))
+    return [tuple(b[:, t] for b in buffers) for t in range(n)]
+
+
+def _use_native(dtype: np.dtype) -> bool:
+    return native.supports(dtype) and native.available()
 
 
 def recur_forward(
     cell: str, p: dict[str, np.ndarray], xp: np.ndarray, state: LayerState
 ) -> tuple[np.ndarray, LayerState, LayerCache]:
-    """Run the recurrence over projected inputs xp (T, G, B): time-major, features before batch.
+    """Run the recurrence over projected inputs xp (G, T, B), gate-major.
 
-    state: (h,) or (h, c), each (B, H). Returns hs (T+1, H, B) with hs[0] = h0.T and
-    hs[t+1] the output at step t, the final state (each (B, H)), and the cache for
-    :func:`recur_backward`. The cell writes straight into per-sequence buffers.
+    state: (h,) or (h, c), each (B, H). Returns hs (H, T+1, B) with hs[:, 0] = h0.T and
+    hs[:, t+1] the output at step t, the final state (each (B, H)), and the cache for
+    :func:`recur_backward`. ``hs[:, 1:].reshape(H, T * B)`` is a view.
     """
     mod = get_cell(cell)
-    T, _, B = xp.shape
+    _, T, B = xp.shape
     H = p["W_hh"].shape[0]
-    q = mod.prepare(p)
-    S = [np.empty((T + 1, H, B), dtype=xp.dtype) for _ in range(mod.STATE_SIZE)]  # S[0] = hs
+    S = [np.empty((H, T + 1, B), dtype=xp.dtype) for _ in range(mod.STATE_SIZE)]  # S[0] = hs
     for s, s0 in zip(S, state):
-        s[0] = s0.T
-    C = [np.empty((T, rows, B), dtype=xp.dtype) for rows in mod.cache_rows(H)]
-    states, caches = _steps(S, T + 1), _steps(C, T)  # per-step tuples of row views
-    for t in range(T):
-        mod.forward_fm(q, xp[t], states[t], states[t + 1], caches[t])
-    final = tuple(np.ascontiguousarray(s[T].T) for s in S)
-    return S[0], final, (q, S, C)
+        s[:, 0] = s0.T
+    C = [np.empty((rows, T, B), dtype=xp.dtype) for rows in mod.cache_rows(H)]
+    if _use_native(xp.dtype):
+        W_hh = np.ascontiguousarray(p["W_hh"], dtype=xp.dtype)
+        b_hn = np.ascontiguousarray(p["b_hn"], dtype=xp.dtype) if "b_hn" in p else None
+        native.recur_forward(cell, W_hh, b_hn, np.ascontiguousarray(xp), S, C)
+    else:
+        q = mod.prepare(p)
+        states, caches, xs = _steps(S, T + 1), _steps(C, T), _steps([xp], T)
+        for t in range(T):
+            mod.forward_fm(q, xs[t][0], states[t], states[t + 1], caches[t])
+    final = tuple(np.ascontiguousarray(s[:, T].T) for s in S)
+    return S[0], final, (S, C)
 
 
 def recur_backward(
@@ -132,33 +130,50 @@ def recur_backward(
 ) -> tuple[np.ndarray, LayerState, dict[str, np.ndarray]]:
     """Backward of :func:`recur_forward`.
 
-    dhs (T, H, B): gradient w.r.t. hs[1:]; d_state: gradient w.r.t. the final state, each
-    (B, H) (None = zeros). Returns dxp gate-major (G, T, B), the gradient w.r.t. the initial
-    state (each (B, H)), and {"W_hh": ..., ("b_hn": ...)}; the caller turns dxp into
-    W_ih / b / input gradients.
+    dhs (H, T, B): gradient w.r.t. hs[:, 1:]; d_state: gradient w.r.t. the final state, each
+    (B, H) (None = zeros). Returns dxp (G, T, B), the gradient w.r.t. the initial state
+    (each (B, H)), and {"W_hh": ..., ("b_hn": ...)}; the caller turns dxp into W_ih / b /
+    input gradients.
     """
     mod = get_cell(cell)
-    q, S, C = cache
-    T, H, B = dhs.shape
-    G = p["W_hh"].shape[1]
+    S, C = cache
+    H, T, B = dhs.shape
     if d_state is None:
         carry = [np.zeros((H, B), dtype=dhs.dtype) for _ in range(mod.STATE_SIZE)]
     else:
         carry = [np.array(d.T, dtype=dhs.dtype, order="C") for d in d_state]
-    nxt = [np.empty((H, B), dtype=dhs.dtype) for _ in range(mod.STATE_SIZE)]
-    D = [np.empty((T, rows, B), dtype=dhs.dtype) for rows in mod.grad_rows(H)]  # D[0] = dgh
+    D = [np.empty((rows, T, B), dtype=dhs.dtype) for rows in mod.grad_rows(H)]  # D[0] = dgh
+    if _use_native(dhs.dtype):
+        W_hh = np.ascontiguousarray(p["W_hh"], dtype=dhs.dtype)
+        native.recur_backward(cell, W_hh, S, C, np.ascontiguousarray(dhs), D, carry)
+    else:
+        carry = _backward_loop(mod, mod.prepare(p), S, C, dhs, D, carry)
+    h_prev = S[0][:, :T].reshape(H, T * B)  # a view: rows of stride (T+1) * B
+    grads = mod.hidden_grads_fm(h_prev, D[0].reshape(-1, T * B))
+    dxp = mod.input_grads_fm(D[0], D[1:])
+    return dxp, tuple(np.ascontiguousarray(c.T) for c in carry), grads
+
+
+def _backward_loop(
+    mod: ModuleType,
+    q: dict[str, np.ndarray],
+    S: list[np.ndarray],
+    C: list[np.ndarray],
+    dhs: np.ndarray,
+    D: list[np.ndarray],
+    carry: list[np.ndarray],
+) -> list[np.ndarray]:
+    """recur_backward's NumPy time loop: fills D, returns the initial state's gradient."""
+    H, T, B = dhs.shape
+    nxt = [np.empty((H, B), dtype=dhs.dtype) for _ in carry]
     scratch = np.empty((mod.SCRATCH, H, B), dtype=dhs.dtype)
     dh = np.empty((H, B), dtype=dhs.dtype)
-    states, caches, outs = _steps(S, T + 1), _steps(C, T), _steps(D, T)
+    states, caches, outs, ups = _steps(S, T + 1), _steps(C, T), _steps(D, T), _steps([dhs], T)
     for t in range(T - 1, -1, -1):
-        np.add(dhs[t], carry[0], out=dh)  # from the layer above and from step t+1
+        np.add(ups[t][0], carry[0], out=dh)  # from the layer above and from step t+1
         mod.backward_fm(q, (dh, *carry[1:]), states[t], states[t + 1], caches[t], outs[t], nxt, scratch)
         carry, nxt = nxt, carry
-    dgh = gate_major(D[0]).reshape(G, T * B)
-    h_prev = gate_major(S[0][:-1]).reshape(H, T * B)
-    grads = mod.hidden_grads_fm(h_prev, dgh)
-    dxp = mod.input_grads_fm(dgh.reshape(G, T, B), [gate_major(d) for d in D[1:]])
-    return dxp, tuple(np.ascontiguousarray(c.T) for c in carry), grads
+    return carry
 
 
 def forward(
@@ -167,10 +182,10 @@ def forward(
     """Batch-first layer: x (B, T, D) -> out (B, T, H), final state, cache."""
     B, T, D = x.shape
     x_gm = np.ascontiguousarray(x.transpose(2, 1, 0)).reshape(D, T * B)  # (D, T*B)
-    xp = p["W_ih"].T @ x_gm  # (G, T*B)
+    xp = native.matmul(p["W_ih"].T, x_gm)  # (G, T*B)
     xp += p["b"][:, None]
-    hs, state, rcache = recur_forward(cell, p, time_major(xp.reshape(-1, T, B)), state)
-    out = np.ascontiguousarray(hs[1:].transpose(2, 0, 1))  # (B, T, H)
+    hs, state, rcache = recur_forward(cell, p, xp.reshape(-1, T, B), state)
+    out = np.ascontiguousarray(hs[:, 1:].transpose(2, 1, 0))  # (B, T, H)
     return out, state, (x_gm, rcache)
 
 
@@ -185,10 +200,10 @@ def backward(
     x_gm, rcache = cache
     D = x_gm.shape[0]
     B, T, _ = dout.shape
-    dhs = np.ascontiguousarray(dout.transpose(1, 2, 0))  # (T, H, B)
+    dhs = np.ascontiguousarray(dout.transpose(2, 1, 0))  # (H, T, B)
     dxp, d_state0, grads = recur_backward(cell, p, dhs, d_state, rcache)
     dxp2 = dxp.reshape(-1, T * B)  # (G, T*B)
-    grads["W_ih"] = x_gm @ dxp2.T
+    grads["W_ih"] = native.matmul(x_gm, dxp2.T)
     grads["b"] = dxp2.sum(axis=1)
-    dx = (p["W_ih"] @ dxp2).reshape(D, T, B)
+    dx = native.matmul(p["W_ih"], dxp2).reshape(D, T, B)
     return np.ascontiguousarray(dx.transpose(2, 1, 0)), d_state0, grads

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from charsmith.nn.native import matmul
+
 __all__ = [
     "GATES",
     "STATE_SIZE",
@@ -138,7 +140,7 @@ def backward_fm(
 
 def hidden_grads_fm(h_prev: np.ndarray, dgh: np.ndarray) -> dict[str, np.ndarray]:
     """From all timesteps, gate-major: h_prev (H, N), dgh (4H, N) -> W_hh (H, 4H)."""
-    return {"W_hh": h_prev @ dgh.T}
+    return {"W_hh": matmul(h_prev, dgh.T)}
 
 
 def input_grads_fm(dgh: np.ndarray, extra: Arrays) -> np.ndarray:

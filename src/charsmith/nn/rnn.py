@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from charsmith.nn.native import matmul
+
 __all__ = [
     "GATES",
     "STATE_SIZE",
@@ -87,7 +89,7 @@ def backward_fm(
 
 def hidden_grads_fm(h_prev: np.ndarray, dgh: np.ndarray) -> dict[str, np.ndarray]:
     """From all timesteps, gate-major: h_prev (H, N), dgh (H, N) -> W_hh (H, H)."""
-    return {"W_hh": h_prev @ dgh.T}
+    return {"W_hh": matmul(h_prev, dgh.T)}
 
 
 def input_grads_fm(dgh: np.ndarray, extra: Arrays) -> np.ndarray:

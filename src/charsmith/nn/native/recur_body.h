@@ -1,0 +1,244 @@
+/* The recurrence kernels, written once in terms of `real` and SFX(name) (see recur.c).
+ *
+ * Layout: gate-major, every array (rows, steps, B) contiguous, so that one step's slice is
+ * a (rows, B) block with row stride steps * B (the BLAS takes it as it is), and the whole
+ * array reshapes for free to (rows, steps * B) for the sequence-wide matmuls in Python.
+ *   W_hh (H, G), G = gates * H
+ *   xp (G, T, B): projected inputs; caches and gradients (rows, T, B): row stride L = T * B
+ *   hs, cs (H, T+1, B): step 0 is the initial state: row stride L1 = (T+1) * B
+ *   dhs (H, T, B): the gradient reaching hs[:, 1:] from above
+ *   carry (H, B): in, the gradient w.r.t. the final state; out, w.r.t. the initial state
+ * Each *_block function runs the whole time loop on the batch columns [b0, b1); the
+ * exported functions split the batch over `nthreads` threads (see run_split).
+ */
+#define GEMM SFX(gemm)
+#define SIGMOID SFX(sigmoid)
+#define TANH SFX(tanh)
+#define SQRT SFX(sqrt)
+
+/* ----- vanilla RNN: h_new = tanh(xp + W_hh.T @ h) ----------------------------------------- */
+static void SFX(rnn_forward_block)(const job_t *j) {
+    const int64_t T = j->T, B = j->B, H = j->H, b0 = j->b0, nb = j->b1 - j->b0;
+    const int64_t L = T * B, L1 = (T + 1) * B;
+    const real *W_hh = j->p[0], *xp = j->p[1];
+    real *hs = j->p[2];
+    for (int64_t t = 0; t < T; t++) {
+        real *h_new = hs + (t + 1) * B + b0;
+        GEMM(1, H, nb, H, W_hh, hs + t * B + b0, L1, 0, h_new, L1);
+        for (int64_t i = 0; i < H; i++) {
+            real *restrict hn = h_new + i * L1;
+            const real *restrict x = xp + i * L + t * B + b0;
+            IVDEP
+            for (int64_t b = 0; b < nb; b++) hn[b] = TANH(hn[b] + x[b]);
+        }
+    }
+}
+
+/* da (H, T, B) = dh * (1 - h_new**2) with dh = dhs[:, t] + carry; carry = W_hh @ da[:, t] */
+static void SFX(rnn_backward_block)(const job_t *j) {
+    const int64_t T = j->T, B = j->B, H = j->H, b0 = j->b0, nb = j->b1 - j->b0;
+    const int64_t L = T * B, L1 = (T + 1) * B;
+    const real *W_hh = j->p[0], *hs = j->p[1], *dhs = j->p[2];
+    real *da = j->p[3], *carry = j->p[4];
+    for (int64_t t = T - 1; t >= 0; t--) {
+        for (int64_t i = 0; i < H; i++) {
+            const int64_t o = i * L + t * B + b0;
+            const real *restrict hn = hs + i * L1 + (t + 1) * B + b0, *restrict up = dhs + o;
+            const real *restrict c = carry + i * B + b0;
+            real *restrict d = da + o;
+            IVDEP
+            for (int64_t b = 0; b < nb; b++) d[b] = (up[b] + c[b]) * (1 - hn[b] * hn[b]);
+        }
+        GEMM(0, H, nb, H, W_hh, da + t * B + b0, L, 0, carry + b0, B);
+    }
+}
+
+/* ----- GRU (gates r, z, n), see charsmith.nn.gru ------------------------------------------ */
+/* a (3H, T, B) = [r | z | ghn], n (H, T, B) */
+static void SFX(gru_forward_block)(const job_t *j) {
+    const int64_t T = j->T, B = j->B, H = j->H, b0 = j->b0, nb = j->b1 - j->b0;
+    const int64_t L = T * B, L1 = (T + 1) * B, HL = H * L;
+    const real *W_hh = j->p[0], *b_hn = j->p[1], *xp = j->p[2];
+    real *hs = j->p[3], *a = j->p[4], *n = j->p[5];
+    for (int64_t t = 0; t < T; t++) {
+        GEMM(1, 3 * H, nb, H, W_hh, hs + t * B + b0, L1, 0, a + t * B + b0, L); /* gh */
+        for (int64_t i = 0; i < H; i++) {
+            const int64_t o = i * L + t * B + b0, oh = i * L1 + t * B + b0;
+            const real bi = b_hn[i];
+            real *restrict r = a + o, *restrict z = a + HL + o, *restrict ghn = a + 2 * HL + o;
+            const real *restrict xr = xp + o, *restrict xz = xp + HL + o, *restrict xn = xp + 2 * HL + o;
+            const real *restrict h = hs + oh;
+            real *restrict nt = n + o, *restrict h_new = hs + oh + B;
+            IVDEP
+            for (int64_t b = 0; b < nb; b++) {
+                const real rb = SIGMOID(r[b] + xr[b]), zb = SIGMOID(z[b] + xz[b]);
+                const real g = ghn[b] + bi;
+                const real v = TANH(xn[b] + rb * g);
+                r[b] = rb;
+                z[b] = zb;
+                ghn[b] = g;
+                nt[b] = v;
+                h_new[b] = v + zb * (h[b] - v);
+            }
+        }
+    }
+}
+
+/* dgh (3H, T, B) = [dar | daz | dan * r], dan (H, T, B); carry = dh * z + W_hh @ dgh[:, t] */
+static void SFX(gru_backward_block)(const job_t *j) {
+    const int64_t T = j->T, B = j->B, H = j->H, b0 = j->b0, nb = j->b1 - j->b0;
+    const int64_t L = T * B, L1 = (T + 1) * B, HL = H * L;
+    const real *W_hh = j->p[0], *hs = j->p[1], *a = j->p[2], *n = j->p[3], *dhs = j->p[4];
+    real *dgh = j->p[5], *dan = j->p[6], *carry = j->p[7];
+    for (int64_t t = T - 1; t >= 0; t--) {
+        for (int64_t i = 0; i < H; i++) {
+            const int64_t o = i * L + t * B + b0;
+            const real *restrict h = hs + i * L1 + t * B + b0, *restrict up = dhs + o;
+            const real *restrict r = a + o, *restrict z = a + HL + o, *restrict ghn = a + 2 * HL + o;
+            const real *restrict nt = n + o;
+            real *restrict dar = dgh + o, *restrict daz = dgh + HL + o, *restrict dgn = dgh + 2 * HL + o;
+            real *restrict dant = dan + o, *restrict c = carry + i * B + b0;
+            IVDEP
+            for (int64_t b = 0; b < nb; b++) {
+                const real d = up[b] + c[b];
+                const real v = nt[b];
+                const real da_n = d * (1 - z[b]) * (1 - v * v);
+                dant[b] = da_n;
+                dar[b] = da_n * ghn[b] * r[b] * (1 - r[b]);
+                daz[b] = d * (h[b] - v) * z[b] * (1 - z[b]);
+                dgn[b] = da_n * r[b];
+                c[b] = d * z[b]; /* the direct path h -> h_new; the gemm adds the rest */
+            }
+        }
+        GEMM(0, H, nb, 3 * H, W_hh, dgh + t * B + b0, L, 1, carry + b0, B);
+    }
+}
+
+/* ----- LSTM (gates i, f, g, o), see charsmith.nn.lstm ------------------------------------- */
+/* acts (4H, T, B) = [i | f | g | o] activated, tc (H, T, B) = tanh(c_new) */
+static void SFX(lstm_forward_block)(const job_t *j) {
+    const int64_t T = j->T, B = j->B, H = j->H, b0 = j->b0, nb = j->b1 - j->b0;
+    const int64_t L = T * B, L1 = (T + 1) * B, HL = H * L;
+    const real *W_hh = j->p[0], *xp = j->p[1];
+    real *hs = j->p[2], *cs = j->p[3], *acts = j->p[4], *tc = j->p[5];
+    for (int64_t t = 0; t < T; t++) {
+        GEMM(1, 4 * H, nb, H, W_hh, hs + t * B + b0, L1, 0, acts + t * B + b0, L); /* gh */
+        for (int64_t i = 0; i < H; i++) {
+            const int64_t o = i * L + t * B + b0, oh = i * L1 + t * B + b0;
+            const real *restrict x = xp + o, *restrict c = cs + oh;
+            real *restrict ig = acts + o, *restrict fg = ig + HL, *restrict gg = ig + 2 * HL;
+            real *restrict og = ig + 3 * HL, *restrict tct = tc + o;
+            real *restrict h_new = hs + oh + B, *restrict c_new = cs + oh + B;
+            IVDEP
+            for (int64_t b = 0; b < nb; b++) {
+                const real iv = SIGMOID(ig[b] + x[b]), fv = SIGMOID(fg[b] + x[HL + b]);
+                const real gv = TANH(gg[b] + x[2 * HL + b]), ov = SIGMOID(og[b] + x[3 * HL + b]);
+                const real cn = fv * c[b] + iv * gv;
+                const real v = TANH(cn);
+                ig[b] = iv;
+                fg[b] = fv;
+                gg[b] = gv;
+                og[b] = ov;
+                c_new[b] = cn;
+                tct[b] = v;
+                h_new[b] = ov * v;
+            }
+        }
+    }
+}
+
+/* da (4H, T, B); carry_h = W_hh @ da[:, t], carry_c = dc_tot * f */
+static void SFX(lstm_backward_block)(const job_t *j) {
+    const int64_t T = j->T, B = j->B, H = j->H, b0 = j->b0, nb = j->b1 - j->b0;
+    const int64_t L = T * B, L1 = (T + 1) * B, HL = H * L;
+    const real *W_hh = j->p[0], *cs = j->p[1], *acts = j->p[2], *tc = j->p[3], *dhs = j->p[4];
+    real *da = j->p[5], *carry_h = j->p[6], *carry_c = j->p[7];
+    for (int64_t t = T - 1; t >= 0; t--) {
+        for (int64_t i = 0; i < H; i++) {
+            const int64_t o = i * L + t * B + b0;
+            const real *restrict c = cs + i * L1 + t * B + b0, *restrict up = dhs + o;
+            const real *restrict tct = tc + o, *restrict ig = acts + o, *restrict fg = ig + HL;
+            const real *restrict gg = ig + 2 * HL, *restrict og = ig + 3 * HL;
+            real *restrict dai = da + o, *restrict daf = dai + HL;
+            real *restrict dag = dai + 2 * HL, *restrict dao = dai + 3 * HL;
+            const real *restrict ch = carry_h + i * B + b0;
+            real *restrict cc = carry_c + i * B + b0;
+            IVDEP
+            for (int64_t b = 0; b < nb; b++) {
+                const real dh = up[b] + ch[b];
+                const real dc = cc[b] + dh * og[b] * (1 - tct[b] * tct[b]); /* dc_tot */
+                dai[b] = dc * gg[b] * ig[b] * (1 - ig[b]);
+                daf[b] = dc * c[b] * fg[b] * (1 - fg[b]);
+                dag[b] = dc * ig[b] * (1 - gg[b] * gg[b]);
+                dao[b] = dh * tct[b] * og[b] * (1 - og[b]);
+                cc[b] = dc * fg[b];
+            }
+        }
+        GEMM(0, H, nb, 4 * H, W_hh, da + t * B + b0, L, 0, carry_h + b0, B);
+    }
+}
+
+/* ----- C = op(A) @ op(B), split by rows of C (B = M) or by columns (B = N) ---------------- */
+static void SFX(matmul_rows_block)(const job_t *j) {
+    const int64_t *m = j->m, r0 = j->b0, nr = j->b1 - j->b0;
+    const real *A = j->p[0];
+    const real *a = m[0] ? A + r0 : A + r0 * m[5]; /* rows r0.. of op(A) */
+    SFX(gemm_any)((int)m[0], (int)m[1], nr, m[3], m[4], a, m[5], j->p[1], m[6],
+                  (real *)j->p[2] + r0 * m[7], m[7]);
+}
+
+static void SFX(matmul_cols_block)(const job_t *j) {
+    const int64_t *m = j->m, c0 = j->b0, nc = j->b1 - j->b0;
+    const real *Bm = j->p[1];
+    const real *b = m[1] ? Bm + c0 * m[6] : Bm + c0; /* columns c0.. of op(B) */
+    SFX(gemm_any)((int)m[0], (int)m[1], m[2], nc, m[4], j->p[0], m[5], b, m[6],
+                  (real *)j->p[2] + c0, m[7]);
+}
+
+/* m = (trans_a, trans_b, M, N, K, lda, ldb, ldc), p = (A, B, C); splits the larger of M, N */
+void SFX(matmul)(const int64_t *m, void *const *p, int64_t nthreads) {
+    const int by_rows = m[2] >= m[3];
+    job_t job = {by_rows ? SFX(matmul_rows_block) : SFX(matmul_cols_block), 0,
+                 by_rows ? m[2] : m[3], 0, 0, 0, {p[0], p[1], p[2]}, {0}};
+    memcpy(job.m, m, 8 * sizeof(int64_t));
+    run_split(&job, nthreads);
+}
+
+/* ----- Adam, fused: one pass over the flat parameters (see charsmith.optim.update) --------- *
+ * p -= decay * mask * p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  p -= step m / (sqrt(v) + eps)
+ * mask is 1 where weight decay applies, else 0. */
+void SFX(adam)(int64_t n, real *restrict p, const real *restrict g, real *restrict m,
+               real *restrict v, const real *restrict mask, double step, double b1, double b2,
+               double eps, double decay) {
+    const real rb1 = (real)b1, rb2 = (real)b2, rstep = (real)step, reps = (real)eps;
+    const real rdecay = (real)decay;
+    IVDEP
+    for (int64_t k = 0; k < n; k++) {
+        const real gk = g[k];
+        const real mk = rb1 * m[k] + (1 - rb1) * gk, vk = rb2 * v[k] + (1 - rb2) * gk * gk;
+        const real pk = p[k] - rdecay * mask[k] * p[k];
+        m[k] = mk;
+        v[k] = vk;
+        p[k] = pk - rstep * mk / (SQRT(vk) + reps);
+    }
+}
+
+/* ----- exported entry points: sizes, thread count, then the block's pointers in order ----- */
+#define EXPORT(name, np)                                                                     \
+    void SFX(name)(int64_t T, int64_t B, int64_t H, int64_t nthreads, void *const *ptrs) {   \
+        job_t job = {SFX(name##_block), T, B, H, 0, B, {0}, {0}};                            \
+        memcpy(job.p, ptrs, (np) * sizeof(void *));                                          \
+        run_split(&job, nthreads);                                                           \
+    }
+EXPORT(rnn_forward, 3)
+EXPORT(rnn_backward, 5)
+EXPORT(gru_forward, 6)
+EXPORT(gru_backward, 8)
+EXPORT(lstm_forward, 6)
+EXPORT(lstm_backward, 8)
+#undef EXPORT
+
+#undef GEMM
+#undef SIGMOID
+#undef TANH
+#undef SQRT

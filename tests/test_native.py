@@ -1,0 +1,197 @@
+"""The compiled recurrence (charsmith.nn.native) against the NumPy loop, and its fallbacks.
+
+Finite differences and PyTorch check both paths through the ``engine`` fixture (see
+test_cells, test_model, test_torch_parity); here: the two paths agree on every output
+for awkward sizes and thread counts, float32 stays close to float64, the threaded
+matmul and the fused Adam match NumPy, and a machine without the kernels still works.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import has_compiler
+
+from charsmith import optim
+from charsmith.nn import layer, native
+
+CELLS = ("rnn", "lstm", "gru")
+
+
+@pytest.fixture(autouse=True)
+def kernels() -> Iterator[None]:
+    if not native.available():
+        if has_compiler():
+            pytest.fail(f"a C compiler is present but the compiled kernels are not: {native.status()}")
+        pytest.skip(f"no compiled kernels on this machine: {native.status()}")
+    yield
+    native.set_threads(0)
+
+
+def run_layer(cell: str, p: dict, xp: np.ndarray, state: tuple, dhs: np.ndarray, d_state: tuple) -> list[np.ndarray]:
+    hs, final, cache = layer.recur_forward(cell, p, xp, state)
+    dxp, d0, grads = layer.recur_backward(cell, p, dhs, d_state, cache)
+    return [hs.copy(), *final, dxp.copy(), *d0, *(grads[k] for k in sorted(grads))]
+
+
+def random_problem(cell: str, T: int, B: int, H: int, dtype: type, seed: int = 0) -> tuple:
+    rng = np.random.default_rng(seed)
+    p = {k: v.astype(dtype) for k, v in layer.init_params(cell, 3, H, rng, np.float64).items()}
+    p = {k: (v + rng.normal(0, 0.3, v.shape)).astype(dtype) for k, v in p.items()}  # non-zero biases
+    n = 2 if cell == "lstm" else 1
+    G = p["W_hh"].shape[1]
+    state = tuple(rng.normal(0, 0.7, (B, H)).astype(dtype) for _ in range(n))
+    d_state = tuple(rng.normal(0, 1, (B, H)).astype(dtype) for _ in range(n))
+    xp = rng.normal(0, 1.5, (G, T, B)).astype(dtype)
+    dhs = rng.normal(0, 1, (H, T, B)).astype(dtype)
+    return p, xp, state, dhs, d_state
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("T,B,H", [(1, 1, 1), (4, 5, 3), (7, 33, 9), (3, 64, 16)])
+@pytest.mark.parametrize("cell", CELLS)
+def test_compiled_matches_numpy_loop_float64(cell: str, T: int, B: int, H: int, threads: int,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.setattr(native, "_MIN_WORK", 1)  # split even tiny problems over the threads
+    native.set_threads(threads)
+    args = random_problem(cell, T, B, H, np.float64)
+    ours = run_layer(cell, *args)
+    with native.disabled():
+        ref = run_layer(cell, *args)
+    for a, b in zip(ours, ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+def test_float32_kernels_stay_close_to_float64(cell: str) -> None:
+    """The float32 kernels use their own vectorised exp: compare them with float64."""
+    args64 = random_problem(cell, 6, 40, 12, np.float64, seed=3)
+    args32 = tuple(to_float32(a) for a in args64)
+    ours = run_layer(cell, *args32)
+    with native.disabled():
+        ref = run_layer(cell, *args64)
+    for a, b in zip(ours, ref, strict=True):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-5 * max(1.0, float(np.abs(b).max())))
+
+
+def to_float32(a: object) -> object:
+    """float64 arrays (also inside tuples and dicts) to float32."""
+    if isinstance(a, np.ndarray):
+        return a.astype(np.float32)
+    if isinstance(a, tuple):
+        return tuple(to_float32(x) for x in a)
+    if isinstance(a, dict):
+        return {k: to_float32(v) for k, v in a.items()}
+    return a
+
+
+def test_sigmoid_and_tanh_extremes_stay_finite() -> None:
+    """Huge pre-activations saturate (exp is clamped) instead of overflowing to nan."""
+    p, xp, state, dhs, d_state = random_problem("lstm", 3, 8, 4, np.float32)
+    xp[:, 0] = 1e30
+    xp[:, 1] = -1e30
+    out = run_layer("lstm", p, xp, state, dhs, d_state)
+    assert all(np.isfinite(a).all() for a in out)
+    assert np.all(np.abs(out[0][:, 1:]) <= 1.0)  # outputs; step 0 is the given state
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_threaded_matmul_matches_numpy(ta: bool, tb: bool, dtype: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(native, "_MIN_MATMUL", 1)
+    native.set_threads(3)
+    tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
+    rng = np.random.default_rng(5)
+    for M, N, K in [(1, 1, 1), (7, 300, 5), (300, 7, 11), (64, 65, 66)]:
+        a = rng.normal(size=(K, M) if ta else (M, K)).astype(dtype)
+        b = rng.normal(size=(N, K) if tb else (K, N)).astype(dtype)
+        a, b = (a.T if ta else a), (b.T if tb else b)
+        np.testing.assert_allclose(native.matmul(a, b), a @ b, **tol)
+    strided = rng.normal(size=(20, 3, 30)).astype(dtype)[:, :2].reshape(20, 60)  # rows of stride 90
+    w = rng.normal(size=(60, 8)).astype(dtype)
+    np.testing.assert_allclose(native.matmul(strided, w), strided @ w, **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_adam_matches_numpy(dtype: type) -> None:
+    rng = np.random.default_rng(6)
+    flat = {"all": rng.normal(size=1000).astype(dtype)}
+    grads = {"all": rng.normal(size=1000).astype(dtype)}
+    mask = {"all": (rng.random(1000) < 0.5).astype(dtype)}
+    results = []
+    for use_native in (True, False):
+        p = {"all": flat["all"].copy()}
+        state = optim.init_state("adam", p)
+        state["v/all"] += 0.01
+        ctx = contextlib.nullcontext() if use_native else native.disabled()
+        with ctx:
+            for t in (1, 2, 3):
+                optim.update("adam", p, grads, state, lr=0.01, t=t, weight_decay=0.1, decay_mask=mask)
+        results.append((p["all"], state["m/all"], state["v/all"]))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-7)
+
+
+def test_disabled_block_uses_the_numpy_loop() -> None:
+    assert native.available()
+    with native.disabled():
+        assert not native.available()
+        assert "turned off" in native.status()
+    assert native.available()
+    assert native.status().startswith("compiled kernels in use")
+
+
+def test_set_threads_rejects_bad_values() -> None:
+    with pytest.raises(ValueError, match="non-negative integer"):
+        native.set_threads(-1)
+    native.set_threads(2)
+    assert native.threads() == 2
+
+
+def _fresh_process(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+    """A new interpreter: load the kernels under ``env``, then train a tiny model on the outcome."""
+    code = (
+        "import numpy as np\n"
+        "from charsmith.nn import native\n"
+        "from charsmith import model\n"
+        "from charsmith.config import ModelConfig\n"
+        "print(native.available(), native.status())\n"
+        "cfg = ModelConfig('gru', 5, 4)\n"
+        "p = model.init_params(cfg, np.random.default_rng(0))\n"
+        "logits, _, _ = model.forward(p, cfg, np.zeros((2, 3), int), model.init_state(cfg, 2))\n"
+        "print(logits.shape)\n"
+    )
+    full = {**os.environ, "CHARSMITH_CACHE_DIR": str(tmp_path / "cache"), **env}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full, timeout=300)
+
+
+def test_environment_switch_turns_the_kernels_off(tmp_path: Path) -> None:
+    proc = _fresh_process({"CHARSMITH_NATIVE": "0"}, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["False turned off by CHARSMITH_NATIVE=0", "(2, 3, 5)"]
+
+
+def test_a_broken_compiler_falls_back_to_numpy(tmp_path: Path) -> None:
+    proc = _fresh_process({"CC": "false"}, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()
+    assert first.startswith("False false could not compile the kernels")
+    assert second == "(2, 3, 5)"
+    assert not list((tmp_path / "cache").glob("*"))  # no half-written library left behind
+
+
+def test_kernels_are_built_once_into_the_cache(tmp_path: Path) -> None:
+    for _ in range(2):
+        proc = _fresh_process({}, tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith("True compiled kernels in use")
+    built = list((tmp_path / "cache").iterdir())
+    assert len(built) == 1 and built[0].suffix in (".so", ".dylib", ".dll")
