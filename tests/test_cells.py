@@ -115,7 +115,7 @@ def test_layer_zero_final_grad_is_default(cell: str) -> None:
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("mask_kind", ["bool", "float"])
-def test_loss_gradients(reduction: str, mask_kind: str) -> None:
+def test_loss_gradients(reduction: str, mask_kind: str, engine: str) -> None:
     rng = np.random.default_rng(6)
     Bl, Tl, V = 3, 4, 6
     logits = rng.normal(0.0, 2.0, size=(Bl, Tl, V))
@@ -142,7 +142,7 @@ def test_loss_gradients(reduction: str, mask_kind: str) -> None:
     assert_grads_close(f, {"logits": logits}, {"logits": dlogits})
 
 
-def test_loss_is_stable_and_keeps_dtype() -> None:
+def test_loss_is_stable_and_keeps_dtype(engine: str) -> None:
     logits = np.array([[[1000.0, 0.0, -1000.0]]], dtype=np.float32)
     value, cache = loss.cross_entropy_forward(logits, np.array([[1]]), np.ones((1, 1), bool))
     assert value == pytest.approx(1000.0)
@@ -151,7 +151,7 @@ def test_loss_is_stable_and_keeps_dtype() -> None:
     np.testing.assert_allclose(d[0, 0], [1.0, -1.0, 0.0], atol=1e-6)
 
 
-def test_loss_uses_each_positions_own_max() -> None:
+def test_loss_uses_each_positions_own_max(engine: str) -> None:
     # positions whose logits sit 1e4 apart: one shared shift would underflow all but one
     rng = np.random.default_rng(8)
     base = rng.normal(size=(2, 3, 5))

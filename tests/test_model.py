@@ -236,8 +236,8 @@ def test_scatter_rows_both_paths(n: int) -> None:
     np.testing.assert_array_equal(model._scatter_rows(np.full(4, -1), rows[:4], n), 0.0)
 
 
-@pytest.mark.parametrize("n", [5, 1 << 21])  # small: one-hot matmul; huge n: the sorting fallback
-def test_scatter_cols_both_paths(n: int) -> None:
+@pytest.mark.parametrize("n", [5, 1 << 21])  # numpy: small = one-hot matmul; huge n = sorting
+def test_scatter_cols_all_paths(n: int, engine: str) -> None:
     rng = np.random.default_rng(21)
     idx = rng.integers(-1, 5, size=40)
     cols = rng.normal(size=(3, 40))

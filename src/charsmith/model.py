@@ -186,12 +186,16 @@ def _input_rows(params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, n
 def _scatter_cols(idx: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
     """out[:, v] = sum of cols[:, k] where idx[k] == v; idx (N,) in [-1, n), cols (D, N) -> (D, n + 1).
 
-    The last column collects idx -1, so the columns of out sum to cols' row sums. A
-    (N, n+1) one-hot matmul (rows of an identity gathered by id), or sorting when large.
+    The last column collects idx -1, so the columns of out sum to cols' row sums. Compiled
+    when available; else a (N, n+1) one-hot matmul (rows of an identity gathered by id),
+    or sorting when that would be large.
     """
+    fast = native.scatter_cols(idx, cols, n)
+    if fast is not None:
+        return fast
     if (n + 1) * idx.size <= 1 << 22:
         onehot = np.take(np.eye(n + 1, dtype=cols.dtype), idx, axis=0, mode="wrap")  # (N, n+1)
-        return native.matmul(cols, onehot)
+        return cols @ onehot
     out = np.empty((cols.shape[0], n + 1), dtype=cols.dtype)
     out[:, :n] = _scatter_rows(idx, cols.T, n).T
     out[:, n] = cols[:, idx < 0].sum(axis=1)
@@ -259,8 +263,8 @@ def forward(
         inputs.append(out)
 
     y = inputs[L]  # (H, T*B) head input
-    logits = native.matmul(params["W_out"].T, y)  # type: ignore[arg-type]  # (V, T*B)
-    logits += params["b_out"][:, None]
+    logits = native.matmul(y.T, params["W_out"])  # type: ignore[union-attr]  # (T*B, V), rows t*B + b
+    logits += params["b_out"]
     cache: Cache = {
         "shape": (B, T),
         "ids_t": ids_t,  # (T, B) ids, -1 = zero input
@@ -269,7 +273,7 @@ def forward(
         "masks": masks,  # dropout masks (H, T*B), already scaled, or None
         "y": y,  # (H, T*B) head input
     }
-    return np.ascontiguousarray(logits.reshape(V, T, B).transpose(2, 1, 0)), tuple(final), cache
+    return np.ascontiguousarray(logits.reshape(T, B, V).transpose(1, 0, 2)), tuple(final), cache
 
 
 def backward_with_state(
@@ -286,14 +290,14 @@ def backward_with_state(
     dlogits = np.asarray(dlogits)
     if dlogits.shape != (B, T, V):
         raise ValueError(f"dlogits must have shape {(B, T, V)} like the logits, got {dlogits.shape}")
-    dl = np.ascontiguousarray(dlogits.transpose(2, 1, 0), dtype=dtype).reshape(V, T * B)  # gate-major
+    dl = np.ascontiguousarray(dlogits.transpose(1, 0, 2), dtype=dtype).reshape(T * B, V)  # rows t*B + b
     if d_state is not None:
         _check_state(cfg, d_state, B, dtype, "d_state")
 
     grads: dict[str, np.ndarray] = {}
-    grads["W_out"] = native.matmul(cache["y"], dl.T)  # (H, V)
-    grads["b_out"] = _row_sums(dl)
-    dy = native.matmul(params["W_out"], dl)  # (H, T*B)
+    grads["W_out"] = native.matmul(cache["y"], dl)  # (H, V)
+    grads["b_out"] = np.ones(T * B, dtype=dtype) @ dl  # column sums, as a vector-matrix product
+    dy = native.matmul(params["W_out"], dl.T)  # (H, T*B)
 
     d_state0: list[tuple[np.ndarray, ...]] = [()] * L
     for i in range(L - 1, -1, -1):

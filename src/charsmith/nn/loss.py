@@ -14,9 +14,13 @@ from typing import Literal
 
 import numpy as np
 
+from charsmith.nn import native
+
 __all__ = ["cross_entropy_forward", "cross_entropy_backward"]
 
-LossCache = tuple[np.ndarray, np.ndarray, np.ndarray]  # probs (B, T, V), flat target index (B*T,), w (B, T)
+# (probs (B, T, V), flat target index (B*T,), w (B, T)), or from the compiled pass
+# (w * (probs - onehot) (B, T, V), None, w)
+LossCache = tuple[np.ndarray, np.ndarray | None, np.ndarray]
 
 
 def _row_max(a: np.ndarray) -> np.ndarray:
@@ -63,6 +67,10 @@ def cross_entropy_forward(
             w /= total
     flat = np.arange(0, safe.size * V, V) + safe.reshape(-1)  # (B*T,) flat index of each target logit
 
+    fused = native.softmax_xent(logits.reshape(-1, V), safe.reshape(-1), w.reshape(-1))
+    if fused is not None:  # the same maths in one compiled pass per row
+        nll, grad = fused
+        return float(w.reshape(-1) @ nll), (grad.reshape(logits.shape), None, w)
     z = logits - _row_max(logits)[..., None]  # (B, T, V), <= 0
     probs = np.exp(z)
     s = probs @ np.ones(V, dtype=probs.dtype)  # (B, T) row sums: a matvec is ~6x faster than sum(-1)
@@ -76,6 +84,8 @@ def cross_entropy_forward(
 def cross_entropy_backward(dloss: float, cache: LossCache) -> np.ndarray:
     """dlogits (B, T, V) = dloss * w * (softmax - onehot(target)), in the logits' dtype."""
     probs, flat, w = cache
+    if flat is None:  # the compiled forward cached the whole gradient for dloss = 1
+        return probs * probs.dtype.type(dloss)
     scale = w * probs.dtype.type(dloss)  # (B, T)
     dlogits = np.multiply(probs, scale[..., None], order="C")  # C order: reshape(-1) below is a view
     dlogits.reshape(-1)[flat] -= scale.reshape(-1)  # each position's target logit

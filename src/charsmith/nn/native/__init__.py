@@ -2,7 +2,7 @@
 
 :func:`charsmith.nn.layer.recur_forward` / ``recur_backward`` use it when it is available
 and fall back to their NumPy loop otherwise; both write the same buffers, so everything
-else is shared, and the tests run both. The C source (``recur.c``, ``recur_body.h``) ships
+else is shared, and the tests run both. The C source (``kernels.c``, ``kernels_body.h``) ships
 with the package and is compiled on first use with the system's C compiler (``$CC``, else
 ``cc``/``gcc``/``clang``) for this CPU, into a cache directory (``$CHARSMITH_CACHE_DIR``,
 else ``$XDG_CACHE_HOME/charsmith``, else ``~/.cache/charsmith``), written atomically.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import glob
 import hashlib
 import os
@@ -34,11 +35,12 @@ import numpy as np
 
 __all__ = [
     "available", "status", "disabled", "supports", "set_threads", "threads",
-    "recur_forward", "recur_backward", "matmul", "adam",
+    "recur_forward", "recur_backward", "matmul", "adam", "softmax_xent",
+    "scatter_cols",
 ]  # fmt: skip
 
 _HERE = Path(__file__).parent
-_SOURCES = ("recur.c", "recur_body.h")
+_SOURCES = ("kernels.c", "kernels_body.h")
 _FLAGS = (["-O3", "-march=native", "-fno-math-errno"], ["-O3", "-fno-math-errno"])  # 2nd: no -march=native
 # (sgemm, dgemm, 64-bit integers): NumPy's wheels (scipy-openblas, ILP64), then common BLASes
 _GEMMS = (
@@ -84,7 +86,7 @@ def _compile(cc: str, out: Path) -> str | None:
     tmp = out.with_name(f"{out.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     err = ""
     for flags in _FLAGS:
-        cmd = [cc, *flags, "-fPIC", "-shared", "-o", str(tmp), str(_HERE / "recur.c"), "-lm"]
+        cmd = [cc, *flags, "-fPIC", "-shared", "-o", str(tmp), str(_HERE / "kernels.c"), "-lm"]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
         except (OSError, subprocess.SubprocessError) as e:
@@ -107,7 +109,7 @@ def _library_path() -> tuple[Path | None, str]:
     for name in _SOURCES:
         h.update((_HERE / name).read_bytes())
     h.update(repr((cc, _FLAGS, sys.platform, _cpu_id())).encode())
-    name = f"recur-{h.hexdigest()[:16]}{_SUFFIX}"
+    name = f"kernels-{h.hexdigest()[:16]}{_SUFFIX}"
     for d in (_cache_dir(), Path(tempfile.gettempdir()) / f"charsmith-{os.getuid() if hasattr(os, 'getuid') else 0}"):
         path = d / name
         if path.exists():
@@ -158,6 +160,12 @@ def _declare(lib: ctypes.CDLL) -> None:
                 fn.argtypes = [ctypes.c_int64] * 4 + [ctypes.POINTER(ctypes.c_void_p)]
                 fn.restype = None
     for sfx in ("_f32", "_f64"):
+        fn = getattr(lib, "xent" + sfx)
+        fn.argtypes = [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 5
+        fn.restype = ctypes.c_int
+        fn = getattr(lib, "scatter_cols" + sfx)
+        fn.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3
+        fn.restype = None
         fn = getattr(lib, "adam" + sfx)
         fn.argtypes = [ctypes.c_int64] + [ctypes.c_void_p] * 5 + [ctypes.c_double] * 5
         fn.restype = None
@@ -264,8 +272,11 @@ def set_threads(n: int) -> None:
 
 def threads() -> int:
     """The thread budget: set_threads(), else $CHARSMITH_THREADS, else the usable cores."""
-    if _threads:
-        return _threads
+    return _threads or _default_threads()
+
+
+@functools.lru_cache(maxsize=1)
+def _default_threads() -> int:
     env = os.environ.get("CHARSMITH_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)
@@ -295,7 +306,7 @@ def supports(dtype: np.dtype) -> bool:
 
 def recur_forward(cell: str, W_hh: np.ndarray, b_hn: np.ndarray | None, xp: np.ndarray,
                   S: list[np.ndarray], C: list[np.ndarray]) -> None:  # fmt: skip
-    """Run the recurrence, gate-major (see recur_body.h): xp (G, T, B); fills S (hs, and cs
+    """Run the recurrence, gate-major (see kernels_body.h): xp (G, T, B); fills S (hs, and cs
     for lstm, each (H, T+1, B) with step 0 set by the caller) and the caches C (rows, T, B).
     All arrays C-contiguous, of one dtype."""
     _, T, B = xp.shape
@@ -360,3 +371,31 @@ def adam(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, mask: np.nd
     fn = getattr(_lib, "adam" + _SFX[p.dtype])
     fn(p.size, *(a.ctypes.data for a in arrays), step, b1, b2, eps, decay)
     return True
+
+
+def softmax_xent(logits: np.ndarray, targets: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """For logits (N, V), targets (N,) and weights w (N,), in one pass per row:
+    nll = -log softmax[target] (0 where w == 0) and grad = w * (softmax - onehot(target)).
+    None unless the kernels are in use and logits is a contiguous float array."""
+    if logits.dtype not in _SFX or not logits.flags.c_contiguous or not available():
+        return None
+    N, V = logits.shape
+    targets = np.ascontiguousarray(targets, dtype=np.int64)
+    w = np.ascontiguousarray(w, dtype=logits.dtype)
+    grad, nll = np.empty_like(logits), np.empty(N, dtype=logits.dtype)
+    fn = getattr(_lib, "xent" + _SFX[logits.dtype])
+    if fn(N, V, *(a.ctypes.data for a in (logits, targets, w, grad, nll))) != 0:
+        return None  # out of memory for its scratch block: let NumPy try
+    return nll, grad
+
+
+def scatter_cols(idx: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray | None:
+    """out (D, n+1) with out[:, v] = sum of cols[:, k] where idx[k] == v, idx -1 summed in the
+    last column; cols (D, N). None unless the kernels are in use and cols is contiguous."""
+    if cols.dtype not in _SFX or not cols.flags.c_contiguous or not available():
+        return None
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    D, N = cols.shape
+    out = np.empty((D, n + 1), dtype=cols.dtype)
+    getattr(_lib, "scatter_cols" + _SFX[cols.dtype])(D, N, n + 1, idx.ctypes.data, cols.ctypes.data, out.ctypes.data)
+    return out

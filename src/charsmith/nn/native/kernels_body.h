@@ -1,4 +1,4 @@
-/* The recurrence kernels, written once in terms of `real` and SFX(name) (see recur.c).
+/* The recurrence kernels, written once in terms of `real` and SFX(name) (see kernels.c).
  *
  * Layout: gate-major, every array (rows, steps, B) contiguous, so that one step's slice is
  * a (rows, B) block with row stride steps * B (the BLAS takes it as it is), and the whole
@@ -15,6 +15,8 @@
 #define SIGMOID SFX(sigmoid)
 #define TANH SFX(tanh)
 #define SQRT SFX(sqrt)
+#define EXP SFX(exp)
+#define LOG SFX(log)
 
 /* ----- vanilla RNN: h_new = tanh(xp + W_hh.T @ h) ----------------------------------------- */
 static void SFX(rnn_forward_block)(const job_t *j) {
@@ -223,6 +225,61 @@ void SFX(adam)(int64_t n, real *restrict p, const real *restrict g, real *restri
     }
 }
 
+/* ----- softmax cross-entropy (see charsmith.nn.loss) --------------------------------------- *
+ * For each of the n rows of logits (n, V), with weight w and target y (read only if w != 0):
+ *   nll = -log softmax(row)[y]  (0 if w == 0);  grad = w * (softmax(row) - onehot(y))
+ * Rows are short (V is the vocabulary), so blocks of XR rows are transposed into zt (V, XR)
+ * and every loop runs across the rows of a block, which vectorises. Returns -1 if out of memory. */
+int SFX(xent)(int64_t n, int64_t V, const real *restrict logits, const int64_t *restrict targets,
+               const real *restrict w, real *restrict grad, real *restrict nll) {
+    real *restrict zt = malloc(sizeof(real) * V * XR);
+    real mx[XR], s[XR];
+    if (!zt) return -1;
+    for (int64_t r0 = 0; r0 < n; r0 += XR) {
+        const int64_t nr = n - r0 < XR ? n - r0 : XR;
+        for (int64_t r = 0; r < nr; r++)
+            for (int64_t k = 0; k < V; k++) zt[k * XR + r] = logits[(r0 + r) * V + k];
+        for (int64_t r = nr; r < XR; r++)
+            for (int64_t k = 0; k < V; k++) zt[k * XR + r] = 0; /* a short last block */
+        for (int64_t r = 0; r < XR; r++) mx[r] = zt[r], s[r] = 0;
+        for (int64_t k = 1; k < V; k++)
+            for (int64_t r = 0; r < XR; r++) mx[r] = zt[k * XR + r] > mx[r] ? zt[k * XR + r] : mx[r];
+        for (int64_t k = 0; k < V; k++) {
+            IVDEP
+            for (int64_t r = 0; r < XR; r++) {
+                const real e = EXP(zt[k * XR + r] - mx[r]);
+                zt[k * XR + r] = e;
+                s[r] += e;
+            }
+        }
+        for (int64_t r = 0; r < nr; r++) {
+            const real wr = w[r0 + r], scale = wr / s[r];
+            real *restrict gr = grad + (r0 + r) * V;
+            for (int64_t k = 0; k < V; k++) gr[k] = zt[k * XR + r] * scale;
+            if (wr != 0) {
+                const int64_t y = targets[r0 + r];
+                nll[r0 + r] = LOG(s[r]) - (logits[(r0 + r) * V + y] - mx[r]);
+                gr[y] -= wr;
+            } else {
+                nll[r0 + r] = 0;
+            }
+        }
+    }
+    free(zt);
+    return 0;
+}
+
+/* ----- out[:, idx[k]] += cols[:, k]: a scatter-add by column (idx -1 -> the last column) --- */
+void SFX(scatter_cols)(int64_t D, int64_t N, int64_t n_out, const int64_t *restrict idx,
+                       const real *restrict cols, real *restrict out) {
+    for (int64_t d = 0; d < D; d++) {
+        const real *restrict c = cols + d * N;
+        real *restrict o = out + d * n_out;
+        for (int64_t k = 0; k < n_out; k++) o[k] = 0;
+        for (int64_t k = 0; k < N; k++) o[idx[k] < 0 ? n_out - 1 : idx[k]] += c[k];
+    }
+}
+
 /* ----- exported entry points: sizes, thread count, then the block's pointers in order ----- */
 #define EXPORT(name, np)                                                                     \
     void SFX(name)(int64_t T, int64_t B, int64_t H, int64_t nthreads, void *const *ptrs) {   \
@@ -242,3 +299,5 @@ EXPORT(lstm_backward, 8)
 #undef SIGMOID
 #undef TANH
 #undef SQRT
+#undef EXP
+#undef LOG

@@ -7,7 +7,7 @@
  * The recurrent matmuls call the BLAS NumPy itself uses (its cblas_?gemm, handed over by
  * cs_init as a function pointer), so nothing here links against a BLAS.
  *
- * recur_body.h holds the kernels once, written in terms of `real`; it is included twice,
+ * kernels_body.h holds the kernels once, written in terms of `real`; it is included twice,
  * for float (suffix _f32, with an exp that the compiler can vectorise) and double (_f64,
  * libm's exp and tanh: the float64 path is the one the finite-difference tests check).
  */
@@ -26,6 +26,8 @@
 #else
 #define IVDEP
 #endif
+
+enum { XR = 16 }; /* rows per block in xent */
 
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 }; /* CBLAS enum values */
 
@@ -234,16 +236,19 @@ static inline float tanh_f32(float x) { return 2.0f / (1.0f + exp_f32(-2.0f * x)
 static inline double sigmoid_f64(double x) { return 1.0 / (1.0 + exp(-x)); }
 static inline double tanh_f64(double x) { return tanh(x); }
 static inline float sqrt_f32(float x) { return sqrtf(x); }
+static inline float log_f32(float x) { return logf(x); }
+static inline double log_f64(double x) { return log(x); }
+static inline double exp_f64(double x) { return exp(x); }
 static inline double sqrt_f64(double x) { return sqrt(x); }
 
 #define real float
 #define SFX(name) name##_f32
-#include "recur_body.h"
+#include "kernels_body.h"
 #undef real
 #undef SFX
 
 #define real double
 #define SFX(name) name##_f64
-#include "recur_body.h"
+#include "kernels_body.h"
 #undef real
 #undef SFX
