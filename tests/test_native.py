@@ -54,12 +54,15 @@ def random_problem(cell: str, T: int, B: int, H: int, dtype: type, seed: int = 0
     return p, xp, state, dhs, d_state
 
 
-@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("threads,split", [(1, ""), (3, "batch"), (3, "units")])
 @pytest.mark.parametrize("T,B,H", [(1, 1, 1), (4, 5, 3), (7, 33, 9), (3, 64, 16)])
 @pytest.mark.parametrize("cell", CELLS)
-def test_compiled_matches_numpy_loop_float64(cell: str, T: int, B: int, H: int, threads: int,
+def test_compiled_matches_numpy_loop_float64(cell: str, T: int, B: int, H: int, threads: int, split: str,
                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Split by batch columns or by hidden units (a barrier per step), over more threads
+    than cores and uneven blocks: the same numbers as the NumPy loop."""
     monkeypatch.setattr(native, "_MIN_WORK", 1)  # split even tiny problems over the threads
+    monkeypatch.setattr(native, "_FORCE_SPLIT", split)
     native.set_threads(threads)
     args = random_problem(cell, T, B, H, np.float64)
     ours = run_layer(cell, *args)

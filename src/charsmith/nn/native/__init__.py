@@ -57,9 +57,14 @@ _reason = "not loaded yet"
 _tried = False
 _off = 0  # nesting depth of disabled()
 _threads = 0  # set_threads(); 0 = CHARSMITH_THREADS or the cores this process may use
-# Threads only pay off for big enough calls: a thread's start and join cost ~20-50 us.
-_MIN_WORK = int(os.environ.get("CHARSMITH_MIN_WORK", 1 << 21))  # T*B*H*H per extra thread
+# Threads only pay off for big enough calls (waking a worker and a barrier cost microseconds).
+_MIN_WORK = int(os.environ.get("CHARSMITH_MIN_WORK", 1 << 19))  # B*H*G per step per extra thread
 _MIN_MATMUL = int(os.environ.get("CHARSMITH_MIN_MATMUL", 1 << 22))  # M*N*K per extra thread
+# The recurrence splits the batch between threads when each gets _MIN_COLS columns, else
+# the hidden units (with a barrier per step); see run_split in kernels.c.
+_MIN_COLS = int(os.environ.get("CHARSMITH_MIN_COLS", 64))
+_SPLIT_UNITS = 1
+_FORCE_SPLIT = os.environ.get("CHARSMITH_SPLIT", "")
 
 
 def _cache_dir() -> Path:
@@ -152,12 +157,12 @@ def _find_gemm() -> tuple[int, int, bool] | None:
 
 
 def _declare(lib: ctypes.CDLL) -> None:
-    """Every kernel takes (T, B, H, nthreads, pointers[]) and returns nothing."""
+    """The recurrence kernels take (T, B, H, nthreads, split mode, pointers[])."""
     for cell in ("rnn", "gru", "lstm"):
         for name in (f"{cell}_forward", f"{cell}_backward"):
             for sfx in ("_f32", "_f64"):
                 fn = getattr(lib, name + sfx)
-                fn.argtypes = [ctypes.c_int64] * 4 + [ctypes.POINTER(ctypes.c_void_p)]
+                fn.argtypes = [ctypes.c_int64] * 5 + [ctypes.POINTER(ctypes.c_void_p)]
                 fn.restype = None
     for sfx in ("_f32", "_f64"):
         fn = getattr(lib, "xent" + sfx)
@@ -327,7 +332,9 @@ def recur_backward(cell: str, W_hh: np.ndarray, S: list[np.ndarray], C: list[np.
 
 def _call(name: str, dtype: np.dtype, T: int, B: int, H: int, arrays: list[np.ndarray]) -> None:
     ptrs = (ctypes.c_void_p * len(arrays))(*(a.ctypes.data for a in arrays))
-    getattr(_lib, name + _SFX[np.dtype(dtype)])(T, B, H, _threads_for(T * B * H * H), ptrs)
+    n = _threads_for(B * H * arrays[0].shape[1])  # arrays[0] is W_hh (H, G)
+    mode = _SPLIT_UNITS if _FORCE_SPLIT == "units" or (_FORCE_SPLIT != "batch" and B < n * _MIN_COLS) else 0
+    getattr(_lib, name + _SFX[np.dtype(dtype)])(T, B, H, n, mode, ptrs)
 
 
 def _blas_layout(a: np.ndarray) -> tuple[int, int] | None:

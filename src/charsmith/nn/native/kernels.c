@@ -1,11 +1,10 @@
-/* charsmith's optional compiled recurrence: one call runs a layer's whole time loop.
+/* charsmith's optional compiled kernels: a layer's whole time loop in one call, and a few
+ * fused passes (softmax cross-entropy, Adam, a scatter-add) and a threaded matmul.
  *
- * It mirrors charsmith.nn.layer.recur_forward / recur_backward step for step and writes the
- * same buffers, so the Python side (weight gradients, input gradients) is shared. Layout is
- * time-major and feature-major: xp (T, G, B), hs (T+1, H, B), per-step caches (T, rows, B);
- * every gate's block of rows is contiguous, so the gate maths are flat loops over H*B.
- * The recurrent matmuls call the BLAS NumPy itself uses (its cblas_?gemm, handed over by
- * cs_init as a function pointer), so nothing here links against a BLAS.
+ * The recurrence mirrors charsmith.nn.layer's NumPy loop step for step and writes the same
+ * buffers, so the Python side (weight gradients, input gradients) is shared; layout in
+ * kernels_body.h. Matmuls call the BLAS NumPy itself uses (its cblas_?gemm, handed over by
+ * cs_init as function pointers), so nothing here links against a BLAS.
  *
  * kernels_body.h holds the kernels once, written in terms of `real`; it is included twice,
  * for float (suffix _f32, with an exp that the compiler can vectorise) and double (_f64,
@@ -13,6 +12,7 @@
  */
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,6 +29,7 @@
 
 enum { XR = 16 }; /* rows per block in xent */
 
+/* ----- the BLAS ------------------------------------------------------------------------------ */
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 }; /* CBLAS enum values */
 
 typedef void (*sgemm64_t)(int, int, int, int64_t, int64_t, int64_t, float, const float *,
@@ -43,28 +44,6 @@ typedef void (*dgemm32_t)(int, int, int, int32_t, int32_t, int32_t, double, cons
 static void *g_sgemm, *g_dgemm;
 static int g_ilp64;
 
-static void gemm_any_f32(int ta, int tb, int64_t M, int64_t N, int64_t K, const float *A,
-                         int64_t lda, const float *Bm, int64_t ldb, float *C, int64_t ldc) {
-    if (g_ilp64)
-        ((sgemm64_t)g_sgemm)(ROW_MAJOR, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS, M, N, K,
-                             1.0f, A, lda, Bm, ldb, 0.0f, C, ldc);
-    else
-        ((sgemm32_t)g_sgemm)(ROW_MAJOR, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS,
-                             (int32_t)M, (int32_t)N, (int32_t)K, 1.0f, A, (int32_t)lda, Bm,
-                             (int32_t)ldb, 0.0f, C, (int32_t)ldc);
-}
-
-static void gemm_any_f64(int ta, int tb, int64_t M, int64_t N, int64_t K, const double *A,
-                         int64_t lda, const double *Bm, int64_t ldb, double *C, int64_t ldc) {
-    if (g_ilp64)
-        ((dgemm64_t)g_dgemm)(ROW_MAJOR, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS, M, N, K,
-                             1.0, A, lda, Bm, ldb, 0.0, C, ldc);
-    else
-        ((dgemm32_t)g_dgemm)(ROW_MAJOR, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS,
-                             (int32_t)M, (int32_t)N, (int32_t)K, 1.0, A, (int32_t)lda, Bm,
-                             (int32_t)ldb, 0.0, C, (int32_t)ldc);
-}
-
 /* Called once by the loader: the BLAS's cblas_sgemm / cblas_dgemm and its integer width. */
 int cs_init(void *sgemm, void *dgemm, int ilp64) {
     g_sgemm = sgemm;
@@ -73,63 +52,53 @@ int cs_init(void *sgemm, void *dgemm, int ilp64) {
     return (sgemm && dgemm) ? 0 : -1;
 }
 
-int cs_version(void) { return 2; }
+/* C (M, N) = beta * C + op(A) @ op(B), row-major, any leading dimensions. */
+#define DEFINE_GEMM(sfx, real, fn, t64, t32)                                                          \
+    static void gemm##sfx(int ta, int tb, int64_t M, int64_t N, int64_t K, const real *A,         \
+                          int64_t lda, const real *Bm, int64_t ldb, real beta, real *C,           \
+                          int64_t ldc) {                                                          \
+        const int oa = ta ? TRANS : NO_TRANS, ob = tb ? TRANS : NO_TRANS;                         \
+        if (g_ilp64)                                                                              \
+            ((t64)fn)(ROW_MAJOR, oa, ob, M, N, K, 1, A, lda, Bm, ldb, beta, C, ldc); \
+        else                                                                                      \
+            ((t32)fn)(ROW_MAJOR, oa, ob, (int32_t)M, (int32_t)N, (int32_t)K, 1, A,   \
+                                  (int32_t)lda, Bm, (int32_t)ldb, beta, C, (int32_t)ldc);         \
+    }
+DEFINE_GEMM(_f32, float, g_sgemm, sgemm64_t, sgemm32_t)
+DEFINE_GEMM(_f64, double, g_dgemm, dgemm64_t, dgemm32_t)
+#undef DEFINE_GEMM
 
-/* C (M, N) = beta * C + op(A) @ Bm, row-major; op(A) = A (M, K) or A.T with A (K, M),
- * contiguous; Bm and C are blocks of wider arrays, with row strides ldb and ldc. */
-static void gemm_f32(int trans_a, int64_t M, int64_t N, int64_t K, const float *A,
-                     const float *Bm, int64_t ldb, float beta, float *C, int64_t ldc) {
-    int64_t lda = trans_a ? M : K;
-    if (g_ilp64)
-        ((sgemm64_t)g_sgemm)(ROW_MAJOR, trans_a ? TRANS : NO_TRANS, NO_TRANS, M, N, K, 1.0f, A,
-                             lda, Bm, ldb, beta, C, ldc);
-    else
-        ((sgemm32_t)g_sgemm)(ROW_MAJOR, trans_a ? TRANS : NO_TRANS, NO_TRANS, (int32_t)M,
-                             (int32_t)N, (int32_t)K, 1.0f, A, (int32_t)lda, Bm, (int32_t)ldb,
-                             beta, C, (int32_t)ldc);
-}
+/* ----- splitting work over threads -----------------------------------------------------------
+ * A call's work is cut into blocks along one dimension. Blocks go to a small pool of
+ * persistent worker threads and to the calling thread, each claiming the next unclaimed
+ * block. Workers spin briefly after a call, since training makes calls back to back, then
+ * sleep on a condition variable. The BLAS is called single-threaded from each thread.
+ *
+ * The recurrence splits in one of two ways (job.mode):
+ *  - SPLIT_BATCH: blocks of batch columns [b0, b1). Columns never interact, so each block
+ *    runs the whole time loop with no synchronisation, and if a worker is slow to wake
+ *    (another process holds the core) the caller simply does more blocks itself.
+ *  - SPLIT_UNITS: blocks of hidden units [u0, u1), for batches too narrow to split. Every
+ *    step needs the whole previous state, so the threads meet at a barrier once per step;
+ *    all blocks must run at once, one per thread, and a waiting thread yields its core.
+ */
+enum { SPLIT_BATCH = 0, SPLIT_UNITS = 1 };
 
-static void gemm_f64(int trans_a, int64_t M, int64_t N, int64_t K, const double *A,
-                     const double *Bm, int64_t ldb, double beta, double *C, int64_t ldc) {
-    int64_t lda = trans_a ? M : K;
-    if (g_ilp64)
-        ((dgemm64_t)g_dgemm)(ROW_MAJOR, trans_a ? TRANS : NO_TRANS, NO_TRANS, M, N, K, 1.0, A,
-                             lda, Bm, ldb, beta, C, ldc);
-    else
-        ((dgemm32_t)g_dgemm)(ROW_MAJOR, trans_a ? TRANS : NO_TRANS, NO_TRANS, (int32_t)M,
-                             (int32_t)N, (int32_t)K, 1.0, A, (int32_t)lda, Bm, (int32_t)ldb,
-                             beta, C, (int32_t)ldc);
-}
+typedef struct {
+    atomic_int count, sense;
+    int n;
+} barrier_t;
 
-/* ----- splitting work over threads --------------------------------------------------------
- * A call's work is cut into blocks along one dimension (the batch, for the recurrence:
- * columns never interact, so each block runs the whole time loop with no synchronisation).
- * Blocks go to a small pool of persistent worker threads and to the calling thread, each
- * claiming the next unclaimed block; so if a worker is slow to wake (another process holds
- * the core), the caller simply does more blocks itself. Workers spin briefly after a call,
- * since training makes calls back to back, then sleep on a condition variable. The BLAS is
- * called single-threaded from each thread. */
 typedef struct job {
     void (*fn)(const struct job *);
-    int64_t T, B, H, b0, b1; /* sizes, and the block [b0, b1) of the split dimension B */
+    int64_t T, B, H;
+    int64_t b0, b1, u0, u1; /* this block's batch columns and hidden units */
+    barrier_t *bar;         /* SPLIT_UNITS only */
     void *p[8];
     int64_t m[8]; /* matmul only: trans_a, trans_b, M, N, K, lda, ldb, ldc */
 } job_t;
 
-enum { MAX_THREADS = 64, SPIN = 20000 };
-
-/* `ticket` = (call number << 32) | next unclaimed block: a worker still finishing an
- * earlier call sees a new call number and claims nothing of the new call by mistake. */
-static struct {
-    pthread_mutex_t mu, call_mu;
-    pthread_cond_t cv;
-    int workers, njobs;
-    job_t *jobs;
-    atomic_int done;
-    atomic_uint gen;
-    atomic_ullong ticket;
-} g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
-            NULL, 0, 0, 0};
+enum { MAX_THREADS = 64, SPIN = 20000, BARRIER_SPIN = 4000 };
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -137,7 +106,39 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-static void do_blocks(unsigned gen) {
+/* Wait until all bar->n threads arrive; `sense` is the caller's own flag, flipped each time. */
+static void barrier_wait(barrier_t *bar, int *sense) {
+    if (!bar) return;
+    *sense = !*sense;
+    if (atomic_fetch_add(&bar->count, 1) == bar->n - 1) {
+        atomic_store(&bar->count, 0);
+        atomic_store(&bar->sense, *sense);
+        return;
+    }
+    for (int i = 0; atomic_load(&bar->sense) != *sense; i++) {
+        if (i < BARRIER_SPIN)
+            cpu_relax();
+        else
+            sched_yield(); /* the thread we wait for may need this core */
+    }
+}
+
+/* `ticket` = (call number << 32) | next unclaimed block: a worker still finishing an
+ * earlier call sees a new call number and claims nothing of the new call by mistake. */
+static struct {
+    pthread_mutex_t mu, call_mu;
+    pthread_cond_t cv;
+    int workers, njobs, once;
+    job_t *jobs;
+    atomic_int done;
+    atomic_uint gen;
+    atomic_ullong ticket;
+} g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
+            0, NULL, 0, 0, 0};
+
+/* Claim and run blocks of call `gen`; with `once`, stop after one (SPLIT_UNITS: a thread
+ * holding one block must not take another, whose barriers would wait on itself). */
+static void do_blocks(unsigned gen, int once) {
     for (;;) {
         unsigned long long t = atomic_load(&g_pool.ticket);
         do {
@@ -147,6 +148,7 @@ static void do_blocks(unsigned gen) {
         const job_t *j = &g_pool.jobs[t & 0xffffffffu];
         j->fn(j);
         atomic_fetch_add(&g_pool.done, 1);
+        if (once) return;
     }
 }
 
@@ -161,48 +163,60 @@ static void *worker(void *arg) {
             pthread_mutex_unlock(&g_pool.mu);
         }
         seen = g;
-        do_blocks(g);
+        do_blocks(g, g_pool.once);
     }
     return NULL;
 }
 
-/* Run base->fn on blocks of [0, base->B) with up to nthreads threads (the caller included). */
-static void run_split(job_t *base, int64_t nthreads) {
+/* Run base->fn on blocks of [0, base->B) (or of the hidden units [0, base->H) with
+ * SPLIT_UNITS) with up to nthreads threads, the caller included. */
+static void run_split(job_t *base, int64_t nthreads, int mode) {
     job_t jobs[MAX_THREADS];
-    if (base->B < 1) return;
+    barrier_t bar;
+    const int64_t total = mode == SPLIT_UNITS ? base->H : base->B;
+    base->b0 = 0, base->b1 = base->B, base->u0 = 0, base->u1 = base->H, base->bar = NULL;
+    if (total < 1) return;
     if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
-    if (nthreads > base->B) nthreads = base->B;
-    if (nthreads <= 1) {
-        base->b0 = 0, base->b1 = base->B;
-        base->fn(base);
-        return;
-    }
-    const int64_t chunk = (base->B + nthreads - 1) / nthreads;
-    int n = 0;
-    for (int64_t b0 = 0; b0 < base->B; b0 += chunk, n++) {
-        jobs[n] = *base;
-        jobs[n].b0 = b0;
-        jobs[n].b1 = b0 + chunk < base->B ? b0 + chunk : base->B;
-    }
+    if (nthreads > total) nthreads = total;
     pthread_mutex_lock(&g_pool.call_mu); /* one call at a time uses the pool */
-    while (g_pool.workers < n - 1) {
+    while (g_pool.workers < nthreads - 1) {
         pthread_t tid;
         unsigned gen = atomic_load(&g_pool.gen);
         if (pthread_create(&tid, NULL, worker, (void *)(uintptr_t)gen) != 0) break;
         pthread_detach(tid);
         g_pool.workers++;
     }
+    if (nthreads > g_pool.workers + 1) nthreads = g_pool.workers + 1;
+    if (nthreads <= 1) {
+        pthread_mutex_unlock(&g_pool.call_mu);
+        base->fn(base);
+        return;
+    }
+    const int64_t chunk = (total + nthreads - 1) / nthreads;
+    int n = 0;
+    for (int64_t s0 = 0; s0 < total; s0 += chunk, n++) {
+        const int64_t s1 = s0 + chunk < total ? s0 + chunk : total;
+        jobs[n] = *base;
+        if (mode == SPLIT_UNITS)
+            jobs[n].u0 = s0, jobs[n].u1 = s1, jobs[n].bar = &bar;
+        else
+            jobs[n].b0 = s0, jobs[n].b1 = s1;
+    }
+    atomic_init(&bar.count, 0);
+    atomic_init(&bar.sense, 0);
+    bar.n = n;
     const unsigned gen = atomic_load(&g_pool.gen) + 1;
     g_pool.jobs = jobs;
     g_pool.njobs = n;
+    g_pool.once = mode == SPLIT_UNITS;
     atomic_store(&g_pool.done, 0);
     atomic_store(&g_pool.ticket, (unsigned long long)gen << 32);
     pthread_mutex_lock(&g_pool.mu);
     atomic_store(&g_pool.gen, gen);
     pthread_cond_broadcast(&g_pool.cv);
     pthread_mutex_unlock(&g_pool.mu);
-    do_blocks(gen);
-    while (atomic_load(&g_pool.done) < n) cpu_relax(); /* blocks a worker has claimed */
+    do_blocks(gen, mode == SPLIT_UNITS);
+    while (atomic_load(&g_pool.done) < n) cpu_relax(); /* blocks other threads have claimed */
     pthread_mutex_unlock(&g_pool.call_mu);
 }
 

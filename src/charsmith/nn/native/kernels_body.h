@@ -1,15 +1,15 @@
-/* The recurrence kernels, written once in terms of `real` and SFX(name) (see kernels.c).
+/* The kernels, written once in terms of `real` and SFX(name) (see kernels.c).
  *
- * Layout: gate-major, every array (rows, steps, B) contiguous, so that one step's slice is
- * a (rows, B) block with row stride steps * B (the BLAS takes it as it is), and the whole
- * array reshapes for free to (rows, steps * B) for the sequence-wide matmuls in Python.
+ * Recurrence layout: gate-major, every array (rows, steps, B) contiguous, so that one step's
+ * slice is a (rows, B) block with row stride steps * B (the BLAS takes it as it is), and the
+ * whole array reshapes for free to (rows, steps * B) for the sequence-wide matmuls in Python.
  *   W_hh (H, G), G = gates * H
  *   xp (G, T, B): projected inputs; caches and gradients (rows, T, B): row stride L = T * B
  *   hs, cs (H, T+1, B): step 0 is the initial state: row stride L1 = (T+1) * B
  *   dhs (H, T, B): the gradient reaching hs[:, 1:] from above
  *   carry (H, B): in, the gradient w.r.t. the final state; out, w.r.t. the initial state
- * Each *_block function runs the whole time loop on the batch columns [b0, b1); the
- * exported functions split the batch over `nthreads` threads (see run_split).
+ * Each *_block function runs the whole time loop on its block: hidden units [u0, u1) of
+ * every gate, batch columns [b0, b1) (see run_split); `nb` = b1 - b0.
  */
 #define GEMM SFX(gemm)
 #define SIGMOID SFX(sigmoid)
@@ -18,32 +18,58 @@
 #define EXP SFX(exp)
 #define LOG SFX(log)
 
+/* The recurrent matmul of one step, for this block: rows u0..u1 of each gate's block of
+ * out (G, B) = W_hh.T @ h, h (H, B) with row stride ldh, out with row stride ldo. */
+static void SFX(gates_matmul)(const job_t *j, int gates, const real *W_hh, const real *h,
+                              int64_t ldh, real *out, int64_t ldo) {
+    const int64_t H = j->H, G = gates * H, nu = j->u1 - j->u0, nb = j->b1 - j->b0;
+    if (nu == H) { /* all units: one call */
+        GEMM(1, 0, G, nb, H, W_hh, G, h + j->b0, ldh, 0, out + j->b0, ldo);
+        return;
+    }
+    for (int g = 0; g < gates; g++) {
+        const int64_t r0 = g * H + j->u0;
+        GEMM(1, 0, nu, nb, H, W_hh + r0, G, h + j->b0, ldh, 0, out + r0 * ldo + j->b0, ldo);
+    }
+}
+
+/* Its backward for this block: carry rows u0..u1 = beta * carry + W_hh @ d, d (G, B) with
+ * row stride ldd (all of d: every block's gate gradients, hence the barrier before it). */
+static void SFX(carry_matmul)(const job_t *j, int gates, const real *W_hh, const real *d,
+                              int64_t ldd, real beta, real *carry) {
+    const int64_t H = j->H, G = gates * H, B = j->B, nb = j->b1 - j->b0;
+    GEMM(0, 0, j->u1 - j->u0, nb, G, W_hh + j->u0 * G, G, d + j->b0, ldd, beta,
+         carry + j->u0 * B + j->b0, B);
+}
+
 /* ----- vanilla RNN: h_new = tanh(xp + W_hh.T @ h) ----------------------------------------- */
 static void SFX(rnn_forward_block)(const job_t *j) {
-    const int64_t T = j->T, B = j->B, H = j->H, b0 = j->b0, nb = j->b1 - j->b0;
+    const int64_t T = j->T, B = j->B, b0 = j->b0, nb = j->b1 - j->b0;
     const int64_t L = T * B, L1 = (T + 1) * B;
     const real *W_hh = j->p[0], *xp = j->p[1];
     real *hs = j->p[2];
+    int sense = 0;
     for (int64_t t = 0; t < T; t++) {
-        real *h_new = hs + (t + 1) * B + b0;
-        GEMM(1, H, nb, H, W_hh, hs + t * B + b0, L1, 0, h_new, L1);
-        for (int64_t i = 0; i < H; i++) {
-            real *restrict hn = h_new + i * L1;
+        SFX(gates_matmul)(j, 1, W_hh, hs + t * B, L1, hs + (t + 1) * B, L1);
+        for (int64_t i = j->u0; i < j->u1; i++) {
+            real *restrict hn = hs + i * L1 + (t + 1) * B + b0;
             const real *restrict x = xp + i * L + t * B + b0;
             IVDEP
             for (int64_t b = 0; b < nb; b++) hn[b] = TANH(hn[b] + x[b]);
         }
+        barrier_wait(j->bar, &sense);
     }
 }
 
 /* da (H, T, B) = dh * (1 - h_new**2) with dh = dhs[:, t] + carry; carry = W_hh @ da[:, t] */
 static void SFX(rnn_backward_block)(const job_t *j) {
-    const int64_t T = j->T, B = j->B, H = j->H, b0 = j->b0, nb = j->b1 - j->b0;
+    const int64_t T = j->T, B = j->B, b0 = j->b0, nb = j->b1 - j->b0;
     const int64_t L = T * B, L1 = (T + 1) * B;
     const real *W_hh = j->p[0], *hs = j->p[1], *dhs = j->p[2];
     real *da = j->p[3], *carry = j->p[4];
+    int sense = 0;
     for (int64_t t = T - 1; t >= 0; t--) {
-        for (int64_t i = 0; i < H; i++) {
+        for (int64_t i = j->u0; i < j->u1; i++) {
             const int64_t o = i * L + t * B + b0;
             const real *restrict hn = hs + i * L1 + (t + 1) * B + b0, *restrict up = dhs + o;
             const real *restrict c = carry + i * B + b0;
@@ -51,7 +77,8 @@ static void SFX(rnn_backward_block)(const job_t *j) {
             IVDEP
             for (int64_t b = 0; b < nb; b++) d[b] = (up[b] + c[b]) * (1 - hn[b] * hn[b]);
         }
-        GEMM(0, H, nb, H, W_hh, da + t * B + b0, L, 0, carry + b0, B);
+        barrier_wait(j->bar, &sense);
+        SFX(carry_matmul)(j, 1, W_hh, da + t * B, L, 0, carry);
     }
 }
 
@@ -62,9 +89,10 @@ static void SFX(gru_forward_block)(const job_t *j) {
     const int64_t L = T * B, L1 = (T + 1) * B, HL = H * L;
     const real *W_hh = j->p[0], *b_hn = j->p[1], *xp = j->p[2];
     real *hs = j->p[3], *a = j->p[4], *n = j->p[5];
+    int sense = 0;
     for (int64_t t = 0; t < T; t++) {
-        GEMM(1, 3 * H, nb, H, W_hh, hs + t * B + b0, L1, 0, a + t * B + b0, L); /* gh */
-        for (int64_t i = 0; i < H; i++) {
+        SFX(gates_matmul)(j, 3, W_hh, hs + t * B, L1, a + t * B, L); /* gh */
+        for (int64_t i = j->u0; i < j->u1; i++) {
             const int64_t o = i * L + t * B + b0, oh = i * L1 + t * B + b0;
             const real bi = b_hn[i];
             real *restrict r = a + o, *restrict z = a + HL + o, *restrict ghn = a + 2 * HL + o;
@@ -83,6 +111,7 @@ static void SFX(gru_forward_block)(const job_t *j) {
                 h_new[b] = v + zb * (h[b] - v);
             }
         }
+        barrier_wait(j->bar, &sense);
     }
 }
 
@@ -92,8 +121,9 @@ static void SFX(gru_backward_block)(const job_t *j) {
     const int64_t L = T * B, L1 = (T + 1) * B, HL = H * L;
     const real *W_hh = j->p[0], *hs = j->p[1], *a = j->p[2], *n = j->p[3], *dhs = j->p[4];
     real *dgh = j->p[5], *dan = j->p[6], *carry = j->p[7];
+    int sense = 0;
     for (int64_t t = T - 1; t >= 0; t--) {
-        for (int64_t i = 0; i < H; i++) {
+        for (int64_t i = j->u0; i < j->u1; i++) {
             const int64_t o = i * L + t * B + b0;
             const real *restrict h = hs + i * L1 + t * B + b0, *restrict up = dhs + o;
             const real *restrict r = a + o, *restrict z = a + HL + o, *restrict ghn = a + 2 * HL + o;
@@ -109,10 +139,11 @@ static void SFX(gru_backward_block)(const job_t *j) {
                 dar[b] = da_n * ghn[b] * r[b] * (1 - r[b]);
                 daz[b] = d * (h[b] - v) * z[b] * (1 - z[b]);
                 dgn[b] = da_n * r[b];
-                c[b] = d * z[b]; /* the direct path h -> h_new; the gemm adds the rest */
+                c[b] = d * z[b]; /* the direct path h -> h_new; the matmul adds the rest */
             }
         }
-        GEMM(0, H, nb, 3 * H, W_hh, dgh + t * B + b0, L, 1, carry + b0, B);
+        barrier_wait(j->bar, &sense);
+        SFX(carry_matmul)(j, 3, W_hh, dgh + t * B, L, 1, carry);
     }
 }
 
@@ -123,9 +154,10 @@ static void SFX(lstm_forward_block)(const job_t *j) {
     const int64_t L = T * B, L1 = (T + 1) * B, HL = H * L;
     const real *W_hh = j->p[0], *xp = j->p[1];
     real *hs = j->p[2], *cs = j->p[3], *acts = j->p[4], *tc = j->p[5];
+    int sense = 0;
     for (int64_t t = 0; t < T; t++) {
-        GEMM(1, 4 * H, nb, H, W_hh, hs + t * B + b0, L1, 0, acts + t * B + b0, L); /* gh */
-        for (int64_t i = 0; i < H; i++) {
+        SFX(gates_matmul)(j, 4, W_hh, hs + t * B, L1, acts + t * B, L); /* gh */
+        for (int64_t i = j->u0; i < j->u1; i++) {
             const int64_t o = i * L + t * B + b0, oh = i * L1 + t * B + b0;
             const real *restrict x = xp + o, *restrict c = cs + oh;
             real *restrict ig = acts + o, *restrict fg = ig + HL, *restrict gg = ig + 2 * HL;
@@ -146,6 +178,7 @@ static void SFX(lstm_forward_block)(const job_t *j) {
                 h_new[b] = ov * v;
             }
         }
+        barrier_wait(j->bar, &sense);
     }
 }
 
@@ -155,8 +188,9 @@ static void SFX(lstm_backward_block)(const job_t *j) {
     const int64_t L = T * B, L1 = (T + 1) * B, HL = H * L;
     const real *W_hh = j->p[0], *cs = j->p[1], *acts = j->p[2], *tc = j->p[3], *dhs = j->p[4];
     real *da = j->p[5], *carry_h = j->p[6], *carry_c = j->p[7];
+    int sense = 0;
     for (int64_t t = T - 1; t >= 0; t--) {
-        for (int64_t i = 0; i < H; i++) {
+        for (int64_t i = j->u0; i < j->u1; i++) {
             const int64_t o = i * L + t * B + b0;
             const real *restrict c = cs + i * L1 + t * B + b0, *restrict up = dhs + o;
             const real *restrict tct = tc + o, *restrict ig = acts + o, *restrict fg = ig + HL;
@@ -176,7 +210,8 @@ static void SFX(lstm_backward_block)(const job_t *j) {
                 cc[b] = dc * fg[b];
             }
         }
-        GEMM(0, H, nb, 4 * H, W_hh, da + t * B + b0, L, 0, carry_h + b0, B);
+        barrier_wait(j->bar, &sense);
+        SFX(carry_matmul)(j, 4, W_hh, da + t * B, L, 0, carry_h);
     }
 }
 
@@ -185,25 +220,25 @@ static void SFX(matmul_rows_block)(const job_t *j) {
     const int64_t *m = j->m, r0 = j->b0, nr = j->b1 - j->b0;
     const real *A = j->p[0];
     const real *a = m[0] ? A + r0 : A + r0 * m[5]; /* rows r0.. of op(A) */
-    SFX(gemm_any)((int)m[0], (int)m[1], nr, m[3], m[4], a, m[5], j->p[1], m[6],
-                  (real *)j->p[2] + r0 * m[7], m[7]);
+    GEMM((int)m[0], (int)m[1], nr, m[3], m[4], a, m[5], j->p[1], m[6], 0,
+         (real *)j->p[2] + r0 * m[7], m[7]);
 }
 
 static void SFX(matmul_cols_block)(const job_t *j) {
     const int64_t *m = j->m, c0 = j->b0, nc = j->b1 - j->b0;
     const real *Bm = j->p[1];
     const real *b = m[1] ? Bm + c0 * m[6] : Bm + c0; /* columns c0.. of op(B) */
-    SFX(gemm_any)((int)m[0], (int)m[1], m[2], nc, m[4], j->p[0], m[5], b, m[6],
-                  (real *)j->p[2] + c0, m[7]);
+    GEMM((int)m[0], (int)m[1], m[2], nc, m[4], j->p[0], m[5], b, m[6], 0,
+         (real *)j->p[2] + c0, m[7]);
 }
 
 /* m = (trans_a, trans_b, M, N, K, lda, ldb, ldc), p = (A, B, C); splits the larger of M, N */
 void SFX(matmul)(const int64_t *m, void *const *p, int64_t nthreads) {
     const int by_rows = m[2] >= m[3];
-    job_t job = {by_rows ? SFX(matmul_rows_block) : SFX(matmul_cols_block), 0,
-                 by_rows ? m[2] : m[3], 0, 0, 0, {p[0], p[1], p[2]}, {0}};
+    job_t job = {.fn = by_rows ? SFX(matmul_rows_block) : SFX(matmul_cols_block),
+                 .B = by_rows ? m[2] : m[3], .p = {p[0], p[1], p[2]}};
     memcpy(job.m, m, 8 * sizeof(int64_t));
-    run_split(&job, nthreads);
+    run_split(&job, nthreads, SPLIT_BATCH);
 }
 
 /* ----- Adam, fused: one pass over the flat parameters (see charsmith.optim.update) --------- *
@@ -280,12 +315,13 @@ void SFX(scatter_cols)(int64_t D, int64_t N, int64_t n_out, const int64_t *restr
     }
 }
 
-/* ----- exported entry points: sizes, thread count, then the block's pointers in order ----- */
+/* ----- exported entry points: sizes, threads, split mode, then the block's pointers -------- */
 #define EXPORT(name, np)                                                                     \
-    void SFX(name)(int64_t T, int64_t B, int64_t H, int64_t nthreads, void *const *ptrs) {   \
-        job_t job = {SFX(name##_block), T, B, H, 0, B, {0}, {0}};                            \
+    void SFX(name)(int64_t T, int64_t B, int64_t H, int64_t nthreads, int64_t mode,          \
+                   void *const *ptrs) {                                                      \
+        job_t job = {.fn = SFX(name##_block), .T = T, .B = B, .H = H};                       \
         memcpy(job.p, ptrs, (np) * sizeof(void *));                                          \
-        run_split(&job, nthreads);                                                           \
+        run_split(&job, nthreads, (int)mode);                                                \
     }
 EXPORT(rnn_forward, 3)
 EXPORT(rnn_backward, 5)
