@@ -71,8 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     w("## Machine\n")
     w(f"- CPU: {env['cpu']}, {env['cores']} cores (`/proc/cpuinfo`, `os.cpu_count()`)")
     w(f"- Python {env['python']}, NumPy {env['numpy']} ({env['blas']}), PyTorch {env['torch'] or 'not installed'}")
-    w(f"- charsmith runs with OPENBLAS_NUM_THREADS=1 (as the CLI sets it); PyTorch with torch.set_num_threads(2) "
-      "and, because that is far slower while another process holds a core, also with 1 thread")
+    w(f"- charsmith: {env['kernels']}, up to {env['kernel_threads']} threads (its own worker pool; each thread "
+      "calls the BLAS single-threaded, OPENBLAS_NUM_THREADS=1 as the CLI sets it); PyTorch with "
+      "torch.set_num_threads(2) and, because that is far slower while another process holds a core, also with 1 thread")
     w(f"- {env['platform']}")
     src = str(res["train"][1].get("source"))
     if os.path.isabs(src):

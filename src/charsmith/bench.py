@@ -37,6 +37,7 @@ from charsmith import model as M
 from charsmith import optim
 from charsmith.config import ModelConfig
 from charsmith.data import Batch, encode_items, line_batches
+from charsmith.nn import native
 from charsmith.sampling import sample_items
 from charsmith.trainer import train_step
 from charsmith.vocab import END, Vocab
@@ -371,6 +372,7 @@ def environment() -> dict[str, Any]:
     info: dict[str, Any] = {
         "cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
         "numpy": np.__version__, "platform": platform.platform(), "openblas_num_threads": blas_threads(),
+        "kernels": native.status(), "kernel_threads": native.threads() if native.available() else None,
     }
     try:
         cfg = np.show_config(mode="dicts")  # type: ignore[call-arg]

@@ -28,6 +28,7 @@ from charsmith.api import CharModel, bundled_models, load, plan_run
 from charsmith.config import CELLS, ModelConfig, TrainConfig
 from charsmith.data import read_text
 from charsmith.errors import CharsmithError
+from charsmith.nn import native
 from charsmith.trainer import Progress, Trainer
 
 __all__ = ["main"]
@@ -78,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     _add_info(sub)
     _add_bench(sub)
+    for name in ("train", "sample", "score", "eval"):
+        sub.choices[name].add_argument(
+            "--threads", type=NONNEG_INT, help="threads for the compiled kernels (default 0: all usable cores)")
     try:
         from charsmith import cli_classic
     except ImportError:
@@ -217,6 +221,8 @@ def _describe_run(corpus: Any, model_cfg: ModelConfig, cfg: TrainConfig, out_dir
     print(f"model: {model_cfg.cell} x{model_cfg.layers}, hidden {model_cfg.hidden}, embed {model_cfg.embed}, "
           f"dropout {model_cfg.dropout:g}; {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}; "
           f"stop at {limits or 'early stopping'}; writing {out_dir}", file=err)
+    engine = f"compiled kernels, {native.threads()} threads" if native.available() else f"NumPy only: {native.status()}"
+    print(f"engine: {engine}", file=err)
 
 
 def _finish_train(done: Progress, out_dir: Path, out: TextIO, err: TextIO) -> int:
@@ -422,6 +428,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             from charsmith import cli_classic
 
             return cli_classic.run(args, out)
+        if getattr(args, "threads", None) is not None:
+            native.set_threads(args.threads)
         return COMMANDS[args.command](args, out, err)
     except BrokenPipeError:  # e.g. `charsmith sample ... | head`: the reader left; not an error
         _silence_stdout()

@@ -1,17 +1,17 @@
-"""Optional compiled recurrence: a layer's whole time loop in one C call.
+"""Optional compiled kernels: a layer's whole time loop in one C call, and a few fused passes.
 
-:func:`charsmith.nn.layer.recur_forward` / ``recur_backward`` use it when it is available
-and fall back to their NumPy loop otherwise; both write the same buffers, so everything
-else is shared, and the tests run both. The C source (``kernels.c``, ``kernels_body.h``) ships
-with the package and is compiled on first use with the system's C compiler (``$CC``, else
-``cc``/``gcc``/``clang``) for this CPU, into a cache directory (``$CHARSMITH_CACHE_DIR``,
-else ``$XDG_CACHE_HOME/charsmith``, else ``~/.cache/charsmith``), written atomically.
-The recurrent matmuls call the BLAS NumPy itself loaded (its ``cblas_?gemm``), so there
-is nothing to link and no new dependency. Before use, the kernels are checked once
+:func:`charsmith.nn.layer.recur_forward` / ``recur_backward`` run their time loop here when
+the kernels are available and in NumPy otherwise; both write the same buffers, so
+everything else is shared, and the tests run both. The other kernels (:func:`matmul`
+split over threads, :func:`softmax_xent`, :func:`adam`, :func:`scatter_cols`) return
+``None``/``False`` or fall back to NumPy when unavailable, and callers keep the NumPy path.
+:mod:`.build` compiles the C source on first use; before use, the kernels are checked once
 against the NumPy loop on a small float64 problem.
 
-``CHARSMITH_NATIVE=0`` turns it off; :func:`disabled` does so inside a ``with`` block.
-:func:`status` says whether it is in use and, if not, why.
+Threads: a pool of worker threads shares each call (:func:`set_threads`,
+``$CHARSMITH_THREADS``, default the usable cores), only when the call is big enough.
+``CHARSMITH_NATIVE=0`` turns the kernels off; :func:`disabled` does so inside a ``with``
+block. :func:`status` says whether they are in use and, if not, why.
 """
 
 from __future__ import annotations
@@ -19,37 +19,19 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
-import glob
-import hashlib
 import os
-import platform
-import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
+
+from charsmith.nn.native import build
 
 __all__ = [
     "available", "status", "disabled", "supports", "set_threads", "threads",
     "recur_forward", "recur_backward", "matmul", "adam", "softmax_xent",
     "scatter_cols",
 ]  # fmt: skip
-
-_HERE = Path(__file__).parent
-_SOURCES = ("kernels.c", "kernels_body.h")
-_FLAGS = (["-O3", "-march=native", "-fno-math-errno"], ["-O3", "-fno-math-errno"])  # 2nd: no -march=native
-# (sgemm, dgemm, 64-bit integers): NumPy's wheels (scipy-openblas, ILP64), then common BLASes
-_GEMMS = (
-    ("scipy_cblas_sgemm64_", "scipy_cblas_dgemm64_", True),
-    ("cblas_sgemm64_", "cblas_dgemm64_", True),
-    ("scipy_cblas_sgemm", "scipy_cblas_dgemm", False),
-    ("cblas_sgemm", "cblas_dgemm", False),
-)
-_SUFFIX = {"win32": ".dll", "darwin": ".dylib"}.get(sys.platform, ".so")
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -64,119 +46,8 @@ _MIN_MATMUL = int(os.environ.get("CHARSMITH_MIN_MATMUL", 1 << 22))  # M*N*K per 
 # the hidden units (with a barrier per step); see run_split in kernels.c.
 _MIN_COLS = int(os.environ.get("CHARSMITH_MIN_COLS", 64))
 _SPLIT_UNITS = 1
-_FORCE_SPLIT = os.environ.get("CHARSMITH_SPLIT", "")
-
-
-def _cache_dir() -> Path:
-    env = os.environ.get("CHARSMITH_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "charsmith"
-
-
-def _cpu_id() -> str:
-    """What -march=native depends on: the CPU's model and flags (Linux), else the machine name."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            lines = [ln for ln in f.read().splitlines()[:40] if ln.startswith(("model name", "flags"))]
-        return "\n".join(lines)
-    except OSError:
-        return platform.machine() + platform.processor()
-
-
-def _compile(cc: str, out: Path) -> str | None:
-    """Build the library at ``out`` (atomically); None on success, else the compiler's complaint."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f"{out.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    err = ""
-    for flags in _FLAGS:
-        cmd = [cc, *flags, "-fPIC", "-shared", "-o", str(tmp), str(_HERE / "kernels.c"), "-lm"]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-        except (OSError, subprocess.SubprocessError) as e:
-            return f"{cc} failed to run: {e}"
-        if proc.returncode == 0:
-            os.replace(tmp, out)
-            return None
-        err = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-    with contextlib.suppress(OSError):
-        tmp.unlink()
-    return f"{cc} could not compile the kernels: {err}"
-
-
-def _library_path() -> tuple[Path | None, str]:
-    """The compiled library for this source, compiler and CPU, building it if needed."""
-    cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    if not cc:
-        return None, "no C compiler found (install gcc or clang, or set CC)"
-    h = hashlib.sha256()
-    for name in _SOURCES:
-        h.update((_HERE / name).read_bytes())
-    h.update(repr((cc, _FLAGS, sys.platform, _cpu_id())).encode())
-    name = f"kernels-{h.hexdigest()[:16]}{_SUFFIX}"
-    for d in (_cache_dir(), Path(tempfile.gettempdir()) / f"charsmith-{os.getuid() if hasattr(os, 'getuid') else 0}"):
-        path = d / name
-        if path.exists():
-            return path, ""
-        try:
-            err = _compile(cc, path)
-        except OSError:  # directory not writable: try the next one
-            continue
-        return (None, err) if err else (path, "")
-    return None, "no writable cache directory (set CHARSMITH_CACHE_DIR)"
-
-
-def _blas_candidates() -> list[str]:
-    """Shared libraries that may be NumPy's BLAS: its wheel's bundled copy, then what is loaded."""
-    base = Path(np.__file__).parent
-    found = []
-    for pattern in ("../numpy.libs/*blas*", "../numpy.libs/*mkl*", ".dylibs/*blas*"):
-        found += sorted(glob.glob(str(base / pattern)))
-    with contextlib.suppress(OSError):
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                path = line.split()[-1]
-                if ("blas" in path or "mkl" in path) and path.startswith("/") and path not in found:
-                    found.append(path)
-    return found
-
-
-def _find_gemm() -> tuple[int, int, bool] | None:
-    """Addresses of cblas_sgemm and cblas_dgemm in NumPy's BLAS, and whether they take int64."""
-    for path in _blas_candidates():
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for s, d, ilp64 in _GEMMS:
-            if hasattr(lib, s) and hasattr(lib, d):
-                addr = [ctypes.cast(getattr(lib, n), ctypes.c_void_p).value for n in (s, d)]
-                return addr[0], addr[1], ilp64  # type: ignore[return-value]
-    return None
-
-
-def _declare(lib: ctypes.CDLL) -> None:
-    """The recurrence kernels take (T, B, H, nthreads, split mode, pointers[])."""
-    for cell in ("rnn", "gru", "lstm"):
-        for name in (f"{cell}_forward", f"{cell}_backward"):
-            for sfx in ("_f32", "_f64"):
-                fn = getattr(lib, name + sfx)
-                fn.argtypes = [ctypes.c_int64] * 5 + [ctypes.POINTER(ctypes.c_void_p)]
-                fn.restype = None
-    for sfx in ("_f32", "_f64"):
-        fn = getattr(lib, "xent" + sfx)
-        fn.argtypes = [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 5
-        fn.restype = ctypes.c_int
-        fn = getattr(lib, "scatter_cols" + sfx)
-        fn.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3
-        fn.restype = None
-        fn = getattr(lib, "adam" + sfx)
-        fn.argtypes = [ctypes.c_int64] + [ctypes.c_void_p] * 5 + [ctypes.c_double] * 5
-        fn.restype = None
-        fn = getattr(lib, "matmul" + sfx)
-        fn.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_void_p), ctypes.c_int64]
-        fn.restype = None
+_FORCE_SPLIT = os.environ.get("CHARSMITH_SPLIT", "")  # "batch" or "units": for tests and tuning
+_SFX = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}  # the kernels' name suffixes
 
 
 def _load() -> None:
@@ -185,29 +56,15 @@ def _load() -> None:
     if os.environ.get("CHARSMITH_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
         _reason = "turned off by CHARSMITH_NATIVE=0"
         return
-    gemm = _find_gemm()
-    if gemm is None:
-        _reason = "could not find NumPy's BLAS (cblas_sgemm) to call"
+    _lib, name = build.load()
+    if _lib is None:
+        _reason = name
         return
-    path, err = _library_path()
-    if path is None:
-        _reason = err
-        return
-    try:
-        lib = ctypes.CDLL(str(path))
-        _declare(lib)
-    except (OSError, AttributeError) as e:
-        _reason = f"could not load {path.name}: {e}"
-        return
-    if lib.cs_init(ctypes.c_void_p(gemm[0]), ctypes.c_void_p(gemm[1]), int(gemm[2])) != 0:
-        _reason = "the BLAS gemm functions could not be set"
-        return
-    _lib = lib
     problem = _self_test()
     if problem:
         _lib, _reason = None, f"self-test against the NumPy loop failed ({problem})"
     else:
-        _reason = f"compiled kernels in use ({path.name})"
+        _reason = f"compiled kernels in use ({name})"
 
 
 def _self_test() -> str:
@@ -268,7 +125,7 @@ def disabled() -> Iterator[None]:
 
 
 def set_threads(n: int) -> None:
-    """Threads the compiled recurrence may use (each takes a block of the batch); 0 = default."""
+    """How many threads the compiled kernels may use (the caller's included); 0 = the default."""
     global _threads
     if not isinstance(n, int) or n < 0:
         raise ValueError(f"threads must be a non-negative integer (0 = automatic), got {n!r}")
@@ -291,17 +148,8 @@ def _default_threads() -> int:
         return os.cpu_count() or 1
 
 
-_SFX = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}
-
-
 def _threads_for(work: int) -> int:
     return max(1, min(threads(), work // _MIN_WORK))
-
-
-def _call(name: str, dtype: np.dtype, T: int, B: int, H: int, ptrs: list[int]) -> None:
-    sfx = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}[np.dtype(dtype)]
-    n = _threads_for(T * B * H * H)
-    getattr(_lib, name + sfx)(T, B, H, n, (ctypes.c_void_p * len(ptrs))(*ptrs))
 
 
 def supports(dtype: np.dtype) -> bool:
