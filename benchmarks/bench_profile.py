@@ -1,11 +1,11 @@
 """Where charsmith's training step spends its time (cProfile, own time per function).
 
-    python benchmarks/bench_profile.py [--sizes gru:64:32,gru:128:32,rnn:50:32:0] [--steps 300] [--json OUT]
+    python benchmarks/bench_profile.py [--sizes gru:128:32,rnn:50:256:0,lstm:256:256] [--steps 300] [--json OUT]
 
 Each size is cell:hidden:batch[:embed] (embed 64 unless given; 0 = one-hot). Reports the
 functions with the largest share of the step's own time, and the share spent in the
-per-timestep Python recurrence (the cells' forward/backward and the loops calling them).
-cProfile inflates per-call overhead; read the shares, not the absolute times.
+compiled recurrence, the matmuls and the rest. cProfile inflates per-call overhead; read
+the shares, not the absolute times.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from charsmith.config import ModelConfig  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__)
-    ap.add_argument("--sizes", default="gru:64:32,gru:128:32,rnn:50:32:0")
+    ap.add_argument("--sizes", default="gru:128:32,rnn:50:256:0,lstm:256:256")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--top", type=int, default=12)
     args = ap.parse_args(argv)
@@ -54,9 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         rows.sort(key=lambda r: -r["tottime"])
         def share(pred) -> float:
             return sum(r["share"] for r in rows if pred(r["func"]))
+        native_fn = lambda name: (lambda f: "nn/native/" in f and f.endswith(f"({name})"))  # noqa: E731
         groups = {
-            "cell forward/backward per timestep (elementwise ops + the h @ W_hh matmuls, which cProfile books here)": share(lambda f: "charsmith/nn/" + cell in f),
-            "layer recurrence loops (nn/layer.py)": share(lambda f: "nn/layer.py" in f),
+            "compiled recurrence (a layer's whole time loop per call; cProfile books the C time here)": share(native_fn("_call")),
+            "matmuls over all timesteps (native.matmul)": share(native_fn("matmul")),
+            "compiled gathers/scatters by id, loss and Adam": share(
+                lambda f: any(native_fn(n)(f) for n in ("_by_id", "softmax_xent", "adam"))),
+            "NumPy cells per timestep (used only without the compiled kernels)": share(lambda f: "charsmith/nn/" + cell in f),
+            "layer glue (nn/layer.py)": share(lambda f: "nn/layer.py" in f),
             "model.py (forward/backward/checks)": share(lambda f: "charsmith/model.py" in f),
             "loss (nn/loss.py)": share(lambda f: "nn/loss.py" in f),
             "optimiser + clipping (optim.py)": share(lambda f: "charsmith/optim.py" in f),

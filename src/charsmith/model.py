@@ -239,7 +239,10 @@ def forward(
     ids_t = np.ascontiguousarray(ids.T)  # (T, B); -1 picks the table's last column
     p0 = _layer_params(params, 0)
     table = np.ascontiguousarray(_input_rows(params, cfg, p0).T)  # (G, V+1)
-    xp = np.take(table, ids_t.reshape(-1), axis=1, mode="wrap").reshape(-1, T, B)  # (G, T, B)
+    xp = native.gather_cols(table, ids_t.reshape(-1))  # (G, T*B); None without the kernels
+    if xp is None:
+        xp = np.take(table, ids_t.reshape(-1), axis=1, mode="wrap")
+    xp = xp.reshape(-1, T, B)  # (G, T, B)
 
     rcaches, masks, final = [], [], []
     inputs: list[np.ndarray | None] = [None]  # layer inputs (H, T*B) views (None for layer 0)

@@ -113,10 +113,7 @@ def recur_forward(
         b_hn = np.ascontiguousarray(p["b_hn"], dtype=xp.dtype) if "b_hn" in p else None
         native.recur_forward(cell, W_hh, b_hn, np.ascontiguousarray(xp), S, C)
     else:
-        q = mod.prepare(p)
-        states, caches, xs = _steps(S, T + 1), _steps(C, T), _steps([xp], T)
-        for t in range(T):
-            mod.forward_fm(q, xs[t][0], states[t], states[t + 1], caches[t])
+        _forward_loop(mod, mod.prepare(p), xp, S, C)
     final = tuple(np.ascontiguousarray(s[:, T].T) for s in S)
     return S[0], final, (S, C)
 
@@ -152,6 +149,15 @@ def recur_backward(
     grads = mod.hidden_grads_fm(h_prev, D[0].reshape(-1, T * B))
     dxp = mod.input_grads_fm(D[0], D[1:])
     return dxp, tuple(np.ascontiguousarray(c.T) for c in carry), grads
+
+
+def _forward_loop(mod: ModuleType, q: dict[str, np.ndarray], xp: np.ndarray, S: list[np.ndarray],
+                  C: list[np.ndarray]) -> None:  # fmt: skip
+    """recur_forward's NumPy time loop: fills S[:, 1:] and C step by step."""
+    T = xp.shape[1]
+    states, caches, xs = _steps(S, T + 1), _steps(C, T), _steps([xp], T)
+    for t in range(T):
+        mod.forward_fm(q, xs[t][0], states[t], states[t + 1], caches[t])
 
 
 def _backward_loop(

@@ -30,7 +30,7 @@ from charsmith.nn.native import build
 __all__ = [
     "available", "status", "disabled", "supports", "set_threads", "threads",
     "recur_forward", "recur_backward", "matmul", "adam", "softmax_xent",
-    "scatter_cols",
+    "gather_cols", "scatter_cols",
 ]  # fmt: skip
 
 _lock = threading.Lock()
@@ -42,6 +42,7 @@ _threads = 0  # set_threads(); 0 = CHARSMITH_THREADS or the cores this process m
 # Threads only pay off for big enough calls (waking a worker and a barrier cost microseconds).
 _MIN_WORK = int(os.environ.get("CHARSMITH_MIN_WORK", 1 << 19))  # B*H*G per step per extra thread
 _MIN_MATMUL = int(os.environ.get("CHARSMITH_MIN_MATMUL", 1 << 22))  # M*N*K per extra thread
+_MIN_ELEMENTS = 1 << 18  # gathers and scatters: elements per extra thread
 # The recurrence splits the batch between threads when each gets _MIN_COLS columns, else
 # the hidden units (with a barrier per step); see run_split in kernels.c.
 _MIN_COLS = int(os.environ.get("CHARSMITH_MIN_COLS", 64))
@@ -244,13 +245,24 @@ def softmax_xent(logits: np.ndarray, targets: np.ndarray, w: np.ndarray) -> tupl
     return nll, grad
 
 
+def _by_id(name: str, idx: np.ndarray, src: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
+    if src.dtype not in _SFX or not src.flags.c_contiguous or not available():
+        return None
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    out = np.empty(shape, dtype=src.dtype)
+    D, n = src.shape[0], (shape[1] if name == "scatter_cols" else src.shape[1])
+    threads_ = max(1, min(threads(), src.size // _MIN_ELEMENTS))
+    getattr(_lib, name + _SFX[src.dtype])(D, idx.size, n, idx.ctypes.data, src.ctypes.data, out.ctypes.data, threads_)
+    return out
+
+
+def gather_cols(table: np.ndarray, idx: np.ndarray) -> np.ndarray | None:
+    """out (D, N) = table[:, idx] for table (D, n) and idx (N,), id -1 taking the last column.
+    None unless the kernels are in use and table is contiguous."""
+    return _by_id("gather_cols", idx, table, (table.shape[0], idx.size))
+
+
 def scatter_cols(idx: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray | None:
     """out (D, n+1) with out[:, v] = sum of cols[:, k] where idx[k] == v, idx -1 summed in the
     last column; cols (D, N). None unless the kernels are in use and cols is contiguous."""
-    if cols.dtype not in _SFX or not cols.flags.c_contiguous or not available():
-        return None
-    idx = np.ascontiguousarray(idx, dtype=np.int64)
-    D, N = cols.shape
-    out = np.empty((D, n + 1), dtype=cols.dtype)
-    getattr(_lib, "scatter_cols" + _SFX[cols.dtype])(D, N, n + 1, idx.ctypes.data, cols.ctypes.data, out.ctypes.data)
-    return out
+    return _by_id("scatter_cols", idx, cols, (cols.shape[0], n + 1))

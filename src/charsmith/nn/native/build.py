@@ -142,9 +142,10 @@ def _declare(lib: ctypes.CDLL) -> None:
         fn = getattr(lib, "xent" + sfx)
         fn.argtypes = [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 5
         fn.restype = ctypes.c_int
-        fn = getattr(lib, "scatter_cols" + sfx)
-        fn.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3
-        fn.restype = None
+        for name in ("gather_cols", "scatter_cols"):
+            fn = getattr(lib, name + sfx)
+            fn.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3 + [ctypes.c_int64]
+            fn.restype = None
         fn = getattr(lib, "adam" + sfx)
         fn.argtypes = [ctypes.c_int64] + [ctypes.c_void_p] * 5 + [ctypes.c_double] * 5
         fn.restype = None

@@ -304,15 +304,43 @@ int SFX(xent)(int64_t n, int64_t V, const real *restrict logits, const int64_t *
     return 0;
 }
 
-/* ----- out[:, idx[k]] += cols[:, k]: a scatter-add by column (idx -1 -> the last column) --- */
-void SFX(scatter_cols)(int64_t D, int64_t N, int64_t n_out, const int64_t *restrict idx,
-                       const real *restrict cols, real *restrict out) {
-    for (int64_t d = 0; d < D; d++) {
-        const real *restrict c = cols + d * N;
-        real *restrict o = out + d * n_out;
-        for (int64_t k = 0; k < n_out; k++) o[k] = 0;
-        for (int64_t k = 0; k < N; k++) o[idx[k] < 0 ? n_out - 1 : idx[k]] += c[k];
+/* ----- gathering and scattering columns by id, split over threads by rows ------------------ *
+ * gather:  out (D, N) = table[:, idx] for table (D, n), idx -1 -> the last column (n - 1)
+ * scatter: out (D, n) = 0, then out[:, idx[k]] += cols[:, k] for cols (D, N), -1 -> last column
+ * job: B = D (rows, split), T = N, H = n, p = (idx, source, out). */
+static void SFX(gather_cols_block)(const job_t *j) {
+    const int64_t N = j->T, n = j->H;
+    const int64_t *restrict idx = j->p[0];
+    for (int64_t d = j->b0; d < j->b1; d++) {
+        const real *restrict row = (const real *)j->p[1] + d * n;
+        real *restrict o = (real *)j->p[2] + d * N;
+        for (int64_t k = 0; k < N; k++) o[k] = row[idx[k] < 0 ? n - 1 : idx[k]];
     }
+}
+
+static void SFX(scatter_cols_block)(const job_t *j) {
+    const int64_t N = j->T, n = j->H;
+    const int64_t *restrict idx = j->p[0];
+    for (int64_t d = j->b0; d < j->b1; d++) {
+        const real *restrict c = (const real *)j->p[1] + d * N;
+        real *restrict o = (real *)j->p[2] + d * n;
+        for (int64_t k = 0; k < n; k++) o[k] = 0;
+        for (int64_t k = 0; k < N; k++) o[idx[k] < 0 ? n - 1 : idx[k]] += c[k];
+    }
+}
+
+void SFX(gather_cols)(int64_t D, int64_t N, int64_t n, const int64_t *idx, const real *table,
+                      real *out, int64_t nthreads) {
+    job_t job = {.fn = SFX(gather_cols_block), .T = N, .B = D, .H = n,
+                 .p = {(void *)idx, (void *)table, out}};
+    run_split(&job, nthreads, SPLIT_BATCH);
+}
+
+void SFX(scatter_cols)(int64_t D, int64_t N, int64_t n, const int64_t *idx, const real *cols,
+                       real *out, int64_t nthreads) {
+    job_t job = {.fn = SFX(scatter_cols_block), .T = N, .B = D, .H = n,
+                 .p = {(void *)idx, (void *)cols, out}};
+    run_split(&job, nthreads, SPLIT_BATCH);
 }
 
 /* ----- exported entry points: sizes, threads, split mode, then the block's pointers -------- */
