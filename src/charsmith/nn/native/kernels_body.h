@@ -9,7 +9,8 @@
  *   dhs (H, T, B): the gradient reaching hs[:, 1:] from above
  *   carry (H, B): in, the gradient w.r.t. the final state; out, w.r.t. the initial state
  * Each *_block function runs the whole time loop on its block: hidden units [u0, u1) of
- * every gate, batch columns [b0, b1) (see run_split); `nb` = b1 - b0.
+ * every gate, batch columns [b0, b1) (see run_split); a *_step function does one step of it
+ * (`nb` = b1 - b0 columns).
  */
 #define GEMM SFX(gemm)
 #define SIGMOID SFX(sigmoid)
@@ -42,177 +43,195 @@ static void SFX(carry_matmul)(const job_t *j, int gates, const real *W_hh, const
          carry + j->u0 * B + j->b0, B);
 }
 
+/* ----- the time loops ------------------------------------------------------------------------
+ * Each step of a block is a matmul writing the gate pre-activations, then the gate maths
+ * (forward), or the gate maths then a matmul carrying the gradient back (backward). With
+ * SPLIT_UNITS the threads meet at a barrier where the next part needs every block's rows. */
+typedef void (*SFX(step_fn))(const job_t *, int64_t);
+
+static void SFX(drive_forward)(const job_t *j, SFX(step_fn) step) {
+    int sense = 0;
+    for (int64_t t = 0; t < j->T; t++) {
+        step(j, t);
+        barrier_wait(j->bar, &sense); /* the next step needs all of h */
+    }
+}
+
+/* step() writes the gate gradients d (G, T, B) of step t; then carry = beta * carry + W_hh @ d_t */
+static void SFX(drive_backward)(const job_t *j, int gates, SFX(step_fn) step, real beta,
+                                const real *d, real *carry) {
+    int sense = 0;
+    for (int64_t t = j->T - 1; t >= 0; t--) {
+        step(j, t);
+        barrier_wait(j->bar, &sense); /* the matmul needs all of d_t */
+        SFX(carry_matmul)(j, gates, j->p[0], d + t * j->B, j->T * j->B, beta, carry);
+    }
+}
+
 /* ----- vanilla RNN: h_new = tanh(xp + W_hh.T @ h) ----------------------------------------- */
-static void SFX(rnn_forward_block)(const job_t *j) {
+/* p = (W_hh, xp, hs) */
+static void SFX(rnn_forward_step)(const job_t *j, int64_t t) {
     const int64_t T = j->T, B = j->B, b0 = j->b0, nb = j->b1 - j->b0;
     const int64_t L = T * B, L1 = (T + 1) * B;
     const real *W_hh = j->p[0], *xp = j->p[1];
     real *hs = j->p[2];
-    int sense = 0;
-    for (int64_t t = 0; t < T; t++) {
-        SFX(gates_matmul)(j, 1, W_hh, hs + t * B, L1, hs + (t + 1) * B, L1);
-        for (int64_t i = j->u0; i < j->u1; i++) {
-            real *restrict hn = hs + i * L1 + (t + 1) * B + b0;
-            const real *restrict x = xp + i * L + t * B + b0;
-            IVDEP
-            for (int64_t b = 0; b < nb; b++) hn[b] = TANH(hn[b] + x[b]);
-        }
-        barrier_wait(j->bar, &sense);
+    real *h_new = hs + (t + 1) * B;
+    SFX(gates_matmul)(j, 1, W_hh, hs + t * B, L1, h_new, L1);
+    for (int64_t i = j->u0; i < j->u1; i++) {
+        real *restrict hn = h_new + i * L1 + b0;
+        const real *restrict x = xp + i * L + t * B + b0;
+        IVDEP
+        for (int64_t b = 0; b < nb; b++) hn[b] = TANH(hn[b] + x[b]);
     }
 }
 
-/* da (H, T, B) = dh * (1 - h_new**2) with dh = dhs[:, t] + carry; carry = W_hh @ da[:, t] */
-static void SFX(rnn_backward_block)(const job_t *j) {
+/* p = (W_hh, hs, dhs, da, carry): da (H, T, B) = dh * (1 - h_new**2), dh = dhs[:, t] + carry */
+static void SFX(rnn_backward_step)(const job_t *j, int64_t t) {
     const int64_t T = j->T, B = j->B, b0 = j->b0, nb = j->b1 - j->b0;
     const int64_t L = T * B, L1 = (T + 1) * B;
-    const real *W_hh = j->p[0], *hs = j->p[1], *dhs = j->p[2];
+    const real *hs = j->p[1], *dhs = j->p[2];
     real *da = j->p[3], *carry = j->p[4];
-    int sense = 0;
-    for (int64_t t = T - 1; t >= 0; t--) {
-        for (int64_t i = j->u0; i < j->u1; i++) {
-            const int64_t o = i * L + t * B + b0;
-            const real *restrict hn = hs + i * L1 + (t + 1) * B + b0, *restrict up = dhs + o;
-            const real *restrict c = carry + i * B + b0;
-            real *restrict d = da + o;
-            IVDEP
-            for (int64_t b = 0; b < nb; b++) d[b] = (up[b] + c[b]) * (1 - hn[b] * hn[b]);
-        }
-        barrier_wait(j->bar, &sense);
-        SFX(carry_matmul)(j, 1, W_hh, da + t * B, L, 0, carry);
+    for (int64_t i = j->u0; i < j->u1; i++) {
+        const int64_t o = i * L + t * B + b0;
+        const real *restrict hn = hs + i * L1 + (t + 1) * B + b0, *restrict up = dhs + o;
+        const real *restrict c = carry + i * B + b0;
+        real *restrict d = da + o;
+        IVDEP
+        for (int64_t b = 0; b < nb; b++) d[b] = (up[b] + c[b]) * (1 - hn[b] * hn[b]);
     }
+}
+
+static void SFX(rnn_forward_block)(const job_t *j) { SFX(drive_forward)(j, SFX(rnn_forward_step)); }
+static void SFX(rnn_backward_block)(const job_t *j) {
+    SFX(drive_backward)(j, 1, SFX(rnn_backward_step), 0, j->p[3], j->p[4]);
 }
 
 /* ----- GRU (gates r, z, n), see charsmith.nn.gru ------------------------------------------ */
-/* a (3H, T, B) = [r | z | ghn], n (H, T, B) */
-static void SFX(gru_forward_block)(const job_t *j) {
+/* p = (W_hh, b_hn, xp, hs, a, n): a (3H, T, B) = [r | z | ghn], n (H, T, B) */
+static void SFX(gru_forward_step)(const job_t *j, int64_t t) {
     const int64_t T = j->T, B = j->B, H = j->H, b0 = j->b0, nb = j->b1 - j->b0;
     const int64_t L = T * B, L1 = (T + 1) * B, HL = H * L;
     const real *W_hh = j->p[0], *b_hn = j->p[1], *xp = j->p[2];
     real *hs = j->p[3], *a = j->p[4], *n = j->p[5];
-    int sense = 0;
-    for (int64_t t = 0; t < T; t++) {
-        SFX(gates_matmul)(j, 3, W_hh, hs + t * B, L1, a + t * B, L); /* gh */
-        for (int64_t i = j->u0; i < j->u1; i++) {
-            const int64_t o = i * L + t * B + b0, oh = i * L1 + t * B + b0;
-            const real bi = b_hn[i];
-            real *restrict r = a + o, *restrict z = a + HL + o, *restrict ghn = a + 2 * HL + o;
-            const real *restrict xr = xp + o, *restrict xz = xp + HL + o, *restrict xn = xp + 2 * HL + o;
-            const real *restrict h = hs + oh;
-            real *restrict nt = n + o, *restrict h_new = hs + oh + B;
-            IVDEP
-            for (int64_t b = 0; b < nb; b++) {
-                const real rb = SIGMOID(r[b] + xr[b]), zb = SIGMOID(z[b] + xz[b]);
-                const real g = ghn[b] + bi;
-                const real v = TANH(xn[b] + rb * g);
-                r[b] = rb;
-                z[b] = zb;
-                ghn[b] = g;
-                nt[b] = v;
-                h_new[b] = v + zb * (h[b] - v);
-            }
+    SFX(gates_matmul)(j, 3, W_hh, hs + t * B, L1, a + t * B, L); /* gh */
+    for (int64_t i = j->u0; i < j->u1; i++) {
+        const int64_t o = i * L + t * B + b0, oh = i * L1 + t * B + b0;
+        const real bi = b_hn[i];
+        real *restrict r = a + o, *restrict z = a + HL + o, *restrict ghn = a + 2 * HL + o;
+        const real *restrict xr = xp + o, *restrict xz = xp + HL + o, *restrict xn = xp + 2 * HL + o;
+        const real *restrict h = hs + oh;
+        real *restrict nt = n + o, *restrict h_new = hs + oh + B;
+        IVDEP
+        for (int64_t b = 0; b < nb; b++) {
+            const real rb = SIGMOID(r[b] + xr[b]), zb = SIGMOID(z[b] + xz[b]);
+            const real g = ghn[b] + bi;
+            const real v = TANH(xn[b] + rb * g);
+            r[b] = rb;
+            z[b] = zb;
+            ghn[b] = g;
+            nt[b] = v;
+            h_new[b] = v + zb * (h[b] - v);
         }
-        barrier_wait(j->bar, &sense);
     }
 }
 
-/* dgh (3H, T, B) = [dar | daz | dan * r], dan (H, T, B); carry = dh * z + W_hh @ dgh[:, t] */
-static void SFX(gru_backward_block)(const job_t *j) {
+/* p = (W_hh, hs, a, n, dhs, dgh, dan, carry): dgh (3H, T, B) = [dar | daz | dan * r],
+ * dan (H, T, B); carry = dh * z here, the matmul adds W_hh @ dgh[:, t] */
+static void SFX(gru_backward_step)(const job_t *j, int64_t t) {
     const int64_t T = j->T, B = j->B, H = j->H, b0 = j->b0, nb = j->b1 - j->b0;
     const int64_t L = T * B, L1 = (T + 1) * B, HL = H * L;
-    const real *W_hh = j->p[0], *hs = j->p[1], *a = j->p[2], *n = j->p[3], *dhs = j->p[4];
+    const real *hs = j->p[1], *a = j->p[2], *n = j->p[3], *dhs = j->p[4];
     real *dgh = j->p[5], *dan = j->p[6], *carry = j->p[7];
-    int sense = 0;
-    for (int64_t t = T - 1; t >= 0; t--) {
-        for (int64_t i = j->u0; i < j->u1; i++) {
-            const int64_t o = i * L + t * B + b0;
-            const real *restrict h = hs + i * L1 + t * B + b0, *restrict up = dhs + o;
-            const real *restrict r = a + o, *restrict z = a + HL + o, *restrict ghn = a + 2 * HL + o;
-            const real *restrict nt = n + o;
-            real *restrict dar = dgh + o, *restrict daz = dgh + HL + o, *restrict dgn = dgh + 2 * HL + o;
-            real *restrict dant = dan + o, *restrict c = carry + i * B + b0;
-            IVDEP
-            for (int64_t b = 0; b < nb; b++) {
-                const real d = up[b] + c[b];
-                const real v = nt[b];
-                const real da_n = d * (1 - z[b]) * (1 - v * v);
-                dant[b] = da_n;
-                dar[b] = da_n * ghn[b] * r[b] * (1 - r[b]);
-                daz[b] = d * (h[b] - v) * z[b] * (1 - z[b]);
-                dgn[b] = da_n * r[b];
-                c[b] = d * z[b]; /* the direct path h -> h_new; the matmul adds the rest */
-            }
+    for (int64_t i = j->u0; i < j->u1; i++) {
+        const int64_t o = i * L + t * B + b0;
+        const real *restrict h = hs + i * L1 + t * B + b0, *restrict up = dhs + o;
+        const real *restrict r = a + o, *restrict z = a + HL + o, *restrict ghn = a + 2 * HL + o;
+        const real *restrict nt = n + o;
+        real *restrict dar = dgh + o, *restrict daz = dgh + HL + o, *restrict dgn = dgh + 2 * HL + o;
+        real *restrict dant = dan + o, *restrict c = carry + i * B + b0;
+        IVDEP
+        for (int64_t b = 0; b < nb; b++) {
+            const real d = up[b] + c[b];
+            const real v = nt[b];
+            const real da_n = d * (1 - z[b]) * (1 - v * v);
+            dant[b] = da_n;
+            dar[b] = da_n * ghn[b] * r[b] * (1 - r[b]);
+            daz[b] = d * (h[b] - v) * z[b] * (1 - z[b]);
+            dgn[b] = da_n * r[b];
+            c[b] = d * z[b]; /* the direct path h -> h_new */
         }
-        barrier_wait(j->bar, &sense);
-        SFX(carry_matmul)(j, 3, W_hh, dgh + t * B, L, 1, carry);
     }
+}
+
+static void SFX(gru_forward_block)(const job_t *j) { SFX(drive_forward)(j, SFX(gru_forward_step)); }
+static void SFX(gru_backward_block)(const job_t *j) {
+    SFX(drive_backward)(j, 3, SFX(gru_backward_step), 1, j->p[5], j->p[7]);
 }
 
 /* ----- LSTM (gates i, f, g, o), see charsmith.nn.lstm ------------------------------------- */
-/* acts (4H, T, B) = [i | f | g | o] activated, tc (H, T, B) = tanh(c_new) */
-static void SFX(lstm_forward_block)(const job_t *j) {
+/* p = (W_hh, xp, hs, cs, acts, tc): acts (4H, T, B) = [i | f | g | o] activated,
+ * tc (H, T, B) = tanh(c_new) */
+static void SFX(lstm_forward_step)(const job_t *j, int64_t t) {
     const int64_t T = j->T, B = j->B, H = j->H, b0 = j->b0, nb = j->b1 - j->b0;
     const int64_t L = T * B, L1 = (T + 1) * B, HL = H * L;
     const real *W_hh = j->p[0], *xp = j->p[1];
     real *hs = j->p[2], *cs = j->p[3], *acts = j->p[4], *tc = j->p[5];
-    int sense = 0;
-    for (int64_t t = 0; t < T; t++) {
-        SFX(gates_matmul)(j, 4, W_hh, hs + t * B, L1, acts + t * B, L); /* gh */
-        for (int64_t i = j->u0; i < j->u1; i++) {
-            const int64_t o = i * L + t * B + b0, oh = i * L1 + t * B + b0;
-            const real *restrict x = xp + o, *restrict c = cs + oh;
-            real *restrict ig = acts + o, *restrict fg = ig + HL, *restrict gg = ig + 2 * HL;
-            real *restrict og = ig + 3 * HL, *restrict tct = tc + o;
-            real *restrict h_new = hs + oh + B, *restrict c_new = cs + oh + B;
-            IVDEP
-            for (int64_t b = 0; b < nb; b++) {
-                const real iv = SIGMOID(ig[b] + x[b]), fv = SIGMOID(fg[b] + x[HL + b]);
-                const real gv = TANH(gg[b] + x[2 * HL + b]), ov = SIGMOID(og[b] + x[3 * HL + b]);
-                const real cn = fv * c[b] + iv * gv;
-                const real v = TANH(cn);
-                ig[b] = iv;
-                fg[b] = fv;
-                gg[b] = gv;
-                og[b] = ov;
-                c_new[b] = cn;
-                tct[b] = v;
-                h_new[b] = ov * v;
-            }
+    SFX(gates_matmul)(j, 4, W_hh, hs + t * B, L1, acts + t * B, L); /* gh */
+    for (int64_t i = j->u0; i < j->u1; i++) {
+        const int64_t o = i * L + t * B + b0, oh = i * L1 + t * B + b0;
+        const real *restrict x = xp + o, *restrict c = cs + oh;
+        real *restrict ig = acts + o, *restrict fg = ig + HL, *restrict gg = ig + 2 * HL;
+        real *restrict og = ig + 3 * HL, *restrict tct = tc + o;
+        real *restrict h_new = hs + oh + B, *restrict c_new = cs + oh + B;
+        IVDEP
+        for (int64_t b = 0; b < nb; b++) {
+            const real iv = SIGMOID(ig[b] + x[b]), fv = SIGMOID(fg[b] + x[HL + b]);
+            const real gv = TANH(gg[b] + x[2 * HL + b]), ov = SIGMOID(og[b] + x[3 * HL + b]);
+            const real cn = fv * c[b] + iv * gv;
+            const real v = TANH(cn);
+            ig[b] = iv;
+            fg[b] = fv;
+            gg[b] = gv;
+            og[b] = ov;
+            c_new[b] = cn;
+            tct[b] = v;
+            h_new[b] = ov * v;
         }
-        barrier_wait(j->bar, &sense);
     }
 }
 
-/* da (4H, T, B); carry_h = W_hh @ da[:, t], carry_c = dc_tot * f */
-static void SFX(lstm_backward_block)(const job_t *j) {
+/* p = (W_hh, cs, acts, tc, dhs, da, carry_h, carry_c): da (4H, T, B); carry_c = dc_tot * f
+ * here, carry_h = W_hh @ da[:, t] by the matmul */
+static void SFX(lstm_backward_step)(const job_t *j, int64_t t) {
     const int64_t T = j->T, B = j->B, H = j->H, b0 = j->b0, nb = j->b1 - j->b0;
     const int64_t L = T * B, L1 = (T + 1) * B, HL = H * L;
-    const real *W_hh = j->p[0], *cs = j->p[1], *acts = j->p[2], *tc = j->p[3], *dhs = j->p[4];
+    const real *cs = j->p[1], *acts = j->p[2], *tc = j->p[3], *dhs = j->p[4];
     real *da = j->p[5], *carry_h = j->p[6], *carry_c = j->p[7];
-    int sense = 0;
-    for (int64_t t = T - 1; t >= 0; t--) {
-        for (int64_t i = j->u0; i < j->u1; i++) {
-            const int64_t o = i * L + t * B + b0;
-            const real *restrict c = cs + i * L1 + t * B + b0, *restrict up = dhs + o;
-            const real *restrict tct = tc + o, *restrict ig = acts + o, *restrict fg = ig + HL;
-            const real *restrict gg = ig + 2 * HL, *restrict og = ig + 3 * HL;
-            real *restrict dai = da + o, *restrict daf = dai + HL;
-            real *restrict dag = dai + 2 * HL, *restrict dao = dai + 3 * HL;
-            const real *restrict ch = carry_h + i * B + b0;
-            real *restrict cc = carry_c + i * B + b0;
-            IVDEP
-            for (int64_t b = 0; b < nb; b++) {
-                const real dh = up[b] + ch[b];
-                const real dc = cc[b] + dh * og[b] * (1 - tct[b] * tct[b]); /* dc_tot */
-                dai[b] = dc * gg[b] * ig[b] * (1 - ig[b]);
-                daf[b] = dc * c[b] * fg[b] * (1 - fg[b]);
-                dag[b] = dc * ig[b] * (1 - gg[b] * gg[b]);
-                dao[b] = dh * tct[b] * og[b] * (1 - og[b]);
-                cc[b] = dc * fg[b];
-            }
+    for (int64_t i = j->u0; i < j->u1; i++) {
+        const int64_t o = i * L + t * B + b0;
+        const real *restrict c = cs + i * L1 + t * B + b0, *restrict up = dhs + o;
+        const real *restrict tct = tc + o, *restrict ig = acts + o, *restrict fg = ig + HL;
+        const real *restrict gg = ig + 2 * HL, *restrict og = ig + 3 * HL;
+        real *restrict dai = da + o, *restrict daf = dai + HL;
+        real *restrict dag = dai + 2 * HL, *restrict dao = dai + 3 * HL;
+        const real *restrict ch = carry_h + i * B + b0;
+        real *restrict cc = carry_c + i * B + b0;
+        IVDEP
+        for (int64_t b = 0; b < nb; b++) {
+            const real dh = up[b] + ch[b];
+            const real dc = cc[b] + dh * og[b] * (1 - tct[b] * tct[b]); /* dc_tot */
+            dai[b] = dc * gg[b] * ig[b] * (1 - ig[b]);
+            daf[b] = dc * c[b] * fg[b] * (1 - fg[b]);
+            dag[b] = dc * ig[b] * (1 - gg[b] * gg[b]);
+            dao[b] = dh * tct[b] * og[b] * (1 - og[b]);
+            cc[b] = dc * fg[b];
         }
-        barrier_wait(j->bar, &sense);
-        SFX(carry_matmul)(j, 4, W_hh, da + t * B, L, 0, carry_h);
     }
+}
+
+static void SFX(lstm_forward_block)(const job_t *j) { SFX(drive_forward)(j, SFX(lstm_forward_step)); }
+static void SFX(lstm_backward_block)(const job_t *j) {
+    SFX(drive_backward)(j, 4, SFX(lstm_backward_step), 0, j->p[5], j->p[6]);
 }
 
 /* ----- C = op(A) @ op(B), split by rows of C (B = M) or by columns (B = N) ---------------- */
