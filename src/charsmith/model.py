@@ -239,20 +239,17 @@ def forward(
     ids_t = np.ascontiguousarray(ids.T)  # (T, B); -1 picks the table's last column
     p0 = _layer_params(params, 0)
     table = np.ascontiguousarray(_input_rows(params, cfg, p0).T)  # (G, V+1)
-    xp = native.gather_cols(table, ids_t.reshape(-1))  # (G, T*B); None without the kernels
-    if xp is None:
-        xp = np.take(table, ids_t.reshape(-1), axis=1, mode="wrap")
-    xp = xp.reshape(-1, T, B)  # (G, T, B)
 
     rcaches, masks, final = [], [], []
     inputs: list[np.ndarray | None] = [None]  # layer inputs (H, T*B) views (None for layer 0)
     for i in range(L):
         p = p0 if i == 0 else _layer_params(params, i)
-        if i > 0:
+        if i == 0:  # layer 0's inputs are looked up by id in the table
+            hs, st, rc = layer.recur_forward(cfg.cell, p, table, tuple(state[0]), ids=ids_t)
+        else:
             xp = native.matmul(p["W_ih"].T, inputs[i])  # (G, T*B)
             xp += p["b"][:, None]
-            xp = xp.reshape(-1, T, B)
-        hs, st, rc = layer.recur_forward(cfg.cell, p, xp, tuple(state[i]))
+            hs, st, rc = layer.recur_forward(cfg.cell, p, xp.reshape(-1, T, B), tuple(state[i]))
         out = hs[:, 1:].reshape(H, T * B)  # a view of hs, rows of stride (T+1) * B
         mask = None
         if p_drop > 0.0:

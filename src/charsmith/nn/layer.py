@@ -93,16 +93,19 @@ def _use_native(dtype: np.dtype) -> bool:
 
 
 def recur_forward(
-    cell: str, p: dict[str, np.ndarray], xp: np.ndarray, state: LayerState
+    cell: str, p: dict[str, np.ndarray], xp: np.ndarray, state: LayerState, *, ids: np.ndarray | None = None
 ) -> tuple[np.ndarray, LayerState, LayerCache]:
     """Run the recurrence over projected inputs xp (G, T, B), gate-major.
 
+    With ``ids`` (T, B) ints, xp is instead a table (G, n) of projected inputs by id: step
+    t's input for row b is xp[:, ids[t, b]], id -1 the table's last column (the compiled
+    path gathers it step by step and never builds the (G, T, B) array).
     state: (h,) or (h, c), each (B, H). Returns hs (H, T+1, B) with hs[:, 0] = h0.T and
     hs[:, t+1] the output at step t, the final state (each (B, H)), and the cache for
     :func:`recur_backward`. ``hs[:, 1:].reshape(H, T * B)`` is a view.
     """
     mod = get_cell(cell)
-    _, T, B = xp.shape
+    T, B = ids.shape if ids is not None else xp.shape[1:]
     H = p["W_hh"].shape[0]
     S = [np.empty((H, T + 1, B), dtype=xp.dtype) for _ in range(mod.STATE_SIZE)]  # S[0] = hs
     for s, s0 in zip(S, state):
@@ -111,8 +114,11 @@ def recur_forward(
     if _use_native(xp.dtype):
         W_hh = np.ascontiguousarray(p["W_hh"], dtype=xp.dtype)
         b_hn = np.ascontiguousarray(p["b_hn"], dtype=xp.dtype) if "b_hn" in p else None
-        native.recur_forward(cell, W_hh, b_hn, np.ascontiguousarray(xp), S, C)
+        ids64 = None if ids is None else np.ascontiguousarray(ids, dtype=np.int64)
+        native.recur_forward(cell, W_hh, b_hn, np.ascontiguousarray(xp), S, C, ids64)
     else:
+        if ids is not None:
+            xp = np.take(xp, ids.reshape(-1), axis=1, mode="wrap").reshape(-1, T, B)  # -1 -> last column
         _forward_loop(mod, mod.prepare(p), xp, S, C)
     final = tuple(np.ascontiguousarray(s[:, T].T) for s in S)
     return S[0], final, (S, C)

@@ -30,7 +30,7 @@ from charsmith.nn.native import build
 __all__ = [
     "available", "status", "disabled", "supports", "set_threads", "threads",
     "recur_forward", "recur_backward", "matmul", "adam", "softmax_xent",
-    "gather_cols", "scatter_cols",
+    "scatter_cols",
 ]  # fmt: skip
 
 _lock = threading.Lock()
@@ -42,7 +42,7 @@ _threads = 0  # set_threads(); 0 = CHARSMITH_THREADS or the cores this process m
 # Threads only pay off for big enough calls (waking a worker and a barrier cost microseconds).
 _MIN_WORK = int(os.environ.get("CHARSMITH_MIN_WORK", 1 << 19))  # B*H*G per step per extra thread
 _MIN_MATMUL = int(os.environ.get("CHARSMITH_MIN_MATMUL", 1 << 22))  # M*N*K per extra thread
-_MIN_ELEMENTS = 1 << 18  # gathers and scatters: elements per extra thread
+_MIN_ELEMENTS = 1 << 18  # scatter_cols: elements per extra thread
 # The recurrence splits the batch between threads when each gets _MIN_COLS columns, else
 # the hidden units (with a barrier per step); see run_split in kernels.c.
 _MIN_COLS = int(os.environ.get("CHARSMITH_MIN_COLS", 64))
@@ -159,14 +159,16 @@ def supports(dtype: np.dtype) -> bool:
 
 
 def recur_forward(cell: str, W_hh: np.ndarray, b_hn: np.ndarray | None, xp: np.ndarray,
-                  S: list[np.ndarray], C: list[np.ndarray]) -> None:  # fmt: skip
+                  S: list[np.ndarray], C: list[np.ndarray], ids: np.ndarray | None = None) -> None:  # fmt: skip
     """Run the recurrence, gate-major (see kernels_body.h): xp (G, T, B); fills S (hs, and cs
     for lstm, each (H, T+1, B) with step 0 set by the caller) and the caches C (rows, T, B).
-    All arrays C-contiguous, of one dtype."""
-    _, T, B = xp.shape
+    With ids (T, B) int64, xp is instead a table (G, n) and step t's input column b is
+    xp[:, ids[t, b]] (id -1: the last column), gathered step by step. All arrays
+    C-contiguous, of one dtype."""
+    T, B = (ids.shape if ids is not None else xp.shape[1:])
     H = W_hh.shape[0]
-    ptrs = [W_hh] + ([b_hn] if b_hn is not None else []) + [xp, *S, *C]
-    _call(f"{cell}_forward", xp.dtype, T, B, H, ptrs)
+    arrays = [W_hh] + ([b_hn] if b_hn is not None else []) + [xp, *S, *C]
+    _call(f"{cell}_forward", xp.dtype, T, B, H, arrays, ids, xp.shape[1] if ids is not None else 0)
 
 
 def recur_backward(cell: str, W_hh: np.ndarray, S: list[np.ndarray], C: list[np.ndarray],
@@ -179,11 +181,13 @@ def recur_backward(cell: str, W_hh: np.ndarray, S: list[np.ndarray], C: list[np.
     _call(f"{cell}_backward", dhs.dtype, T, B, H, [W_hh, state, *C, dhs, *D, *carry])
 
 
-def _call(name: str, dtype: np.dtype, T: int, B: int, H: int, arrays: list[np.ndarray]) -> None:
+def _call(name: str, dtype: np.dtype, T: int, B: int, H: int, arrays: list[np.ndarray],
+          ids: np.ndarray | None = None, ldt: int = 0) -> None:  # fmt: skip
     ptrs = (ctypes.c_void_p * len(arrays))(*(a.ctypes.data for a in arrays))
     n = _threads_for(B * H * arrays[0].shape[1])  # arrays[0] is W_hh (H, G)
     mode = _SPLIT_UNITS if _FORCE_SPLIT == "units" or (_FORCE_SPLIT != "batch" and B < n * _MIN_COLS) else 0
-    getattr(_lib, name + _SFX[np.dtype(dtype)])(T, B, H, n, mode, ptrs)
+    id_ptr = None if ids is None else ids.ctypes.data
+    getattr(_lib, name + _SFX[np.dtype(dtype)])(T, B, H, n, mode, ptrs, id_ptr, ldt)
 
 
 def _blas_layout(a: np.ndarray) -> tuple[int, int] | None:
@@ -245,24 +249,15 @@ def softmax_xent(logits: np.ndarray, targets: np.ndarray, w: np.ndarray) -> tupl
     return nll, grad
 
 
-def _by_id(name: str, idx: np.ndarray, src: np.ndarray, shape: tuple[int, int]) -> np.ndarray | None:
-    if src.dtype not in _SFX or not src.flags.c_contiguous or not available():
-        return None
-    idx = np.ascontiguousarray(idx, dtype=np.int64)
-    out = np.empty(shape, dtype=src.dtype)
-    D, n = src.shape[0], (shape[1] if name == "scatter_cols" else src.shape[1])
-    threads_ = max(1, min(threads(), src.size // _MIN_ELEMENTS))
-    getattr(_lib, name + _SFX[src.dtype])(D, idx.size, n, idx.ctypes.data, src.ctypes.data, out.ctypes.data, threads_)
-    return out
-
-
-def gather_cols(table: np.ndarray, idx: np.ndarray) -> np.ndarray | None:
-    """out (D, N) = table[:, idx] for table (D, n) and idx (N,), id -1 taking the last column.
-    None unless the kernels are in use and table is contiguous."""
-    return _by_id("gather_cols", idx, table, (table.shape[0], idx.size))
-
-
 def scatter_cols(idx: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray | None:
     """out (D, n+1) with out[:, v] = sum of cols[:, k] where idx[k] == v, idx -1 summed in the
     last column; cols (D, N). None unless the kernels are in use and cols is contiguous."""
-    return _by_id("scatter_cols", idx, cols, (cols.shape[0], n + 1))
+    if cols.dtype not in _SFX or not cols.flags.c_contiguous or not available():
+        return None
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    D, N = cols.shape
+    out = np.empty((D, n + 1), dtype=cols.dtype)
+    nthreads = max(1, min(threads(), cols.size // _MIN_ELEMENTS))
+    fn = getattr(_lib, "scatter_cols" + _SFX[cols.dtype])
+    fn(D, N, n + 1, idx.ctypes.data, cols.ctypes.data, out.ctypes.data, nthreads)
+    return out

@@ -131,21 +131,20 @@ def _find_gemm() -> tuple[int, int, bool] | None:
 
 
 def _declare(lib: ctypes.CDLL) -> None:
-    """The recurrence kernels take (T, B, H, nthreads, split mode, pointers[])."""
+    """The recurrence kernels take (T, B, H, nthreads, split mode, pointers[], ids, ldt)."""
     for cell in ("rnn", "gru", "lstm"):
         for name in (f"{cell}_forward", f"{cell}_backward"):
             for sfx in ("_f32", "_f64"):
                 fn = getattr(lib, name + sfx)
-                fn.argtypes = [ctypes.c_int64] * 5 + [ctypes.POINTER(ctypes.c_void_p)]
+                fn.argtypes = [ctypes.c_int64] * 5 + [ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p, ctypes.c_int64]
                 fn.restype = None
     for sfx in ("_f32", "_f64"):
         fn = getattr(lib, "xent" + sfx)
         fn.argtypes = [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 5
         fn.restype = ctypes.c_int
-        for name in ("gather_cols", "scatter_cols"):
-            fn = getattr(lib, name + sfx)
-            fn.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3 + [ctypes.c_int64]
-            fn.restype = None
+        fn = getattr(lib, "scatter_cols" + sfx)
+        fn.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3 + [ctypes.c_int64]
+        fn.restype = None
         fn = getattr(lib, "adam" + sfx)
         fn.argtypes = [ctypes.c_int64] + [ctypes.c_void_p] * 5 + [ctypes.c_double] * 5
         fn.restype = None

@@ -27,7 +27,8 @@
 #define IVDEP
 #endif
 
-enum { XR = 16 }; /* rows per block in xent */
+enum { XR = 16 };  /* rows per block in xent */
+enum { NACC = 4 }; /* partial sums in scatter_cols */
 
 /* ----- the BLAS ------------------------------------------------------------------------------ */
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 }; /* CBLAS enum values */
@@ -94,6 +95,9 @@ typedef struct job {
     int64_t T, B, H;
     int64_t b0, b1, u0, u1; /* this block's batch columns and hidden units */
     barrier_t *bar;         /* SPLIT_UNITS only */
+    const int64_t *ids;     /* forward only: if set, xp is a table (G, ldt) read by id */
+    int64_t ldt;
+    void *scratch;          /* this block's gathered inputs (G, b1 - b0), set by drive_forward */
     void *p[8];
     int64_t m[8]; /* matmul only: trans_a, trans_b, M, N, K, lda, ldb, ldc */
 } job_t;

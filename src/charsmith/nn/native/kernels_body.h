@@ -49,12 +49,40 @@ static void SFX(carry_matmul)(const job_t *j, int gates, const real *W_hh, const
  * SPLIT_UNITS the threads meet at a barrier where the next part needs every block's rows. */
 typedef void (*SFX(step_fn))(const job_t *, int64_t);
 
-static void SFX(drive_forward)(const job_t *j, SFX(step_fn) step) {
+static void SFX(drive_forward)(const job_t *j, int gates, SFX(step_fn) step) {
+    job_t s = *j;
+    if (j->ids) { /* room for the block's inputs of one step, gathered by id */
+        s.scratch = malloc(sizeof(real) * gates * j->H * (j->b1 - j->b0));
+        if (!s.scratch) abort(); /* a few hundred kB: nothing sensible is left to do */
+    }
     int sense = 0;
     for (int64_t t = 0; t < j->T; t++) {
-        step(j, t);
+        step(&s, t);
         barrier_wait(j->bar, &sense); /* the next step needs all of h */
     }
+    free(s.scratch);
+}
+
+/* The projected inputs of step t for this block: a pointer x with row r (gate-major, rows
+ * u0..u1 of each gate) at x + r * (*lx). From xp (G, T, B), or, given ids, gathered from
+ * the table xp (G, ldt) (id -1: its last column) into the block's scratch. */
+static const real *SFX(step_inputs)(const job_t *j, int gates, const real *xp, int64_t t,
+                                    int64_t *lx) {
+    const int64_t B = j->B, b0 = j->b0, nb = j->b1 - j->b0, H = j->H, ldt = j->ldt;
+    if (!j->ids) {
+        *lx = j->T * B;
+        return xp + t * B + b0;
+    }
+    const int64_t *restrict id = j->ids + t * B + b0;
+    real *x = j->scratch;
+    *lx = nb;
+    for (int g = 0; g < gates; g++)
+        for (int64_t i = j->u0; i < j->u1; i++) {
+            const real *restrict row = xp + (g * H + i) * ldt;
+            real *restrict o = x + (g * H + i) * nb;
+            for (int64_t b = 0; b < nb; b++) o[b] = row[id[b] < 0 ? ldt - 1 : id[b]];
+        }
+    return x;
 }
 
 /* step() writes the gate gradients d (G, T, B) of step t; then carry = beta * carry + W_hh @ d_t */
@@ -72,14 +100,16 @@ static void SFX(drive_backward)(const job_t *j, int gates, SFX(step_fn) step, re
 /* p = (W_hh, xp, hs) */
 static void SFX(rnn_forward_step)(const job_t *j, int64_t t) {
     const int64_t T = j->T, B = j->B, b0 = j->b0, nb = j->b1 - j->b0;
-    const int64_t L = T * B, L1 = (T + 1) * B;
-    const real *W_hh = j->p[0], *xp = j->p[1];
+    const int64_t L1 = (T + 1) * B;
+    const real *W_hh = j->p[0];
     real *hs = j->p[2];
     real *h_new = hs + (t + 1) * B;
+    int64_t lx;
+    const real *xt = SFX(step_inputs)(j, 1, j->p[1], t, &lx);
     SFX(gates_matmul)(j, 1, W_hh, hs + t * B, L1, h_new, L1);
     for (int64_t i = j->u0; i < j->u1; i++) {
         real *restrict hn = h_new + i * L1 + b0;
-        const real *restrict x = xp + i * L + t * B + b0;
+        const real *restrict x = xt + i * lx;
         IVDEP
         for (int64_t b = 0; b < nb; b++) hn[b] = TANH(hn[b] + x[b]);
     }
@@ -101,7 +131,7 @@ static void SFX(rnn_backward_step)(const job_t *j, int64_t t) {
     }
 }
 
-static void SFX(rnn_forward_block)(const job_t *j) { SFX(drive_forward)(j, SFX(rnn_forward_step)); }
+static void SFX(rnn_forward_block)(const job_t *j) { SFX(drive_forward)(j, 1, SFX(rnn_forward_step)); }
 static void SFX(rnn_backward_block)(const job_t *j) {
     SFX(drive_backward)(j, 1, SFX(rnn_backward_step), 0, j->p[3], j->p[4]);
 }
@@ -111,14 +141,16 @@ static void SFX(rnn_backward_block)(const job_t *j) {
 static void SFX(gru_forward_step)(const job_t *j, int64_t t) {
     const int64_t T = j->T, B = j->B, H = j->H, b0 = j->b0, nb = j->b1 - j->b0;
     const int64_t L = T * B, L1 = (T + 1) * B, HL = H * L;
-    const real *W_hh = j->p[0], *b_hn = j->p[1], *xp = j->p[2];
+    const real *W_hh = j->p[0], *b_hn = j->p[1];
     real *hs = j->p[3], *a = j->p[4], *n = j->p[5];
+    int64_t lx;
+    const real *xt = SFX(step_inputs)(j, 3, j->p[2], t, &lx);
     SFX(gates_matmul)(j, 3, W_hh, hs + t * B, L1, a + t * B, L); /* gh */
     for (int64_t i = j->u0; i < j->u1; i++) {
         const int64_t o = i * L + t * B + b0, oh = i * L1 + t * B + b0;
         const real bi = b_hn[i];
         real *restrict r = a + o, *restrict z = a + HL + o, *restrict ghn = a + 2 * HL + o;
-        const real *restrict xr = xp + o, *restrict xz = xp + HL + o, *restrict xn = xp + 2 * HL + o;
+        const real *restrict xr = xt + i * lx, *restrict xz = xr + H * lx, *restrict xn = xr + 2 * H * lx;
         const real *restrict h = hs + oh;
         real *restrict nt = n + o, *restrict h_new = hs + oh + B;
         IVDEP
@@ -163,7 +195,7 @@ static void SFX(gru_backward_step)(const job_t *j, int64_t t) {
     }
 }
 
-static void SFX(gru_forward_block)(const job_t *j) { SFX(drive_forward)(j, SFX(gru_forward_step)); }
+static void SFX(gru_forward_block)(const job_t *j) { SFX(drive_forward)(j, 3, SFX(gru_forward_step)); }
 static void SFX(gru_backward_block)(const job_t *j) {
     SFX(drive_backward)(j, 3, SFX(gru_backward_step), 1, j->p[5], j->p[7]);
 }
@@ -174,19 +206,22 @@ static void SFX(gru_backward_block)(const job_t *j) {
 static void SFX(lstm_forward_step)(const job_t *j, int64_t t) {
     const int64_t T = j->T, B = j->B, H = j->H, b0 = j->b0, nb = j->b1 - j->b0;
     const int64_t L = T * B, L1 = (T + 1) * B, HL = H * L;
-    const real *W_hh = j->p[0], *xp = j->p[1];
+    const real *W_hh = j->p[0];
     real *hs = j->p[2], *cs = j->p[3], *acts = j->p[4], *tc = j->p[5];
+    int64_t lx;
+    const real *xt = SFX(step_inputs)(j, 4, j->p[1], t, &lx);
+    const int64_t HX = H * lx; /* from one gate's inputs to the next */
     SFX(gates_matmul)(j, 4, W_hh, hs + t * B, L1, acts + t * B, L); /* gh */
     for (int64_t i = j->u0; i < j->u1; i++) {
         const int64_t o = i * L + t * B + b0, oh = i * L1 + t * B + b0;
-        const real *restrict x = xp + o, *restrict c = cs + oh;
+        const real *restrict x = xt + i * lx, *restrict c = cs + oh;
         real *restrict ig = acts + o, *restrict fg = ig + HL, *restrict gg = ig + 2 * HL;
         real *restrict og = ig + 3 * HL, *restrict tct = tc + o;
         real *restrict h_new = hs + oh + B, *restrict c_new = cs + oh + B;
         IVDEP
         for (int64_t b = 0; b < nb; b++) {
-            const real iv = SIGMOID(ig[b] + x[b]), fv = SIGMOID(fg[b] + x[HL + b]);
-            const real gv = TANH(gg[b] + x[2 * HL + b]), ov = SIGMOID(og[b] + x[3 * HL + b]);
+            const real iv = SIGMOID(ig[b] + x[b]), fv = SIGMOID(fg[b] + x[HX + b]);
+            const real gv = TANH(gg[b] + x[2 * HX + b]), ov = SIGMOID(og[b] + x[3 * HX + b]);
             const real cn = fv * c[b] + iv * gv;
             const real v = TANH(cn);
             ig[b] = iv;
@@ -229,7 +264,7 @@ static void SFX(lstm_backward_step)(const job_t *j, int64_t t) {
     }
 }
 
-static void SFX(lstm_forward_block)(const job_t *j) { SFX(drive_forward)(j, SFX(lstm_forward_step)); }
+static void SFX(lstm_forward_block)(const job_t *j) { SFX(drive_forward)(j, 4, SFX(lstm_forward_step)); }
 static void SFX(lstm_backward_block)(const job_t *j) {
     SFX(drive_backward)(j, 4, SFX(lstm_backward_step), 0, j->p[5], j->p[6]);
 }
@@ -323,36 +358,30 @@ int SFX(xent)(int64_t n, int64_t V, const real *restrict logits, const int64_t *
     return 0;
 }
 
-/* ----- gathering and scattering columns by id, split over threads by rows ------------------ *
- * gather:  out (D, N) = table[:, idx] for table (D, n), idx -1 -> the last column (n - 1)
- * scatter: out (D, n) = 0, then out[:, idx[k]] += cols[:, k] for cols (D, N), -1 -> last column
- * job: B = D (rows, split), T = N, H = n, p = (idx, source, out). */
-static void SFX(gather_cols_block)(const job_t *j) {
-    const int64_t N = j->T, n = j->H;
-    const int64_t *restrict idx = j->p[0];
-    for (int64_t d = j->b0; d < j->b1; d++) {
-        const real *restrict row = (const real *)j->p[1] + d * n;
-        real *restrict o = (real *)j->p[2] + d * N;
-        for (int64_t k = 0; k < N; k++) o[k] = row[idx[k] < 0 ? n - 1 : idx[k]];
-    }
-}
-
+/* ----- out (D, n) = 0, then out[:, idx[k]] += cols[:, k] for cols (D, N), -1 -> last column -- *
+ * Split over threads by rows. Runs of one id (padding, say) would chain every addition
+ * on the one before; NACC interleaved partial sums break the chain. job: B = D (rows),
+ * T = N, H = n, p = (idx, cols, out, scratch of NACC * n per thread). */
 static void SFX(scatter_cols_block)(const job_t *j) {
     const int64_t N = j->T, n = j->H;
     const int64_t *restrict idx = j->p[0];
+    real *restrict acc = malloc(sizeof(real) * NACC * n);
+    if (!acc) abort();
     for (int64_t d = j->b0; d < j->b1; d++) {
         const real *restrict c = (const real *)j->p[1] + d * N;
         real *restrict o = (real *)j->p[2] + d * n;
-        for (int64_t k = 0; k < n; k++) o[k] = 0;
-        for (int64_t k = 0; k < N; k++) o[idx[k] < 0 ? n - 1 : idx[k]] += c[k];
+        for (int64_t k = 0; k < NACC * n; k++) acc[k] = 0;
+        int64_t k = 0;
+        for (; k + NACC <= N; k += NACC)
+            for (int a = 0; a < NACC; a++) acc[a * n + (idx[k + a] < 0 ? n - 1 : idx[k + a])] += c[k + a];
+        for (; k < N; k++) acc[idx[k] < 0 ? n - 1 : idx[k]] += c[k];
+        for (int64_t v = 0; v < n; v++) {
+            real sum = 0;
+            for (int a = 0; a < NACC; a++) sum += acc[a * n + v];
+            o[v] = sum;
+        }
     }
-}
-
-void SFX(gather_cols)(int64_t D, int64_t N, int64_t n, const int64_t *idx, const real *table,
-                      real *out, int64_t nthreads) {
-    job_t job = {.fn = SFX(gather_cols_block), .T = N, .B = D, .H = n,
-                 .p = {(void *)idx, (void *)table, out}};
-    run_split(&job, nthreads, SPLIT_BATCH);
+    free(acc);
 }
 
 void SFX(scatter_cols)(int64_t D, int64_t N, int64_t n, const int64_t *idx, const real *cols,
@@ -362,11 +391,12 @@ void SFX(scatter_cols)(int64_t D, int64_t N, int64_t n, const int64_t *idx, cons
     run_split(&job, nthreads, SPLIT_BATCH);
 }
 
-/* ----- exported entry points: sizes, threads, split mode, then the block's pointers -------- */
+/* ----- exported entry points: sizes, threads, split mode, the block's pointers, and for a
+ * forward pass optionally ids (T*B) and the table width ldt (then xp is the table) ------- */
 #define EXPORT(name, np)                                                                     \
     void SFX(name)(int64_t T, int64_t B, int64_t H, int64_t nthreads, int64_t mode,          \
-                   void *const *ptrs) {                                                      \
-        job_t job = {.fn = SFX(name##_block), .T = T, .B = B, .H = H};                       \
+                   void *const *ptrs, const int64_t *ids, int64_t ldt) {                     \
+        job_t job = {.fn = SFX(name##_block), .T = T, .B = B, .H = H, .ids = ids, .ldt = ldt}; \
         memcpy(job.p, ptrs, (np) * sizeof(void *));                                          \
         run_split(&job, nthreads, (int)mode);                                                \
     }
