@@ -144,8 +144,11 @@ def test_threaded_matmul_matches_numpy(ta: bool, tb: bool, dtype: type, monkeypa
     np.testing.assert_allclose(native.matmul(strided, w), strided @ w, **tol)
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_adam_matches_numpy(dtype: type) -> None:
+def test_fused_adam_matches_numpy(dtype: type, threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(native, "_MIN_ELEMENTS", 1)  # split even 1,000 elements
+    native.set_threads(threads)
     rng = np.random.default_rng(6)
     flat = {"all": rng.normal(size=1000).astype(dtype)}
     grads = {"all": rng.normal(size=1000).astype(dtype)}
@@ -219,3 +222,17 @@ def test_kernels_are_built_once_into_the_cache(tmp_path: Path) -> None:
         assert proc.stdout.startswith("True compiled kernels in use")
     built = list((tmp_path / "cache").iterdir())
     assert len(built) == 1 and built[0].suffix in (".so", ".dylib", ".dll")
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_scatter_cols_matches_a_loop(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs of one id (as padding makes) and a length that is no multiple of the partial sums."""
+    monkeypatch.setattr(native, "_MIN_ELEMENTS", 1)
+    native.set_threads(threads)
+    rng = np.random.default_rng(13)
+    idx = np.concatenate([rng.integers(-1, 6, size=50), np.full(17, -1), np.full(6, 2)])
+    cols = rng.normal(size=(7, idx.size))
+    want = np.zeros((7, 7))
+    for k, v in enumerate(idx):
+        want[:, v if v >= 0 else 6] += cols[:, k]
+    np.testing.assert_allclose(native.scatter_cols(idx, cols, 6), want, rtol=1e-12, atol=1e-12)

@@ -42,7 +42,7 @@ _threads = 0  # set_threads(); 0 = CHARSMITH_THREADS or the cores this process m
 # Threads only pay off for big enough calls (waking a worker and a barrier cost microseconds).
 _MIN_WORK = int(os.environ.get("CHARSMITH_MIN_WORK", 1 << 19))  # B*H*G per step per extra thread
 _MIN_MATMUL = int(os.environ.get("CHARSMITH_MIN_MATMUL", 1 << 22))  # M*N*K per extra thread
-_MIN_ELEMENTS = 1 << 18  # scatter_cols: elements per extra thread
+_MIN_ELEMENTS = 1 << 18  # scatter_cols and adam: elements per extra thread
 # The recurrence splits the batch between threads when each gets _MIN_COLS columns, else
 # the hidden units (with a barrier per step); see run_split in kernels.c.
 _MIN_COLS = int(os.environ.get("CHARSMITH_MIN_COLS", 64))
@@ -229,7 +229,8 @@ def adam(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, mask: np.nd
     if any(a.dtype != p.dtype or a.size != p.size or not a.flags.c_contiguous for a in arrays):
         return False
     fn = getattr(_lib, "adam" + _SFX[p.dtype])
-    fn(p.size, *(a.ctypes.data for a in arrays), step, b1, b2, eps, decay)
+    nthreads = max(1, min(threads(), p.size // _MIN_ELEMENTS))
+    fn(p.size, *(a.ctypes.data for a in arrays), step, b1, b2, eps, decay, nthreads)
     return True
 
 

@@ -146,7 +146,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         fn.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3 + [ctypes.c_int64]
         fn.restype = None
         fn = getattr(lib, "adam" + sfx)
-        fn.argtypes = [ctypes.c_int64] + [ctypes.c_void_p] * 5 + [ctypes.c_double] * 5
+        fn.argtypes = [ctypes.c_int64] + [ctypes.c_void_p] * 5 + [ctypes.c_double] * 5 + [ctypes.c_int64]
         fn.restype = None
         fn = getattr(lib, "matmul" + sfx)
         fn.argtypes = [ctypes.POINTER(ctypes.c_int64), ctypes.POINTER(ctypes.c_void_p), ctypes.c_int64]

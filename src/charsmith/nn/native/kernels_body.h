@@ -297,14 +297,16 @@ void SFX(matmul)(const int64_t *m, void *const *p, int64_t nthreads) {
 
 /* ----- Adam, fused: one pass over the flat parameters (see charsmith.optim.update) --------- *
  * p -= decay * mask * p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  p -= step m / (sqrt(v) + eps)
- * mask is 1 where weight decay applies, else 0. */
-void SFX(adam)(int64_t n, real *restrict p, const real *restrict g, real *restrict m,
-               real *restrict v, const real *restrict mask, double step, double b1, double b2,
-               double eps, double decay) {
-    const real rb1 = (real)b1, rb2 = (real)b2, rstep = (real)step, reps = (real)eps;
-    const real rdecay = (real)decay;
+ * mask is 1 where weight decay applies, else 0. Split over threads by element ranges:
+ * job p = (p, g, m, v, mask, hyper = {step, b1, b2, eps, decay}). */
+static void SFX(adam_block)(const job_t *j) {
+    const double *hp = j->p[5];
+    const real rstep = (real)hp[0], rb1 = (real)hp[1], rb2 = (real)hp[2], reps = (real)hp[3];
+    const real rdecay = (real)hp[4];
+    real *restrict p = j->p[0], *restrict m = j->p[2], *restrict v = j->p[3];
+    const real *restrict g = j->p[1], *restrict mask = j->p[4];
     IVDEP
-    for (int64_t k = 0; k < n; k++) {
+    for (int64_t k = j->b0; k < j->b1; k++) {
         const real gk = g[k];
         const real mk = rb1 * m[k] + (1 - rb1) * gk, vk = rb2 * v[k] + (1 - rb2) * gk * gk;
         const real pk = p[k] - rdecay * mask[k] * p[k];
@@ -312,6 +314,14 @@ void SFX(adam)(int64_t n, real *restrict p, const real *restrict g, real *restri
         v[k] = vk;
         p[k] = pk - rstep * mk / (SQRT(vk) + reps);
     }
+}
+
+void SFX(adam)(int64_t n, real *p, const real *g, real *m, real *v, const real *mask,
+               double step, double b1, double b2, double eps, double decay, int64_t nthreads) {
+    const double hyper[5] = {step, b1, b2, eps, decay};
+    job_t job = {.fn = SFX(adam_block), .B = n,
+                 .p = {p, (void *)g, m, v, (void *)mask, (void *)hyper}};
+    run_split(&job, nthreads, SPLIT_BATCH);
 }
 
 /* ----- softmax cross-entropy (see charsmith.nn.loss) --------------------------------------- *
