@@ -261,3 +261,42 @@ def test_forward_check_false_matches_checked(cell: str) -> None:
     for x, y in zip(sa, sb):
         for u, v in zip(x, y):
             np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("embed", [0, 4])
+@pytest.mark.parametrize("cell", CELLS)
+def test_loss_and_grads_matches_forward_loss_backward(cell: str, embed: int, threads: int, engine: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """The fused output layer + loss gives the numbers of the separate steps (float64),
+    also split over threads; the loss is then checked against finite differences."""
+    from charsmith.nn import native
+
+    monkeypatch.setattr(native, "_MIN_HEAD_COLS", 1)
+    native.set_threads(threads)
+    cfg = ModelConfig(cell, V, 5, layers=2, embed=embed)
+    params = rand_params(cfg, 31)
+    rng = np.random.default_rng(32)
+    Bx, Tx = 4, 6
+    ids = rng.integers(-1, V, size=(Bx, Tx))
+    targets = rng.integers(0, V, size=(Bx, Tx))
+    mask = rng.random((Bx, Tx)) < 0.7
+    targets[~mask] = -1  # padding targets are never read
+    state = rand_state(cfg, rng, Bx)
+    try:
+        value, grads, final = model.loss_and_grads(params, cfg, ids, targets, mask, state)
+        logits, final_ref, cache = model.forward(params, cfg, ids, state)
+        ref, lcache = loss.cross_entropy_forward(logits, targets, mask)
+        ref_grads = model.backward(params, cfg, loss.cross_entropy_backward(1.0, lcache), cache)
+    finally:
+        native.set_threads(0)
+    assert value == pytest.approx(ref, rel=1e-12)
+    assert list(grads) == list(params)
+    for k in params:
+        np.testing.assert_allclose(grads[k], ref_grads[k], rtol=1e-10, atol=1e-12, err_msg=k)
+    for fs, rs in zip(final, final_ref):
+        for a, b in zip(fs, rs):
+            np.testing.assert_array_equal(a, b)
+    if threads == 1:
+        assert_grads_close(lambda: model.loss_and_grads(params, cfg, ids, targets, mask, state)[0],
+                           {k: params[k] for k in ("W_out", "b_out", "l1.W_hh", "l0.W_ih")}, grads)

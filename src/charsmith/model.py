@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from charsmith.config import ModelConfig
-from charsmith.nn import layer, native
+from charsmith.nn import layer, loss, native
 
 __all__ = [
     "State",
@@ -38,6 +38,7 @@ __all__ = [
     "forward",
     "backward",
     "backward_with_state",
+    "loss_and_grads",
     "step",
 ]
 
@@ -222,13 +223,25 @@ def forward(
     (inverted dropout, masks drawn from ``rng`` and kept in the cache). ``check=False``
     skips validating params, ids and state (for callers that already did).
     """
+    y, final, cache = _features(params, cfg, ids, state, rng, check)
+    B, T = cache["shape"]
+    logits = native.matmul(y.T, params["W_out"])  # (T*B, V), rows t*B + b
+    logits += params["b_out"]
+    return np.ascontiguousarray(logits.reshape(T, B, -1).transpose(1, 0, 2)), final, cache
+
+
+def _features(
+    params: dict[str, np.ndarray], cfg: ModelConfig, ids: np.ndarray, state: State,
+    rng: np.random.Generator | None, check: bool,
+) -> tuple[np.ndarray, State, Cache]:
+    """Everything before the output layer: y (H, T*B), columns t*B + b; see :func:`forward`."""
     if check:
         check_params(params, cfg)
         ids = _check_ids(cfg, ids, 2)
     else:
         ids = np.asarray(ids)
     B, T = ids.shape
-    V, H, L = cfg.vocab_size, cfg.hidden, cfg.layers
+    H, L = cfg.hidden, cfg.layers
     dtype = params["W_out"].dtype
     if check:
         _check_state(cfg, state, B, dtype)
@@ -263,8 +276,6 @@ def forward(
         inputs.append(out)
 
     y = inputs[L]  # (H, T*B) head input
-    logits = native.matmul(y.T, params["W_out"])  # type: ignore[union-attr]  # (T*B, V), rows t*B + b
-    logits += params["b_out"]
     cache: Cache = {
         "shape": (B, T),
         "ids_t": ids_t,  # (T, B) ids, -1 = zero input
@@ -273,7 +284,7 @@ def forward(
         "masks": masks,  # dropout masks (H, T*B), already scaled, or None
         "y": y,  # (H, T*B) head input
     }
-    return np.ascontiguousarray(logits.reshape(T, B, V).transpose(1, 0, 2)), tuple(final), cache
+    return y, tuple(final), cache  # type: ignore[return-value]
 
 
 def backward_with_state(
@@ -285,7 +296,7 @@ def backward_with_state(
 ) -> tuple[dict[str, np.ndarray], State]:
     """Like :func:`backward`, also returning the gradient w.r.t. the initial state."""
     B, T = cache["shape"]
-    V, H, L = cfg.vocab_size, cfg.hidden, cfg.layers
+    V = cfg.vocab_size
     dtype = params["W_out"].dtype
     dlogits = np.asarray(dlogits)
     if dlogits.shape != (B, T, V):
@@ -298,7 +309,19 @@ def backward_with_state(
     grads["W_out"] = native.matmul(cache["y"], dl)  # (H, V)
     grads["b_out"] = np.ones(T * B, dtype=dtype) @ dl  # column sums, as a vector-matrix product
     dy = native.matmul(params["W_out"], dl.T)  # (H, T*B)
+    d_state0 = _features_backward(params, cfg, dy, cache, d_state, grads)
+    ordered = {k: np.ascontiguousarray(grads[k]) for k in params}
+    return ordered, d_state0
 
+
+def _features_backward(
+    params: dict[str, np.ndarray], cfg: ModelConfig, dy: np.ndarray, cache: Cache, d_state: State | None,
+    grads: dict[str, np.ndarray],
+) -> State:
+    """Backward of :func:`_features` from dy (H, T*B): adds every layer's (and the embedding's)
+    gradients to ``grads``; returns the gradient w.r.t. the initial state."""
+    B, T = cache["shape"]
+    V, H, L = cfg.vocab_size, cfg.hidden, cfg.layers
     d_state0: list[tuple[np.ndarray, ...]] = [()] * L
     for i in range(L - 1, -1, -1):
         p = _layer_params(params, i)
@@ -325,8 +348,44 @@ def backward_with_state(
             grads["wte"] = (p["W_ih"] @ d_table).T  # (V, E)
         else:  # one-hot input: W_ih rows were gathered by id
             grads[pre + "W_ih"] = np.ascontiguousarray(d_table.T)
-    ordered = {k: np.ascontiguousarray(grads[k]) for k in params}
-    return ordered, tuple(d_state0)
+    return tuple(d_state0)
+
+
+def loss_and_grads(
+    params: dict[str, np.ndarray],
+    cfg: ModelConfig,
+    ids: np.ndarray,
+    targets: np.ndarray,
+    mask: np.ndarray,
+    state: State,
+    *,
+    rng: np.random.Generator | None = None,
+    check: bool = True,
+) -> tuple[float, dict[str, np.ndarray], State]:
+    """The training objective and its gradients: the masked mean cross-entropy of the
+    next-character predictions (:func:`charsmith.nn.loss.cross_entropy_forward` on the
+    :func:`forward` logits), the gradient of every param, and the final state.
+
+    The same numbers as forward -> cross_entropy_forward -> cross_entropy_backward ->
+    backward, but with the compiled kernels the output layer and the loss run fused, one
+    cache-sized block of positions at a time, without building the (B, T, V) logits.
+    """
+    y, final, cache = _features(params, cfg, ids, state, rng, check)
+    B, T = cache["shape"]
+    V, dtype = cfg.vocab_size, params["W_out"].dtype
+    w, safe = loss.weights_and_targets((B, T, V), dtype, targets, mask)
+    fused = native.head_xent(y, params["W_out"], params["b_out"], safe.T.reshape(-1), w.T.reshape(-1))
+    if fused is None:
+        logits = native.matmul(y.T, params["W_out"])  # (T*B, V), rows t*B + b
+        logits += params["b_out"]
+        value, lcache = loss.cross_entropy_forward(logits.reshape(T, B, V).transpose(1, 0, 2), targets, mask)
+        grads = backward(params, cfg, loss.cross_entropy_backward(1.0, lcache), cache)
+        return value, grads, final
+    nll, dW_out, db_out, dy = fused
+    grads = {"W_out": dW_out, "b_out": db_out}
+    _features_backward(params, cfg, dy, cache, None, grads)
+    value = float(w.T.reshape(-1) @ nll)
+    return value, {k: np.ascontiguousarray(grads[k]) for k in params}, final
 
 
 def backward(

@@ -26,7 +26,6 @@ from charsmith.config import ModelConfig, TrainConfig, config_from_dict
 from charsmith.data import Batch, Corpus, encode_items, item_hashes, line_batches, text_windows
 from charsmith.errors import CheckpointError
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
-from charsmith.nn.loss import cross_entropy_backward, cross_entropy_forward
 from charsmith.sampling import complete, sample_items
 from charsmith.scoring import lines_loss, stream_loss
 
@@ -61,12 +60,11 @@ def train_step(
     clip_norm: float, clip_value: float = 0.0, weight_decay: float = 0.0, rng: np.random.Generator | None = None,
     check: bool = True,
 ) -> tuple[float, M.State, bool]:
-    """One update of ``opt.params`` on ``batch``: forward, masked cross-entropy, backward,
+    """One update of ``opt.params`` on ``batch``: the loss and gradients (:func:`charsmith.model.loss_and_grads`),
     clip, optimiser step. Returns (loss, final state, ok); ok is False (and nothing is
     updated) when the loss or the gradient is not finite. ``rng`` drives dropout."""
-    logits, new_state, cache = M.forward(opt.params, cfg, batch.ids, state, rng=rng, check=check)
-    loss, lcache = cross_entropy_forward(logits, batch.targets, batch.mask)
-    grads = M.backward(opt.params, cfg, cross_entropy_backward(1.0, lcache), cache)
+    loss, grads, new_state = M.loss_and_grads(opt.params, cfg, batch.ids, batch.targets, batch.mask, state,
+                                              rng=rng, check=check)
     norm = opt.apply(grads, lr=lr, t=t, clip_norm=clip_norm, clip_value=clip_value, weight_decay=weight_decay)
     ok = math.isfinite(loss) and math.isfinite(norm)
     return float(loss), (new_state if ok else state), ok

@@ -16,7 +16,7 @@ import numpy as np
 
 from charsmith.nn import native
 
-__all__ = ["cross_entropy_forward", "cross_entropy_backward"]
+__all__ = ["cross_entropy_forward", "cross_entropy_backward", "weights_and_targets"]
 
 # (probs (B, T, V), flat target index (B*T,), w (B, T)), or from the compiled pass
 # (w * (probs - onehot) (B, T, V), None, w)
@@ -30,6 +30,36 @@ def _row_max(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.reshape(-1, V).T).max(axis=0).reshape(a.shape[:-1])
 
 
+def weights_and_targets(
+    shape: tuple[int, ...], dtype: np.dtype, targets: np.ndarray, mask: np.ndarray, reduction: str = "mean"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Check targets and mask against logits of ``shape`` (B, T, V); return the per-position
+    weights w (B, T) in ``dtype`` (mask, divided by its sum for "mean") and the targets with
+    masked-out positions set to 0, so that every one indexes a logit."""
+    targets = np.asarray(targets)
+    mask = np.asarray(mask)
+    if targets.shape != shape[:2] or mask.shape != shape[:2]:
+        raise ValueError(
+            f"targets and mask must have shape {shape[:2]} (logits' B, T), got {targets.shape} and {mask.shape}"
+        )
+    if not np.issubdtype(targets.dtype, np.integer):
+        raise TypeError(f"targets must be integers, got {targets.dtype}")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    V = shape[2]
+    w = mask.astype(dtype)  # (B, T) weights
+    on = w != 0
+    safe = np.where(on, targets, 0)  # (B, T) valid row indices everywhere (if in range)
+    if safe.size and (safe.min() < 0 or safe.max() >= V):
+        tmin, tmax = targets[on].min(), targets[on].max()
+        raise ValueError(f"masked-in targets must be in [0, {V}), got values in [{tmin}, {tmax}]")
+    if reduction == "mean":
+        total = w.sum()
+        if total != 0:
+            w /= total
+    return w, safe
+
+
 def cross_entropy_forward(
     logits: np.ndarray,
     targets: np.ndarray,
@@ -41,30 +71,10 @@ def cross_entropy_forward(
     Computed in the logits' dtype with log-sum-exp. Returns (loss, cache).
     """
     logits = np.asarray(logits)
-    targets = np.asarray(targets)
-    mask = np.asarray(mask)
     if logits.ndim != 3 or not np.issubdtype(logits.dtype, np.floating):
         raise ValueError(f"logits must be a float (B, T, V) array, got {logits.dtype} shape {logits.shape}")
-    if targets.shape != logits.shape[:2] or mask.shape != logits.shape[:2]:
-        raise ValueError(
-            f"targets and mask must have shape {logits.shape[:2]} (logits' B, T), "
-            f"got {targets.shape} and {mask.shape}"
-        )
-    if not np.issubdtype(targets.dtype, np.integer):
-        raise TypeError(f"targets must be integers, got {targets.dtype}")
-    if reduction not in ("mean", "sum"):
-        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    w, safe = weights_and_targets(logits.shape, logits.dtype, targets, mask, reduction)
     V = logits.shape[2]
-    w = mask.astype(logits.dtype)  # (B, T) weights
-    on = w != 0
-    safe = np.where(on, targets, 0)  # (B, T) valid row indices everywhere (if in range)
-    if safe.size and (safe.min() < 0 or safe.max() >= V):
-        tmin, tmax = targets[on].min(), targets[on].max()
-        raise ValueError(f"masked-in targets must be in [0, {V}), got values in [{tmin}, {tmax}]")
-    if reduction == "mean":
-        total = w.sum()
-        if total != 0:
-            w /= total
     flat = np.arange(0, safe.size * V, V) + safe.reshape(-1)  # (B*T,) flat index of each target logit
 
     fused = native.softmax_xent(logits.reshape(-1, V), safe.reshape(-1), w.reshape(-1))

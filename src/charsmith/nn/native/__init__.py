@@ -30,7 +30,7 @@ from charsmith.nn.native import build
 __all__ = [
     "available", "status", "disabled", "supports", "set_threads", "threads",
     "recur_forward", "recur_backward", "matmul", "adam", "softmax_xent",
-    "scatter_cols",
+    "scatter_cols", "head_xent",
 ]  # fmt: skip
 
 _lock = threading.Lock()
@@ -43,6 +43,7 @@ _threads = 0  # set_threads(); 0 = CHARSMITH_THREADS or the cores this process m
 _MIN_WORK = int(os.environ.get("CHARSMITH_MIN_WORK", 1 << 19))  # B*H*G per step per extra thread
 _MIN_MATMUL = int(os.environ.get("CHARSMITH_MIN_MATMUL", 1 << 22))  # M*N*K per extra thread
 _MIN_ELEMENTS = 1 << 18  # scatter_cols and adam: elements per extra thread
+_MIN_HEAD_COLS = 512  # head_xent: positions per extra thread
 # The recurrence splits the batch between threads when each gets _MIN_COLS columns, else
 # the hidden units (with a barrier per step); see run_split in kernels.c.
 _MIN_COLS = int(os.environ.get("CHARSMITH_MIN_COLS", 64))
@@ -262,3 +263,25 @@ def scatter_cols(idx: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray | None
     fn = getattr(_lib, "scatter_cols" + _SFX[cols.dtype])
     fn(D, N, n + 1, idx.ctypes.data, cols.ctypes.data, out.ctypes.data, nthreads)
     return out
+
+
+def head_xent(y: np.ndarray, W_out: np.ndarray, b_out: np.ndarray, targets: np.ndarray,
+              w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:  # fmt: skip
+    """The output layer and its weighted cross-entropy, forward and backward in one pass over
+    the N columns of y (H, N): with z = W_out.T @ y + b_out (V, N) and g = w * (softmax(z)
+    - onehot(targets)), returns (nll (N,), dW_out = y @ g.T, db_out = g summed, dy = W_out @ g).
+    nll is 0 where w is. None unless the kernels are in use and y's rows are BLAS-readable."""
+    dtype = W_out.dtype
+    layout = _blas_layout(y) if y.ndim == 2 else None
+    if dtype not in _SFX or y.dtype != dtype or layout is None or layout[0] != 0 or not available():
+        return None
+    (H, N), V = y.shape, W_out.shape[1]
+    W_out, b_out = np.ascontiguousarray(W_out), np.ascontiguousarray(b_out)
+    targets = np.ascontiguousarray(targets, dtype=np.int64)
+    w = np.ascontiguousarray(w, dtype=dtype)
+    nll, dWb, dy = np.empty(N, dtype), np.empty(H * V + V, dtype), np.empty((H, N), dtype)
+    nthreads = max(1, min(threads(), N // _MIN_HEAD_COLS))
+    arrays = (W_out, b_out, targets, w, nll, dWb, dy)
+    fn = getattr(_lib, "head_xent" + _SFX[dtype])
+    fn(N, H, V, y.ctypes.data, layout[1], *(a.ctypes.data for a in arrays), nthreads)
+    return nll, dWb[: H * V].reshape(H, V), dWb[H * V :], dy

@@ -29,6 +29,7 @@
 
 enum { XR = 16 };  /* rows per block in xent */
 enum { NACC = 4 }; /* partial sums in scatter_cols */
+enum { HB = 64 };  /* columns per block in head_xent */
 
 /* ----- the BLAS ------------------------------------------------------------------------------ */
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 }; /* CBLAS enum values */
@@ -98,8 +99,8 @@ typedef struct job {
     const int64_t *ids;     /* forward only: if set, xp is a table (G, ldt) read by id */
     int64_t ldt;
     void *scratch;          /* this block's gathered inputs (G, b1 - b0), set by drive_forward */
-    void *p[8];
-    int64_t m[8]; /* matmul only: trans_a, trans_b, M, N, K, lda, ldb, ldc */
+    void *p[9];
+    int64_t m[8]; /* matmul: trans_a, trans_b, M, N, K, lda, ldb, ldc; head_xent: V, ldy */
 } job_t;
 
 enum { MAX_THREADS = 64, SPIN = 20000, BARRIER_SPIN = 4000 };

@@ -324,6 +324,82 @@ void SFX(adam)(int64_t n, real *p, const real *g, real *m, real *v, const real *
     run_split(&job, nthreads, SPLIT_BATCH);
 }
 
+/* ----- the output layer and its loss, fused, forward and backward (see charsmith.model) ------ *
+ * For the N columns of y (H, N) (row stride ldy), targets y_k and weights w_k:
+ *   z = W_out.T @ y + b_out (V, N);  nll_k = -log softmax(z[:, k])[y_k]  (0 where w_k == 0)
+ *   g = w * (softmax(z) - onehot(y)) (V, N);  dW_out = y @ g.T;  db_out = g summed over k;
+ *   dy = W_out @ g (H, N, contiguous)
+ * Columns go in blocks of HB, so z and g stay in cache; each thread (a range of columns)
+ * sums its own dW_out, db_out, then adds them to the shared ones under a lock.
+ * job: T = N, H, B = N (split), m = (V, ldy), p = (y, W_out, b_out, targets, w, nll, dW+db, dy, lock). */
+static void SFX(head_block)(const job_t *j) {
+    const int64_t N = j->T, H = j->H, V = j->m[0], ldy = j->m[1];
+    const real *y = j->p[0], *W = j->p[1], *bias = j->p[2], *w = j->p[4];
+    const int64_t *tgt = j->p[3];
+    real *nll = j->p[5], *dWb = j->p[6], *dy = j->p[7];
+    real *buf = calloc((size_t)(V * HB + H * V + V), sizeof(real));
+    if (!buf) abort();
+    real *g = buf, *dW = buf + V * HB, *db = dW + H * V;
+    for (int64_t c0 = j->b0; c0 < j->b1; c0 += HB) {
+        const int64_t nb = c0 + HB < j->b1 ? HB : j->b1 - c0;
+        real mx[HB], s[HB];
+        GEMM(1, 0, V, nb, H, W, V, y + c0, ldy, 0, g, nb); /* z (V, nb) */
+        for (int64_t c = 0; c < nb; c++) mx[c] = g[c] + bias[0], s[c] = 0;
+        for (int64_t v = 0; v < V; v++) {
+            real *restrict z = g + v * nb;
+            IVDEP
+            for (int64_t c = 0; c < nb; c++) {
+                z[c] += bias[v];
+                mx[c] = z[c] > mx[c] ? z[c] : mx[c];
+            }
+        }
+        for (int64_t c = 0; c < nb; c++) { /* the target's logit, before z becomes g */
+            const int64_t k = c0 + c;
+            nll[k] = w[k] != 0 ? mx[c] - g[tgt[k] * nb + c] : 0;
+        }
+        for (int64_t v = 0; v < V; v++) {
+            real *restrict z = g + v * nb;
+            IVDEP
+            for (int64_t c = 0; c < nb; c++) {
+                z[c] = EXP(z[c] - mx[c]);
+                s[c] += z[c];
+            }
+        }
+        for (int64_t c = 0; c < nb; c++) {
+            const int64_t k = c0 + c;
+            if (w[k] != 0) nll[k] += LOG(s[c]);
+            s[c] = w[k] / s[c]; /* now the scale of softmax in g */
+        }
+        for (int64_t v = 0; v < V; v++) {
+            real *restrict gv = g + v * nb;
+            real sum = 0;
+            for (int64_t c = 0; c < nb; c++) {
+                gv[c] *= s[c];
+                if (w[c0 + c] != 0 && tgt[c0 + c] == v) gv[c] -= w[c0 + c];
+                sum += gv[c];
+            }
+            db[v] += sum;
+        }
+        GEMM(0, 1, H, V, nb, y + c0, ldy, g, nb, 1, dW, V);  /* dW += y_blk @ g.T */
+        GEMM(0, 0, H, nb, V, W, V, g, nb, 0, dy + c0, N);    /* dy_blk = W_out @ g */
+    }
+    pthread_mutex_lock(j->p[8]);
+    for (int64_t k = 0; k < H * V + V; k++) dWb[k] += dW[k];
+    pthread_mutex_unlock(j->p[8]);
+    free(buf);
+}
+
+void SFX(head_xent)(int64_t N, int64_t H, int64_t V, const real *y, int64_t ldy, const real *W,
+                    const real *bias, const int64_t *targets, const real *w, real *nll,
+                    real *dWb, real *dy, int64_t nthreads) {
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    memset(dWb, 0, sizeof(real) * (size_t)(H * V + V));
+    job_t job = {.fn = SFX(head_block), .T = N, .B = N, .H = H, .m = {V, ldy},
+                 .p = {(void *)y, (void *)W, (void *)bias, (void *)targets, (void *)w, nll, dWb, dy,
+                       &lock}};
+    run_split(&job, nthreads, SPLIT_BATCH);
+}
+
 /* ----- softmax cross-entropy (see charsmith.nn.loss) --------------------------------------- *
  * For each of the n rows of logits (n, V), with weight w and target y (read only if w != 0):
  *   nll = -log softmax(row)[y]  (0 if w == 0);  grad = w * (softmax(row) - onehot(y))
