@@ -58,8 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         groups = {
             "compiled recurrence (a layer's whole time loop per call; cProfile books the C time here)": share(native_fn("_call")),
             "matmuls over all timesteps (native.matmul)": share(native_fn("matmul")),
-            "compiled gathers/scatters by id, loss and Adam": share(
-                lambda f: any(native_fn(n)(f) for n in ("_by_id", "softmax_xent", "adam"))),
+            "compiled output layer + loss, scatter by id, Adam": share(
+                lambda f: any(native_fn(n)(f) for n in ("head_xent", "softmax_xent", "scatter_cols", "adam"))),
             "NumPy cells per timestep (used only without the compiled kernels)": share(lambda f: "charsmith/nn/" + cell in f),
             "layer glue (nn/layer.py)": share(lambda f: "nn/layer.py" in f),
             "model.py (forward/backward/checks)": share(lambda f: "charsmith/model.py" in f),

@@ -3,8 +3,9 @@
 :func:`charsmith.nn.layer.recur_forward` / ``recur_backward`` run their time loop here when
 the kernels are available and in NumPy otherwise; both write the same buffers, so
 everything else is shared, and the tests run both. The other kernels (:func:`matmul`
-split over threads, :func:`softmax_xent`, :func:`adam`, :func:`scatter_cols`) return
-``None``/``False`` or fall back to NumPy when unavailable, and callers keep the NumPy path.
+split over threads, the fused output layer and loss :func:`head_xent`, :func:`softmax_xent`,
+:func:`adam`, :func:`scatter_cols`) return ``None``/``False`` or fall back to NumPy when
+unavailable, and their callers then keep the NumPy path.
 :mod:`.build` compiles the C source on first use; before use, the kernels are checked once
 against the NumPy loop on a small float64 problem.
 
