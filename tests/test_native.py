@@ -236,3 +236,27 @@ def test_scatter_cols_matches_a_loop(threads: int, monkeypatch: pytest.MonkeyPat
     for k, v in enumerate(idx):
         want[:, v if v >= 0 else 6] += cols[:, k]
     np.testing.assert_allclose(native.scatter_cols(idx, cols, 6), want, rtol=1e-12, atol=1e-12)
+
+
+def _units_split_call() -> None:
+    p, xp, state, dhs, d_state = random_problem("gru", 3, 8, 6, np.float64)
+    run_layer("gru", p, xp, state, dhs, d_state)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_can_use_the_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child of a fork has none of the parent's pool threads; a split call (with a
+    barrier per step) must start its own instead of waiting for them forever."""
+    import multiprocessing
+
+    monkeypatch.setattr(native, "_MIN_WORK", 1)
+    monkeypatch.setattr(native, "_FORCE_SPLIT", "units")
+    native.set_threads(2)
+    _units_split_call()  # the parent's pool now has a worker
+    child = multiprocessing.get_context("fork").Process(target=_units_split_call)
+    child.start()
+    child.join(timeout=120)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung in a threaded kernel call")
+    assert child.exitcode == 0

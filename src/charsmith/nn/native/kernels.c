@@ -46,11 +46,14 @@ typedef void (*dgemm32_t)(int, int, int, int32_t, int32_t, int32_t, double, cons
 static void *g_sgemm, *g_dgemm;
 static int g_ilp64;
 
+static void pool_reset_in_child(void);
+
 /* Called once by the loader: the BLAS's cblas_sgemm / cblas_dgemm and its integer width. */
 int cs_init(void *sgemm, void *dgemm, int ilp64) {
     g_sgemm = sgemm;
     g_dgemm = dgemm;
     g_ilp64 = ilp64;
+    pthread_atfork(NULL, NULL, pool_reset_in_child);
     return (sgemm && dgemm) ? 0 : -1;
 }
 
@@ -140,6 +143,15 @@ static struct {
     atomic_ullong ticket;
 } g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
             0, NULL, 0, 0, 0};
+
+/* A forked child has none of the parent's worker threads: start again with an empty pool
+ * (and fresh locks, in case the fork came while another thread held one). */
+static void pool_reset_in_child(void) {
+    pthread_mutex_init(&g_pool.mu, NULL);
+    pthread_mutex_init(&g_pool.call_mu, NULL);
+    pthread_cond_init(&g_pool.cv, NULL);
+    g_pool.workers = 0;
+}
 
 /* Claim and run blocks of call `gen`; with `once`, stop after one (SPLIT_UNITS: a thread
  * holding one block must not take another, whose barriers would wait on itself). */
