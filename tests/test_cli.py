@@ -35,6 +35,7 @@ def test_train_sample_score_eval(tmp_path: Path, capsys: pytest.CaptureFixture[s
                                 "--steps", "150", "--eval-every", "50", "--seed", "1"], capsys)
     assert code == 0, stderr
     assert "reached the step limit after 150 steps" in stdout and "lines mode" in stderr
+    assert "engine: " in stderr  # compiled kernels and their threads, or NumPy and why
     assert "step 150/150" in stderr  # a report line per evaluation when not on a terminal
 
     code, stdout, _ = run(["sample", str(out), "-n", "7", "--seed", "3", "--prefix", "ba", "--max-len", "12"], capsys)
@@ -53,7 +54,7 @@ def test_train_sample_score_eval(tmp_path: Path, capsys: pytest.CaptureFixture[s
     beam = json.loads(stdout)
     assert len(beam["samples"]) == 3 and beam["logprobs"] == sorted(beam["logprobs"], reverse=True)
 
-    code, stdout, _ = run(["score", str(out), "bakasaurus", "zzzzzz", "--json", "--sort"], capsys)
+    code, stdout, _ = run(["score", str(out), "bakasaurus", "zzzzzz", "--json", "--sort", "--threads", "1"], capsys)
     scores = json.loads(stdout)["scores"]
     assert [s["item"] for s in scores] == ["bakasaurus", "zzzzzz"]
     assert scores[0]["n_chars"] == 11 and scores[0]["bits_per_char"] > 0
@@ -131,6 +132,7 @@ def test_bad_training_files(tmp_path: Path, capsys, name: str, fragments: list[s
         (["score", "{ckpt}"], ["nothing to score"]),
         (["score", "{ckpt}", "ba$"], ["never saw: '$'"]),
         (["eval", "{ckpt}", "{tmp}/missing.txt"], ["no such file"]),
+        (["score", "{ckpt}", "ba", "--threads", "-1"], ["--threads", "must be >= 0"]),
         (["frobnicate"], ["invalid choice"]),
     ],
 )

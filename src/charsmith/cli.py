@@ -428,9 +428,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             from charsmith import cli_classic
 
             return cli_classic.run(args, out)
+        threads = native.threads_setting()
         if getattr(args, "threads", None) is not None:
             native.set_threads(args.threads)
-        return COMMANDS[args.command](args, out, err)
+        try:
+            return COMMANDS[args.command](args, out, err)
+        finally:
+            native.set_threads(threads)  # main() may run again in this process (tests, embedding)
     except BrokenPipeError:  # e.g. `charsmith sample ... | head`: the reader left; not an error
         _silence_stdout()
         return 0

@@ -29,7 +29,7 @@ import numpy as np
 from charsmith.nn.native import build
 
 __all__ = [
-    "available", "status", "disabled", "supports", "set_threads", "threads",
+    "available", "status", "disabled", "supports", "set_threads", "threads", "threads_setting",
     "recur_forward", "recur_backward", "matmul", "adam", "softmax_xent",
     "scatter_cols", "head_xent",
 ]  # fmt: skip
@@ -133,6 +133,11 @@ def set_threads(n: int) -> None:
     if not isinstance(n, int) or n < 0:
         raise ValueError(f"threads must be a non-negative integer (0 = automatic), got {n!r}")
     _threads = n
+
+
+def threads_setting() -> int:
+    """What :func:`set_threads` last set (0 = the default)."""
+    return _threads
 
 
 def threads() -> int:
