@@ -427,7 +427,7 @@ def step(
     for i in range(cfg.layers):
         if i > 0:
             p = _layer_params(params, i)
-            xp = h @ p["W_ih"]  # (B, G)
+            xp = native.matmul(h, p["W_ih"])  # (B, G)
             xp += p["b"]
         st = mod.step(p, xp, tuple(state[i]))
         h = st[0]

@@ -157,7 +157,7 @@ def step(p: dict[str, np.ndarray], xp: np.ndarray, state: tuple[np.ndarray, ...]
     """One timestep without a cache. xp (B, 3H), state (h,) -> (h_new,)."""
     (h,) = state
     B, H = h.shape
-    gh = h @ p["W_hh"]  # (B, 3H)
+    gh = matmul(h, p["W_hh"])  # (B, 3H)
     # r, z and n as fresh contiguous arrays: tanh on a strided view is several times slower
     rz = np.add(xp[:, : 2 * H], gh[:, : 2 * H])  # (B, 2H)
     _sigmoid_(rz)

@@ -159,7 +159,7 @@ def step(
     """One timestep without a cache. xp (B, 4H), state (h, c) -> (h_new, c_new)."""
     h, c = state
     H = h.shape[1]
-    acts = h @ p["W_hh"]  # (B, 4H)
+    acts = matmul(h, p["W_hh"])  # (B, 4H)
     acts += xp
     i, f, g, o = acts[:, :H], acts[:, H : 2 * H], acts[:, 2 * H : 3 * H], acts[:, 3 * H :]
     _activate(acts, g)

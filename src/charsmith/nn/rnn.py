@@ -101,7 +101,7 @@ def input_grads_fm(dgh: np.ndarray, extra: Arrays) -> np.ndarray:
 def step(p: dict[str, np.ndarray], xp: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray]:
     """One timestep without a cache (sampling). xp (B, H), state (h,) -> (h_new,)."""
     (h,) = state
-    a = h @ p["W_hh"]  # (B, H)
+    a = matmul(h, p["W_hh"])  # (B, H)
     a += xp
     return (np.tanh(a, out=a),)
 
