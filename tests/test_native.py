@@ -260,3 +260,24 @@ def test_a_forked_child_can_use_the_threads(monkeypatch: pytest.MonkeyPatch) -> 
         child.kill()
         pytest.fail("the forked child hung in a threaded kernel call")
     assert child.exitcode == 0
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("cell", CELLS)
+def test_one_step_for_sampling_matches_numpy(cell: str, threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch-major step (sampling), over blocks of rows that do not divide the batch."""
+    from charsmith.nn import gru, lstm, rnn
+
+    monkeypatch.setattr(native, "_MIN_MATMUL", 1)
+    native.set_threads(threads)
+    mod = {"rnn": rnn, "gru": gru, "lstm": lstm}[cell]
+    p, _, _, _, _ = random_problem(cell, 1, 1, 9, np.float64)
+    rng = np.random.default_rng(17)
+    B = 130
+    xp = rng.normal(size=(B, p["W_hh"].shape[1]))
+    state = tuple(rng.normal(size=(B, 9)) for _ in range(mod.STATE_SIZE))
+    ours = mod.step(p, xp, state)
+    with native.disabled():
+        ref = mod.step(p, xp, state)
+    for a, b in zip(ours, ref, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

@@ -31,7 +31,7 @@ from charsmith.nn.native import build
 __all__ = [
     "available", "status", "disabled", "supports", "set_threads", "threads", "threads_setting",
     "recur_forward", "recur_backward", "matmul", "adam", "softmax_xent",
-    "scatter_cols", "head_xent",
+    "scatter_cols", "head_xent", "cell_step",
 ]  # fmt: skip
 
 _lock = threading.Lock()
@@ -291,3 +291,26 @@ def head_xent(y: np.ndarray, W_out: np.ndarray, b_out: np.ndarray, targets: np.n
     fn = getattr(_lib, "head_xent" + _SFX[dtype])
     fn(N, H, V, y.ctypes.data, layout[1], *(a.ctypes.data for a in arrays), nthreads)
     return nll, dWb[: H * V].reshape(H, V), dWb[H * V :], dy
+
+
+_GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+def cell_step(cell: str, p: dict[str, np.ndarray], xp: np.ndarray,
+              state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...] | None:  # fmt: skip
+    """One batch-major timestep without a cache (the cells' ``step``): xp (B, G), state
+    (h,) or (h, c), each (B, H) -> the new state. None unless the kernels are in use and
+    all arrays share a supported dtype."""
+    W = p["W_hh"]
+    if W.dtype not in _SFX or xp.dtype != W.dtype or any(s.dtype != W.dtype for s in state) or not available():
+        return None
+    B, H = state[0].shape
+    new = tuple(np.empty((B, H), W.dtype) for _ in state)
+    lstm = cell == "lstm"
+    arrays = [W, p["b_hn"] if cell == "gru" else None, xp, state[0], state[1] if lstm else None,
+              new[0], new[1] if lstm else None]  # fmt: skip
+    arrays = [None if a is None else np.ascontiguousarray(a) for a in arrays]  # kept alive for the call
+    ptrs = (ctypes.c_void_p * 7)(*(None if a is None else a.ctypes.data for a in arrays))
+    nthreads = max(1, min(threads(), B * H * W.shape[1] // _MIN_MATMUL))
+    getattr(_lib, "cell_step" + _SFX[W.dtype])(B, H, _GATES[cell], ptrs, nthreads)
+    return new

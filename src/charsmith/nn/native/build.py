@@ -142,6 +142,9 @@ def _declare(lib: ctypes.CDLL) -> None:
         fn = getattr(lib, "xent" + sfx)
         fn.argtypes = [ctypes.c_int64] * 2 + [ctypes.c_void_p] * 5
         fn.restype = ctypes.c_int
+        fn = getattr(lib, "cell_step" + sfx)
+        fn.argtypes = [ctypes.c_int64] * 3 + [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int64]
+        fn.restype = None
         fn = getattr(lib, "head_xent" + sfx)
         fn.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p, ctypes.c_int64] + [ctypes.c_void_p] * 7 + [ctypes.c_int64]
         fn.restype = None

@@ -30,6 +30,7 @@
 enum { XR = 16 };  /* rows per block in xent */
 enum { NACC = 4 }; /* partial sums in scatter_cols */
 enum { HB = 64 };  /* columns per block in head_xent */
+enum { SB = 64 };  /* rows per block in cell_step */
 
 /* ----- the BLAS ------------------------------------------------------------------------------ */
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 }; /* CBLAS enum values */

@@ -269,6 +269,56 @@ static void SFX(lstm_backward_block)(const job_t *j) {
     SFX(drive_backward)(j, 4, SFX(lstm_backward_step), 0, j->p[5], j->p[6]);
 }
 
+/* ----- one step, batch-major, no cache (sampling), split over threads by rows ------------- *
+ * xp (B, G), state rows (B, H); gh = h @ W_hh for SB rows at a time into a scratch block.
+ * job: B, H, m = (gates), p = (W_hh, b_hn or NULL, xp, h, c or NULL, h_new, c_new or NULL). */
+static void SFX(step_block)(const job_t *j) {
+    const int64_t H = j->H, gates = j->m[0], G = gates * H;
+    const real *W = j->p[0], *b_hn = j->p[1], *xp = j->p[2], *h = j->p[3], *c = j->p[4];
+    real *h_new = j->p[5], *c_new = j->p[6];
+    real *gh = malloc(sizeof(real) * SB * G);
+    if (!gh) abort();
+    for (int64_t r0 = j->b0; r0 < j->b1; r0 += SB) {
+        const int64_t nr = r0 + SB < j->b1 ? SB : j->b1 - r0;
+        GEMM(0, 0, nr, G, H, h + r0 * H, H, W, G, 0, gh, G);
+        for (int64_t r = 0; r < nr; r++) {
+            const real *restrict a = gh + r * G, *restrict x = xp + (r0 + r) * G;
+            const real *restrict hr = h + (r0 + r) * H;
+            real *restrict ho = h_new + (r0 + r) * H;
+            if (gates == 1) {
+                IVDEP
+                for (int64_t i = 0; i < H; i++) ho[i] = TANH(a[i] + x[i]);
+            } else if (gates == 3) {
+                IVDEP
+                for (int64_t i = 0; i < H; i++) {
+                    const real rg = SIGMOID(a[i] + x[i]), zg = SIGMOID(a[H + i] + x[H + i]);
+                    const real n = TANH(x[2 * H + i] + rg * (a[2 * H + i] + b_hn[i]));
+                    ho[i] = n + zg * (hr[i] - n);
+                }
+            } else {
+                const real *restrict cr = c + (r0 + r) * H;
+                real *restrict co = c_new + (r0 + r) * H;
+                IVDEP
+                for (int64_t i = 0; i < H; i++) {
+                    const real ig = SIGMOID(a[i] + x[i]), fg = SIGMOID(a[H + i] + x[H + i]);
+                    const real gg = TANH(a[2 * H + i] + x[2 * H + i]);
+                    const real og = SIGMOID(a[3 * H + i] + x[3 * H + i]);
+                    const real cn = fg * cr[i] + ig * gg;
+                    co[i] = cn;
+                    ho[i] = og * TANH(cn);
+                }
+            }
+        }
+    }
+    free(gh);
+}
+
+void SFX(cell_step)(int64_t B, int64_t H, int64_t gates, void *const *ptrs, int64_t nthreads) {
+    job_t job = {.fn = SFX(step_block), .B = B, .H = H, .m = {gates}};
+    memcpy(job.p, ptrs, 7 * sizeof(void *));
+    run_split(&job, nthreads, SPLIT_BATCH);
+}
+
 /* ----- C = op(A) @ op(B), split by rows of C (B = M) or by columns (B = N) ---------------- */
 static void SFX(matmul_rows_block)(const job_t *j) {
     const int64_t *m = j->m, r0 = j->b0, nr = j->b1 - j->b0;
