@@ -80,7 +80,7 @@ DEFINE_GEMM(_f64, double, g_dgemm, dgemm64_t, dgemm32_t)
  * block. Workers spin briefly after a call, since training makes calls back to back, then
  * sleep on a condition variable. The BLAS is called single-threaded from each thread.
  *
- * The recurrence splits in one of two ways (job.mode):
+ * The recurrence splits in one of two ways (run_split's mode):
  *  - SPLIT_BATCH: blocks of batch columns [b0, b1). Columns never interact, so each block
  *    runs the whole time loop with no synchronisation, and if a worker is slow to wake
  *    (another process holds the core) the caller simply does more blocks itself.
