@@ -287,7 +287,8 @@ def head_xent(y: np.ndarray, W_out: np.ndarray, b_out: np.ndarray, targets: np.n
     w = np.ascontiguousarray(w, dtype=dtype)
     nll, dWb, dy = np.empty(N, dtype), np.empty(H * V + V, dtype), np.empty((H, N), dtype)
     nthreads = max(1, min(threads(), N // _MIN_HEAD_COLS))
-    arrays = (W_out, b_out, targets, w, nll, dWb, dy)
+    parts = np.empty(nthreads * (H * V + V), dtype)  # each thread's dW_out, db_out
+    arrays = (W_out, b_out, targets, w, nll, dWb, dy, parts)
     fn = getattr(_lib, "head_xent" + _SFX[dtype])
     fn(N, H, V, y.ctypes.data, layout[1], *(a.ctypes.data for a in arrays), nthreads)
     return nll, dWb[: H * V].reshape(H, V), dWb[H * V :], dy

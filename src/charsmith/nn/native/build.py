@@ -146,7 +146,7 @@ def _declare(lib: ctypes.CDLL) -> None:
         fn.argtypes = [ctypes.c_int64] * 3 + [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int64]
         fn.restype = None
         fn = getattr(lib, "head_xent" + sfx)
-        fn.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p, ctypes.c_int64] + [ctypes.c_void_p] * 7 + [ctypes.c_int64]
+        fn.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p, ctypes.c_int64] + [ctypes.c_void_p] * 8 + [ctypes.c_int64]
         fn.restype = None
         fn = getattr(lib, "scatter_cols" + sfx)
         fn.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 3 + [ctypes.c_int64]

@@ -99,11 +99,12 @@ typedef struct job {
     void (*fn)(const struct job *);
     int64_t T, B, H;
     int64_t b0, b1, u0, u1; /* this block's batch columns and hidden units */
+    int64_t k;              /* this block's number, 0 .. nthreads - 1 */
     barrier_t *bar;         /* SPLIT_UNITS only */
     const int64_t *ids;     /* forward only: if set, xp is a table (G, ldt) read by id */
     int64_t ldt;
     void *scratch;          /* this block's gathered inputs (G, b1 - b0), set by drive_forward */
-    void *p[9];
+    void *p[8];
     int64_t m[8]; /* matmul: trans_a, trans_b, M, N, K, lda, ldb, ldc; head_xent: V, ldy */
 } job_t;
 
@@ -192,7 +193,7 @@ static void run_split(job_t *base, int64_t nthreads, int mode) {
     job_t jobs[MAX_THREADS];
     barrier_t bar;
     const int64_t total = mode == SPLIT_UNITS ? base->H : base->B;
-    base->b0 = 0, base->b1 = base->B, base->u0 = 0, base->u1 = base->H, base->bar = NULL;
+    base->b0 = 0, base->b1 = base->B, base->u0 = 0, base->u1 = base->H, base->bar = NULL, base->k = 0;
     if (total < 1) return;
     if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
     if (nthreads > total) nthreads = total;
@@ -215,6 +216,7 @@ static void run_split(job_t *base, int64_t nthreads, int mode) {
     for (int64_t s0 = 0; s0 < total; s0 += chunk, n++) {
         const int64_t s1 = s0 + chunk < total ? s0 + chunk : total;
         jobs[n] = *base;
+        jobs[n].k = n;
         if (mode == SPLIT_UNITS)
             jobs[n].u0 = s0, jobs[n].u1 = s1, jobs[n].bar = &bar;
         else

@@ -380,16 +380,17 @@ void SFX(adam)(int64_t n, real *p, const real *g, real *m, real *v, const real *
  *   g = w * (softmax(z) - onehot(y)) (V, N);  dW_out = y @ g.T;  db_out = g summed over k;
  *   dy = W_out @ g (H, N, contiguous)
  * Columns go in blocks of HB, so z and g stay in cache; each thread (a range of columns)
- * sums its own dW_out, db_out, then adds them to the shared ones under a lock.
- * job: T = N, H, B = N (split), m = (V, ldy), p = (y, W_out, b_out, targets, w, nll, dW+db, dy, lock). */
+ * sums its own dW_out, db_out into its slot of `parts`, and the caller adds the slots in
+ * order (the same sums whatever thread finishes first: runs stay reproducible).
+ * job: T = N, H, B = N (split), m = (V, ldy), p = (y, W_out, b_out, targets, w, nll, parts, dy). */
 static void SFX(head_block)(const job_t *j) {
     const int64_t N = j->T, H = j->H, V = j->m[0], ldy = j->m[1];
     const real *y = j->p[0], *W = j->p[1], *bias = j->p[2], *w = j->p[4];
     const int64_t *tgt = j->p[3];
-    real *nll = j->p[5], *dWb = j->p[6], *dy = j->p[7];
-    real *buf = calloc((size_t)(V * HB + H * V + V), sizeof(real));
-    if (!buf) abort();
-    real *g = buf, *dW = buf + V * HB, *db = dW + H * V;
+    real *nll = j->p[5], *dy = j->p[7];
+    real *dW = (real *)j->p[6] + j->k * (H * V + V), *db = dW + H * V; /* this block's slot */
+    real *g = malloc(sizeof(real) * V * HB);
+    if (!g) abort();
     for (int64_t c0 = j->b0; c0 < j->b1; c0 += HB) {
         const int64_t nb = c0 + HB < j->b1 ? HB : j->b1 - c0;
         real mx[HB], s[HB];
@@ -433,21 +434,22 @@ static void SFX(head_block)(const job_t *j) {
         GEMM(0, 1, H, V, nb, y + c0, ldy, g, nb, 1, dW, V);  /* dW += y_blk @ g.T */
         GEMM(0, 0, H, nb, V, W, V, g, nb, 0, dy + c0, N);    /* dy_blk = W_out @ g */
     }
-    pthread_mutex_lock(j->p[8]);
-    for (int64_t k = 0; k < H * V + V; k++) dWb[k] += dW[k];
-    pthread_mutex_unlock(j->p[8]);
-    free(buf);
+    free(g);
 }
 
+/* dWb (H*V + V) = [dW_out | db_out]; `parts` has room for nthreads such slots. */
 void SFX(head_xent)(int64_t N, int64_t H, int64_t V, const real *y, int64_t ldy, const real *W,
                     const real *bias, const int64_t *targets, const real *w, real *nll,
-                    real *dWb, real *dy, int64_t nthreads) {
-    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-    memset(dWb, 0, sizeof(real) * (size_t)(H * V + V));
+                    real *dWb, real *dy, real *parts, int64_t nthreads) {
+    const int64_t S = H * V + V;
+    if (nthreads < 1) nthreads = 1;
+    memset(parts, 0, sizeof(real) * (size_t)(S * nthreads));
     job_t job = {.fn = SFX(head_block), .T = N, .B = N, .H = H, .m = {V, ldy},
-                 .p = {(void *)y, (void *)W, (void *)bias, (void *)targets, (void *)w, nll, dWb, dy,
-                       &lock}};
+                 .p = {(void *)y, (void *)W, (void *)bias, (void *)targets, (void *)w, nll, parts, dy}};
     run_split(&job, nthreads, SPLIT_BATCH);
+    for (int64_t k = 0; k < S; k++) dWb[k] = parts[k];
+    for (int64_t t = 1; t < nthreads; t++)
+        for (int64_t k = 0; k < S; k++) dWb[k] += parts[t * S + k];
 }
 
 /* ----- softmax cross-entropy (see charsmith.nn.loss) --------------------------------------- *
