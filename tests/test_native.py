@@ -1,9 +1,11 @@
-"""The compiled recurrence (charsmith.nn.native) against the NumPy loop, and its fallbacks.
+"""The compiled kernels (charsmith.nn.native) against NumPy, and their fallbacks.
 
-Finite differences and PyTorch check both paths through the ``engine`` fixture (see
-test_cells, test_model, test_torch_parity); here: the two paths agree on every output
-for awkward sizes and thread counts, float32 stays close to float64, the threaded
-matmul and the fused Adam match NumPy, and a machine without the kernels still works.
+Finite differences and PyTorch check both engines through the ``engine`` fixture (see
+test_cells, test_model, test_torch_parity); here: the compiled time loop equals the NumPy
+loop for awkward sizes, thread counts and both ways of splitting; inputs read by id;
+float32 stays close to float64; the threaded matmul, Adam, scatter, one-step kernel and
+the fused output layer match NumPy and are reproducible; a forked child, a broken
+compiler and CHARSMITH_NATIVE=0 all still work.
 """
 
 from __future__ import annotations
