@@ -30,7 +30,7 @@ CELLS = ("rnn", "lstm", "gru")
 @pytest.fixture(autouse=True)
 def kernels() -> Iterator[None]:
     if not native.available():
-        if has_compiler():
+        if has_compiler() and os.environ.get("CHARSMITH_NATIVE", "1") != "0":
             pytest.fail(f"a C compiler is present but the compiled kernels are not: {native.status()}")
         pytest.skip(f"no compiled kernels on this machine: {native.status()}")
     yield

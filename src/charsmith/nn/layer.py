@@ -82,10 +82,16 @@ def zero_state(cell: str, batch: int, hidden: int, dtype: Any = np.float32) -> L
 
 
 def _steps(buffers: list[np.ndarray], n: int) -> list[tuple[np.ndarray, ...]]:
-    """n per-step tuples of (rows, B) views, (b[:, t] for b in buffers) for t < n."""
+    """n per-step tuples of row views, (b[t] for b in buffers) for t < n, of time-major
+    (T, rows, B) buffers (empty tuples if no buffers)."""
     if not buffers:
         return [()] * n
-    return [tuple(b[:, t] for b in buffers) for t in range(n)]
+    return list(zip(*(list(b) for b in buffers)))
+
+
+def _time_major(a: np.ndarray) -> np.ndarray:
+    """(F, T, B) -> a contiguous (T, F, B) copy."""
+    return np.ascontiguousarray(a.transpose(1, 0, 2))
 
 
 def _use_native(dtype: np.dtype) -> bool:
@@ -159,11 +165,17 @@ def recur_backward(
 
 def _forward_loop(mod: ModuleType, q: dict[str, np.ndarray], xp: np.ndarray, S: list[np.ndarray],
                   C: list[np.ndarray]) -> None:  # fmt: skip
-    """recur_forward's NumPy time loop: fills S[:, 1:] and C step by step."""
+    """recur_forward's NumPy time loop: fills S[:, 1:] and C step by step. It runs on
+    time-major copies, whose per-step slices are contiguous (NumPy's many small calls per
+    step are much faster on them), copied back gate-major at the end."""
     T = xp.shape[1]
-    states, caches, xs = _steps(S, T + 1), _steps(C, T), _steps([xp], T)
+    St = [_time_major(s) for s in S]
+    Ct = [np.empty((T, c.shape[0], c.shape[2]), dtype=c.dtype) for c in C]
+    states, caches, xs = _steps(St, T + 1), _steps(Ct, T), _time_major(xp)
     for t in range(T):
-        mod.forward_fm(q, xs[t][0], states[t], states[t + 1], caches[t])
+        mod.forward_fm(q, xs[t], states[t], states[t + 1], caches[t])
+    for gm, tm in zip(S + C, St + Ct):
+        gm[...] = tm.transpose(1, 0, 2)
 
 
 def _backward_loop(
@@ -175,16 +187,21 @@ def _backward_loop(
     D: list[np.ndarray],
     carry: list[np.ndarray],
 ) -> list[np.ndarray]:
-    """recur_backward's NumPy time loop: fills D, returns the initial state's gradient."""
+    """recur_backward's NumPy time loop (on time-major copies, as _forward_loop): fills D,
+    returns the initial state's gradient."""
     H, T, B = dhs.shape
     nxt = [np.empty((H, B), dtype=dhs.dtype) for _ in carry]
     scratch = np.empty((mod.SCRATCH, H, B), dtype=dhs.dtype)
     dh = np.empty((H, B), dtype=dhs.dtype)
-    states, caches, outs, ups = _steps(S, T + 1), _steps(C, T), _steps(D, T), _steps([dhs], T)
+    Dt = [np.empty((T, d.shape[0], B), dtype=d.dtype) for d in D]
+    states, caches, outs = _steps([_time_major(s) for s in S], T + 1), _steps([_time_major(c) for c in C], T), _steps(Dt, T)
+    ups = _time_major(dhs)
     for t in range(T - 1, -1, -1):
-        np.add(ups[t][0], carry[0], out=dh)  # from the layer above and from step t+1
+        np.add(ups[t], carry[0], out=dh)  # from the layer above and from step t+1
         mod.backward_fm(q, (dh, *carry[1:]), states[t], states[t + 1], caches[t], outs[t], nxt, scratch)
         carry, nxt = nxt, carry
+    for gm, tm in zip(D, Dt):
+        gm[...] = tm.transpose(1, 0, 2)
     return carry
 
 
