@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         total = sum(v[2] for v in st.stats.values())  # own time
         rows = []
         for (file, line, fn), v in st.stats.items():
-            rel = file.split("/src/")[-1] if "/src/" in file else file
+            rel = file.split("/src/")[-1] if "/src/" in file else file.split("site-packages/")[-1]
             rows.append({"func": f"{rel}:{line}({fn})" if line else fn, "calls": v[1], "tottime": v[2], "share": v[2] / total})
         rows.sort(key=lambda r: -r["tottime"])
         def share(pred) -> float:

@@ -423,15 +423,13 @@ def step(
     else:  # every id's projected input row (bias included), then one gather
         xp = np.take(_input_rows(params, cfg, p), ids, axis=0, mode="wrap")  # (B, G)
 
-    new_state = []
+    new_state: list[tuple[np.ndarray, ...]] = []
     for i in range(cfg.layers):
-        if i > 0:
+        if i > 0:  # the layer below's new h is this layer's input
             p = _layer_params(params, i)
-            xp = native.matmul(h, p["W_ih"])  # (B, G)
+            xp = native.matmul(new_state[-1][0], p["W_ih"])  # (B, G)
             xp += p["b"]
-        st = mod.step(p, xp, tuple(state[i]))
-        h = st[0]
-        new_state.append(st)
-    logits = h @ params["W_out"]  # (B, V)
+        new_state.append(mod.step(p, xp, tuple(state[i])))
+    logits = new_state[-1][0] @ params["W_out"]  # (B, V)
     logits += params["b_out"]
     return logits, tuple(new_state)
