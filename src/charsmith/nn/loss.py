@@ -75,12 +75,12 @@ def cross_entropy_forward(
         raise ValueError(f"logits must be a float (B, T, V) array, got {logits.dtype} shape {logits.shape}")
     w, safe = weights_and_targets(logits.shape, logits.dtype, targets, mask, reduction)
     V = logits.shape[2]
-    flat = np.arange(0, safe.size * V, V) + safe.reshape(-1)  # (B*T,) flat index of each target logit
-
     fused = native.softmax_xent(logits.reshape(-1, V), safe.reshape(-1), w.reshape(-1))
     if fused is not None:  # the same maths in one compiled pass per row
         nll, grad = fused
         return float(w.reshape(-1) @ nll), (grad.reshape(logits.shape), None, w)
+
+    flat = np.arange(0, safe.size * V, V) + safe.reshape(-1)  # (B*T,) flat index of each target logit
     z = logits - _row_max(logits)[..., None]  # (B, T, V), <= 0
     probs = np.exp(z)
     s = probs @ np.ones(V, dtype=probs.dtype)  # (B, T) row sums: a matvec is ~6x faster than sum(-1)
