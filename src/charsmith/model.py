@@ -225,9 +225,14 @@ def forward(
     """
     y, final, cache = _features(params, cfg, ids, state, rng, check)
     B, T = cache["shape"]
-    logits = native.matmul(y.T, params["W_out"])  # (T*B, V), rows t*B + b
+    return np.ascontiguousarray(_head(params, y).reshape(T, B, -1).transpose(1, 0, 2)), final, cache
+
+
+def _head(params: dict[str, np.ndarray], y: np.ndarray) -> np.ndarray:
+    """The output layer: y (H, N) -> logits (N, V) = y.T @ W_out + b_out."""
+    logits = native.matmul(y.T, params["W_out"])
     logits += params["b_out"]
-    return np.ascontiguousarray(logits.reshape(T, B, -1).transpose(1, 0, 2)), final, cache
+    return logits
 
 
 def _features(
@@ -376,9 +381,8 @@ def loss_and_grads(
     w, safe = loss.weights_and_targets((B, T, V), dtype, targets, mask)
     fused = native.head_xent(y, params["W_out"], params["b_out"], safe.T.reshape(-1), w.T.reshape(-1))
     if fused is None:
-        logits = native.matmul(y.T, params["W_out"])  # (T*B, V), rows t*B + b
-        logits += params["b_out"]
-        value, lcache = loss.cross_entropy_forward(logits.reshape(T, B, V).transpose(1, 0, 2), targets, mask)
+        logits = _head(params, y).reshape(T, B, V).transpose(1, 0, 2)  # (B, T, V)
+        value, lcache = loss.cross_entropy_forward(logits, targets, mask)
         grads = backward(params, cfg, loss.cross_entropy_backward(1.0, lcache), cache)
         return value, grads, final
     nll, dW_out, db_out, dy = fused
