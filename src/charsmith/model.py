@@ -433,7 +433,8 @@ def step(
             p = _layer_params(params, i)
             xp = native.matmul(new_state[-1][0], p["W_ih"])  # (B, G)
             xp += p["b"]
-        new_state.append(mod.step(p, xp, tuple(state[i])))
+        st = native.cell_step(cfg.cell, p, xp, tuple(state[i]))  # compiled, when available
+        new_state.append(st if st is not None else mod.step(p, xp, tuple(state[i])))
     logits = new_state[-1][0] @ params["W_out"]  # (B, V)
     logits += params["b_out"]
     return logits, tuple(new_state)

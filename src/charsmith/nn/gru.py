@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from charsmith.nn.native import cell_step, matmul
+from charsmith.nn.native import matmul
 
 __all__ = [
     "GATES",
@@ -155,9 +155,6 @@ def _fm(a: np.ndarray) -> np.ndarray:
 
 def step(p: dict[str, np.ndarray], xp: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray]:
     """One timestep without a cache. xp (B, 3H), state (h,) -> (h_new,)."""
-    fast = cell_step("gru", p, xp, state)  # compiled, when available
-    if fast is not None:
-        return fast  # type: ignore[return-value]
     (h,) = state
     B, H = h.shape
     gh = matmul(h, p["W_hh"])  # (B, 3H)

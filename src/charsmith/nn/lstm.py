@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from charsmith.nn.native import cell_step, matmul
+from charsmith.nn.native import matmul
 
 __all__ = [
     "GATES",
@@ -157,9 +157,6 @@ def step(
     p: dict[str, np.ndarray], xp: np.ndarray, state: tuple[np.ndarray, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
     """One timestep without a cache. xp (B, 4H), state (h, c) -> (h_new, c_new)."""
-    fast = cell_step("lstm", p, xp, state)  # compiled, when available
-    if fast is not None:
-        return fast  # type: ignore[return-value]
     h, c = state
     H = h.shape[1]
     acts = matmul(h, p["W_hh"])  # (B, 4H)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from charsmith.nn.native import cell_step, matmul
+from charsmith.nn.native import matmul
 
 __all__ = [
     "GATES",
@@ -100,9 +100,6 @@ def input_grads_fm(dgh: np.ndarray, extra: Arrays) -> np.ndarray:
 # ----- batch-major one-step API ------------------------------------------------------------
 def step(p: dict[str, np.ndarray], xp: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray]:
     """One timestep without a cache (sampling). xp (B, H), state (h,) -> (h_new,)."""
-    fast = cell_step("rnn", p, xp, state)  # compiled, when available
-    if fast is not None:
-        return fast  # type: ignore[return-value]
     (h,) = state
     a = matmul(h, p["W_hh"])  # (B, H)
     a += xp
