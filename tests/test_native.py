@@ -305,3 +305,18 @@ def test_threaded_training_gradients_are_reproducible(monkeypatch: pytest.Monkey
         assert value == runs[0][0]
         for k in grads:
             np.testing.assert_array_equal(grads[k], runs[0][1][k], err_msg=k)
+
+
+def test_blas_on_one_thread_sets_and_restores_this_threads_blas() -> None:
+    """Training pins this thread's BLAS to one thread (the kernels bring their own) and
+    gives the user's setting back afterwards."""
+    lib = native._lib
+    before = lib.cs_blas_local_threads(3)
+    if before < 0:
+        pytest.skip("this BLAS has no per-thread thread count")
+    try:
+        with native.blas_on_one_thread():
+            assert lib.cs_blas_local_threads(1) == 1
+        assert lib.cs_blas_local_threads(3) == 3  # restored
+    finally:
+        lib.cs_blas_local_threads(before)

@@ -26,6 +26,7 @@ from charsmith.config import ModelConfig, TrainConfig, config_from_dict
 from charsmith.data import Batch, Corpus, encode_items, item_hashes, line_batches, text_windows
 from charsmith.errors import CheckpointError
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
+from charsmith.nn import native
 from charsmith.sampling import complete, sample_items
 from charsmith.scoring import lines_loss, stream_loss
 
@@ -121,6 +122,10 @@ class Trainer:
     # ----- the loop -----------------------------------------------------------------
     def run(self, on_progress: Callable[[Progress], None] | None = None) -> Progress:
         """Train until a limit, early stopping, a NaN, or ``request_stop``; return the last report."""
+        with native.blas_on_one_thread():  # the compiled kernels thread the work themselves
+            return self._run(on_progress)
+
+    def _run(self, on_progress: Callable[[Progress], None] | None) -> Progress:
         emit = on_progress or (lambda p: None)
         cfg = self.cfg
         self.out_dir.mkdir(parents=True, exist_ok=True)

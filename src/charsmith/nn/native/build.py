@@ -116,8 +116,13 @@ def _blas_candidates() -> list[str]:
     return found
 
 
-def _find_gemm() -> tuple[int, int, bool] | None:
-    """Addresses of cblas_sgemm and cblas_dgemm in NumPy's BLAS, and whether they take int64."""
+# per-thread BLAS thread count setters: OpenBLAS >= 0.3.27 (NumPy's wheels), MKL
+_LOCAL_THREADS = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads_local64_", "mkl_set_num_threads_local")
+
+
+def _find_gemm() -> tuple[int, int, bool, int | None] | None:
+    """Addresses of cblas_sgemm and cblas_dgemm in NumPy's BLAS, whether they take int64, and
+    the address of its per-thread thread-count setter (or None)."""
     for path in _blas_candidates():
         try:
             lib = ctypes.CDLL(path)
@@ -126,12 +131,16 @@ def _find_gemm() -> tuple[int, int, bool] | None:
         for s, d, ilp64 in _GEMMS:
             if hasattr(lib, s) and hasattr(lib, d):
                 addr = [ctypes.cast(getattr(lib, n), ctypes.c_void_p).value for n in (s, d)]
-                return addr[0], addr[1], ilp64  # type: ignore[return-value]
+                local = next((ctypes.cast(getattr(lib, n), ctypes.c_void_p).value
+                              for n in _LOCAL_THREADS if hasattr(lib, n)), None)  # fmt: skip
+                return addr[0], addr[1], ilp64, local  # type: ignore[return-value]
     return None
 
 
 def _declare(lib: ctypes.CDLL) -> None:
     """The recurrence kernels take (T, B, H, nthreads, split mode, pointers[], ids, ldt)."""
+    lib.cs_blas_local_threads.argtypes = [ctypes.c_int]
+    lib.cs_blas_local_threads.restype = ctypes.c_int
     for cell in ("rnn", "gru", "lstm"):
         for name in (f"{cell}_forward", f"{cell}_backward"):
             for sfx in ("_f32", "_f64"):
@@ -172,6 +181,6 @@ def load() -> tuple[ctypes.CDLL | None, str]:
         _declare(lib)
     except (OSError, AttributeError) as e:
         return None, f"could not load {path.name}: {e}"
-    if lib.cs_init(ctypes.c_void_p(gemm[0]), ctypes.c_void_p(gemm[1]), int(gemm[2])) != 0:
+    if lib.cs_init(ctypes.c_void_p(gemm[0]), ctypes.c_void_p(gemm[1]), int(gemm[2]), ctypes.c_void_p(gemm[3])) != 0:
         return None, "the BLAS gemm functions could not be set"
     return lib, path.name

@@ -46,17 +46,25 @@ typedef void (*dgemm32_t)(int, int, int, int32_t, int32_t, int32_t, double, cons
 
 static void *g_sgemm, *g_dgemm;
 static int g_ilp64;
+/* The BLAS's per-thread thread count setter (openblas_set_num_threads_local), or NULL. */
+static int (*g_blas_local_threads)(int);
 
 static void pool_reset_in_child(void);
 
-/* Called once by the loader: the BLAS's cblas_sgemm / cblas_dgemm and its integer width. */
-int cs_init(void *sgemm, void *dgemm, int ilp64) {
+/* Called once by the loader: the BLAS's cblas_sgemm / cblas_dgemm, its integer width, and
+ * its per-thread thread-count setter if it has one (else NULL). */
+int cs_init(void *sgemm, void *dgemm, int ilp64, void *local_threads) {
     g_sgemm = sgemm;
     g_dgemm = dgemm;
     g_ilp64 = ilp64;
+    g_blas_local_threads = (int (*)(int))local_threads;
     pthread_atfork(NULL, NULL, pool_reset_in_child);
     return (sgemm && dgemm) ? 0 : -1;
 }
+
+/* Set the calling thread's BLAS thread count; return the previous one, or -1 if the BLAS
+ * has no per-thread setting. */
+int cs_blas_local_threads(int n) { return g_blas_local_threads ? g_blas_local_threads(n) : -1; }
 
 /* C (M, N) = beta * C + op(A) @ op(B), row-major, any leading dimensions. */
 #define DEFINE_GEMM(sfx, real, fn, t64, t32)                                                          \
@@ -173,6 +181,7 @@ static void do_blocks(unsigned gen, int once) {
 
 static void *worker(void *arg) {
     unsigned seen = (unsigned)(uintptr_t)arg;
+    if (g_blas_local_threads) g_blas_local_threads(1); /* we are one of the threads already */
     for (;;) {
         unsigned g = atomic_load(&g_pool.gen);
         for (int i = 0; g == seen && i < SPIN; i++, g = atomic_load(&g_pool.gen)) cpu_relax();
@@ -235,7 +244,11 @@ static void run_split(job_t *base, int64_t nthreads, int mode) {
     atomic_store(&g_pool.gen, gen);
     pthread_cond_broadcast(&g_pool.cv);
     pthread_mutex_unlock(&g_pool.mu);
+    /* The caller's BLAS calls stay on its own thread while the pool works beside it, however
+     * many threads the BLAS was given (two levels of threads would fight for the cores). */
+    const int blas_threads = g_blas_local_threads ? g_blas_local_threads(1) : 0;
     do_blocks(gen, mode == SPLIT_UNITS);
+    if (g_blas_local_threads) g_blas_local_threads(blas_threads);
     while (atomic_load(&g_pool.done) < n) cpu_relax(); /* blocks other threads have claimed */
     pthread_mutex_unlock(&g_pool.call_mu);
 }
