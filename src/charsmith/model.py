@@ -379,7 +379,8 @@ def loss_and_grads(
     B, T = cache["shape"]
     V, dtype = cfg.vocab_size, params["W_out"].dtype
     w, safe = loss.weights_and_targets((B, T, V), dtype, targets, mask)
-    fused = native.head_xent(y, params["W_out"], params["b_out"], safe.T.reshape(-1), w.T.reshape(-1))
+    w_tm = w.T.reshape(-1)  # positions in y's column order, t*B + b
+    fused = native.head_xent(y, params["W_out"], params["b_out"], safe.T.reshape(-1), w_tm)
     if fused is None:
         logits = _head(params, y).reshape(T, B, V).transpose(1, 0, 2)  # (B, T, V)
         value, lcache = loss.cross_entropy_forward(logits, targets, mask)
@@ -388,7 +389,7 @@ def loss_and_grads(
     nll, dW_out, db_out, dy = fused
     grads = {"W_out": dW_out, "b_out": db_out}
     _features_backward(params, cfg, dy, cache, None, grads)
-    value = float(w.T.reshape(-1) @ nll)
+    value = float(w_tm @ nll)
     return value, {k: np.ascontiguousarray(grads[k]) for k in params}, final
 
 

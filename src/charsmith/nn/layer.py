@@ -194,8 +194,8 @@ def _backward_loop(
     scratch = np.empty((mod.SCRATCH, H, B), dtype=dhs.dtype)
     dh = np.empty((H, B), dtype=dhs.dtype)
     Dt = [np.empty((T, d.shape[0], B), dtype=d.dtype) for d in D]
-    states, caches, outs = _steps([_time_major(s) for s in S], T + 1), _steps([_time_major(c) for c in C], T), _steps(Dt, T)
-    ups = _time_major(dhs)
+    states = _steps([_time_major(s) for s in S], T + 1)
+    caches, outs, ups = _steps([_time_major(c) for c in C], T), _steps(Dt, T), _time_major(dhs)
     for t in range(T - 1, -1, -1):
         np.add(ups[t], carry[0], out=dh)  # from the layer above and from step t+1
         mod.backward_fm(q, (dh, *carry[1:]), states[t], states[t + 1], caches[t], outs[t], nxt, scratch)
