@@ -164,8 +164,8 @@ def _fmt(r: dict[str, Any], key: str) -> str:
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = ["| reference | budget | steps reached | held-out nats/char | micro (training prior) | "
-             "macro (training prior) | micro (uniform prior) | macro (uniform prior) |",
+    lines = [("| reference | budget | steps reached | held-out nats/char | micro (training prior) | "
+              "macro (training prior) | micro (uniform prior) | macro (uniform prior) |"),
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name in REFERENCES:
         r = results["references"].get(name)

@@ -36,9 +36,9 @@ Pair = tuple[str, str]  # (category, name)
 
 GENERATOR_DEPARTURES = [
     "alphabet: every character in the data files (names kept as written, no unicodeToAscii), plus EOS",
-    "start: the name's first character is predicted too, from a start input that is the EOS "
-    "column of the one-hot input (never used as an input by the tutorial), so the per-character "
-    "NLL covers every character and EOS like the trigram's; the tutorial starts from a given first letter",
+    ("start: the name's first character is predicted too, from a start input that is the EOS "
+     "column of the one-hot input (never used as an input by the tutorial), so the per-character "
+     "NLL covers every character and EOS like the trigram's; the tutorial starts from a given first letter"),
     "training runs for a wall-clock budget instead of n_iters = 100000",
     "the NLL is computed in eval mode (dropout off) and without gradients",
     "the one-hot tensors of a name are built once and cached (speed only)",
@@ -53,7 +53,7 @@ CLASSIFIER_DEPARTURES = [
     "random and torch are seeded (the tutorial does not seed)",
     "p.data.add_(p.grad, alpha=-lr) for the deprecated p.data.add_(-lr, p.grad)",
 ]
-GRU_CONFIG = {"embed": 32, "hidden": 128, "layers": 1, "optimizer": "adam", "lr": 0.002,
+GRU_CONFIG: dict[str, Any] = {"embed": 32, "hidden": 128, "layers": 1, "optimizer": "adam", "lr": 0.002,
               "batch_size": 64, "sampling": "shuffled epochs over the training names", "loss": "cross-entropy"}
 
 
@@ -244,9 +244,9 @@ def gru_classifier(train: Sequence[Pair], test: Sequence[Pair], alphabet: Sequen
             ids[b, :len(name)] = torch.tensor([index[ch] for ch in name])
         return ids, lengths, torch.tensor([cat_index[c] for c, _ in pairs])
 
-    model = GRUClassifier(len(alphabet), len(categories), int(cfg["embed"]), int(cfg["hidden"]), int(cfg["layers"]))
-    opt = torch.optim.Adam(model.parameters(), lr=float(cfg["lr"]))
-    bs = int(cfg["batch_size"])
+    model = GRUClassifier(len(alphabet), len(categories), cfg["embed"], cfg["hidden"], cfg["layers"])
+    opt = torch.optim.Adam(model.parameters(), lr=cfg["lr"])
+    bs = cfg["batch_size"]
     steps, epochs, start = 0, 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         order = torch.randperm(len(train)).tolist()

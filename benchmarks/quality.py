@@ -130,7 +130,10 @@ def table() -> None:
                   "a rerun would train more steps in the same time.", ""]
     lines += ["Novelty: share of 1,000 samples at temperature 1 that are not in the training set.",
               "Learning curves: `benchmarks/curves.png`.", ""]
-    (ROOT / "benchmarks" / "QUALITY.md").write_text("\n".join(lines))
+    out = ROOT / "benchmarks" / "QUALITY.md"
+    old = out.read_text(encoding="utf-8").splitlines() if out.exists() else []
+    later = next((i for i, ln in enumerate(old) if i > 0 and ln.startswith("# ")), len(old))
+    out.write_text("\n".join(lines + old[later:]).rstrip("\n") + "\n", encoding="utf-8")  # later sections are kept
     plot(rows, ROOT / "benchmarks" / "curves.png")
 
 
