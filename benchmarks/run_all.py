@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     for key in ("train", "seeds", "sample", "flops", "memory", "profile"):
         w(f"- `{res[key][0]}`")
     w("\nHeld-out loss per wall-clock minute (the quality targets) is in `QUALITY.md`, made by "
-      "`python benchmarks/quality.py`; the classic notebook functions' speed by `python benchmarks/bench_classic.py`.\n")
+      "`python benchmarks/quality.py`, with the names-by-language references made by `python benchmarks/lang_refs.py`; "
+      "the classic notebook functions' speed by `python benchmarks/bench_classic.py`.\n")
     # training
     tr = res["train"][1]
     w("## Training throughput vs PyTorch (embedding 64, 1 layer, Adam, clip-norm 5)\n")
