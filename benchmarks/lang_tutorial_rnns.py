@@ -5,7 +5,7 @@
     gru_classifier(train, test, alphabet, categories, seconds)  # a plain batched GRU classifier, for scale
 
 The two tutorial models follow pytorch/tutorials, intermediate_source/char_rnn_generation_tutorial.py
-and char_rnn_classification_tutorial.py (the i2h/i2o versions): the same layers, initialisation
+and char_rnn_classification_tutorial.py (the i2h/i2o versions, at commits 4ce8b871 and 016d0cc0): the same layers, initialisation
 (PyTorch's defaults), one-hot inputs, learning rate, plain SGD written as ``p -= lr * grad``,
 one random example per step (a category drawn uniformly, then a name of it), and the same
 loss. What differs is listed in ``GENERATOR_DEPARTURES`` and ``CLASSIFIER_DEPARTURES``.
@@ -54,7 +54,7 @@ CLASSIFIER_DEPARTURES = [
     "p.data.add_(p.grad, alpha=-lr) for the deprecated p.data.add_(-lr, p.grad)",
 ]
 GRU_CONFIG: dict[str, Any] = {"embed": 32, "hidden": 128, "layers": 1, "optimizer": "adam", "lr": 0.002,
-              "batch_size": 64, "sampling": "shuffled epochs over the training names", "loss": "cross-entropy"}
+                              "batch_size": 64, "sampling": "shuffled epochs over the training names", "loss": "cross-entropy"}
 
 
 class TutorialGenerator(nn.Module):
