@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charsmith.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from charsmith.checkpoint import Checkpoint, data_files, load_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.errors import CheckpointError
 from charsmith.fileio import atomic_write
@@ -47,25 +48,34 @@ def test_missing_and_wrong_paths(tmp_path: Path, saved: Path) -> None:
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "nope")
     with pytest.raises(CheckpointError, match="is a file"):
-        load_checkpoint(saved / "model.npz")
+        load_checkpoint(data_files(saved)["weights"])
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match="not a charsmith checkpoint"):
         load_checkpoint(tmp_path / "empty")
 
 
 def test_truncated_weights(saved: Path) -> None:
-    data = (saved / "model.npz").read_bytes()
-    (saved / "model.npz").write_bytes(data[: len(data) // 2])
+    weights = data_files(saved)["weights"]
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="truncated or was replaced"):
         load_checkpoint(saved)
 
 
-def test_corrupt_weights_without_a_hash(saved: Path) -> None:
+def rehash(saved: Path) -> None:
+    """Make the manifest match whatever the data files now hold (as a forger would)."""
     meta = json.loads((saved / "config.json").read_text())
-    meta.pop("weights_sha256")
+    for entry in meta["files"].values():
+        data = (saved / entry["name"]).read_bytes()
+        entry.update(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
     (saved / "config.json").write_text(json.dumps(meta))
-    (saved / "model.npz").write_bytes(b"PK\x03\x04garbage")
-    with pytest.raises(CheckpointError, match="model.npz is corrupt"):
+
+
+def test_corrupt_weights_with_a_matching_hash(saved: Path) -> None:
+    weights = data_files(saved)["weights"]
+    weights.write_bytes(b"PK\x03\x04garbage" * 1000)
+    rehash(saved)
+    with pytest.raises(CheckpointError, match=f"{weights.name} is corrupt"):
         load_checkpoint(saved)
 
 
@@ -96,12 +106,11 @@ def test_invalid_json(saved: Path) -> None:
 
 
 def test_pickled_arrays_are_refused(saved: Path) -> None:
-    arrays = dict(np.load(saved / "model.npz"))
-    arrays["W_out"] = np.array([{"evil": 1}], dtype=object)
-    np.savez(saved / "model.npz", **arrays)
-    meta = json.loads((saved / "config.json").read_text())
-    meta.pop("weights_sha256")
-    (saved / "config.json").write_text(json.dumps(meta))
+    weights = data_files(saved)["weights"]
+    arrays = dict(np.load(weights))
+    arrays["W_out"] = np.array([{"evil": 1}] * 400, dtype=object)
+    np.savez(weights, **arrays)
+    rehash(saved)
     with pytest.raises(CheckpointError, match="corrupt"):
         load_checkpoint(saved)
 

@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 from conftest import make_names
 
+from charsmith.checkpoint import data_files
 from charsmith.cli import main
+
+
+def resume_step(run_dir: Path) -> int:
+    """The step a run directory's resume state was saved at."""
+    import numpy as np
+
+    with np.load(run_dir / "resume.npz") as npz:
+        return json.loads(npz["state"].tobytes())["step"]
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -152,8 +161,8 @@ def test_corrupt_checkpoint(trained: Path, tmp_path: Path, capsys) -> None:
 
     broken = tmp_path / "broken"
     shutil.copytree(trained, broken)
-    data = (broken / "model.npz").read_bytes()
-    (broken / "model.npz").write_bytes(data[:100])
+    weights = data_files(broken)["weights"]
+    weights.write_bytes(weights.read_bytes()[:100])
     code, _, err = run(["sample", str(broken)], capsys)
     assert_one_line_error(code, err, "truncated")
     (broken / "config.json").write_text("{not json")
@@ -170,7 +179,7 @@ def test_existing_checkpoint_needs_resume_or_force(tmp_path: Path, capsys) -> No
     code, _, err = run(base, capsys)
     assert_one_line_error(code, err, "--resume", "--force")
     assert run(base[:-1] + ["--steps", "6", "--resume", "--quiet"], capsys)[0] == 0
-    assert json.loads((tmp_path / "r" / "resume.json").read_text())["step"] == 6
+    assert resume_step(tmp_path / "r") == 6
     assert run(base + ["--force"], capsys)[0] == 0
 
 
@@ -203,17 +212,17 @@ def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path: Path) -> None:
                              "5", "--eval-every", "5", "--hidden", "16"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 60
-    while not (out / "resume.json").exists() and time.monotonic() < deadline:
+    while not (out / "resume.npz").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "interrupted; run again with --resume" in stdout and "Traceback" not in stderr
-    step = json.loads((out / "resume.json").read_text())["step"]
+    step = resume_step(out)
     assert step >= 5
     resumed = main(["train", str(data), "--out", str(out), "--minutes", "5", "--eval-every", "5", "--hidden", "16",
                     "--steps", str(step + 5), "--resume", "--quiet"])
-    assert resumed == 0 and json.loads((out / "resume.json").read_text())["step"] == step + 5
+    assert resumed == 0 and resume_step(out) == step + 5
 
 
 def test_bench_runs_quickly_without_torch(capsys: pytest.CaptureFixture[str]) -> None:

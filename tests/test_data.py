@@ -79,7 +79,9 @@ def test_corpus_counts_validation_items_seen_in_training() -> None:
 def test_text_corpus_holds_out_the_tail() -> None:
     text = "abcdefghij" * 10
     corpus = make_corpus(text, mode="text", lowercase=False, val_fraction=0.1, rng=np.random.default_rng(0))
-    assert corpus.train + corpus.val == text and corpus.val == text[-10:]
+    v = corpus.vocab
+    assert v.decode(corpus.train) + v.decode(corpus.val) == text and v.decode(corpus.val) == text[-10:]
+    assert corpus.train.dtype == np.uint8 and corpus.train.base is corpus.val.base  # one byte a character, one array
 
 
 def test_item_hashes_and_is_known() -> None:

@@ -32,6 +32,8 @@ _EXPORTS = {
     "CharsmithError": "charsmith.errors",
     "CheckpointError": "charsmith.errors",
     "DataError": "charsmith.errors",
+    "ResourceError": "charsmith.errors",
+    "RunLockedError": "charsmith.errors",
     "Vocab": "charsmith.vocab",
 }
 

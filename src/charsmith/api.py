@@ -24,7 +24,7 @@ from charsmith.checkpoint import Checkpoint, load_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.data import Corpus, detect_mode, is_known, make_corpus, read_text, split_lines
 from charsmith.defaults import suggest
-from charsmith.errors import CheckpointError
+from charsmith.errors import CheckpointError, DataError
 from charsmith.sampling import SampleResult, beam_search, complete, generate
 from charsmith.scoring import EvalResult, ItemScore, lines_loss, score_items, stream_loss
 from charsmith.trainer import Progress, Trainer
@@ -113,10 +113,14 @@ class CharModel:
             items = split_lines(text, lowercase=lower, source=str(path))
             return lines_loss(*self._args(), items)
         text = text.lower() if lower else text
-        missing = self.ckpt.vocab.unknown(text)
-        if missing:
-            raise ValueError(f"{path} has characters the model never saw: {missing[:20]!r}")
-        return stream_loss(self.ckpt.params, self.ckpt.model, self.ckpt.vocab.encode(text))
+        if len(text) < 2:
+            raise DataError(f"{path} has {len(text)} character(s); a text model needs at least 2 to score one prediction")
+        vocab = self.ckpt.vocab
+        try:
+            ids = vocab.encode(text, vocab.id_dtype)
+        except ValueError as e:
+            raise DataError(f"{path} has {e}: the model never saw them") from None
+        return stream_loss(self.ckpt.params, self.ckpt.model, ids)
 
 
 def load(name_or_path: str | os.PathLike[str]) -> CharModel:

@@ -1,14 +1,24 @@
-"""Checkpoints: a directory a model can be rebuilt from, with no pickles.
+"""Checkpoints: a directory a model can be rebuilt from, with no pickles, saved as one transaction.
 
-Layout of a checkpoint directory::
+Layout of a checkpoint directory (format 2)::
 
-    config.json   format tag, charsmith version, ModelConfig, TrainConfig, vocabulary,
-                  data fingerprint, metrics, and the sha256 of model.npz
-    model.npz     the weights, one array per parameter (loaded with allow_pickle=False)
-    known.npy     uint64 hashes of the training items (lines mode), for novelty checks
+    config.json           the manifest: format tag and version, charsmith version, ModelConfig,
+                          TrainConfig, vocabulary, info (data fingerprint, metrics), and for
+                          each data file below its name, size and sha256
+    weights-<hash>.npz    the weights, one array per parameter
+    known-<hash>.npy      uint64 hashes of the training items (lines mode), for novelty checks
 
-Every file is written atomically; ``config.json`` is written last and names the hash
-of the weights it belongs to, so a half-written or mixed-up directory is detected.
+A save writes the data files under new names (a prefix of their sha256), then replaces
+``config.json`` atomically: that rename commits the new version. Only then are the files no
+manifest names any more removed. So a crash at any moment leaves the previous complete
+version or the new one, and a reader that races a save (its files removed under it) reads
+the new manifest again.
+
+Loading trusts nothing it reads (see :mod:`charsmith.safeload`): the model's size is worked
+out from the config and checked against the real size of the weights file before anything
+is allocated; every array header is checked against the shape the config implies; NaN or
+infinite weights are refused. Format 1 (``model.npz``, ``known.npy``, the weights' hash in
+``weights_sha256``), which the bundled models use, is read too.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ import hashlib
 import io
 import json
 import os
-import zipfile
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,17 +38,21 @@ import numpy as np
 from charsmith import __version__
 from charsmith.config import ModelConfig, TrainConfig, config_from_dict
 from charsmith.errors import CheckpointError
-from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
-from charsmith.model import param_shapes
+from charsmith.fileio import atomic_write_bytes, atomic_write_text, fsync_dir, npz_bytes
+from charsmith.model import param_count, param_shapes
+from charsmith.safeload import MAX_HEADER_BYTES, MAX_JSON_BYTES, NpzReader, json_from_bytes, read_json, read_npy, read_regular
 from charsmith.vocab import Vocab
 
-__all__ = ["Checkpoint", "is_checkpoint", "load_checkpoint", "save_checkpoint"]
+__all__ = ["Checkpoint", "data_files", "is_checkpoint", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "charsmith-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.npz"
-KNOWN_FILE = "known.npy"
+DATA_FILE = re.compile(r"(weights|known)-[0-9a-f]{16}\.(npz|npy)")  # format 2's content-addressed names
+LEGACY_FILES = {"weights": "model.npz", "known": "known.npy"}  # format 1's fixed names
+MAX_KNOWN_BYTES = 1 << 30  # 134 million item hashes
+LOAD_ATTEMPTS = 20  # a reader retries while a writer keeps committing new versions
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,7 @@ class Checkpoint:
 
 
 def check_params(cfg: ModelConfig, params: dict[str, np.ndarray]) -> None:
-    """Raise CheckpointError unless ``params`` has exactly the arrays ``cfg`` needs."""
+    """Raise CheckpointError unless ``params`` has exactly the finite float arrays ``cfg`` needs."""
     expected = param_shapes(cfg)
     if set(params) != set(expected):
         missing = sorted(set(expected) - set(params))
@@ -81,22 +95,48 @@ def check_params(cfg: ModelConfig, params: dict[str, np.ndarray]) -> None:
             raise CheckpointError(f"weight {name} has shape {params[name].shape}, expected {shape}")
         if not np.issubdtype(params[name].dtype, np.floating):
             raise CheckpointError(f"weight {name} has dtype {params[name].dtype}, expected a float type")
+        if not np.isfinite(params[name]).all():
+            raise CheckpointError(f"weight {name} holds NaN or infinite values; the model is unusable "
+                                  "(retrain it, or use an earlier checkpoint)")
+
+
+def _manifest(path: Path) -> dict[str, Any] | None:
+    """The manifest in ``path`` if it is a readable charsmith one, else None."""
+    try:
+        meta = read_json(path / CONFIG_FILE)
+    except (OSError, CheckpointError):
+        return None
+    ours = isinstance(meta, dict) and meta.get("format") == FORMAT and meta.get("format_version") in READABLE_VERSIONS
+    return meta if ours else None
 
 
 def is_checkpoint(path: str | os.PathLike[str]) -> bool:
-    return (Path(path) / CONFIG_FILE).is_file()
+    """True when ``path`` holds a charsmith checkpoint manifest (format tag and a readable version)."""
+    return _manifest(Path(path)) is not None
+
+
+def data_files(path: str | os.PathLike[str]) -> dict[str, Path]:
+    """The data files of the version committed in ``path``: {"weights": ..., "known": ...}."""
+    meta = _manifest(Path(path))
+    if meta is None:
+        return {}
+    try:
+        return {role: Path(path) / entry["name"] for role, entry in _file_entries(meta, Path(path)).items()}
+    except CheckpointError:
+        return {}
 
 
 def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
-    """Write ``ckpt`` into directory ``path`` (created if needed), each file atomically."""
+    """Write ``ckpt`` into directory ``path`` (created if needed) as one new version: data
+    files first, the manifest last, then the previous version's files are removed."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    weights = npz_bytes(ckpt.params)
-    atomic_write_bytes(path / WEIGHTS_FILE, weights)
+    previous = set(data_files(path).values())
+    files = {"weights": _write_data(path, "weights", ".npz", npz_bytes(ckpt.params))}
     if ckpt.known is not None:
         buf = io.BytesIO()
-        np.save(buf, np.asarray(ckpt.known, dtype=np.uint64))
-        atomic_write_bytes(path / KNOWN_FILE, buf.getvalue())
+        np.save(buf, np.asarray(ckpt.known, dtype=np.uint64), allow_pickle=False)
+        files["known"] = _write_data(path, "known", ".npy", buf.getvalue())
     meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -104,29 +144,93 @@ def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
         "model": dataclasses.asdict(ckpt.model),
         "train": None if ckpt.train is None else dataclasses.asdict(ckpt.train),
         "vocab": ckpt.vocab.chars,
-        "weights_sha256": hashlib.sha256(weights).hexdigest(),
-        "has_known": ckpt.known is not None,
+        "files": files,
         "info": ckpt.info,
     }
-    atomic_write_text(path / CONFIG_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(path / CONFIG_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")  # the commit
+    keep = {path / f["name"] for f in files.values()}
+    stale = previous | {p for p in path.iterdir() if DATA_FILE.fullmatch(p.name)}
+    for old in stale - keep:
+        old.unlink(missing_ok=True)
+    fsync_dir(path)
+
+
+def _write_data(path: Path, stem: str, suffix: str, data: bytes) -> dict[str, Any]:
+    digest = hashlib.sha256(data).hexdigest()
+    name = f"{stem}-{digest[:16]}{suffix}"
+    atomic_write_bytes(path / name, data)
+    return {"name": name, "bytes": len(data), "sha256": digest}
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    """Read a checkpoint directory; any defect raises CheckpointError naming it."""
+    """Read the last complete version in a checkpoint directory; any defect raises
+    CheckpointError naming it."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}: the directory does not exist")
     if not path.is_dir():
         raise CheckpointError(f"{path} is a file, not a checkpoint directory; pass the directory `charsmith train --out` wrote")
-    meta = _read_meta(path)
+    for _ in range(LOAD_ATTEMPTS):
+        raw = _config_bytes(path)
+        if raw is None:
+            raise CheckpointError(f"{path} is not a charsmith checkpoint (no {CONFIG_FILE}); pass a directory written by `charsmith train`")
+        try:
+            return _load_version(path, _check_meta(json_from_bytes(raw, path / CONFIG_FILE), path / CONFIG_FILE))
+        except FileNotFoundError as e:
+            if _config_bytes(path) != raw:  # a writer committed a newer version meanwhile: read that
+                continue
+            raise CheckpointError(f"{e.filename} is missing; the checkpoint is incomplete") from None
+    raise CheckpointError(f"{path} changed {LOAD_ATTEMPTS} times while it was read; try again when the run saves less often")
+
+
+def _config_bytes(path: Path) -> bytes | None:
+    try:
+        return read_regular(path / CONFIG_FILE, MAX_JSON_BYTES)
+    except FileNotFoundError:
+        return None
+
+
+def _check_meta(meta: Any, cfg: Path) -> dict[str, Any]:
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{cfg} is not a charsmith checkpoint config (format tag missing)")
+    if meta.get("format_version") not in READABLE_VERSIONS:
+        raise CheckpointError(
+            f"{cfg} has format version {meta.get('format_version')!r}; this charsmith reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))} (upgrade charsmith to read it)"
+        )
+    return meta
+
+
+def _file_entries(meta: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
+    """{role: {"name", "bytes", "sha256"}} of a manifest; format 1 gets its fixed names."""
+    if meta["format_version"] == 1:
+        entries = {"weights": {"name": LEGACY_FILES["weights"], "sha256": meta.get("weights_sha256")}}
+        if meta.get("has_known"):
+            entries["known"] = {"name": LEGACY_FILES["known"]}
+        return entries
+    files = meta.get("files")
+    if not isinstance(files, dict) or "weights" not in files or set(files) - {"weights", "known"}:
+        raise CheckpointError(f"{path / CONFIG_FILE} does not name its data files; retrain or restore the file")
+    for role, entry in files.items():
+        ok = isinstance(entry, dict) and isinstance(entry.get("name"), str) and DATA_FILE.fullmatch(entry["name"])
+        if not ok or not entry["name"].startswith(role) or not isinstance(entry.get("sha256"), str):
+            raise CheckpointError(f"{path / CONFIG_FILE} names its {role} file wrongly ({entry!r:.80}); retrain or restore the file")
+    return files
+
+
+def _load_version(path: Path, meta: dict[str, Any]) -> Checkpoint:
+    cfg_file = path / CONFIG_FILE
     try:
         model = config_from_dict(ModelConfig, meta["model"])
         train = None if meta.get("train") is None else config_from_dict(TrainConfig, meta["train"])
         vocab = Vocab(meta["vocab"])
     except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path / CONFIG_FILE} is corrupt ({e}); retrain or restore the file") from None
-    params = _read_weights(path, meta.get("weights_sha256"))
-    known = _read_known(path) if meta.get("has_known") else None
+        raise CheckpointError(f"{cfg_file} is corrupt ({e}); retrain or restore the file") from None
+    if vocab.size != model.vocab_size:
+        raise CheckpointError(f"{path}: vocabulary has {vocab.size} symbols but the model expects {model.vocab_size}")
+    files = _file_entries(meta, path)
+    params = _read_weights(path, model, files["weights"])
+    known = _read_known(path / files["known"]["name"], files["known"].get("sha256")) if "known" in files else None
     info = meta.get("info") if isinstance(meta.get("info"), dict) else {}
     try:
         return Checkpoint(model=model, vocab=vocab, params=params, train=train, known=known, info=info)
@@ -134,46 +238,35 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         raise CheckpointError(f"{path}: {e}") from None
 
 
-def _read_meta(path: Path) -> dict[str, Any]:
-    cfg = path / CONFIG_FILE
-    if not cfg.is_file():
-        raise CheckpointError(f"{path} is not a charsmith checkpoint (no {CONFIG_FILE}); pass a directory written by `charsmith train`")
+def _read_weights(path: Path, model: ModelConfig, entry: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The weights, after checking the model's size against the file's real size."""
+    file = path / entry["name"]
+    n_arrays, n_scalars = param_count(model)
+    most = n_scalars * 8 + n_arrays * (MAX_HEADER_BYTES + 256) + 1024  # float64, headers, zip records
     try:
-        meta = json.loads(cfg.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{cfg} is not valid JSON ({e}); retrain or restore the file") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{cfg} is not a charsmith checkpoint config (format tag missing)")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(
-            f"{cfg} has format version {meta.get('format_version')!r}; this charsmith reads version {FORMAT_VERSION}"
-        )
-    return meta
+        data = read_regular(file, most)
+    except CheckpointError as e:
+        raise CheckpointError(f"{e} (the config describes {n_scalars:,} parameters)") from None
+    if len(data) < n_scalars * 2:  # even float16 needs 2 bytes a parameter
+        raise CheckpointError(f"{path / CONFIG_FILE} describes a model of {n_scalars:,} parameters "
+                              f"({model.layers} layers, hidden {model.hidden}) but {file} holds only {len(data):,} bytes; "
+                              "the config was edited or the file is truncated")
+    _check_hash(file, data, entry.get("sha256"))
+    reader = NpzReader(data, file)
+    shapes = param_shapes(model)
+    reader.require_names(set(shapes))
+    return {name: reader.array(name, shape, "f") for name, shape in shapes.items()}
 
 
-def _read_weights(path: Path, sha256: object) -> dict[str, np.ndarray]:
-    file = path / WEIGHTS_FILE
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{file} is missing; the checkpoint is incomplete") from None
-    if isinstance(sha256, str) and hashlib.sha256(data).hexdigest() != sha256:
-        raise CheckpointError(f"{file} does not match the hash in {CONFIG_FILE}: it is truncated or was replaced")
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        raise CheckpointError(f"{file} is corrupt ({e}); retrain or restore the file") from None
-
-
-def _read_known(path: Path) -> np.ndarray:
-    file = path / KNOWN_FILE
-    try:
-        known = np.load(file, allow_pickle=False)
-    except FileNotFoundError:
-        raise CheckpointError(f"{file} is missing; the checkpoint is incomplete") from None
-    except (ValueError, OSError, EOFError) as e:
-        raise CheckpointError(f"{file} is corrupt ({e}); retrain or restore the file") from None
-    if known.dtype != np.uint64 or known.ndim != 1:
+def _read_known(file: Path, sha256: object) -> np.ndarray:
+    data = read_regular(file, MAX_KNOWN_BYTES)
+    _check_hash(file, data, sha256)
+    known = read_npy(data, file, "u")
+    if known.dtype != np.uint64:
         raise CheckpointError(f"{file} must hold a 1-D uint64 array, got {known.dtype} {known.shape}")
     return known
+
+
+def _check_hash(file: Path, data: bytes, sha256: object) -> None:
+    if isinstance(sha256, str) and hashlib.sha256(data).hexdigest() != sha256:
+        raise CheckpointError(f"{file} does not match the hash in {CONFIG_FILE}: it is truncated or was replaced")

@@ -119,6 +119,8 @@ def _add_train(sub: Any) -> None:
     s.add_argument("--steps", type=POS_INT, help="stop after this many steps in all")
     s.add_argument("--minutes", type=POS_FLOAT, help="stop after this much training time in all")
     s.add_argument("--eval-every", type=POS_INT, dest="eval_every", help="steps between evaluations")
+    s.add_argument("--eval-chars", type=NONNEG_INT, dest="eval_chars",
+                   help="held-out characters scored at each evaluation, a fixed subset (default 200000; 0: all)")
     s.add_argument("--patience", type=NONNEG_INT, help="stop after this many evaluations without improvement")
     s.add_argument("--val-fraction", type=_number(float, 0, strict=False, high=0.5), dest="val_fraction")
     s.add_argument("--seed", type=NONNEG_INT)
@@ -188,7 +190,7 @@ def _add_bench(sub: Any) -> None:
 # ----- commands --------------------------------------------------------------------------
 TRAIN_OPTIONS = ("mode", "lowercase", "cell", "hidden", "layers", "embed", "dropout", "optimizer", "lr",
                  "batch_size", "seq_len", "weight_decay", "warmup_steps", "decay", "clip_norm", "clip_value",
-                 "steps", "minutes", "eval_every", "patience", "val_fraction", "seed")
+                 "steps", "minutes", "eval_every", "eval_chars", "patience", "val_fraction", "seed")
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -199,7 +201,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     trainer = Trainer(corpus, model_cfg, train_cfg, out_dir, resume=args.resume, force=args.force,
                       info={"source": Path(args.file).name})
     if not args.quiet:
-        _describe_run(corpus, model_cfg, train_cfg, out_dir, err)
+        _describe_run(trainer, out_dir, err)
     bar = _ProgressBar(err, train_cfg, quiet=args.quiet)
     previous = signal.signal(signal.SIGINT, lambda *_: (trainer.request_stop(), signal.signal(signal.SIGINT, previous)))
     try:
@@ -210,7 +212,8 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return _finish_train(done, out_dir, out, err)
 
 
-def _describe_run(corpus: Any, model_cfg: ModelConfig, cfg: TrainConfig, out_dir: Path, err: TextIO) -> None:
+def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
+    corpus, model_cfg, cfg = trainer.corpus, trainer.model_cfg, trainer.cfg
     if corpus.mode == "lines":
         data = (f"{len(corpus.train)} training items, {len(corpus.val)} held out "
                 f"({corpus.overlap} of them also in training)")
@@ -223,6 +226,10 @@ def _describe_run(corpus: Any, model_cfg: ModelConfig, cfg: TrainConfig, out_dir
           f"stop at {limits or 'early stopping'}; writing {out_dir}", file=err)
     engine = f"compiled kernels, {native.threads()} threads" if native.available() else f"NumPy only: {native.status()}"
     print(f"engine: {engine}", file=err)
+    scored, held = trainer.val_chars
+    if scored < held:
+        print(f"validation: every {cfg.eval_every} steps on a fixed {scored:,} of the {held:,} held-out characters "
+              "(--eval-chars 0 scores them all)", file=err)
 
 
 def _finish_train(done: Progress, out_dir: Path, out: TextIO, err: TextIO) -> int:
@@ -392,9 +399,20 @@ def _config_json(m: CharModel) -> dict[str, Any]:
             "info": c.info}
 
 
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN or infinity (recursively) replaced by None: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def _emit(args: argparse.Namespace, out: TextIO, data: dict[str, Any], text: str) -> int:
-    if args.json:
-        json.dump(data, out, ensure_ascii=False)
+    if args.json:  # strict JSON: a number that is not finite is written as null
+        json.dump(_finite(data), out, ensure_ascii=False, allow_nan=False)
         out.write("\n")
     else:
         print(text, file=out)

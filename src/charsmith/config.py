@@ -92,6 +92,7 @@ class TrainConfig:
     steps: int = 0  # 0: no step limit
     minutes: float = 0.0  # 0: no time limit
     eval_every: int = 200
+    eval_chars: int = 200_000  # held-out characters scored at each evaluation (a fixed subset); 0: all
     patience: int = 0  # evaluations without improvement before stopping; 0 disables
     val_fraction: float = 0.1
     seed: int = 0
@@ -103,7 +104,7 @@ class TrainConfig:
         _positive_int("batch_size", self.batch_size)
         _positive_int("seq_len", self.seq_len)
         _positive_int("eval_every", self.eval_every)
-        for name in ("warmup_steps", "steps", "patience", "seed"):
+        for name in ("warmup_steps", "steps", "patience", "seed", "eval_chars"):
             _non_negative_int(name, getattr(self, name))
         _fraction("lr", self.lr, low_open=True, high=10.0, high_open=False)
         _fraction("val_fraction", self.val_fraction, low_open=False, high=0.5, high_open=False)

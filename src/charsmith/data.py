@@ -5,7 +5,12 @@ Two modes:
   and predicts ``item + END``. Items are batched by similar length, padded, and masked.
 - ``text``: the file is one stream, cut into ``B`` parallel rows that are read in windows
   of ``seq_len`` characters, with the hidden state carried from window to window
-  (truncated back-propagation through time, as char-rnn and min-char-rnn do).
+  (truncated back-propagation through time, as char-rnn and min-char-rnn do). The corpus
+  keeps the stream as ids in the smallest dtype that holds them (one byte a character
+  for up to 256 symbols), not as text.
+
+Training reads batches from :class:`TrainBatches`, whose order depends only on the seed and
+the epoch, so a position ``(epoch, index)`` is all a resumed run needs to continue exactly.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,20 +30,25 @@ from charsmith.vocab import END, Vocab
 __all__ = [
     "Batch",
     "Corpus",
+    "TrainBatches",
     "MAX_ITEM_CHARS",
     "detect_mode",
     "encode_items",
     "fingerprint",
     "item_hashes",
     "is_known",
+    "line_batch_plan",
     "line_batches",
     "make_corpus",
     "read_text",
+    "seeded_rng",
     "split_items",
+    "text_layout",
     "text_windows",
 ]
 
 MAX_ITEM_CHARS = 500  # a longer "line" is surely running text: suggest --mode text
+_CHUNK = 1 << 22  # characters handled at a time when scanning a long text
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
@@ -54,17 +65,35 @@ def read_text(path: str | os.PathLike[str]) -> str:
         line = data[: e.start].count(b"\n") + 1
         raise DataError(f"{path}: line {line} is not valid UTF-8; save the file as UTF-8") from None
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-    if not text.strip():
+    if not text or text.isspace():
         raise DataError(f"{path} is empty or holds only blank lines; give it at least one item")
     return text
 
 
+def _line_chunks(text: str) -> Iterator[str]:
+    """``text`` in pieces of about ``_CHUNK`` characters, each ending at a line end."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", min(start + _CHUNK, len(text)))
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
+
+
 def detect_mode(text: str) -> str:
-    """"lines" when the file looks like a list of short items, else "text"."""
-    lines = [ln for ln in text.split("\n") if ln.strip()]
-    words = sum(len(ln.split()) for ln in lines) / len(lines)
-    longest = max(len(ln) for ln in lines)
-    return "lines" if words <= 3 and longest <= 100 else "text"
+    """"lines" when the file looks like a list of short items (at most 3 words a line on
+    average, no line over 100 characters), else "text". Reads a long text a piece at a time."""
+    lines = words = longest = 0
+    for chunk in _line_chunks(text):
+        kept = [ln for ln in chunk.split("\n") if ln.strip()]
+        if not kept:
+            continue
+        lines += len(kept)
+        words += len(chunk.split())
+        longest = max(longest, max(map(len, kept)))
+        if longest > 100:
+            return "text"
+    return "lines" if lines and words <= 3 * lines else "text"
 
 
 def split_lines(text: str, *, lowercase: bool, source: str = "input") -> list[str]:
@@ -116,21 +145,25 @@ def is_known(items: Sequence[str], known: np.ndarray) -> np.ndarray:
 
 def fingerprint(text: str) -> str:
     """Short sha256 of the training text, saved so ``--resume`` can tell the data changed."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    h = hashlib.sha256()
+    for start in range(0, len(text), _CHUNK):
+        h.update(text[start : start + _CHUNK].encode("utf-8", "surrogatepass"))
+    return h.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
 class Corpus:
     """A training file split for training and validation.
 
-    lines mode: ``train``/``val`` are lists of items. text mode: they are strings.
+    lines mode: ``train``/``val`` are lists of items. text mode: they are the ids of the
+    text's head and tail (views of one array of ``vocab.id_dtype``).
     ``overlap``: validation items that also occur in training (lines mode).
     """
 
     mode: str
     vocab: Vocab
-    train: list[str] | str
-    val: list[str] | str
+    train: list[str] | np.ndarray
+    val: list[str] | np.ndarray
     overlap: int
     fingerprint: str
 
@@ -157,7 +190,10 @@ def make_corpus(
     n_val = int(len(text) * val_fraction)
     if len(text) - n_val < 2:
         raise DataError(f"{source} has {len(text)} characters; text mode needs at least 2 for training")
-    return Corpus("text", Vocab.from_texts([text]), text[: len(text) - n_val], text[len(text) - n_val :], 0, fingerprint(text))
+    vocab = Vocab.from_texts([text])
+    ids = vocab.encode(text, vocab.id_dtype)
+    n_train = len(ids) - n_val
+    return Corpus("text", vocab, ids[:n_train], ids[n_train:], 0, fingerprint(text))
 
 
 @dataclass(frozen=True)
@@ -193,39 +229,120 @@ def pad_batch(seqs: Sequence[np.ndarray], dtype: type = np.float32) -> Batch:
     return Batch(ids, targets, mask)
 
 
-def line_batches(
-    seqs: Sequence[np.ndarray], batch_size: int, rng: np.random.Generator | None, *, bucket: int = 16
-) -> Iterator[Batch]:
-    """One epoch of padded batches. With ``rng``: shuffled, then grouped so each batch holds
-    items of similar length (sorted inside windows of ``bucket`` batches); without: in order."""
-    order = np.arange(len(seqs)) if rng is None else rng.permutation(len(seqs))
+def line_batch_plan(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator | None, *, bucket: int = 16
+) -> list[np.ndarray]:
+    """The item indices of each batch of one epoch. With ``rng``: shuffled, then grouped so
+    each batch holds items of similar length (sorted inside windows of ``bucket`` batches),
+    batches in random order; without: in order."""
+    order = np.arange(len(lengths)) if rng is None else rng.permutation(len(lengths))
     if rng is not None:
         window = batch_size * bucket
-        lengths = np.array([len(s) for s in seqs])
         for start in range(0, len(order), window):
             chunk = order[start : start + window]
             order[start : start + window] = chunk[np.argsort(lengths[chunk], kind="stable")]
     starts = list(range(0, len(order), batch_size))
     if rng is not None:
         starts = [starts[i] for i in rng.permutation(len(starts))]
-    for start in starts:
-        yield pad_batch([seqs[i] for i in order[start : start + batch_size]])
+    return [order[start : start + batch_size] for start in starts]
 
 
-def text_windows(ids: np.ndarray, batch_size: int, seq_len: int, *, offset: int = 0) -> Iterator[Batch]:
+def line_batches(
+    seqs: Sequence[np.ndarray], batch_size: int, rng: np.random.Generator | None, *, bucket: int = 16
+) -> Iterator[Batch]:
+    """One epoch of padded batches in the order of :func:`line_batch_plan`."""
+    lengths = np.array([len(s) for s in seqs])
+    for rows in line_batch_plan(lengths, batch_size, rng, bucket=bucket):
+        yield pad_batch([seqs[i] for i in rows])
+
+
+def text_layout(n: int, batch_size: int, seq_len: int) -> tuple[int, int]:
+    """(rows, characters per row) in which :func:`text_windows` reads a stream of ``n`` ids."""
+    rows = min(batch_size, max((n - 1) // max(seq_len, 1), 1))
+    return rows, max(n - 1, 0) // rows
+
+
+def _rows(ids: np.ndarray, batch_size: int, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and targets of a stream as parallel rows: views x, y (B, L) with y = x shifted by one."""
+    rows, per_row = text_layout(len(ids), batch_size, seq_len)
+    return ids[: rows * per_row].reshape(rows, per_row), ids[1 : rows * per_row + 1].reshape(rows, per_row)
+
+
+def _window(x: np.ndarray, y: np.ndarray, start: int, stop: int) -> Batch:
+    xs = np.ascontiguousarray(x[:, start:stop], dtype=np.int64)
+    return Batch(xs, np.ascontiguousarray(y[:, start:stop], dtype=np.int64), np.ones(xs.shape, dtype=np.float32))
+
+
+def text_windows(
+    ids: np.ndarray, batch_size: int, seq_len: int, *, offset: int = 0, max_per_row: int = 0
+) -> Iterator[Batch]:
     """One pass over a stream as ``batch_size`` parallel rows in windows of ``seq_len``.
 
     Row b reads a contiguous slice of the stream, so the state a window ends with is the
     right start for the same row of the next window. ``offset`` shifts where rows start
-    (vary it per epoch so windows do not always cut at the same places).
+    (vary it per epoch so windows do not always cut at the same places). ``max_per_row``
+    (0: no limit) reads only the head of each row: a fixed sample spread over the stream.
     """
-    ids = ids[offset:]
-    rows = min(batch_size, max((len(ids) - 1) // max(seq_len, 1), 1))
-    per_row = (len(ids) - 1) // rows
-    if per_row < 1:
-        return
-    x = ids[: rows * per_row].reshape(rows, per_row)  # (B, L)
-    y = ids[1 : rows * per_row + 1].reshape(rows, per_row)
-    for p in range(0, per_row, seq_len):
-        xs, ys = x[:, p : p + seq_len], y[:, p : p + seq_len]
-        yield Batch(np.ascontiguousarray(xs), np.ascontiguousarray(ys), np.ones(xs.shape, dtype=np.float32))
+    x, y = _rows(ids[offset:], batch_size, seq_len)
+    span = min(x.shape[1], max_per_row) if max_per_row else x.shape[1]
+    for p in range(0, span, seq_len):
+        yield _window(x, y, p, min(p + seq_len, span))
+
+
+def seeded_rng(seed: int, *key: int) -> np.random.Generator:
+    """A generator that depends only on ``seed`` and ``key``: a run draws each of its random
+    streams (data order, dropout, previews) this way, so no generator state need be saved."""
+    return np.random.default_rng((seed, *key))
+
+
+class TrainBatches:
+    """Endless training batches, in an order fixed by the seed alone.
+
+    Epoch ``e`` is shuffled (lines) or offset (text) by ``seeded_rng(seed, DATA_STREAM, e)``,
+    so ``position`` = (epoch, index of the next batch) is all a resumed run needs. ``next``
+    returns (batch, fresh): fresh is True where the hidden state must start from zero
+    (every lines batch; the first window of each text epoch).
+    """
+
+    DATA_STREAM = 0
+
+    def __init__(self, corpus: Corpus, batch_size: int, seq_len: int, seed: int, *,
+                 position: tuple[int, int] = (0, 0)) -> None:
+        self.corpus, self.batch_size, self.seq_len, self.seed = corpus, batch_size, seq_len, seed
+        self.epoch, self.index = position
+        if corpus.mode == "lines":
+            self._seqs = encode_items(corpus.vocab, corpus.train)  # type: ignore[arg-type]
+            self._lengths = np.array([len(s) for s in self._seqs])
+        self._plan_epoch = -1
+        self._plan: list[Any] = []
+
+    @property
+    def position(self) -> tuple[int, int]:
+        return self.epoch, self.index
+
+    def __iter__(self) -> TrainBatches:
+        return self
+
+    def __next__(self) -> tuple[Batch, bool]:
+        while self.index >= len(self._epoch_plan()):
+            self.epoch, self.index = self.epoch + 1, 0
+        step = self._plan[self.index]
+        fresh = self.corpus.mode == "lines" or self.index == 0
+        self.index += 1
+        if self.corpus.mode == "lines":
+            return pad_batch([self._seqs[i] for i in step]), fresh
+        x, y, start = step
+        return _window(x, y, start, start + self.seq_len), fresh
+
+    def _epoch_plan(self) -> list[Any]:
+        if self._plan_epoch != self.epoch:
+            rng = seeded_rng(self.seed, self.DATA_STREAM, self.epoch)
+            if self.corpus.mode == "lines":
+                self._plan = line_batch_plan(self._lengths, self.batch_size, rng)
+            else:
+                ids = self.corpus.train
+                offset = int(rng.integers(0, min(self.seq_len, max(len(ids) - 2, 1))))
+                x, y = _rows(ids[offset:], self.batch_size, self.seq_len)  # type: ignore[index]
+                self._plan = [(x, y, p) for p in range(0, x.shape[1], self.seq_len)]
+            self._plan_epoch = self.epoch
+        return self._plan

@@ -4,7 +4,7 @@ All are ``ValueError`` subclasses, so callers may catch either. Messages are one
 what is wrong, then what to do about it.
 """
 
-__all__ = ["CharsmithError", "CheckpointError", "DataError"]
+__all__ = ["CharsmithError", "CheckpointError", "DataError", "ResourceError", "RunLockedError"]
 
 
 class CharsmithError(ValueError):
@@ -17,3 +17,11 @@ class DataError(CharsmithError):
 
 class CheckpointError(CharsmithError):
     """A checkpoint directory is missing, corrupt, or does not fit the model."""
+
+
+class RunLockedError(CheckpointError):
+    """Another process is writing to the same run directory."""
+
+
+class ResourceError(CharsmithError):
+    """A request needs more memory than this machine has available."""

@@ -32,6 +32,7 @@ __all__ = [
     "State",
     "Cache",
     "param_shapes",
+    "param_count",
     "init_params",
     "check_params",
     "init_state",
@@ -70,6 +71,18 @@ def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     shapes["W_out"] = (cfg.hidden, cfg.vocab_size)
     shapes["b_out"] = (cfg.vocab_size,)
     return shapes
+
+
+def param_count(cfg: ModelConfig) -> tuple[int, int]:
+    """(number of parameter arrays, number of scalars) for ``cfg``, in closed form: cheap
+    even for an absurd config (``layers=10**9``), so sizes can be checked before allocating."""
+    H, V, L = cfg.hidden, cfg.vocab_size, cfg.layers
+    G = layer.get_cell(cfg.cell).GATES * H
+    per_layer = H * G + G + (H if cfg.cell == "gru" else 0)  # W_hh, b (, b_hn): every layer
+    inputs = _input_size(cfg, 0) * G + (L - 1) * H * G  # W_ih of layer 0, then of layers 1..L-1
+    scalars = cfg.embed * V + inputs + L * per_layer + H * V + V
+    arrays = (cfg.embed > 0) + L * (4 if cfg.cell == "gru" else 3) + 2
+    return arrays, scalars
 
 
 def init_params(

@@ -14,7 +14,7 @@ import numpy as np
 
 from charsmith import model as M
 from charsmith.config import ModelConfig
-from charsmith.data import encode_items, line_batches, text_windows
+from charsmith.data import encode_items, line_batches, text_layout, text_windows
 from charsmith.vocab import Vocab
 
 __all__ = ["EvalResult", "ItemScore", "log_softmax_at", "score_items", "stream_loss"]
@@ -87,13 +87,17 @@ def lines_loss(params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, it
 
 
 def stream_loss(
-    params: dict[str, np.ndarray], cfg: ModelConfig, ids: np.ndarray, *, batch_size: int = 32, seq_len: int = 256
+    params: dict[str, np.ndarray], cfg: ModelConfig, ids: np.ndarray, *, batch_size: int = 32, seq_len: int = 256,
+    max_chars: int = 0,
 ) -> EvalResult:
     """Mean NLL per character of a stream read as ``batch_size`` rows with the state carried
-    across windows (each row starts from a zero state)."""
+    across windows (each row starts from a zero state). ``max_chars`` (0: all) reads only
+    the head of each row, about that many characters in all: a fixed sample of the stream."""
     dtype = next(iter(params.values())).dtype
     total, count, state = 0.0, 0, None
-    for batch in text_windows(ids, batch_size, seq_len):
+    rows, _ = text_layout(len(ids), batch_size, seq_len)
+    per_row = max(max_chars // rows, 1) if max_chars else 0
+    for batch in text_windows(ids, batch_size, seq_len, max_per_row=per_row):
         if state is None:
             state = M.init_state(cfg, len(batch.ids), dtype)
         logits, state, _ = M.forward(params, cfg, batch.ids, state)

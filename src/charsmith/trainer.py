@@ -1,9 +1,16 @@
 """The training loop: batches in, checkpoints and progress reports out.
 
 ``Trainer.run`` never prints; it calls ``on_progress`` with a ``Progress`` after every
-step and every evaluation, and the CLI draws the progress bar from those. The best
-checkpoint (by validation loss) is kept in ``out_dir``; the latest weights and the
-optimiser state go to ``out_dir/resume.npz`` so ``resume=True`` continues exactly.
+step and every evaluation, and the CLI draws the progress bar from those.
+
+A run directory (locked while the run writes it, see :mod:`charsmith.rundir`) holds the best
+checkpoint by validation loss (:mod:`charsmith.checkpoint`), ``metrics.jsonl`` (a line per
+evaluation) and ``resume.npz``: in one atomically replaced file, the latest weights, the
+optimiser state, the data position, the hidden state carried between text windows and the
+counters. Every random stream of a run is drawn from the seed and a counter (the epoch for
+the data order, the step for dropout and for previews), so there is no generator state to
+lose: ``resume=True`` continues with the very numbers the uninterrupted run would have
+used, and the same seed, steps and thread count give bit-identical weights.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import dataclasses
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,19 +30,23 @@ from charsmith import model as M
 from charsmith import optim
 from charsmith.checkpoint import Checkpoint, is_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig, config_from_dict
-from charsmith.data import Batch, Corpus, encode_items, item_hashes, line_batches, text_windows
+from charsmith.data import Batch, Corpus, TrainBatches, item_hashes, seeded_rng, text_layout
 from charsmith.errors import CheckpointError
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
 from charsmith.nn import native
+from charsmith.resources import check_training_memory
+from charsmith.rundir import METRICS_FILE, RESUME_FILE, RunLock, open_run_dir
+from charsmith.safeload import NpzReader, json_from_bytes, read_regular
 from charsmith.sampling import complete, sample_items
 from charsmith.scoring import lines_loss, stream_loss
 
-__all__ = ["Progress", "Trainer", "prepare_out_dir", "train_step"]
+__all__ = ["Progress", "Trainer", "train_step"]
 
-RESUME_WEIGHTS = "resume.npz"
-RESUME_STATE = "resume.json"
-METRICS = "metrics.jsonl"
+RESUME_FORMAT = "charsmith-resume"
+RESUME_VERSION = 1
 DEFAULT_PATIENCE = 5  # used when neither steps nor minutes bound the run
+DROPOUT_STREAM, PREVIEW_STREAM = 1, 2  # seeded_rng keys (TrainBatches uses 0 for the data order)
+RESUMABLE_CHANGES = ("steps", "minutes", "patience", "eval_every", "eval_chars")  # may differ on --resume
 
 
 @dataclass(frozen=True)
@@ -71,25 +82,12 @@ def train_step(
     return float(loss), (new_state if ok else state), ok
 
 
-def prepare_out_dir(out_dir: Path, *, resume: bool, force: bool) -> None:
-    """Refuse to write over anything that is not ours, or over a checkpoint unless asked."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise CheckpointError(f"--out {out_dir} is a file; choose a new or empty directory")
-    if resume:
-        if not (out_dir / RESUME_STATE).is_file():
-            raise CheckpointError(f"nothing to resume in {out_dir} (no {RESUME_STATE}); drop --resume to start a new run")
-        return
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        if not is_checkpoint(out_dir):
-            raise CheckpointError(f"--out {out_dir} holds other files; choose a new or empty directory")
-        if not force:
-            raise CheckpointError(
-                f"--out {out_dir} already holds a checkpoint; pass --resume to continue it or --force to replace it"
-            )
-
-
 class Trainer:
-    """Trains one model on one corpus. Build it, then call ``run``."""
+    """Trains one model on one corpus. Build it, then call ``run``.
+
+    Building it checks the memory the model needs, then locks ``out_dir`` (released when
+    ``run`` returns, or by ``close``).
+    """
 
     def __init__(
         self, corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, *,
@@ -99,79 +97,99 @@ class Trainer:
             raise ValueError(f"model vocab_size {model_cfg.vocab_size} != corpus vocabulary size {corpus.vocab.size}")
         self.corpus, self.model_cfg, self.cfg = corpus, model_cfg, train_cfg
         self.out_dir = Path(out_dir)
-        prepare_out_dir(self.out_dir, resume=resume, force=force)
-        self.info = dict(info or {}, mode=corpus.mode, data_fingerprint=corpus.fingerprint,
-                         train_items=len(corpus.train) if corpus.mode == "lines" else None,
-                         val_overlap=corpus.overlap)
-        self.rng = np.random.default_rng(train_cfg.seed)
-        self.opt = optim.FlatOptimizer(train_cfg.optimizer, M.init_params(model_cfg, self.rng))
+        check_training_memory(model_cfg, train_cfg, self._longest_sequence())
+        self._lock = open_run_dir(self.out_dir, resume=resume, force=force)
+        try:
+            self._setup(info)
+            if resume:
+                self._load_resume()
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _setup(self, info: dict[str, Any] | None) -> None:
+        corpus, cfg = self.corpus, self.cfg
+        self.opt = optim.FlatOptimizer(cfg.optimizer, M.init_params(self.model_cfg, np.random.default_rng(cfg.seed)))
         self.params = self.opt.params  # views of the optimiser's flat array
+        self.batches = TrainBatches(corpus, cfg.batch_size, cfg.seq_len, cfg.seed)
+        self.carry: M.State | None = None  # the hidden state carried into the next text window
         self.step = 0
         self.elapsed = 0.0
+        self.smooth: float | None = None  # smoothed training loss
         self.best_val = math.inf
         self.stale_evals = 0
         self._stop = False
-        self.known = item_hashes(corpus.train) if corpus.mode == "lines" else None
-        if resume:
-            self._load_resume()
+        self.known = item_hashes(corpus.train) if corpus.mode == "lines" else None  # type: ignore[arg-type]
+        self._val_items, self.val_chars = self._val_subset()
+        self.info = dict(info or {}, mode=corpus.mode, data_fingerprint=corpus.fingerprint,
+                         train_items=len(corpus.train) if corpus.mode == "lines" else None,
+                         val_overlap=corpus.overlap, val_chars=list(self.val_chars))
+
+    def _longest_sequence(self) -> int:
+        if self.corpus.mode == "lines":
+            return max((len(s) for s in self.corpus.train), default=0) + 1
+        return self.cfg.seq_len
 
     def request_stop(self) -> None:
-        """Ask the loop to stop after the current step and save a resumable checkpoint."""
+        """Ask the loop to stop after the current step and save a resumable state."""
         self._stop = True
+
+    def close(self) -> None:
+        """Release the run directory's lock (``run`` does this when it returns)."""
+        self._lock.release()
 
     # ----- the loop -----------------------------------------------------------------
     def run(self, on_progress: Callable[[Progress], None] | None = None) -> Progress:
         """Train until a limit, early stopping, a NaN, or ``request_stop``; return the last report."""
-        with native.blas_on_one_thread():  # the compiled kernels thread the work themselves
-            return self._run(on_progress)
+        if not self._lock.held:
+            self._lock = RunLock(self.out_dir)
+        try:
+            with native.blas_on_one_thread():  # the compiled kernels thread the work themselves
+                return self._run(on_progress)
+        finally:
+            self._lock.release()
 
     def _run(self, on_progress: Callable[[Progress], None] | None) -> Progress:
         emit = on_progress or (lambda p: None)
         cfg = self.cfg
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         patience = cfg.patience or (DEFAULT_PATIENCE if not (cfg.steps or cfg.minutes) else 0)
-        batches = self._batches()
-        state = None
-        smooth, rate = None, None
+        rate: float | None = None
         start = time.perf_counter() - self.elapsed
-        while True:
-            reason = self._limit_reached()
-            if reason:
-                break
-            batch, fresh = next(batches)
-            if fresh or state is None or len(state[0][0]) != len(batch.ids):
-                state = M.init_state(self.model_cfg, len(batch.ids))
+        while not (reason := self._limit_reached()):
+            batch, fresh = next(self.batches)
+            if fresh or self.carry is None or len(self.carry[0][0]) != len(batch.ids):
+                self.carry = M.init_state(self.model_cfg, len(batch.ids))
             t0 = time.perf_counter()
-            loss, state, ok = self._train_step(batch, state)
+            loss, state, ok = self._train_step(batch, self.carry)
             if not ok:
                 reason = "nan"
                 break
+            self.carry = state
             self.step += 1
             self.elapsed = time.perf_counter() - start
-            smooth = loss if smooth is None else 0.98 * smooth + 0.02 * loss
+            self.smooth = loss if self.smooth is None else 0.98 * self.smooth + 0.02 * loss
             speed = batch.n_chars / max(time.perf_counter() - t0, 1e-9)
             rate = speed if rate is None else 0.95 * rate + 0.05 * speed
-            emit(self._report("step", smooth, rate))
+            emit(self._report("step", rate))
             if self.step % cfg.eval_every == 0:
-                emit(self._evaluate(smooth, rate))
+                emit(self._evaluate(rate))
                 if patience and self.stale_evals >= patience:
                     reason = "early-stop"
                     break
-            if self._stop:
-                reason = "interrupted"
-                break
-        if reason != "nan" and (self.step % cfg.eval_every or self.step == 0):
-            emit(self._evaluate(smooth if smooth is not None else math.nan, rate or 0.0))
-        done = self._report("done", smooth if smooth is not None else math.nan, rate or 0.0)
+        if reason == "interrupted":
+            self._save_interrupted()
+        elif reason != "nan" and (self.step % cfg.eval_every or self.step == 0):
+            emit(self._evaluate(rate or 0.0))
+        done = self._report("done", rate or 0.0)
         return dataclasses.replace(done, reason=reason, best_val=self.best_val)
 
     def _limit_reached(self) -> str:
+        if self._stop:
+            return "interrupted"
         if self.cfg.steps and self.step >= self.cfg.steps:
             return "steps"
         if self.cfg.minutes and self.elapsed >= self.cfg.minutes * 60:
             return "minutes"
-        if self._stop:
-            return "interrupted"
         return ""
 
     def _progress(self) -> float:
@@ -185,112 +203,171 @@ class Trainer:
 
     def _train_step(self, batch: Batch, state: M.State) -> tuple[float, M.State, bool]:
         c = self.cfg
+        rng = seeded_rng(c.seed, DROPOUT_STREAM, self.step) if self.model_cfg.dropout else None
         return train_step(self.model_cfg, self.opt, batch, state, lr=self._lr(), t=self.step + 1,
                           clip_norm=c.clip_norm, clip_value=c.clip_value, weight_decay=c.weight_decay,
-                          rng=self.rng if self.model_cfg.dropout else None, check=self.step == 0)
+                          rng=rng, check=self.step == 0)
 
     def _lr(self) -> float:
         c = self.cfg
         return optim.lr_at(self._progress(), self.step, lr=c.lr, warmup_steps=c.warmup_steps, decay=c.decay,
                            min_lr_ratio=c.min_lr_ratio)
 
-    def _batches(self) -> Iterator[tuple[Batch, bool]]:
-        """Endless batches; the flag is True where the hidden state must start from zero."""
-        corpus, cfg = self.corpus, self.cfg
-        if corpus.mode == "lines":
-            seqs = encode_items(corpus.vocab, corpus.train)  # type: ignore[arg-type]
-            while True:
-                for batch in line_batches(seqs, cfg.batch_size, self.rng):
-                    yield batch, True
-        ids = corpus.vocab.encode(corpus.train)  # type: ignore[arg-type]
-        while True:
-            offset = int(self.rng.integers(0, min(cfg.seq_len, max(len(ids) - 2, 1))))
-            for i, batch in enumerate(text_windows(ids, cfg.batch_size, cfg.seq_len, offset=offset)):
-                yield batch, i == 0
-
-    # ----- evaluation, reports, saving -------------------------------------------------
-    def _report(self, kind: str, loss: float, rate: float, **extra: Any) -> Progress:
+    # ----- evaluation, reports --------------------------------------------------------
+    def _report(self, kind: str, rate: float, **extra: Any) -> Progress:
         eta = None
         p = self._progress()
         if p > 0:
             eta = max(self.elapsed * (1 - p) / p, 0.0)
+        loss = self.smooth if self.smooth is not None else math.nan
         return Progress(kind, self.step, loss, self._lr(), rate, self.elapsed, eta, best_val=self.best_val, **extra)
 
+    def _val_subset(self) -> tuple[list[str], tuple[int, int]]:
+        """The held-out items scored at each evaluation (lines mode), and (characters scored,
+        characters held out): all of them, or a fixed subset of about ``eval_chars``."""
+        corpus, cap = self.corpus, self.cfg.eval_chars
+        if corpus.mode == "lines":
+            sizes = np.cumsum([len(s) + 1 for s in corpus.val], dtype=np.int64)
+            total = int(sizes[-1]) if len(sizes) else 0
+            n = len(sizes) if not cap else max(int(np.searchsorted(sizes, cap, side="right")), min(len(sizes), 1))
+            return list(corpus.val[:n]), (int(sizes[n - 1]) if n else 0, total)
+        rows, per_row = text_layout(len(corpus.val), 32, self.cfg.seq_len)
+        span = min(per_row, max(cap // rows, 1)) if cap else per_row
+        return [], (rows * span, max(len(corpus.val) - 1, 0))
+
     def val_loss(self) -> float | None:
+        """Mean loss on the held-out subset (``val_chars[0]`` characters), or None without one."""
         corpus = self.corpus
-        if not corpus.val:
+        if not self.val_chars[0]:
             return None
         if corpus.mode == "lines":
-            return lines_loss(self.params, self.model_cfg, corpus.vocab, corpus.val).loss  # type: ignore[arg-type]
-        return stream_loss(self.params, self.model_cfg, corpus.vocab.encode(corpus.val),  # type: ignore[arg-type]
-                           seq_len=self.cfg.seq_len).loss
+            return lines_loss(self.params, self.model_cfg, corpus.vocab, self._val_items).loss
+        return stream_loss(self.params, self.model_cfg, corpus.val, seq_len=self.cfg.seq_len,  # type: ignore[arg-type]
+                           max_chars=self.cfg.eval_chars).loss
 
     def preview(self, n: int = 5) -> list[str]:
         """A few samples from the current weights, as the notebooks print while training."""
+        rng = seeded_rng(self.cfg.seed, PREVIEW_STREAM, self.step)
         if self.corpus.mode == "lines":
-            return sample_items(self.params, self.model_cfg, self.corpus.vocab, n, self.rng)
-        return complete(self.params, self.model_cfg, self.corpus.vocab, "", 160, self.rng)
+            return sample_items(self.params, self.model_cfg, self.corpus.vocab, n, rng)
+        return complete(self.params, self.model_cfg, self.corpus.vocab, "", 160, rng)
 
-    def _evaluate(self, train_loss: float, rate: float) -> Progress:
+    def _evaluate(self, rate: float) -> Progress:
         val = self.val_loss()
+        train_loss = self.smooth if self.smooth is not None else math.nan
         score = val if val is not None else train_loss
         improved = math.isfinite(score) and score < self.best_val
         if improved:
             self.best_val, self.stale_evals = score, 0
-            save_checkpoint(self.out_dir, self.checkpoint())
         else:
             self.stale_evals += 1
-        self._save_resume()
         record = {"step": self.step, "elapsed": round(self.elapsed, 3), "train_loss": train_loss,
-                  "val_loss": val, "lr": self._lr(), "chars_per_s": round(rate, 1)}
-        with open(self.out_dir / METRICS, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-        return self._report("eval", train_loss, rate, val_loss=val, samples=self.preview(), saved=improved)
+                  "val_loss": val, "val_chars": self.val_chars[0], "lr": self._lr(), "chars_per_s": round(rate, 1)}
+        self._save(improved, record)
+        return self._report("eval", rate, val_loss=val, samples=self.preview(), saved=improved)
 
+    # ----- saving and resuming ----------------------------------------------------------
     def checkpoint(self) -> Checkpoint:
         info = dict(self.info, step=self.step, best_val_loss=self.best_val if math.isfinite(self.best_val) else None)
         return Checkpoint(self.model_cfg, self.corpus.vocab, {k: v.copy() for k, v in self.params.items()},
                           self.cfg, self.known, info)
 
+    def _save(self, improved: bool, record: dict[str, Any]) -> None:
+        """An evaluation's writes, in an order a crash cannot make inconsistent: the best
+        checkpoint (one transaction), the resume state (one file), then the metrics line
+        (a resumed run drops lines past its step)."""
+        if improved:
+            save_checkpoint(self.out_dir, self.checkpoint())
+        self._save_resume()
+        with open(self.out_dir / METRICS_FILE, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def _save_interrupted(self) -> None:
+        """Save the resume state; and the current weights as the checkpoint if there is none
+        yet, so an early interruption still leaves a usable model. An interruption is not an
+        evaluation: the best loss and patience are untouched, as if the run had not stopped."""
+        if not is_checkpoint(self.out_dir):
+            save_checkpoint(self.out_dir, self.checkpoint())
+        self._save_resume()
+
+    def _resume_state(self) -> dict[str, Any]:
+        return {"format": RESUME_FORMAT, "format_version": RESUME_VERSION, "step": self.step,
+                "elapsed": self.elapsed, "best_val": self.best_val if math.isfinite(self.best_val) else None,
+                "stale_evals": self.stale_evals, "smooth": self.smooth, "position": list(self.batches.position),
+                "carry_rows": None if self.carry is None else len(self.carry[0][0]),
+                "model": dataclasses.asdict(self.model_cfg), "train": dataclasses.asdict(self.cfg),
+                "vocab": self.corpus.vocab.chars, "data_fingerprint": self.corpus.fingerprint}
+
     def _save_resume(self) -> None:
-        arrays = {f"param/{k}": v for k, v in self.params.items()}
-        arrays.update({f"opt/{k}": v for k, v in self.opt.state.items()})
-        atomic_write_bytes(self.out_dir / RESUME_WEIGHTS, npz_bytes(arrays))
-        state = {"step": self.step, "elapsed": self.elapsed, "best_val": self.best_val if math.isfinite(self.best_val) else None,
-                 "stale_evals": self.stale_evals, "rng": self.rng.bit_generator.state,
-                 "model": dataclasses.asdict(self.model_cfg), "train": dataclasses.asdict(self.cfg),
-                 "vocab": self.corpus.vocab.chars, "data_fingerprint": self.corpus.fingerprint}
-        atomic_write_text(self.out_dir / RESUME_STATE, json.dumps(state) + "\n")
+        arrays = {"state": np.frombuffer(json.dumps(self._resume_state()).encode(), dtype=np.uint8),
+                  "flat": self.opt.flat, **{f"opt/{k}": v for k, v in self.opt.state.items()}}
+        for i, layer_state in enumerate(self.carry or ()):
+            arrays.update({f"carry/{i}/{j}": s for j, s in enumerate(layer_state)})
+        atomic_write_bytes(self.out_dir / RESUME_FILE, npz_bytes(arrays))
 
     def _load_resume(self) -> None:
-        path = self.out_dir / RESUME_STATE
+        file = self.out_dir / RESUME_FILE
+        P, H, L = self.opt.flat.size, self.model_cfg.hidden, self.model_cfg.layers
+        per_layer = 2 if self.model_cfg.cell == "lstm" else 1
+        most = 8 * (P * (1 + len(self.opt.state)) + L * per_layer * self.cfg.batch_size * H) + (4 << 20)
+        reader = NpzReader(read_regular(file, most), file)
+        if "state" not in reader.names:
+            raise CheckpointError(f"{file} was written by an older charsmith and cannot be resumed; start over with --force")
+        state = json_from_bytes(reader.array("state", (None,), "u", max_bytes=1 << 20).tobytes(), file)
         try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-            model_cfg = config_from_dict(ModelConfig, state["model"])
-            train_cfg = config_from_dict(TrainConfig, state["train"])
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise CheckpointError(f"{path} is corrupt ({e}); start over with --force") from None
-        if state.get("data_fingerprint") != self.corpus.fingerprint or state.get("vocab") != self.corpus.vocab.chars:
-            raise CheckpointError(f"the training data differs from the run in {self.out_dir}; resume with the same file and options")
-        if model_cfg != self.model_cfg:
-            raise CheckpointError(f"the model options differ from the run in {self.out_dir} ({model_cfg}); resume with the same ones")
-        if train_cfg.optimizer != self.cfg.optimizer:
-            raise CheckpointError(f"the run in {self.out_dir} used --optimizer {train_cfg.optimizer}; resume with the same one")
-        try:
-            with np.load(self.out_dir / RESUME_WEIGHTS, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, EOFError) as e:
-            raise CheckpointError(f"{self.out_dir / RESUME_WEIGHTS} is corrupt ({e}); start over with --force") from None
-        for k in self.params:  # copy into the views of the optimiser's flat array
-            self.params[k][...] = self._restored(arrays, f"param/{k}", self.params[k])
-        for k in self.opt.state:
-            self.opt.state[k][...] = self._restored(arrays, f"opt/{k}", self.opt.state[k])
-        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
-        self.best_val = math.inf if state.get("best_val") is None else float(state["best_val"])
-        self.stale_evals = int(state.get("stale_evals", 0))
-        self.rng.bit_generator.state = state["rng"]
+            self._check_resumable(state)
+            rows = state["carry_rows"]
+            carry = [f"carry/{i}/{j}" for i in range(L) for j in range(per_layer)] if rows else []
+            reader.require_names({"state", "flat", *(f"opt/{k}" for k in self.opt.state), *carry})
+            self.opt.flat[...] = reader.array("flat", (P,))
+            for k, v in self.opt.state.items():
+                v[...] = reader.array(f"opt/{k}", (P,))
+            if rows:
+                self.carry = tuple(tuple(reader.array(f"carry/{i}/{j}", (int(rows), H)).astype(np.float32)
+                                         for j in range(per_layer)) for i in range(L))
+            epoch, index = (int(x) for x in state["position"])
+            self.batches = TrainBatches(self.corpus, self.cfg.batch_size, self.cfg.seq_len, self.cfg.seed,
+                                        position=(epoch, index))
+            self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+            self.best_val = math.inf if state["best_val"] is None else float(state["best_val"])
+            self.stale_evals = int(state["stale_evals"])
+            self.smooth = None if state["smooth"] is None else float(state["smooth"])
+        except (KeyError, TypeError, ValueError) as e:
+            if isinstance(e, CheckpointError):
+                raise
+            raise CheckpointError(f"{file} is corrupt ({e!r}); start over with --force") from None
+        self._trim_metrics()
 
-    def _restored(self, arrays: dict[str, np.ndarray], key: str, like: np.ndarray) -> np.ndarray:
-        if key not in arrays or arrays[key].shape != like.shape:
-            raise CheckpointError(f"{self.out_dir / RESUME_WEIGHTS} lacks {key} of shape {like.shape}; start over with --force")
-        return arrays[key].astype(like.dtype)
+    def _check_resumable(self, state: Any) -> None:
+        """Raise CheckpointError unless ``state`` is a resume state of this very run."""
+        out = self.out_dir
+        if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT or state.get("format_version") != RESUME_VERSION:
+            raise CheckpointError(f"{out / RESUME_FILE} is not a resume state this charsmith reads; start over with --force")
+        if state.get("data_fingerprint") != self.corpus.fingerprint or state.get("vocab") != self.corpus.vocab.chars:
+            raise CheckpointError(f"the training data differs from the run in {out}; resume with the same file and options")
+        model_cfg = config_from_dict(ModelConfig, state["model"])
+        train_cfg = config_from_dict(TrainConfig, state["train"])
+        if model_cfg != self.model_cfg:
+            raise CheckpointError(f"the model options differ from the run in {out} ({model_cfg}); resume with the same ones")
+        for f in dataclasses.fields(TrainConfig):
+            was, now = getattr(train_cfg, f.name), getattr(self.cfg, f.name)
+            if f.name not in RESUMABLE_CHANGES and was != now:
+                raise CheckpointError(f"the run in {out} used {f.name} {was!r}, not {now!r}; resume with the same options "
+                                      f"(only {', '.join(RESUMABLE_CHANGES)} may change)")
+
+    def _trim_metrics(self) -> None:
+        """Drop metrics lines past the resumed step (written after the resume state was saved)."""
+        file = self.out_dir / METRICS_FILE
+        try:
+            lines = read_regular(file, 1 << 28).decode("utf-8", "replace").splitlines()
+        except FileNotFoundError:
+            return
+        kept = []
+        for line in lines:
+            try:
+                if json.loads(line)["step"] <= self.step:
+                    kept.append(line + "\n")
+            except (ValueError, KeyError, TypeError):
+                continue
+        if len(kept) != len(lines):
+            atomic_write_text(file, "".join(kept))

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 __all__ = ["END", "Vocab"]
 
 END = "\n"
+_CHUNK = 1 << 22  # characters encoded at a time
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,7 @@ class Vocab:
 
     chars: str
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    _lut: np.ndarray = field(init=False, repr=False, compare=False)  # code point -> id, -1 unknown (last entry)
 
     def __post_init__(self) -> None:
         if not isinstance(self.chars, str):
@@ -33,6 +36,10 @@ class Vocab:
         if len(set(self.chars)) != len(self.chars):
             raise ValueError("Vocab chars must not repeat a character")
         object.__setattr__(self, "_index", {ch: i for i, ch in enumerate(self.chars)})
+        codes = np.fromiter(map(ord, self.chars), dtype=np.int64, count=len(self.chars))
+        lut = np.full(int(codes.max()) + 2, -1, dtype=np.int32)  # the last entry catches larger code points
+        lut[codes] = np.arange(len(codes), dtype=np.int32)
+        object.__setattr__(self, "_lut", lut)
 
     @classmethod
     def from_texts(cls, texts: Iterable[str]) -> Vocab:
@@ -60,12 +67,27 @@ class Vocab:
         """The characters of ``text`` that are not in the vocabulary, in order of first use."""
         return "".join(dict.fromkeys(ch for ch in text if ch not in self._index))
 
-    def encode(self, text: str) -> np.ndarray:
-        """Ids of ``text`` as an int64 array; unknown characters raise ValueError naming them."""
-        missing = self.unknown(text)
-        if missing:
-            raise ValueError(f"characters not in the vocabulary: {missing!r}")
-        return np.fromiter((self._index[ch] for ch in text), dtype=np.int64, count=len(text))
+    @property
+    def id_dtype(self) -> np.dtype:
+        """The smallest unsigned dtype holding every id (uint8 for up to 256 symbols)."""
+        return np.dtype(np.uint8 if self.size <= 1 << 8 else np.uint16 if self.size <= 1 << 16 else np.uint32)
+
+    def encode(self, text: str, dtype: Any = np.int64) -> np.ndarray:
+        """Ids of ``text`` as an array of ``dtype``; unknown characters raise ValueError naming them.
+
+        Looks the code points up in a table, a few million characters at a time, so a long
+        text costs little more memory than its ids.
+        """
+        out = np.empty(len(text), dtype=dtype)
+        top = len(self._lut) - 1
+        for start in range(0, len(text), _CHUNK):
+            chunk = text[start : start + _CHUNK]
+            codes = np.frombuffer(chunk.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            ids = self._lut[np.minimum(codes, top)]
+            if ids.size and ids.min() < 0:
+                raise ValueError(f"characters not in the vocabulary: {self.unknown(chunk)!r}")
+            out[start : start + len(chunk)] = ids
+        return out
 
     def decode(self, ids: Iterable[int]) -> str:
         return "".join(self.chars[int(i)] for i in ids)
