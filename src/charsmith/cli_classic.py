@@ -61,7 +61,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     e = sub.add_parser("export", help="turn a classic PARAMS.npz into a charsmith checkpoint")
     e.add_argument("params", metavar="PARAMS.npz",
                    help="np.savez of Wax, Waa, Wya, b, by (+ optional 'chars': the characters in index order)")
-    e.add_argument("--out", required=True, help="checkpoint directory to write")
+    e.add_argument("--out", required=True, help="checkpoint directory to write (new or empty, as for train)")
+    e.add_argument("--force", action="store_true", help="replace a checkpoint already in --out")
     e.add_argument("--data", metavar="FILE",
                    help="the names file trained on: char_to_ix when the npz has no chars, and known names")
 
@@ -131,7 +132,7 @@ def _gradcheck(args: argparse.Namespace, out: TextIO) -> int:
 def _export(args: argparse.Namespace, out: TextIO) -> int:
     from charsmith.classic.bridge import export_checkpoint
 
-    path = export_checkpoint(args.params, args.out, data_path=args.data)
+    path = export_checkpoint(args.params, args.out, data_path=args.data, force=args.force)
     print(f"wrote checkpoint {path}; try `charsmith sample {path}`", file=out)
     return 0
 

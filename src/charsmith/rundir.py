@@ -43,6 +43,7 @@ class RunLock:
     """An exclusive lock on run directory ``path`` (created if needed), held until ``release``."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._fd: int | None = None
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         file = self.path / LOCK_FILE
@@ -65,7 +66,7 @@ class RunLock:
         except BaseException:
             os.close(fd)
             raise
-        self._fd: int | None = fd
+        self._fd = fd
 
     def release(self) -> None:
         """Let other processes have the directory (closing the file drops the flock)."""

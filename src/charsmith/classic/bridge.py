@@ -131,14 +131,17 @@ def _reorder(params: dict[str, np.ndarray], chars: str) -> tuple[dict[str, np.nd
 
 
 def export_checkpoint(npz_path: str | os.PathLike[str], out_dir: str | os.PathLike[str],
-                      data_path: str | os.PathLike[str] | None = None) -> Path:
+                      data_path: str | os.PathLike[str] | None = None, *, force: bool = False) -> Path:
     """Write a charsmith checkpoint directory from a classic PARAMS.npz; returns out_dir.
 
     ``data_path`` (optional): the names file the parameters were trained on; it supplies
     ``char_to_ix`` when the npz has no ``chars`` and the known-item hashes for novelty checks.
+    ``out_dir`` follows the rules of ``charsmith train --out`` (:func:`charsmith.rundir.open_run_dir`):
+    a checkpoint there is replaced only with ``force``, and never a file charsmith did not write.
     """
     from charsmith.checkpoint import Checkpoint, save_checkpoint
     from charsmith.data import item_hashes
+    from charsmith.rundir import open_run_dir
 
     data_text = None
     if data_path is not None:
@@ -154,7 +157,9 @@ def export_checkpoint(npz_path: str | os.PathLike[str], out_dir: str | os.PathLi
         items = [x for x in examples_from_text(data_text) if x]
         known = item_hashes(items)
     info = {"mode": "lines", "source": "charsmith classic export", "lowercase": True}
-    save_checkpoint(out_dir, Checkpoint(model=cfg, vocab=vocab, params=to_modern(params), known=known, info=info))
+    ckpt = Checkpoint(model=cfg, vocab=vocab, params=to_modern(params), known=known, info=info)
+    with open_run_dir(out_dir, force=force):
+        save_checkpoint(out_dir, ckpt)
     return Path(out_dir)
 
 
