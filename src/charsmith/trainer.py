@@ -223,8 +223,9 @@ class Trainer:
         return Progress(kind, self.step, loss, self._lr(), rate, self.elapsed, eta, best_val=self.best_val, **extra)
 
     def _val_subset(self) -> tuple[list[str], tuple[int, int]]:
-        """The held-out items scored at each evaluation (lines mode), and (characters scored,
-        characters held out): all of them, or a fixed subset of about ``eval_chars``."""
+        """The held-out items scored at each evaluation (lines mode), and (characters scored
+        at each evaluation, characters a full evaluation scores): all of them, or a fixed
+        subset of about ``eval_chars``."""
         corpus, cap = self.corpus, self.cfg.eval_chars
         if corpus.mode == "lines":
             sizes = np.cumsum([len(s) + 1 for s in corpus.val], dtype=np.int64)
@@ -233,7 +234,7 @@ class Trainer:
             return list(corpus.val[:n]), (int(sizes[n - 1]) if n else 0, total)
         rows, per_row = text_layout(len(corpus.val), 32, self.cfg.seq_len)
         span = min(per_row, max(cap // rows, 1)) if cap else per_row
-        return [], (rows * span, max(len(corpus.val) - 1, 0))
+        return [], (rows * span, rows * per_row)
 
     def val_loss(self) -> float | None:
         """Mean loss on the held-out subset (``val_chars[0]`` characters), or None without one."""
