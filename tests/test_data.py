@@ -141,3 +141,38 @@ def test_vocab_encode_decode_rows_and_errors() -> None:
         Vocab("abc")
     with pytest.raises(ValueError, match="must not repeat"):
         Vocab("\naa")
+
+
+def test_read_chunks_normalises_across_piece_boundaries(tmp_path: Path, monkeypatch) -> None:
+    import charsmith.data as D
+
+    raw = "\ufeffÅsa\r\nBjörn\rZoë\r\n\r\nx".encode() * 3
+    (tmp_path / "t.txt").write_bytes(raw)
+    want = raw.decode().replace("\ufeff", "", 1).replace("\r\n", "\n").replace("\r", "\n")
+    for size in (1, 2, 3, 5, 7, 1 << 20):  # cuts inside CRLF pairs and inside multi-byte characters
+        monkeypatch.setattr(D, "_CHUNK_BYTES", size)
+        assert "".join(D.read_chunks(tmp_path / "t.txt")) == want
+        assert "".join(D.read_chunks(tmp_path / "t.txt", lowercase=True)) == want.lower()
+    (tmp_path / "bad.txt").write_bytes(b"anna\nbob\nc\xff\xfel\n")
+    monkeypatch.setattr(D, "_CHUNK_BYTES", 4)
+    with pytest.raises(DataError, match="line 3 is not valid UTF-8"):
+        read_text(tmp_path / "bad.txt")
+
+
+def test_a_text_file_loads_as_ids_without_its_text(tmp_path: Path, monkeypatch) -> None:
+    import charsmith.data as D
+
+    text = "ROMEO: But soft!\nWhat light through yonder window breaks?\n" * 50
+    (tmp_path / "play.txt").write_text(text)
+    monkeypatch.setattr(D, "_CHUNK_BYTES", 100)
+    rng = np.random.default_rng(0)
+    for lower in (False, True):
+        streamed = D.load_corpus(tmp_path / "play.txt", mode="text", lowercase=lower, val_fraction=0.1, rng=rng)
+        whole = make_corpus(text, mode="text", lowercase=lower, val_fraction=0.1, rng=rng)
+        assert streamed.vocab == whole.vocab and streamed.fingerprint == whole.fingerprint
+        np.testing.assert_array_equal(streamed.train, whole.train)
+        np.testing.assert_array_equal(streamed.val, whole.val)
+    assert detect_mode(D.read_chunks(tmp_path / "play.txt")) == detect_mode(text) == "text"
+    (tmp_path / "blank.txt").write_text("  \n\n ")
+    with pytest.raises(DataError, match="empty or holds only blank lines"):
+        D.load_corpus(tmp_path / "blank.txt", mode="text", lowercase=False, val_fraction=0.1, rng=rng)

@@ -22,7 +22,7 @@ import numpy as np
 
 from charsmith.checkpoint import Checkpoint, load_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
-from charsmith.data import Corpus, detect_mode, is_known, make_corpus, read_text, split_lines
+from charsmith.data import Corpus, detect_mode, is_known, load_corpus, read_chunks, read_text, split_lines
 from charsmith.defaults import suggest
 from charsmith.errors import CheckpointError, DataError
 from charsmith.sampling import SampleResult, beam_search, complete, generate
@@ -137,14 +137,13 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
     unknown = sorted(set(given) - fields - {"vocab_size"})
     if unknown or "vocab_size" in given:
         raise TypeError(f"unknown training option(s): {', '.join(unknown or ['vocab_size'])}")
-    text = read_text(path)
     mode = given.get("mode", "auto")
-    given["mode"] = detect_mode(text) if mode == "auto" else mode
+    given["mode"] = detect_mode(read_chunks(path)) if mode == "auto" else mode
     defaults = TrainConfig()
     given.setdefault("seed", defaults.seed)
     given.setdefault("val_fraction", defaults.val_fraction)
-    corpus = make_corpus(text, mode=given["mode"], lowercase=given.get("lowercase", False),
-                         val_fraction=given["val_fraction"], rng=np.random.default_rng(given["seed"]), source=str(path))
+    corpus = load_corpus(path, mode=given["mode"], lowercase=given.get("lowercase", False),
+                         val_fraction=given["val_fraction"], rng=np.random.default_rng(given["seed"]))
     chosen = suggest(corpus)
     if "steps" in given and "minutes" not in given:
         chosen["minutes"] = 0.0  # an explicit step budget replaces the default time budget

@@ -15,9 +15,10 @@ the epoch, so a position ``(epoch, index)`` is all a resumed run needs to contin
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,10 @@ __all__ = [
     "item_hashes",
     "is_known",
     "line_batch_plan",
+    "load_corpus",
     "line_batches",
     "make_corpus",
+    "read_chunks",
     "read_text",
     "seeded_rng",
     "split_items",
@@ -49,40 +52,77 @@ __all__ = [
 
 MAX_ITEM_CHARS = 500  # a longer "line" is surely running text: suggest --mode text
 _CHUNK = 1 << 22  # characters handled at a time when scanning a long text
+_CHUNK_BYTES = 1 << 20  # bytes read at a time
 
 
-def read_text(path: str | os.PathLike[str]) -> str:
-    """The UTF-8 text of ``path``; a missing, empty or undecodable file raises DataError."""
+def read_chunks(path: str | os.PathLike[str], *, lowercase: bool = False) -> Iterator[str]:
+    """The UTF-8 text of ``path`` in pieces of about a megabyte: the byte-order mark dropped,
+    CRLF and CR made LF, lower-cased if asked. A missing or undecodable file raises DataError.
+    A long text is read this way without ever holding all of it at once."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file; check the path")
     if path.is_dir():
         raise DataError(f"{path} is a directory; pass a text file with one item per line")
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise DataError(f"{path}: line {line} is not valid UTF-8; save the file as UTF-8") from None
-    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    lines_before, started, carry = 0, False, ""
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(_CHUNK_BYTES)
+            held = len(decoder.getstate()[0])  # bytes of a character split by the previous read
+            try:
+                text = carry + decoder.decode(data, final=not data)
+            except UnicodeDecodeError as e:
+                line = lines_before + data[: max(e.start - held, 0)].count(b"\n") + 1
+                raise DataError(f"{path}: line {line} is not valid UTF-8; save the file as UTF-8") from None
+            lines_before += data.count(b"\n")
+            if not started and text:
+                text, started = text.removeprefix("\ufeff"), True
+            carry = text[-1:] if data and text.endswith("\r") else ""  # a CR whose LF may come next
+            text = text[: len(text) - len(carry)].replace("\r\n", "\n").replace("\r", "\n")
+            if text:
+                yield text.lower() if lowercase else text
+            if not data:
+                return
+
+
+def _empty_file(path: str | os.PathLike[str]) -> DataError:
+    return DataError(f"{path} is empty or holds only blank lines; give it at least one item")
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """The UTF-8 text of ``path`` (see :func:`read_chunks`); an empty file raises DataError too."""
+    text = "".join(read_chunks(path))
     if not text or text.isspace():
-        raise DataError(f"{path} is empty or holds only blank lines; give it at least one item")
+        raise _empty_file(path)
     return text
 
 
-def _line_chunks(text: str) -> Iterator[str]:
-    """``text`` in pieces of about ``_CHUNK`` characters, each ending at a line end."""
-    start = 0
-    while start < len(text):
-        end = text.find("\n", min(start + _CHUNK, len(text)))
-        end = len(text) if end < 0 else end + 1
-        yield text[start:end]
-        start = end
+def _line_chunks(chunks: str | Iterable[str]) -> Iterator[str]:
+    """Pieces of about ``_CHUNK`` characters, each ending at a line end, from one string or
+    from pieces cut anywhere."""
+    if isinstance(chunks, str):
+        text = chunks
+        chunks = (text[i : i + _CHUNK] for i in range(0, len(text), _CHUNK))
+    rest = ""
+    for chunk in chunks:
+        cut = chunk.rfind("\n") + 1
+        if cut:
+            yield rest + chunk[:cut]
+            rest = chunk[cut:]
+        else:
+            rest += chunk
+        if len(rest) > _CHUNK:  # one very long line: no need to hold all of it
+            yield rest
+            rest = ""
+    if rest:
+        yield rest
 
 
-def detect_mode(text: str) -> str:
+def detect_mode(text: str | Iterable[str]) -> str:
     """"lines" when the file looks like a list of short items (at most 3 words a line on
-    average, no line over 100 characters), else "text". Reads a long text a piece at a time."""
+    average, no line over 100 characters), else "text". ``text`` may be the pieces
+    :func:`read_chunks` yields: a long text is read a piece at a time."""
     lines = words = longest = 0
     for chunk in _line_chunks(text):
         kept = [ln for ln in chunk.split("\n") if ln.strip()]
@@ -194,6 +234,33 @@ def make_corpus(
     ids = vocab.encode(text, vocab.id_dtype)
     n_train = len(ids) - n_val
     return Corpus("text", vocab, ids[:n_train], ids[n_train:], 0, fingerprint(text))
+
+
+def load_corpus(
+    path: str | os.PathLike[str], *, mode: str, lowercase: bool, val_fraction: float, rng: np.random.Generator
+) -> Corpus:
+    """:func:`make_corpus` of a file. A text-mode file is read twice a piece at a time (its
+    characters, then its ids), so memory holds its ids and never the whole text."""
+    if mode == "lines":
+        return make_corpus(read_text(path), mode=mode, lowercase=lowercase, val_fraction=val_fraction, rng=rng,
+                           source=str(path))
+    n, seen, digest, blank = 0, set(), hashlib.sha256(), True
+    for chunk in read_chunks(path, lowercase=lowercase):
+        n += len(chunk)
+        seen.update(chunk)
+        digest.update(chunk.encode("utf-8", "surrogatepass"))
+        blank = blank and chunk.isspace()
+    if blank:
+        raise _empty_file(path)
+    n_val = int(n * val_fraction)
+    if n - n_val < 2:
+        raise DataError(f"{path} has {n} characters; text mode needs at least 2 for training")
+    vocab = Vocab.from_texts(["".join(seen)])
+    ids, at = np.empty(n, dtype=vocab.id_dtype), 0
+    for chunk in read_chunks(path, lowercase=lowercase):
+        ids[at : at + len(chunk)] = vocab.encode(chunk, vocab.id_dtype)
+        at += len(chunk)
+    return Corpus("text", vocab, ids[: n - n_val], ids[n - n_val :], 0, digest.hexdigest()[:16])
 
 
 @dataclass(frozen=True)
