@@ -1,12 +1,16 @@
 """Rebuild the pretrained models bundled in ``src/charsmith/pretrained/``.
 
 Each model is trained by charsmith's own ``charsmith train`` on a public data set read
-from ``../shared/data`` (never copied into the project); only the checkpoint files
-(config.json, model.npz, known.npy) are bundled. The held-out loss each reached is
+from ``../shared/data`` (never copied into the project); only the checkpoint's files
+(config.json and the data files it names) are bundled. The held-out loss each reached is
 written to ``src/charsmith/pretrained/MODELS.md``.
 
     python scripts/build_pretrained.py                      # all models
     python scripts/build_pretrained.py --only dinosaurs --data-dir ../shared/data
+    python scripts/build_pretrained.py --resave             # same weights, current checkpoint format
+
+``--resave`` migrates the bundled checkpoints to the format this charsmith writes, without
+training: each is loaded and saved again, its weights, vocabulary and metrics unchanged.
 """
 
 from __future__ import annotations
@@ -23,10 +27,10 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from charsmith import __version__, load  # noqa: E402
 from charsmith.api import plan_run  # noqa: E402
+from charsmith.checkpoint import data_files, save_checkpoint  # noqa: E402
 from charsmith.cli import main  # noqa: E402
 
 PRETRAINED = ROOT / "src" / "charsmith" / "pretrained"
-BUNDLED_FILES = ("config.json", "model.npz", "known.npy")
 
 # name: (data file, charsmith train options). Everything else is charsmith's default for the
 # file (src/charsmith/defaults.py), so these are the models a user gets from `charsmith train FILE`.
@@ -64,13 +68,26 @@ def check_recipe(name: str, data_dir: Path, run: Path) -> None:
 
 
 def bundle(name: str, run: Path) -> None:
-    target = PRETRAINED / name
+    """Copy the checkpoint in ``run`` (its manifest and the files it names, nothing else) into
+    the package as ``name``, replacing the old one."""
     staging = PRETRAINED / f".{name}.new"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    for f in BUNDLED_FILES:
-        if (run / f).exists():
-            shutil.copy2(run / f, staging / f)
+    for f in [run / "config.json", *data_files(run).values()]:
+        shutil.copy2(f, staging / f.name)
+    replace(name, staging)
+
+
+def resave(name: str) -> None:
+    """Load bundled model ``name`` and save it again in the current checkpoint format."""
+    staging = PRETRAINED / f".{name}.new"
+    shutil.rmtree(staging, ignore_errors=True)
+    save_checkpoint(staging, load(PRETRAINED / name).ckpt)
+    replace(name, staging)
+
+
+def replace(name: str, staging: Path) -> None:
+    target = PRETRAINED / name
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
 
@@ -91,12 +108,18 @@ def main_() -> None:
     p.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data")
     p.add_argument("--only", choices=sorted(RECIPES), action="append")
     p.add_argument("--from-run", type=Path, help="with one --only: bundle this run (made by the same recipe)")
+    p.add_argument("--resave", action="store_true", help="rewrite the bundled models in the current format, no training")
     args = p.parse_args()
     if args.from_run and len(args.only or []) != 1:
         p.error("--from-run goes with exactly one --only")
     for name in args.only or sorted(RECIPES):
+        if args.resave:
+            resave(name)
+            continue
         print(f"building {name} ...", flush=True)
         print(build(name, args.data_dir, args.from_run), flush=True)
+    if args.resave:
+        return
     rows = [row(name) for name in sorted(RECIPES) if (PRETRAINED / name / "config.json").is_file()]
     header = [
         "# Bundled pretrained models",

@@ -10,7 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charsmith.checkpoint import Checkpoint, data_files, load_checkpoint, save_checkpoint
+from charsmith.checkpoint import (
+    Checkpoint,
+    data_files,
+    load_checkpoint,
+    save_checkpoint,
+)
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.errors import CheckpointError
 from charsmith.fileio import atomic_write

@@ -18,7 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charsmith.checkpoint import Checkpoint, data_files, load_checkpoint, save_checkpoint
+from charsmith.checkpoint import (
+    Checkpoint,
+    data_files,
+    load_checkpoint,
+    save_checkpoint,
+)
 from charsmith.cli import main
 from charsmith.config import ModelConfig
 from charsmith.errors import CheckpointError

@@ -84,8 +84,8 @@ def test_resume_refuses_other_options(tmp_path: Path) -> None:
     c, mcfg, tcfg = setup("lines")
     t = Trainer(c, mcfg, tcfg, tmp_path / "r")
     t.run(lambda p: t.request_stop() if p.step == 3 else None)
-    for change, message in [(dict(lr=0.5), "used lr 0.01, not 0.5"), (dict(seed=8), "used seed 7, not 8"),
-                            (dict(batch_size=8), "used batch_size 16, not 8")]:
+    for change, message in [({"lr": 0.5}, "used lr 0.01, not 0.5"), ({"seed": 8}, "used seed 7, not 8"),
+                            ({"batch_size": 8}, "used batch_size 16, not 8")]:
         with pytest.raises(CheckpointError, match=message):
             Trainer(c, mcfg, TrainConfig(**{**tcfg.__dict__, **change}), tmp_path / "r", resume=True)
     longer = Trainer(c, mcfg, TrainConfig(**{**tcfg.__dict__, "steps": 60, "eval_every": 5}), tmp_path / "r", resume=True)

@@ -8,6 +8,7 @@ runs no cleanup, so the directory is left exactly as a crash or power cut would 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -24,11 +25,17 @@ import numpy as np
 import pytest
 from conftest import make_names
 
-from charsmith.checkpoint import Checkpoint, data_files, is_checkpoint, load_checkpoint, save_checkpoint
+from charsmith.checkpoint import (
+    Checkpoint,
+    data_files,
+    is_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from charsmith.cli import main
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.data import make_corpus
-from charsmith.errors import CheckpointError, RunLockedError
+from charsmith.errors import RunLockedError
 from charsmith.model import param_shapes
 from charsmith.rundir import RunLock
 from charsmith.trainer import Trainer
@@ -45,16 +52,20 @@ def killed_at(n: int, action: Callable[[], None]) -> bool:
     boundary; True if it was killed there, False if it finished first."""
     pid = os.fork()
     if pid == 0:  # the child: count boundaries, die at the n-th
+        count = itertools.count(1)
+
+        def dying(real: Callable[..., object]) -> Callable[..., object]:
+            def wrapper(*args: object, **kw: object) -> object:
+                if next(count) == n:
+                    os.kill(os.getpid(), signal.SIGKILL)
+                return real(*args, **kw)
+            return wrapper
+
         try:
-            count = itertools.count(1)
             for name in BOUNDARIES:
-                def wrapper(*args: object, _real: Callable = getattr(os, name), **kw: object) -> object:
-                    if next(count) == n:
-                        os.kill(os.getpid(), signal.SIGKILL)
-                    return _real(*args, **kw)
-                setattr(os, name, wrapper)
+                setattr(os, name, dying(getattr(os, name)))
             action()
-        except BaseException:
+        except BaseException:  # noqa: BLE001 - any failure: report it by the exit status
             os._exit(3)
         os._exit(0)
     _, status = os.waitpid(pid, 0)
@@ -88,7 +99,7 @@ def test_a_kill_at_every_file_boundary_of_a_save_leaves_one_complete_version(tmp
     for n in itertools.count(1):
         d = tmp_path / f"kill{n}"
         save_checkpoint(d, version(1))
-        killed = killed_at(n, lambda: save_checkpoint(d, version(2)))
+        killed = killed_at(n, functools.partial(save_checkpoint, d, version(2)))
         got = version_of(d)  # always loads: the old version or the new one, never a mix
         if not killed:
             assert got == 2
@@ -105,6 +116,12 @@ def test_a_kill_at_every_file_boundary_of_a_save_leaves_one_complete_version(tmp
 def names_corpus(n: int = 300):
     return make_corpus("\n".join(make_names(n, seed=2)), mode="lines", lowercase=False, val_fraction=0.1,
                        rng=np.random.default_rng(0))
+
+
+def locked_save(trainer: Trainer, out: Path, record: dict) -> None:
+    """The writes of one evaluation, as the trainer makes them while it holds the lock."""
+    with RunLock(out):
+        trainer._save(True, record)
 
 
 def test_a_kill_at_every_boundary_of_an_evaluation_leaves_a_run_that_resumes_exactly(tmp_path: Path) -> None:
@@ -130,11 +147,7 @@ def test_a_kill_at_every_boundary_of_an_evaluation_leaves_a_run_that_resumes_exa
         shutil.copytree(tmp_path / "base", work)
         at20.out_dir = work
 
-        def save() -> None:
-            with RunLock(work):
-                at20._save(True, record)
-
-        killed = killed_at(n, save)
+        killed = killed_at(n, functools.partial(locked_save, at20, work, record))
         ckpt_step = load_checkpoint(work).info["step"]
         resumed = Trainer(c, mcfg, cfg(30), work, resume=True)
         assert ckpt_step in (10, 20) and resumed.step <= ckpt_step
@@ -157,11 +170,7 @@ def test_a_run_killed_before_its_first_save_restarts_with_force(tmp_path: Path) 
         t = Trainer(c, mcfg, tcfg, out)
         t.close()
 
-        def first_save() -> None:
-            with RunLock(out):
-                t._save(True, {"step": 0})
-
-        killed = killed_at(n, first_save)
+        killed = killed_at(n, functools.partial(locked_save, t, out, {"step": 0}))
         Trainer(c, mcfg, tcfg, out, force=True).run()
         assert load_checkpoint(out).info["step"] == 4
         if not killed:
@@ -179,10 +188,10 @@ def test_random_kills_of_the_cli_leave_a_loadable_run(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": SRC}
     args = [sys.executable, "-m", "charsmith", "train", str(data), "--out", str(out), "--hidden", "16",
             "--eval-every", "3", "--minutes", "5", "--quiet"]
-    for i in range(3):
+    for _ in range(2):
         flag = ["--resume"] if (out / "resume.npz").exists() else ["--force"]
         proc = subprocess.Popen(args + flag, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.5, 2.0))
+        time.sleep(rng.uniform(0.5, 1.5))
         proc.kill()
         _, err = proc.communicate()
         assert b"Traceback" not in err, err

@@ -40,7 +40,15 @@ from charsmith.config import ModelConfig, TrainConfig, config_from_dict
 from charsmith.errors import CheckpointError
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, fsync_dir, npz_bytes
 from charsmith.model import param_count, param_shapes
-from charsmith.safeload import MAX_HEADER_BYTES, MAX_JSON_BYTES, NpzReader, json_from_bytes, read_json, read_npy, read_regular
+from charsmith.safeload import (
+    MAX_HEADER_BYTES,
+    MAX_JSON_BYTES,
+    NpzReader,
+    json_from_bytes,
+    read_json,
+    read_npy,
+    read_regular,
+)
 from charsmith.vocab import Vocab
 
 __all__ = ["Checkpoint", "data_files", "is_checkpoint", "load_checkpoint", "save_checkpoint"]
@@ -231,7 +239,7 @@ def _load_version(path: Path, meta: dict[str, Any]) -> Checkpoint:
     files = _file_entries(meta, path)
     params = _read_weights(path, model, files["weights"])
     known = _read_known(path / files["known"]["name"], files["known"].get("sha256")) if "known" in files else None
-    info = meta.get("info") if isinstance(meta.get("info"), dict) else {}
+    info: dict[str, Any] = meta["info"] if isinstance(meta.get("info"), dict) else {}
     try:
         return Checkpoint(model=model, vocab=vocab, params=params, train=train, known=known, info=info)
     except CheckpointError as e:

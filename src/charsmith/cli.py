@@ -25,7 +25,7 @@ from typing import Any, NoReturn, TextIO
 
 from charsmith import __version__
 from charsmith.api import CharModel, bundled_models, load, plan_run
-from charsmith.config import CELLS, ModelConfig, TrainConfig
+from charsmith.config import CELLS, TrainConfig
 from charsmith.data import read_text
 from charsmith.errors import CharsmithError
 from charsmith.nn import native

@@ -29,18 +29,18 @@ from charsmith.errors import DataError
 from charsmith.vocab import END, Vocab
 
 __all__ = [
+    "MAX_ITEM_CHARS",
     "Batch",
     "Corpus",
     "TrainBatches",
-    "MAX_ITEM_CHARS",
     "detect_mode",
     "encode_items",
     "fingerprint",
-    "item_hashes",
     "is_known",
+    "item_hashes",
     "line_batch_plan",
-    "load_corpus",
     "line_batches",
+    "load_corpus",
     "make_corpus",
     "read_chunks",
     "read_text",
@@ -244,7 +244,8 @@ def load_corpus(
     if mode == "lines":
         return make_corpus(read_text(path), mode=mode, lowercase=lowercase, val_fraction=val_fraction, rng=rng,
                            source=str(path))
-    n, seen, digest, blank = 0, set(), hashlib.sha256(), True
+    n, digest, blank = 0, hashlib.sha256(), True
+    seen: set[str] = set()
     for chunk in read_chunks(path, lowercase=lowercase):
         n += len(chunk)
         seen.update(chunk)
@@ -409,7 +410,7 @@ class TrainBatches:
             else:
                 ids = self.corpus.train
                 offset = int(rng.integers(0, min(self.seq_len, max(len(ids) - 2, 1))))
-                x, y = _rows(ids[offset:], self.batch_size, self.seq_len)  # type: ignore[index]
+                x, y = _rows(ids[offset:], self.batch_size, self.seq_len)  # type: ignore[index,arg-type]
                 self._plan = [(x, y, p) for p in range(0, x.shape[1], self.seq_len)]
             self._plan_epoch = self.epoch
         return self._plan

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,14 @@ from charsmith import model as M
 from charsmith import optim
 from charsmith.checkpoint import Checkpoint, is_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig, config_from_dict
-from charsmith.data import Batch, Corpus, TrainBatches, item_hashes, seeded_rng, text_layout
+from charsmith.data import (
+    Batch,
+    Corpus,
+    TrainBatches,
+    item_hashes,
+    seeded_rng,
+    text_layout,
+)
 from charsmith.errors import CheckpointError
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
 from charsmith.nn import native
@@ -90,7 +98,7 @@ class Trainer:
     """
 
     def __init__(
-        self, corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | Path, *,
+        self, corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | os.PathLike[str], *,
         resume: bool = False, force: bool = False, info: dict[str, Any] | None = None,
     ) -> None:
         if model_cfg.vocab_size != corpus.vocab.size:
