@@ -187,7 +187,7 @@ def test_random_kills_of_the_cli_leave_a_loadable_run(tmp_path: Path) -> None:
     rng = random.Random(0)
     env = {**os.environ, "PYTHONPATH": SRC}
     args = [sys.executable, "-m", "charsmith", "train", str(data), "--out", str(out), "--hidden", "16",
-            "--eval-every", "3", "--minutes", "5", "--quiet"]
+            "--eval-every", "3", "--minutes", "5", "--patience", "0", "--quiet"]
     for _ in range(2):
         flag = ["--resume"] if (out / "resume.npz").exists() else ["--force"]
         proc = subprocess.Popen(args + flag, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -234,7 +234,8 @@ def test_a_second_training_into_the_same_directory_names_the_first(tmp_path: Pat
     data.write_text("\n".join(make_names(200)))
     out = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "charsmith", "train", str(data), "--out", str(out), "--hidden", "8",
-                             "--minutes", "2", "--eval-every", "5", "--quiet"], env={**os.environ, "PYTHONPATH": SRC},
+                             "--minutes", "2", "--eval-every", "5", "--patience", "0", "--quiet"],
+                            env={**os.environ, "PYTHONPATH": SRC},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60

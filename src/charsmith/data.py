@@ -324,10 +324,12 @@ def line_batches(
         yield pad_batch([seqs[i] for i in rows])
 
 
-def text_layout(n: int, batch_size: int, seq_len: int) -> tuple[int, int]:
-    """(rows, characters per row) in which :func:`text_windows` reads a stream of ``n`` ids."""
+def text_layout(n: int, batch_size: int, seq_len: int, max_chars: int = 0) -> tuple[int, int]:
+    """(rows, characters read per row) when :func:`text_windows` reads a stream of ``n`` ids,
+    all of it or (``max_chars`` > 0) about ``max_chars`` characters in all."""
     rows = min(batch_size, max((n - 1) // max(seq_len, 1), 1))
-    return rows, max(n - 1, 0) // rows
+    per_row = max(n - 1, 0) // rows
+    return rows, min(per_row, max(max_chars // rows, 1)) if max_chars else per_row
 
 
 def _rows(ids: np.ndarray, batch_size: int, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
@@ -342,17 +344,19 @@ def _window(x: np.ndarray, y: np.ndarray, start: int, stop: int) -> Batch:
 
 
 def text_windows(
-    ids: np.ndarray, batch_size: int, seq_len: int, *, offset: int = 0, max_per_row: int = 0
+    ids: np.ndarray, batch_size: int, seq_len: int, *, offset: int = 0, max_chars: int = 0
 ) -> Iterator[Batch]:
     """One pass over a stream as ``batch_size`` parallel rows in windows of ``seq_len``.
 
     Row b reads a contiguous slice of the stream, so the state a window ends with is the
     right start for the same row of the next window. ``offset`` shifts where rows start
-    (vary it per epoch so windows do not always cut at the same places). ``max_per_row``
-    (0: no limit) reads only the head of each row: a fixed sample spread over the stream.
+    (vary it per epoch so windows do not always cut at the same places). ``max_chars``
+    (0: no limit) reads only the head of each row, about that many characters in all: a
+    fixed sample spread over the stream.
     """
-    x, y = _rows(ids[offset:], batch_size, seq_len)
-    span = min(x.shape[1], max_per_row) if max_per_row else x.shape[1]
+    ids = ids[offset:]
+    x, y = _rows(ids, batch_size, seq_len)
+    _, span = text_layout(len(ids), batch_size, seq_len, max_chars)
     for p in range(0, span, seq_len):
         yield _window(x, y, p, min(p + seq_len, span))
 

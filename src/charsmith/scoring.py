@@ -14,7 +14,7 @@ import numpy as np
 
 from charsmith import model as M
 from charsmith.config import ModelConfig
-from charsmith.data import encode_items, line_batches, text_layout, text_windows
+from charsmith.data import encode_items, line_batches, text_windows
 from charsmith.vocab import Vocab
 
 __all__ = ["EvalResult", "ItemScore", "log_softmax_at", "score_items", "stream_loss"]
@@ -95,9 +95,7 @@ def stream_loss(
     the head of each row, about that many characters in all: a fixed sample of the stream."""
     dtype = next(iter(params.values())).dtype
     total, count, state = 0.0, 0, None
-    rows, _ = text_layout(len(ids), batch_size, seq_len)
-    per_row = max(max_chars // rows, 1) if max_chars else 0
-    for batch in text_windows(ids, batch_size, seq_len, max_per_row=per_row):
+    for batch in text_windows(ids, batch_size, seq_len, max_chars=max_chars):
         if state is None:
             state = M.init_state(cfg, len(batch.ids), dtype)
         logits, state, _ = M.forward(params, cfg, batch.ids, state)

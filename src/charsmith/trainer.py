@@ -240,9 +240,8 @@ class Trainer:
             total = int(sizes[-1]) if len(sizes) else 0
             n = len(sizes) if not cap else max(int(np.searchsorted(sizes, cap, side="right")), min(len(sizes), 1))
             return list(corpus.val[:n]), (int(sizes[n - 1]) if n else 0, total)
-        rows, per_row = text_layout(len(corpus.val), 32, self.cfg.seq_len)
-        span = min(per_row, max(cap // rows, 1)) if cap else per_row
-        return [], (rows * span, rows * per_row)
+        rows, span = text_layout(len(corpus.val), 32, self.cfg.seq_len, cap)  # as stream_loss reads it
+        return [], (rows * span, rows * text_layout(len(corpus.val), 32, self.cfg.seq_len)[1])
 
     def val_loss(self) -> float | None:
         """Mean loss on the held-out subset (``val_chars[0]`` characters), or None without one."""
