@@ -104,6 +104,7 @@ def test_eval_on_a_text_too_short_is_an_error(tmp_path: Path, capsys) -> None:
     one_line_error(capsys, "odd.txt has characters not in the vocabulary: ',Q'")
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow this test provokes
 def test_json_output_is_strict_json(tmp_path: Path, trained: Path, capsys) -> None:
     """A model whose logits overflow scores NaN; --json writes null, never a bare NaN."""
     ckpt = load_checkpoint(trained)

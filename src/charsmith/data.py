@@ -387,6 +387,7 @@ class TrainBatches:
             self._lengths = np.array([len(s) for s in self._seqs])
         self._plan_epoch = -1
         self._plan: list[Any] = []
+        self._rows = (np.empty((0, 0)), np.empty((0, 0)))  # text: this epoch's x, y as parallel rows
 
     @property
     def position(self) -> tuple[int, int]:
@@ -398,15 +399,14 @@ class TrainBatches:
     def __next__(self) -> tuple[Batch, bool]:
         while self.index >= len(self._epoch_plan()):
             self.epoch, self.index = self.epoch + 1, 0
-        step = self._plan[self.index]
-        fresh = self.corpus.mode == "lines" or self.index == 0
+        step, fresh = self._plan[self.index], self.corpus.mode == "lines" or self.index == 0
         self.index += 1
         if self.corpus.mode == "lines":
             return pad_batch([self._seqs[i] for i in step]), fresh
-        x, y, start = step
-        return _window(x, y, start, start + self.seq_len), fresh
+        return _window(*self._rows, step, step + self.seq_len), fresh
 
     def _epoch_plan(self) -> list[Any]:
+        """This epoch's batches: item indices (lines), or window start columns in ``_rows`` (text)."""
         if self._plan_epoch != self.epoch:
             rng = seeded_rng(self.seed, self.DATA_STREAM, self.epoch)
             if self.corpus.mode == "lines":
@@ -414,7 +414,7 @@ class TrainBatches:
             else:
                 ids = self.corpus.train
                 offset = int(rng.integers(0, min(self.seq_len, max(len(ids) - 2, 1))))
-                x, y = _rows(ids[offset:], self.batch_size, self.seq_len)  # type: ignore[index,arg-type]
-                self._plan = [(x, y, p) for p in range(0, x.shape[1], self.seq_len)]
+                self._rows = _rows(ids[offset:], self.batch_size, self.seq_len)  # type: ignore[index,arg-type]
+                self._plan = list(range(0, self._rows[0].shape[1], self.seq_len))
             self._plan_epoch = self.epoch
         return self._plan
