@@ -20,6 +20,7 @@ import os
 import stat
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from charsmith.checkpoint import CONFIG_FILE, DATA_FILE, LEGACY_FILES, is_checkpoint
 from charsmith.errors import CheckpointError, RunLockedError
@@ -78,7 +79,7 @@ class RunLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def __enter__(self) -> RunLock:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
