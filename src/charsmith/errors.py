@@ -1,10 +1,10 @@
-"""Exceptions raised at charsmith's boundaries.
+"""Exceptions raised at charsmith's boundaries, and the category of its warnings.
 
-All are ``ValueError`` subclasses, so callers may catch either. Messages are one line:
+The exceptions are all ``ValueError`` subclasses, so callers may catch either. Messages are one line:
 what is wrong, then what to do about it.
 """
 
-__all__ = ["CharsmithError", "CheckpointError", "DataError", "ResourceError", "RunLockedError"]
+__all__ = ["CharsmithError", "CharsmithWarning", "CheckpointError", "DataError", "ResourceError", "RunLockedError"]
 
 
 class CharsmithError(ValueError):
@@ -25,3 +25,7 @@ class RunLockedError(CheckpointError):
 
 class ResourceError(CharsmithError):
     """A request needs more memory than this machine has available."""
+
+
+class CharsmithWarning(UserWarning):
+    """Something charsmith ignored and went on without (the CLI prints it as one line)."""

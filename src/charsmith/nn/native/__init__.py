@@ -6,13 +6,16 @@ everything else is shared, and the tests run both. The other kernels (:func:`mat
 split over threads, the fused output layer and loss :func:`head_xent`, :func:`softmax_xent`,
 :func:`adam`, :func:`scatter_cols`) return ``None``/``False`` or fall back to NumPy when
 unavailable, and their callers then keep the NumPy path.
-:mod:`.build` compiles the C source on first use; before use, the kernels are checked once
-against the NumPy loop on a small float64 problem.
+``pip install`` compiles the C source into the package (see :mod:`._library` and setup.py);
+before use, the kernels of the instruction set this CPU runs (baseline, AVX2 or AVX-512)
+are checked once against the NumPy loop on a small float64 problem.
 
 Threads: a pool of worker threads shares each call (:func:`set_threads`,
 ``$CHARSMITH_THREADS``, default the usable cores), only when the call is big enough.
 ``CHARSMITH_NATIVE=0`` turns the kernels off; :func:`disabled` does so inside a ``with``
-block. :func:`status` says whether they are in use and, if not, why.
+block. :func:`status` says whether they are in use and, if not, why. A tuning variable
+(``CHARSMITH_THREADS``, ``CHARSMITH_MIN_WORK``, ...) that cannot be read is ignored with a
+:class:`~charsmith.errors.CharsmithWarning` when the kernels load.
 """
 
 from __future__ import annotations
@@ -22,11 +25,13 @@ import ctypes
 import functools
 import os
 import threading
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
 
-from charsmith.nn.native import build
+from charsmith.errors import CharsmithWarning
+from charsmith.nn.native import _library
 
 __all__ = [
     "available", "status", "disabled", "supports", "set_threads", "threads", "threads_setting",
@@ -35,40 +40,84 @@ __all__ = [
     "scatter_cols", "head_xent", "cell_step",
 ]  # fmt: skip
 
+_ENV_PROBLEMS: list[str] = []  # tuning variables that could not be read, warned about at load
+
+
+def _env_int(name: str, default: int) -> int:
+    """A positive integer from the environment, else ``default`` (noting a bad value)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    _ENV_PROBLEMS.append(f"{name}={raw!r} is not a positive integer; ignored (using {default})")
+    return default
+
+
+def _env_choice(name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` from the environment, else "" (noting a bad value)."""
+    raw = os.environ.get(name, "").strip().lower()
+    if raw and raw not in choices:
+        _ENV_PROBLEMS.append(f"{name}={raw!r} is not one of {', '.join(choices)}; ignored")
+        return ""
+    return raw
+
+
+_OFF_WORDS, _ON_WORDS = ("0", "false", "no", "off"), ("1", "true", "yes", "on")
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
+_variants: tuple[str, ...] = ()  # the instruction sets whose kernels this CPU runs (once loaded)
 _reason = "not loaded yet"
 _tried = False
 _off = 0  # nesting depth of disabled()
 _threads = 0  # set_threads(); 0 = CHARSMITH_THREADS or the cores this process may use
 # Threads only pay off for big enough calls (waking a worker and a barrier cost microseconds).
-_MIN_WORK = int(os.environ.get("CHARSMITH_MIN_WORK", 1 << 19))  # B*H*G per step per extra thread
-_MIN_MATMUL = int(os.environ.get("CHARSMITH_MIN_MATMUL", 1 << 22))  # M*N*K per extra thread
+_MIN_WORK = _env_int("CHARSMITH_MIN_WORK", 1 << 19)  # B*H*G per step per extra thread
+_MIN_MATMUL = _env_int("CHARSMITH_MIN_MATMUL", 1 << 22)  # M*N*K per extra thread
 _MIN_ELEMENTS = 1 << 18  # scatter_cols and adam: elements per extra thread
 _MIN_HEAD_COLS = 512  # head_xent: positions per extra thread
 # The recurrence splits the batch between threads when each gets _MIN_COLS columns, else
 # the hidden units (with a barrier per step); see run_split in kernels.c.
-_MIN_COLS = int(os.environ.get("CHARSMITH_MIN_COLS", 64))
+_MIN_COLS = _env_int("CHARSMITH_MIN_COLS", 64)
 _SPLIT_UNITS = 1
-_FORCE_SPLIT = os.environ.get("CHARSMITH_SPLIT", "")  # "batch" or "units": for tests and tuning
-_SFX = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}  # the kernels' name suffixes
+_FORCE_SPLIT = _env_choice("CHARSMITH_SPLIT", ("batch", "units"))  # for tests and tuning
+_ENV_THREADS = _env_int("CHARSMITH_THREADS", 0)  # 0: the usable cores
+_ENV_NATIVE = _env_choice("CHARSMITH_NATIVE", _OFF_WORDS + _ON_WORDS)
+_ENV_ISA = _env_choice("CHARSMITH_ISA", _library.VARIANTS)  # run a lesser instruction set's kernels
+# The kernels' name suffixes by dtype, and the instruction set's (set when they load).
+_SFX = {np.dtype(np.float32): "_f32", np.dtype(np.float64): "_f64"}
 
 
 def _load() -> None:
-    global _lib, _reason, _tried
+    global _lib, _reason, _tried, _variants
     _tried = True
-    if os.environ.get("CHARSMITH_NATIVE", "1").strip().lower() in ("0", "false", "no", "off"):
-        _reason = "turned off by CHARSMITH_NATIVE=0"
+    for problem in _ENV_PROBLEMS:
+        warnings.warn(problem, CharsmithWarning, stacklevel=2)
+    if _ENV_NATIVE in _OFF_WORDS:
+        _reason = f"turned off by CHARSMITH_NATIVE={os.environ['CHARSMITH_NATIVE'].strip()}"
         return
-    _lib, name = build.load()
-    if _lib is None:
-        _reason = name
+    loaded, why = _library.load()
+    if loaded is None:
+        _reason = why
         return
+    isa = loaded.best
+    if _ENV_ISA in loaded.variants:
+        isa = _ENV_ISA
+    elif _ENV_ISA:
+        warnings.warn(f"CHARSMITH_ISA={_ENV_ISA} is not run by this CPU; using {isa}", CharsmithWarning, stacklevel=2)
+    _lib, _variants = loaded.lib, loaded.variants
+    _use_variant(isa)
     problem = _self_test()
     if problem:
         _lib, _reason = None, f"self-test against the NumPy loop failed ({problem})"
     else:
-        _reason = f"compiled kernels in use ({name})"
+        _reason = f"compiled kernels in use ({isa})"
+
+
+def _use_variant(isa: str) -> None:
+    """Call the kernels compiled for instruction set ``isa`` from now on (tests, benchmarks)."""
+    for dtype, sfx in ((np.float32, "_f32_"), (np.float64, "_f64_")):
+        _SFX[np.dtype(dtype)] = sfx + isa
 
 
 def _self_test() -> str:
@@ -162,9 +211,8 @@ def threads() -> int:
 
 @functools.lru_cache(maxsize=1)
 def _default_threads() -> int:
-    env = os.environ.get("CHARSMITH_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
+    if _ENV_THREADS:
+        return _ENV_THREADS
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:

@@ -6,9 +6,9 @@
  * kernels_body.h. Matmuls call the BLAS NumPy itself uses (its cblas_?gemm, handed over by
  * cs_init as function pointers), so nothing here links against a BLAS.
  *
- * kernels_body.h holds the kernels once, written in terms of `real`; it is included twice,
- * for float (suffix _f32, with an exp that the compiler can vectorise) and double (_f64,
- * libm's exp and tanh: the float64 path is the one the finite-difference tests check).
+ * kernels_body.h holds the kernels once, written in terms of `real`; kernels_dtypes.h
+ * includes it for float and double, and this file includes that once per instruction set
+ * (see the end of this file). pip install builds this file into _kernels.so (setup.py).
  */
 #include <math.h>
 #include <pthread.h>
@@ -253,49 +253,74 @@ static void run_split(job_t *base, int64_t nthreads, int mode) {
     pthread_mutex_unlock(&g_pool.call_mu);
 }
 
-/* exp(x) for float, branch-free so loops calling it vectorise: x = k ln2 + r with
- * |r| <= ln2/2, a degree-6 polynomial for exp(r) (Cephes expf's coefficients, ~1 ulp),
- * times 2^k built in the exponent bits. x is clamped to [-87, 88], where 2^k is normal. */
-static inline float exp_f32(float x) {
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float kf = x * 1.44269504088896341f + shifter;
-    int32_t ki;
-    memcpy(&ki, &kf, sizeof ki);
-    ki -= 0x4B400000; /* the bits of `shifter`: ki = round(x / ln2) */
-    kf -= shifter;
-    float r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = (ki + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+/* ----- the kernels, once per instruction set ---------------------------------------------------
+ * kernels_body.h is included for each (instruction set, dtype): SFX(name) names a kernel
+ * name_f32_avx2, name_f64_base, ... The baseline is compiled with the build's flags (no
+ * -march: it runs on every CPU of the architecture); on x86-64 the same code is compiled
+ * again for AVX2 + FMA and for AVX-512 through target pragmas, and cs_isa() tells the
+ * loader which variant this CPU runs. Each variant's maths helpers are its own, so the
+ * vectoriser sees them with that variant's instructions. */
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define SFX(name) CAT(CAT(name, DT), ISA)
+
+#define ISA _base
+#include "kernels_dtypes.h"
+#undef ISA
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CS_X86_VARIANTS 1
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+#define ISA _avx2
+#include "kernels_dtypes.h"
+#undef ISA
+#if defined(__clang__)
+#pragma clang attribute pop
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma"))), apply_to = function)
+#else
+#pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")
+#endif
+#define ISA _avx512
+#include "kernels_dtypes.h"
+#undef ISA
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+/* The best variant this CPU (and its operating system) runs: "avx512", "avx2" or "base". */
+const char *cs_isa(void) {
+#ifdef CS_X86_VARIANTS
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+        return "avx512";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "avx2";
+#endif
+    return "base";
 }
 
-static inline float sigmoid_f32(float x) { return 1.0f / (1.0f + exp_f32(-x)); }
-static inline float tanh_f32(float x) { return 2.0f / (1.0f + exp_f32(-2.0f * x)) - 1.0f; }
-static inline double sigmoid_f64(double x) { return 1.0 / (1.0 + exp(-x)); }
-static inline double tanh_f64(double x) { return tanh(x); }
-static inline float sqrt_f32(float x) { return sqrtf(x); }
-static inline float log_f32(float x) { return logf(x); }
-static inline double log_f64(double x) { return log(x); }
-static inline double exp_f64(double x) { return exp(x); }
-static inline double sqrt_f64(double x) { return sqrt(x); }
+/* The hash of the C sources this library was built from (setup.py defines it): the loader
+ * refuses a library built from other sources than the ones installed beside it. */
+#ifndef CS_SOURCE_HASH
+#define CS_SOURCE_HASH "unknown"
+#endif
+const char *cs_source_hash(void) { return CS_SOURCE_HASH; }
 
-#define real float
-#define SFX(name) name##_f32
-#include "kernels_body.h"
-#undef real
-#undef SFX
-
-#define real double
-#define SFX(name) name##_f64
-#include "kernels_body.h"
-#undef real
-#undef SFX
+/* Which variants this library holds, space-separated (for tests and benchmarks). */
+const char *cs_variants(void) {
+#ifdef CS_X86_VARIANTS
+    return "base avx2 avx512";
+#else
+    return "base";
+#endif
+}

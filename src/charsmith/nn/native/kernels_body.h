@@ -1,4 +1,5 @@
-/* The kernels, written once in terms of `real` and SFX(name) (see kernels.c).
+/* The kernels, written once in terms of `real` and SFX(name) (see kernels.c): included
+ * once per (instruction set, dtype).
  *
  * Recurrence layout: gate-major, every array (rows, steps, B) contiguous, so that one step's
  * slice is a (rows, B) block with row stride steps * B (the BLAS takes it as it is), and the
@@ -12,7 +13,44 @@
  * every gate, batch columns [b0, b1) (see run_split); a *_step function does one step of it
  * (`nb` = b1 - b0 columns).
  */
-#define GEMM SFX(gemm)
+/* ----- the maths helpers of this (instruction set, dtype) ----------------------------------- */
+#if CS_F32
+/* exp(x) for float, branch-free so loops calling it vectorise: x = k ln2 + r with
+ * |r| <= ln2/2, a degree-6 polynomial for exp(r) (Cephes expf's coefficients, ~1 ulp),
+ * times 2^k built in the exponent bits. x is clamped to [-87, 88], where 2^k is normal. */
+static inline float SFX(exp)(float x) {
+    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    float kf = x * 1.44269504088896341f + shifter;
+    int32_t ki;
+    memcpy(&ki, &kf, sizeof ki);
+    ki -= 0x4B400000; /* the bits of `shifter`: ki = round(x / ln2) */
+    kf -= shifter;
+    float r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = (ki + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+static inline float SFX(tanh)(float x) { return 2.0f / (1.0f + SFX(exp)(-2.0f * x)) - 1.0f; }
+static inline float SFX(sqrt)(float x) { return sqrtf(x); }
+static inline float SFX(log)(float x) { return logf(x); }
+#else
+static inline double SFX(exp)(double x) { return exp(x); }
+static inline double SFX(tanh)(double x) { return tanh(x); }
+static inline double SFX(sqrt)(double x) { return sqrt(x); }
+static inline double SFX(log)(double x) { return log(x); }
+#endif
+static inline real SFX(sigmoid)(real x) { return 1 / (1 + SFX(exp)(-x)); }
+
+#define GEMM CAT(gemm, DT) /* shared by every instruction set */
 #define SIGMOID SFX(sigmoid)
 #define TANH SFX(tanh)
 #define SQRT SFX(sqrt)

@@ -1,0 +1,147 @@
+"""The installed kernels (no -march=native; the instruction set picked at load) against a
+build of the same source with -march=native, measured in the same run.
+
+``python benchmarks/bench_dispatch.py [--rounds 5] [--seconds 3]``
+
+The -march=native library is compiled here, into a private temporary directory, with the
+flags setup.py uses plus ``-march=native``; a side loads it in place of the installed one
+and runs its baseline variant (which that flag compiled for this CPU). Each side is a fresh
+process per round, sides alternating A B C ...; reported: the median rate of each side and
+the median of the per-round ratios against the -march=native build.
+
+Cases: training steps (charsmith's train step on makemore names, GRU E64 H128 B32 and LSTM
+E64 H256 B32), sampling the bundled ``dinosaurs`` model through the API (10,000 names per
+call, the batched per-character step) and completing text with the bundled ``shakespeare``
+model (one row: the step's per-call overhead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import REPO, command_line, parser, write_json
+
+SIDES = {  # name: (CHARSMITH_ISA, use the -march=native build)
+    "native": ("base", True),
+    "dispatch": ("", False),
+    "avx2": ("avx2", False),
+    "base": ("base", False),
+}
+CASES = ("train gru H128 B32", "train lstm H256 B32", "sample dinosaurs 10k", "complete shakespeare B1")
+
+
+def build_native(folder: Path) -> Path:
+    """Compile kernels.c as setup.py does, plus -march=native, into ``folder``."""
+    from charsmith.nn.native import _library
+
+    src = Path(_library.__file__).parent
+    cc = os.environ.get("CC") or sysconfig.get_config_var("CC").split()[0]
+    out = folder / "_kernels.so"
+    cmd = [cc, "-O3", "-fno-math-errno", "-pthread", "-march=native", "-fPIC", "-shared",
+           f'-DCS_SOURCE_HASH="{_library.source_hash(src)}"', "-o", str(out), str(src / "kernels.c"), "-lm"]  # fmt: skip
+    subprocess.run(cmd, check=True)
+    return out
+
+
+def side_main(library: str, seconds: float, data_dir: str | None) -> None:
+    """In the child: load the kernels (from ``library`` if given), time each case."""
+    import functools
+
+    from charsmith.nn.native import _library
+
+    if library:  # swap in the -march=native build before the kernels load
+        _library.load = functools.partial(_library.load, Path(library))  # type: ignore[assignment]
+
+    import charsmith
+    from charsmith import bench
+    from charsmith.config import ModelConfig
+    from charsmith.nn import native
+
+    assert native.available(), native.status()
+    names, _ = bench.load_names(data_dir)
+    out: dict[str, Any] = {"status": native.status()}
+
+    def rate(fn: Any, units: float) -> float:
+        fn()  # warm up
+        done, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            fn()
+            done += 1
+        return done * units / (time.perf_counter() - t0)
+
+    for case, cell, hidden in (("train gru H128 B32", "gru", 128), ("train lstm H256 B32", "lstm", 256)):
+        vocab, batches = bench.make_batches(names, 32, seed=0)
+        trainer = bench.CharsmithTrainer(ModelConfig(cell=cell, vocab_size=vocab.size, hidden=hidden, embed=64))
+        it = iter(batches * 1000)
+        chars = sum(b.n_chars for b in batches) / len(batches)
+        out[case] = rate(lambda: trainer.step(next(it)), chars)  # chars/s
+    dinos = charsmith.load("dinosaurs")
+    seed = iter(range(10**6))
+    out["sample dinosaurs 10k"] = rate(lambda: dinos.sample(10000, seed=next(seed), allow_known=True), 10000)  # names/s
+    bard = charsmith.load("shakespeare")
+    out["complete shakespeare B1"] = rate(lambda: bard.complete("ROMEO:", 200, seed=next(seed)), 200)  # chars/s
+    print(json.dumps(out))
+
+
+def run_side(name: str, library: Path, seconds: float, data_dir: str | None) -> dict[str, Any]:
+    isa, native_build = SIDES[name]
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", CHARSMITH_ISA=isa)
+    cmd = [sys.executable, __file__, "--side", str(library) if native_build else "", "--seconds", str(seconds)]
+    if data_dir:
+        cmd += ["--data-dir", data_dir]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = parser(__doc__)
+    ap.add_argument("--side", default=None, help=argparse.SUPPRESS)  # in a child: the library to load
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "dispatch.md"))
+    args = ap.parse_args(argv)
+    if args.side is not None:
+        side_main(args.side, args.seconds, args.data_dir)
+        return 0
+    folder = Path(tempfile.mkdtemp(prefix="charsmith-native-"))  # 0700, ours
+    try:
+        library = build_native(folder)
+        runs: dict[str, list[dict[str, Any]]] = {s: [] for s in SIDES}
+        for r in range(args.rounds):
+            for side in SIDES:
+                runs[side].append(run_side(side, library, args.seconds, args.data_dir))
+                print(f"round {r + 1} {side}: {runs[side][-1]}", file=sys.stderr)
+    finally:
+        shutil.rmtree(folder)
+    table = report(runs)
+    print(table)
+    Path(args.out).write_text(table + "\n", encoding="utf-8")
+    write_json(args.json, {"command": command_line(), "runs": runs})
+    return 0
+
+
+def report(runs: dict[str, list[dict[str, Any]]]) -> str:
+    rows = [f"Command: `{command_line()}` ({len(runs['native'])} rounds; median rates, median per-round ratio "
+            "against the -march=native build)", "",
+            "Kernels: " + ", ".join(f"{s}: {runs[s][0]['status']}" for s in SIDES), "",
+            "| case | unit | " + " | ".join(SIDES) + " | " + " | ".join(f"{s} / native" for s in SIDES if s != "native") + " |",
+            "| --- | --- | " + " | ".join("---:" for _ in SIDES) + " | " + " | ".join("---:" for s in SIDES if s != "native") + " |"]  # fmt: skip
+    for case in CASES:
+        unit = "names/s" if case.startswith("sample") else "chars/s"
+        rates = [f"{statistics.median(r[case] for r in runs[s]):,.0f}" for s in SIDES]
+        ratios = [statistics.median(a[case] / b[case] for a, b in zip(runs[s], runs["native"])) for s in SIDES if s != "native"]
+        rows.append(f"| {case} | {unit} | " + " | ".join(rates) + " | " + " | ".join(f"{x:.3f}" for x in ratios) + " |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
