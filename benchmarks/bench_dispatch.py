@@ -42,19 +42,21 @@ CASES = ("train gru H128 B32", "train lstm H256 B32", "sample dinosaurs 10k", "c
 
 
 def build_native(folder: Path) -> Path:
-    """Compile kernels.c as setup.py does, plus -march=native, into ``folder``."""
+    """Compile kernels.c as setup.py does (Python's CFLAGS, then setup.py's COMPILE_ARGS),
+    plus -march=native, into ``folder``."""
     from charsmith.nn.native import _library
 
     src = Path(_library.__file__).parent
-    cc = os.environ.get("CC") or sysconfig.get_config_var("CC").split()[0]
+    cc = (os.environ.get("CC") or sysconfig.get_config_var("CC")).split()
+    flags = sysconfig.get_config_var("CFLAGS").split() + ["-O3", "-fno-math-errno", "-fno-wrapv", "-g0", "-pthread"]
     out = folder / "_kernels.so"
-    cmd = [cc, "-O3", "-fno-math-errno", "-pthread", "-march=native", "-fPIC", "-shared",
-           f'-DCS_SOURCE_HASH="{_library.source_hash(src)}"', "-o", str(out), str(src / "kernels.c"), "-lm"]  # fmt: skip
+    cmd = [*cc, *flags, "-march=native", "-fPIC", "-shared", f'-DCS_SOURCE_HASH="{_library.source_hash(src)}"',
+           "-o", str(out), str(src / "kernels.c"), "-lm"]  # fmt: skip
     subprocess.run(cmd, check=True)
     return out
 
 
-def side_main(library: str, seconds: float, data_dir: str | None) -> None:
+def side_main(library: str, seconds: float, data_dir: str | None, cases: list[str]) -> None:
     """In the child: load the kernels (from ``library`` if given), time each case."""
     import functools
 
@@ -69,8 +71,8 @@ def side_main(library: str, seconds: float, data_dir: str | None) -> None:
     from charsmith.nn import native
 
     assert native.available(), native.status()
-    names, _ = bench.load_names(data_dir)
     out: dict[str, Any] = {"status": native.status()}
+    seeds = iter(range(10**9))
 
     def rate(fn: Any, units: float) -> float:
         fn()  # warm up
@@ -80,24 +82,32 @@ def side_main(library: str, seconds: float, data_dir: str | None) -> None:
             done += 1
         return done * units / (time.perf_counter() - t0)
 
-    for case, cell, hidden in (("train gru H128 B32", "gru", 128), ("train lstm H256 B32", "lstm", 256)):
-        vocab, batches = bench.make_batches(names, 32, seed=0)
+    def train(cell: str, hidden: int) -> float:  # chars/s
+        vocab, batches = bench.make_batches(bench.load_names(data_dir)[0], 32, seed=0)
         trainer = bench.CharsmithTrainer(ModelConfig(cell=cell, vocab_size=vocab.size, hidden=hidden, embed=64))
         it = iter(batches * 1000)
-        chars = sum(b.n_chars for b in batches) / len(batches)
-        out[case] = rate(lambda: trainer.step(next(it)), chars)  # chars/s
-    dinos = charsmith.load("dinosaurs")
-    seed = iter(range(10**6))
-    out["sample dinosaurs 10k"] = rate(lambda: dinos.sample(10000, seed=next(seed), allow_known=True), 10000)  # names/s
-    bard = charsmith.load("shakespeare")
-    out["complete shakespeare B1"] = rate(lambda: bard.complete("ROMEO:", 200, seed=next(seed)), 200)  # chars/s
+        return rate(lambda: trainer.step(next(it)), sum(b.n_chars for b in batches) / len(batches))
+
+    def sample() -> float:  # names/s
+        dinos = charsmith.load("dinosaurs")
+        return rate(lambda: dinos.sample(10000, seed=next(seeds), allow_known=True), 10000)
+
+    def complete() -> float:  # chars/s
+        bard = charsmith.load("shakespeare")
+        return rate(lambda: bard.complete("ROMEO:", 200, seed=next(seeds)), 200)
+
+    run = {CASES[0]: lambda: train("gru", 128), CASES[1]: lambda: train("lstm", 256), CASES[2]: sample,
+           CASES[3]: complete}  # fmt: skip
+    for case in cases:
+        out[case] = run[case]()
     print(json.dumps(out))
 
 
-def run_side(name: str, library: Path, seconds: float, data_dir: str | None) -> dict[str, Any]:
+def run_side(name: str, library: Path, seconds: float, data_dir: str | None, cases: list[str]) -> dict[str, Any]:
     isa, native_build = SIDES[name]
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", CHARSMITH_ISA=isa)
-    cmd = [sys.executable, __file__, "--side", str(library) if native_build else "", "--seconds", str(seconds)]
+    cmd = [sys.executable, __file__, "--side", str(library) if native_build else "", "--seconds", str(seconds),
+           "--cases", ",".join(cases)]  # fmt: skip
     if data_dir:
         cmd += ["--data-dir", data_dir]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
@@ -108,37 +118,42 @@ def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__)
     ap.add_argument("--side", default=None, help=argparse.SUPPRESS)  # in a child: the library to load
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "dispatch.md"))
+    ap.add_argument("--cases", default=",".join(CASES), help="a comma-separated subset of: " + ", ".join(CASES))
+    ap.add_argument("--sides", default=",".join(SIDES), help="a comma-separated subset of: " + ", ".join(SIDES))
     args = ap.parse_args(argv)
+    cases = args.cases.split(",")
     if args.side is not None:
-        side_main(args.side, args.seconds, args.data_dir)
+        side_main(args.side, args.seconds, args.data_dir, cases)
         return 0
+    sides = [s for s in SIDES if s in args.sides.split(",")]
     folder = Path(tempfile.mkdtemp(prefix="charsmith-native-"))  # 0700, ours
     try:
         library = build_native(folder)
-        runs: dict[str, list[dict[str, Any]]] = {s: [] for s in SIDES}
+        runs: dict[str, list[dict[str, Any]]] = {s: [] for s in sides}
         for r in range(args.rounds):
-            for side in SIDES:
-                runs[side].append(run_side(side, library, args.seconds, args.data_dir))
+            for side in sides:
+                runs[side].append(run_side(side, library, args.seconds, args.data_dir, cases))
                 print(f"round {r + 1} {side}: {runs[side][-1]}", file=sys.stderr)
     finally:
         shutil.rmtree(folder)
-    table = report(runs)
+    table = report(runs, cases)
     print(table)
     Path(args.out).write_text(table + "\n", encoding="utf-8")
     write_json(args.json, {"command": command_line(), "runs": runs})
     return 0
 
 
-def report(runs: dict[str, list[dict[str, Any]]]) -> str:
+def report(runs: dict[str, list[dict[str, Any]]], cases: list[str]) -> str:
+    sides, others = list(runs), [s for s in runs if s != "native"]
     rows = [f"Command: `{command_line()}` ({len(runs['native'])} rounds; median rates, median per-round ratio "
             "against the -march=native build)", "",
-            "Kernels: " + ", ".join(f"{s}: {runs[s][0]['status']}" for s in SIDES), "",
-            "| case | unit | " + " | ".join(SIDES) + " | " + " | ".join(f"{s} / native" for s in SIDES if s != "native") + " |",
-            "| --- | --- | " + " | ".join("---:" for _ in SIDES) + " | " + " | ".join("---:" for s in SIDES if s != "native") + " |"]  # fmt: skip
-    for case in CASES:
+            "Kernels: " + ", ".join(f"{s}: {runs[s][0]['status']}" for s in sides), "",
+            "| case | unit | " + " | ".join(sides) + " | " + " | ".join(f"{s} / native" for s in others) + " |",
+            "| --- | --- | " + " | ".join("---:" for _ in sides) + " | " + " | ".join("---:" for _ in others) + " |"]  # fmt: skip
+    for case in cases:
         unit = "names/s" if case.startswith("sample") else "chars/s"
-        rates = [f"{statistics.median(r[case] for r in runs[s]):,.0f}" for s in SIDES]
-        ratios = [statistics.median(a[case] / b[case] for a, b in zip(runs[s], runs["native"])) for s in SIDES if s != "native"]
+        rates = [f"{statistics.median(r[case] for r in runs[s]):,.0f}" for s in sides]
+        ratios = [statistics.median(a[case] / b[case] for a, b in zip(runs[s], runs["native"])) for s in others]
         rows.append(f"| {case} | {unit} | " + " | ".join(rates) + " | " + " | ".join(f"{x:.3f}" for x in ratios) + " |")
     return "\n".join(rows)
 

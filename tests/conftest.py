@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,8 +20,27 @@ from charsmith.trainer import Trainer
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def compiler() -> str | None:
+    return next(filter(None, (shutil.which(cc) for cc in ("cc", "gcc", "clang"))), None)
+
+
 def has_compiler() -> bool:
-    return any(shutil.which(cc) for cc in ("cc", "gcc", "clang"))
+    return compiler() is not None
+
+
+def plant_library(path: Path, marker: Path) -> Path:
+    """Build a shared library at ``path`` whose constructor creates ``marker``, and which
+    exports cblas_sgemm/cblas_dgemm (so a loader looking for a BLAS would take it)."""
+    src = path.with_suffix(".c")
+    src.write_text(
+        "#include <stdio.h>\n"
+        f'__attribute__((constructor)) static void planted(void) {{ fclose(fopen("{marker}", "w")); }}\n'
+        "void cblas_sgemm(void) {}\nvoid cblas_dgemm(void) {}\n",
+        encoding="utf-8",
+    )
+    subprocess.run([str(compiler()), "-shared", "-fPIC", "-o", str(path), str(src)], check=True)
+    src.unlink()
+    return path
 
 
 @pytest.fixture(params=["native", "numpy"])

@@ -2,10 +2,12 @@
 
 Finite differences and PyTorch check both engines through the ``engine`` fixture (see
 test_cells, test_model, test_torch_parity); here: the compiled time loop equals the NumPy
-loop for awkward sizes, thread counts and both ways of splitting; inputs read by id;
-float32 stays close to float64; the threaded matmul, Adam, scatter, one-step kernel and
-the fused output layer match NumPy and are reproducible; a forked child, a broken
-compiler and CHARSMITH_NATIVE=0 all still work.
+loop for awkward sizes, thread counts and both ways of splitting, in every instruction set
+variant this CPU runs; inputs read by id; float32 stays close to float64; the threaded
+matmul, Adam, scatter, one-step kernel and the fused output layer match NumPy and are
+reproducible; a forked child and CHARSMITH_NATIVE=0 still work; a missing or stale library
+and a missing BLAS fall back to NumPy with the reason, and looking for the BLAS never loads
+a library.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import has_compiler
+from conftest import has_compiler, plant_library
 
 from charsmith import optim
 from charsmith.nn import layer, native
+from charsmith.nn.native import _library
 
 CELLS = ("rnn", "lstm", "gru")
 
@@ -35,6 +38,17 @@ def kernels() -> Iterator[None]:
         pytest.skip(f"no compiled kernels on this machine: {native.status()}")
     yield
     native.set_threads(0)
+
+
+@pytest.fixture(params=_library.VARIANTS)
+def variant(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test on the kernels compiled for each instruction set this CPU runs."""
+    if request.param not in native._variants:
+        pytest.skip(f"this CPU does not run the {request.param} kernels (it runs {', '.join(native._variants)})")
+    chosen = dict(native._SFX)
+    native._use_variant(request.param)
+    yield request.param
+    native._SFX.update(chosen)
 
 
 def run_layer(cell: str, p: dict, xp: np.ndarray, state: tuple, dhs: np.ndarray, d_state: tuple) -> list[np.ndarray]:
@@ -59,7 +73,7 @@ def random_problem(cell: str, T: int, B: int, H: int, dtype: type, seed: int = 0
 @pytest.mark.parametrize("threads,split", [(1, ""), (3, "batch"), (3, "units")])
 @pytest.mark.parametrize("T,B,H", [(1, 1, 1), (4, 5, 3), (7, 33, 9), (3, 64, 16)])
 @pytest.mark.parametrize("cell", CELLS)
-def test_compiled_matches_numpy_loop_float64(cell: str, T: int, B: int, H: int, threads: int, split: str,
+def test_compiled_matches_numpy_loop_float64(variant: str, cell: str, T: int, B: int, H: int, threads: int, split: str,
                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """Split by batch columns or by hidden units (a barrier per step), over more threads
     than cores and uneven blocks: the same numbers as the NumPy loop."""
@@ -76,7 +90,7 @@ def test_compiled_matches_numpy_loop_float64(cell: str, T: int, B: int, H: int, 
 
 @pytest.mark.parametrize("split", ["batch", "units"])
 @pytest.mark.parametrize("cell", CELLS)
-def test_inputs_gathered_by_id_match_the_gathered_array(cell: str, split: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_inputs_gathered_by_id_match_the_gathered_array(variant: str, cell: str, split: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Layer 0 reads its inputs from the projected table by id, step by step (id -1 = the
     table's last column): the same as running on the gathered (G, T, B) array."""
     monkeypatch.setattr(native, "_MIN_WORK", 1)
@@ -96,7 +110,7 @@ def test_inputs_gathered_by_id_match_the_gathered_array(cell: str, split: str, m
 
 
 @pytest.mark.parametrize("cell", CELLS)
-def test_float32_kernels_stay_close_to_float64(cell: str) -> None:
+def test_float32_kernels_stay_close_to_float64(variant: str, cell: str) -> None:
     """The float32 kernels use their own vectorised exp: compare them with float64."""
     args64 = random_problem(cell, 6, 40, 12, np.float64, seed=3)
     args32 = tuple(to_float32(a) for a in args64)
@@ -131,7 +145,7 @@ def test_sigmoid_and_tanh_extremes_stay_finite() -> None:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
-def test_threaded_matmul_matches_numpy(ta: bool, tb: bool, dtype: type, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_threaded_matmul_matches_numpy(variant: str, ta: bool, tb: bool, dtype: type, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(native, "_MIN_MATMUL", 1)
     native.set_threads(3)
     tol = {"rtol": 1e-5, "atol": 1e-5} if dtype == np.float32 else {"rtol": 1e-12, "atol": 1e-12}
@@ -148,7 +162,7 @@ def test_threaded_matmul_matches_numpy(ta: bool, tb: bool, dtype: type, monkeypa
 
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_adam_matches_numpy(dtype: type, threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fused_adam_matches_numpy(variant: str, dtype: type, threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(native, "_MIN_ELEMENTS", 1)  # split even 1,000 elements
     native.set_threads(threads)
     rng = np.random.default_rng(6)
@@ -185,7 +199,7 @@ def test_set_threads_rejects_bad_values() -> None:
     assert native.threads() == 2
 
 
-def _fresh_process(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
+def _fresh_process(env: dict[str, str]) -> subprocess.CompletedProcess:
     """A new interpreter: load the kernels under ``env``, then train a tiny model on the outcome."""
     code = (
         "import numpy as np\n"
@@ -198,36 +212,63 @@ def _fresh_process(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedP
         "logits, _, _ = model.forward(p, cfg, np.zeros((2, 3), int), model.init_state(cfg, 2))\n"
         "print(logits.shape)\n"
     )
-    full = {**os.environ, "CHARSMITH_CACHE_DIR": str(tmp_path / "cache"), **env}
+    full = {**os.environ, **env}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full, timeout=300)
 
 
-def test_environment_switch_turns_the_kernels_off(tmp_path: Path) -> None:
-    proc = _fresh_process({"CHARSMITH_NATIVE": "0"}, tmp_path)
+def test_environment_switch_turns_the_kernels_off() -> None:
+    proc = _fresh_process({"CHARSMITH_NATIVE": "0"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["False turned off by CHARSMITH_NATIVE=0", "(2, 3, 5)"]
 
 
-def test_a_broken_compiler_falls_back_to_numpy(tmp_path: Path) -> None:
-    proc = _fresh_process({"CC": "false"}, tmp_path)
+def test_a_cpu_variant_can_be_chosen_and_a_bad_choice_is_ignored() -> None:
+    proc = _fresh_process({"CHARSMITH_ISA": "base"})
     assert proc.returncode == 0, proc.stderr
-    first, second = proc.stdout.splitlines()
-    assert first.startswith("False false could not compile the kernels")
-    assert second == "(2, 3, 5)"
-    assert not list((tmp_path / "cache").glob("*"))  # no half-written library left behind
+    assert proc.stdout.startswith("True compiled kernels in use (base)")
+    proc = _fresh_process({"CHARSMITH_ISA": "sse9"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"True compiled kernels in use ({native._variants[-1]})")
+    assert "CharsmithWarning: CHARSMITH_ISA='sse9' is not one of base, avx2, avx512; ignored" in proc.stderr
 
 
-def test_kernels_are_built_once_into_the_cache(tmp_path: Path) -> None:
-    for _ in range(2):
-        proc = _fresh_process({}, tmp_path)
-        assert proc.returncode == 0, proc.stderr
-        assert proc.stdout.startswith("True compiled kernels in use")
-    built = list((tmp_path / "cache").iterdir())
-    assert len(built) == 1 and built[0].suffix in (".so", ".dylib", ".dll")
+def test_a_missing_library_falls_back_to_numpy(tmp_path: Path) -> None:
+    loaded, why = _library.load(tmp_path / "_kernels.so")
+    assert loaded is None
+    assert why.startswith("the compiled kernels were not built when charsmith was installed; reinstall")
+
+
+def test_a_library_built_from_other_sources_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An editable install whose C sources changed after the build: NumPy, and why."""
+    monkeypatch.setattr(_library, "source_hash", lambda folder: "0" * 16)
+    loaded, why = _library.load()
+    assert loaded is None
+    assert why == f"_kernels.so was built from other C sources than the ones beside it; {_library.REINSTALL}"
+
+
+def test_without_numpys_blas_it_falls_back_to_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_library, "_loaded_libraries", lambda: ["/nowhere/libopenblas.so"])
+    assert _library.load() == (None, "could not find NumPy's BLAS (cblas_sgemm) among the loaded libraries")
+
+
+def test_numpys_blas_is_found_among_the_loaded_libraries() -> None:
+    import numpy  # noqa: F401  (loads its BLAS)
+
+    assert _library._find_gemm(_library._loaded_libraries()) is not None
+
+
+@pytest.mark.skipif(not has_compiler(), reason="needs a C compiler to build the library it plants")
+def test_looking_for_the_blas_never_loads_a_library(tmp_path: Path) -> None:
+    """A library named like a BLAS that this process has not loaded is skipped, not loaded:
+    its constructor never runs."""
+    marker = tmp_path / "ran"
+    planted = plant_library(tmp_path / "libopenblas.so", marker)
+    assert _library._find_gemm([str(planted)]) is None
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize("threads", [1, 3])
-def test_scatter_cols_matches_a_loop(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scatter_cols_matches_a_loop(variant: str, threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs of one id (as padding makes) and a length that is no multiple of the partial sums."""
     monkeypatch.setattr(native, "_MIN_ELEMENTS", 1)
     native.set_threads(threads)
@@ -266,7 +307,7 @@ def test_a_forked_child_can_use_the_threads(monkeypatch: pytest.MonkeyPatch) -> 
 
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("cell", CELLS)
-def test_one_step_for_sampling_matches_numpy(cell: str, threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_step_for_sampling_matches_numpy(variant: str, cell: str, threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """The batch-major step (sampling), over blocks of rows that do not divide the batch."""
     from charsmith.nn import gru, lstm, rnn
 

@@ -13,12 +13,14 @@ for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import contextlib
 import dataclasses
 import json
 import math
 import signal
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -27,7 +29,7 @@ from charsmith import __version__
 from charsmith.api import CharModel, bundled_models, load, plan_run
 from charsmith.config import CELLS, TrainConfig
 from charsmith.data import read_text
-from charsmith.errors import CharsmithError
+from charsmith.errors import CharsmithError, CharsmithWarning
 from charsmith.nn import native
 from charsmith.trainer import Progress, Trainer
 
@@ -172,8 +174,10 @@ def _add_eval(sub: Any) -> None:
 
 
 def _add_info(sub: Any) -> None:
-    i = sub.add_parser("info", help="show a checkpoint's config, vocabulary and metrics")
-    i.add_argument("model", help="checkpoint directory or bundled model name")
+    i = sub.add_parser("info", help="show a checkpoint's config, vocabulary and metrics, or the engine (--engine)")
+    i.add_argument("model", nargs="?", help="checkpoint directory or bundled model name")
+    i.add_argument("--engine", action="store_true",
+                   help="instead, show the engine: the compiled kernels (instruction set, threads), or NumPy alone and why")
     i.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
@@ -224,12 +228,15 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
     print(f"model: {model_cfg.cell} x{model_cfg.layers}, hidden {model_cfg.hidden}, embed {model_cfg.embed}, "
           f"dropout {model_cfg.dropout:g}; {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}; "
           f"stop at {limits or 'early stopping'}; writing {out_dir}", file=err)
-    engine = f"compiled kernels, {native.threads()} threads" if native.available() else f"NumPy only: {native.status()}"
-    print(f"engine: {engine}", file=err)
+    print(f"engine: {_engine()}", file=err)
     scored, held = trainer.val_chars
     if scored < held:
         print(f"validation: every {cfg.eval_every} steps on a fixed {scored:,} of the {held:,} held-out characters "
               "(--eval-chars 0 scores them all)", file=err)
+
+
+def _engine() -> str:
+    return f"{native.status()}, {native.threads()} threads" if native.available() else f"NumPy only: {native.status()}"
 
 
 def _finish_train(done: Progress, out_dir: Path, out: TextIO, err: TextIO) -> int:
@@ -360,6 +367,11 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.engine == (args.model is not None):
+        raise CharsmithError("info takes a model (a checkpoint directory or bundled model name) or --engine")
+    if args.engine:
+        data = {"compiled": native.available(), "status": native.status(), "threads": native.threads()}
+        return _emit(args, out, data, f"engine: {_engine()}")
     m = load(args.model)
     data = _config_json(m)
     lines = [f"{k}: {v}" for k, v in data.items() if k != "vocab"] + [f"vocab: {data['vocab']!r}"]
@@ -419,6 +431,22 @@ def _emit(args: argparse.Namespace, out: TextIO, data: dict[str, Any], text: str
     return 0
 
 
+@contextlib.contextmanager
+def _warnings_as_lines(err: TextIO) -> Iterator[None]:
+    """Inside the block, charsmith's own warnings print as one line: ``charsmith: warning: ...``."""
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def one_line(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, CharsmithWarning):
+                print(f"charsmith: warning: {message}", file=err)
+            else:
+                show(message, category, *args, **kwargs)
+
+        warnings.showwarning = one_line
+        yield
+
+
 def _silence_stdout() -> None:
     """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
     try:
@@ -450,7 +478,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         if getattr(args, "threads", None) is not None:
             native.set_threads(args.threads)
         try:
-            return COMMANDS[args.command](args, out, err)
+            with _warnings_as_lines(err):
+                return COMMANDS[args.command](args, out, err)
         finally:
             native.set_threads(threads)  # main() may run again in this process (tests, embedding)
     except BrokenPipeError:  # e.g. `charsmith sample ... | head`: the reader left; not an error

@@ -50,7 +50,7 @@ def _env_int(name: str, default: int) -> int:
         return default
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
-    _ENV_PROBLEMS.append(f"{name}={raw!r} is not a positive integer; ignored (using {default})")
+    _ENV_PROBLEMS.append(f"{name}={raw!r} is not a positive integer; ignored, using the default")
     return default
 
 
