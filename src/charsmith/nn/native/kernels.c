@@ -297,16 +297,30 @@ static void run_split(job_t *base, int64_t nthreads, int mode) {
 #endif
 #endif
 
-/* The best variant this CPU (and its operating system) runs: "avx512", "avx2" or "base". */
+/* The best variant this CPU (and its operating system) runs: "avx512", "avx2" or "base".
+ * cpuid says what the CPU has, xgetbv whether the system saves the wide registers. */
+#ifdef CS_X86_VARIANTS
+#include <cpuid.h>
+static int os_saves(unsigned mask) { /* XCR0: which register states the system saves */
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (lo & mask) == mask;
+}
+#endif
+
 const char *cs_isa(void) {
 #ifdef CS_X86_VARIANTS
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
-        return "avx512";
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "avx2";
-#endif
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return "base";
+    const int fma = c >> 12 & 1, osxsave = c >> 27 & 1, avx = c >> 28 & 1;
+    if (!(fma && osxsave && avx && os_saves(0x6))) return "base"; /* SSE and AVX state */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b >> 5 & 1)) return "base"; /* AVX2 */
+    const int f = b >> 16 & 1, dq = b >> 17 & 1, bw = b >> 30 & 1, vl = b >> 31 & 1;
+    if (f && dq && bw && vl && os_saves(0xe6)) return "avx512"; /* + opmask and zmm state */
+    return "avx2";
+#else
     return "base";
+#endif
 }
 
 /* The hash of the C sources this library was built from (setup.py defines it): the loader
