@@ -47,7 +47,7 @@ class OptionalBuildExt(build_ext):
     def run(self) -> None:
         try:
             super().run()
-        except Exception as e:  # no compiler, or it failed: install without the kernels
+        except Exception as e:  # noqa: BLE001  (no compiler, or it failed: install without the kernels)
             print(f"charsmith: warning: the compiled kernels were not built ({e}); "
                   "charsmith will run on NumPy alone", file=sys.stderr)
 

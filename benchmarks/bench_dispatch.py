@@ -1,7 +1,7 @@
 """The installed kernels (no -march=native; the instruction set picked at load) against a
 build of the same source with -march=native, measured in the same run.
 
-``python benchmarks/bench_dispatch.py [--rounds 5] [--seconds 3]``
+``python benchmarks/bench_dispatch.py [--rounds 5] [--seconds 2] [--json out.json]``
 
 The -march=native library is compiled here, into a private temporary directory, with the
 flags setup.py uses plus ``-march=native``; a side loads it in place of the installed one
@@ -28,9 +28,9 @@ import sysconfig
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from _common import REPO, command_line, parser, write_json
+from _common import command_line, parser, write_json
 
 SIDES = {  # name: (CHARSMITH_ISA, use the -march=native build)
     "native": ("base", True),
@@ -82,7 +82,7 @@ def side_main(library: str, seconds: float, data_dir: str | None, cases: list[st
             done += 1
         return done * units / (time.perf_counter() - t0)
 
-    def train(cell: str, hidden: int) -> float:  # chars/s
+    def train(cell: Literal["gru", "lstm"], hidden: int) -> float:  # chars/s
         vocab, batches = bench.make_batches(bench.load_names(data_dir)[0], 32, seed=0)
         trainer = bench.CharsmithTrainer(ModelConfig(cell=cell, vocab_size=vocab.size, hidden=hidden, embed=64))
         it = iter(batches * 1000)
@@ -117,7 +117,6 @@ def run_side(name: str, library: Path, seconds: float, data_dir: str | None, cas
 def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__)
     ap.add_argument("--side", default=None, help=argparse.SUPPRESS)  # in a child: the library to load
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "dispatch.md"))
     ap.add_argument("--cases", default=",".join(CASES), help="a comma-separated subset of: " + ", ".join(CASES))
     ap.add_argument("--sides", default=",".join(SIDES), help="a comma-separated subset of: " + ", ".join(SIDES))
     args = ap.parse_args(argv)
@@ -138,8 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(folder)
     table = report(runs, cases)
     print(table)
-    Path(args.out).write_text(table + "\n", encoding="utf-8")
-    write_json(args.json, {"command": command_line(), "runs": runs})
+    write_json(args.json, {"command": command_line(), "runs": runs, "table": table})
     return 0
 
 

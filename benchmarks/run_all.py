@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         res["flops"] = run("bench_flops", [], common, tmp)
         res["memory"] = run("bench_memory", [], [c for c in common if c not in common[:4]], tmp)
         res["profile"] = run("bench_profile", [], [c for c in common if c not in common[:4]], tmp)
+        res["dispatch"] = run("bench_dispatch", [], common, tmp)
     env = bench.environment()
     took = time.perf_counter() - t0
     L: list[str] = []
@@ -151,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         for r in p["top"][:8]:
             w(f"| {100 * r['share']:.1f}% | {r['calls']} | `{r['func']}` |")
         w("")
+    w("## Instruction sets: the installed kernels vs a -march=native build\n")
+    w("The installed library is built without -march=native and holds the kernels for the baseline, AVX2 + FMA "
+      "and AVX-512, picking one when it loads (`dispatch`; `avx2` and `base` force a lesser one). The "
+      "reference is the same source compiled with -march=native, in the same run.\n")
+    w(res["dispatch"][1]["table"] + "\n")
     if MISSES.is_file():
         w(MISSES.read_text(encoding="utf-8").strip() + "\n")
     (HERE / "RESULTS.md").write_text("\n".join(L) + "\n", encoding="utf-8")

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run(cmd: list[str | Path], **kw: object) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=900, **kw)  # type: ignore[call-overload]
+    proc = subprocess.run([str(c) for c in cmd], check=False, capture_output=True, text=True, timeout=900, **kw)  # type: ignore[call-overload]
     assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc
 

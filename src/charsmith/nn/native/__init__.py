@@ -43,14 +43,15 @@ __all__ = [
 _ENV_PROBLEMS: list[str] = []  # tuning variables that could not be read, warned about at load
 
 
-def _env_int(name: str, default: int) -> int:
-    """A positive integer from the environment, else ``default`` (noting a bad value)."""
+def _env_int(name: str, default: int, low: int = 1) -> int:
+    """An integer >= ``low`` from the environment, else ``default`` (noting a bad value)."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    if raw.isdigit() and int(raw) > 0:
+    if raw.isdigit() and int(raw) >= low:
         return int(raw)
-    _ENV_PROBLEMS.append(f"{name}={raw!r} is not a positive integer; ignored, using the default")
+    what = "a positive integer" if low == 1 else f"an integer >= {low}"
+    _ENV_PROBLEMS.append(f"{name}={raw!r} is not {what}; ignored, using the default")
     return default
 
 
@@ -81,7 +82,7 @@ _MIN_HEAD_COLS = 512  # head_xent: positions per extra thread
 _MIN_COLS = _env_int("CHARSMITH_MIN_COLS", 64)
 _SPLIT_UNITS = 1
 _FORCE_SPLIT = _env_choice("CHARSMITH_SPLIT", ("batch", "units"))  # for tests and tuning
-_ENV_THREADS = _env_int("CHARSMITH_THREADS", 0)  # 0: the usable cores
+_ENV_THREADS = _env_int("CHARSMITH_THREADS", 0, low=0)  # 0: the usable cores
 _ENV_NATIVE = _env_choice("CHARSMITH_NATIVE", _OFF_WORDS + _ON_WORDS)
 _ENV_ISA = _env_choice("CHARSMITH_ISA", _library.VARIANTS)  # run a lesser instruction set's kernels
 # The kernels' name suffixes by dtype, and the instruction set's (set when they load).

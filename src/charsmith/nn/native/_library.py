@@ -18,6 +18,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["LIBRARY", "SOURCES", "VARIANTS", "Loaded", "load", "source_hash"]
 
@@ -116,9 +117,9 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.cs_blas_local_threads.restype = ctypes.c_int
     lib.cs_isa.restype = lib.cs_variants.restype = lib.cs_source_hash.restype = ctypes.c_char_p
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
-    signatures: dict[str, tuple[list[type], type | None]] = {
+    signatures: dict[str, tuple[list[Any], Any]] = {  # name: (argtypes, restype)
         **{f"{c}_{d}": ([i64] * 5 + [ctypes.POINTER(ptr), ptr, i64], None)
-           for c in ("rnn", "gru", "lstm") for d in ("forward", "backward")},  # fmt: skip
+           for c in ("rnn", "gru", "lstm") for d in ("forward", "backward")},
         "xent": ([i64] * 2 + [ptr] * 5, ctypes.c_int),
         "cell_step": ([i64] * 3 + [ctypes.POINTER(ptr), i64], None),
         "head_xent": ([i64] * 3 + [ptr, i64] + [ptr] * 8 + [i64], None),

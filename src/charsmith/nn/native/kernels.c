@@ -314,7 +314,9 @@ const char *cs_isa(void) {
     if (!__get_cpuid(1, &a, &b, &c, &d)) return "base";
     const int fma = c >> 12 & 1, osxsave = c >> 27 & 1, avx = c >> 28 & 1;
     if (!(fma && osxsave && avx && os_saves(0x6))) return "base"; /* SSE and AVX state */
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(b >> 5 & 1)) return "base"; /* AVX2 */
+    if (__get_cpuid_max(0, NULL) < 7) return "base";
+    __cpuid_count(7, 0, a, b, c, d);
+    if (!(b >> 5 & 1)) return "base"; /* AVX2 */
     const int f = b >> 16 & 1, dq = b >> 17 & 1, bw = b >> 30 & 1, vl = b >> 31 & 1;
     if (f && dq && bw && vl && os_saves(0xe6)) return "avx512"; /* + opmask and zmm state */
     return "avx2";
