@@ -25,9 +25,11 @@ from setuptools.command.build_ext import build_ext
 
 NATIVE = Path("src", "charsmith", "nn", "native")
 SOURCES = ("kernels.c", "kernels_dtypes.h", "kernels_body.h")  # as charsmith.nn.native._library.SOURCES
-# After Python's own CFLAGS: -fno-wrapv undoes its -fwrapv (which blocks some loop
+# After Python's own CFLAGS: -fno-trapping-math lets the gate loops' clamps and branches
+# become vector selects (the kernels use no floating-point traps; without it only AVX-512's
+# masks vectorised them), -fno-wrapv undoes Python's -fwrapv (which blocks some loop
 # optimisations; the kernels need no wrapping), -g0 keeps debug info out of the wheel.
-COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-wrapv", "-g0", "-pthread"]  # benchmarks/bench_dispatch.py too
+COMPILE_ARGS = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fno-wrapv", "-g0", "-pthread"]
 
 
 def source_hash() -> str:

@@ -18,6 +18,7 @@ model (one row: the step's per-call overhead).
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import shutil
@@ -30,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from _common import command_line, parser, write_json
+from _common import REPO, command_line, parser, write_json
 
 SIDES = {  # name: (CHARSMITH_ISA, use the -march=native build)
     "native": ("base", True),
@@ -48,12 +49,21 @@ def build_native(folder: Path) -> Path:
 
     src = Path(_library.__file__).parent
     cc = (os.environ.get("CC") or sysconfig.get_config_var("CC")).split()
-    flags = sysconfig.get_config_var("CFLAGS").split() + ["-O3", "-fno-math-errno", "-fno-wrapv", "-g0", "-pthread"]
+    flags = sysconfig.get_config_var("CFLAGS").split() + setup_compile_args()
     out = folder / "_kernels.so"
     cmd = [*cc, *flags, "-march=native", "-fPIC", "-shared", f'-DCS_SOURCE_HASH="{_library.source_hash(src)}"',
            "-o", str(out), str(src / "kernels.c"), "-lm"]  # fmt: skip
     subprocess.run(cmd, check=True)
     return out
+
+
+def setup_compile_args() -> list[str]:
+    """setup.py's COMPILE_ARGS (read, not imported: importing setup.py would run it)."""
+    tree = ast.parse((REPO / "setup.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "COMPILE_ARGS" for t in node.targets):
+            return list(ast.literal_eval(node.value))
+    raise LookupError("COMPILE_ARGS not found in setup.py")
 
 
 def side_main(library: str, seconds: float, data_dir: str | None, cases: list[str]) -> None:
