@@ -5,9 +5,10 @@ build of the same source with -march=native, measured in the same run.
 
 The -march=native library is compiled here, into a private temporary directory, with the
 flags setup.py uses plus ``-march=native``; a side loads it in place of the installed one
-and runs its baseline variant (which that flag compiled for this CPU). Each side is a fresh
-process per round, sides alternating A B C ...; reported: the median rate of each side and
-the median of the per-round ratios against the -march=native build.
+and runs its baseline variant (which that flag compiled for this CPU). Each side is one
+process, set up once; in each round the sides take turns on each case (a different side
+first each round), so the rates compared were measured seconds apart. Reported: the median
+rate of each side and the median of the per-round ratios against the -march=native build.
 
 Cases: training steps (charsmith's train step on makemore names, GRU E64 H128 B32 and LSTM
 E64 H256 B32), sampling the bundled ``dinosaurs`` model through the API (10,000 names per
@@ -66,8 +67,9 @@ def setup_compile_args() -> list[str]:
     raise LookupError("COMPILE_ARGS not found in setup.py")
 
 
-def side_main(library: str, seconds: float, data_dir: str | None, cases: list[str]) -> None:
-    """In the child: load the kernels (from ``library`` if given), time each case."""
+def side_main(library: str, seconds: float, data_dir: str | None) -> None:
+    """In the child: load the kernels (from ``library`` if given), set up every case, then
+    time the case named on each line of stdin, answering its rate as one JSON line."""
     import functools
 
     from charsmith.nn.native import _library
@@ -81,47 +83,48 @@ def side_main(library: str, seconds: float, data_dir: str | None, cases: list[st
     from charsmith.nn import native
 
     assert native.available(), native.status()
-    out: dict[str, Any] = {"status": native.status()}
     seeds = iter(range(10**9))
+    names = bench.load_names(data_dir)[0]
 
-    def rate(fn: Any, units: float) -> float:
+    def trainer(cell: Literal["gru", "lstm"], hidden: int) -> tuple[Any, float]:  # chars/s
+        vocab, batches = bench.make_batches(names, 32, seed=0)
+        step = bench.CharsmithTrainer(ModelConfig(cell=cell, vocab_size=vocab.size, hidden=hidden, embed=64)).step
+        it = iter(batches * 10000)
+        return lambda: step(next(it)), sum(b.n_chars for b in batches) / len(batches)
+
+    dinos, bard = charsmith.load("dinosaurs"), charsmith.load("shakespeare")
+    work = {
+        CASES[0]: trainer("gru", 128),
+        CASES[1]: trainer("lstm", 256),
+        CASES[2]: (lambda: dinos.sample(10000, seed=next(seeds), allow_known=True), 10000),  # names/s
+        CASES[3]: (lambda: bard.complete("ROMEO:", 200, seed=next(seeds)), 200),  # chars/s
+    }
+    print(json.dumps({"status": native.status()}), flush=True)
+    for line in sys.stdin:
+        fn, units = work[line.strip()]
         fn()  # warm up
         done, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < seconds:
             fn()
             done += 1
-        return done * units / (time.perf_counter() - t0)
-
-    def train(cell: Literal["gru", "lstm"], hidden: int) -> float:  # chars/s
-        vocab, batches = bench.make_batches(bench.load_names(data_dir)[0], 32, seed=0)
-        trainer = bench.CharsmithTrainer(ModelConfig(cell=cell, vocab_size=vocab.size, hidden=hidden, embed=64))
-        it = iter(batches * 1000)
-        return rate(lambda: trainer.step(next(it)), sum(b.n_chars for b in batches) / len(batches))
-
-    def sample() -> float:  # names/s
-        dinos = charsmith.load("dinosaurs")
-        return rate(lambda: dinos.sample(10000, seed=next(seeds), allow_known=True), 10000)
-
-    def complete() -> float:  # chars/s
-        bard = charsmith.load("shakespeare")
-        return rate(lambda: bard.complete("ROMEO:", 200, seed=next(seeds)), 200)
-
-    run = {CASES[0]: lambda: train("gru", 128), CASES[1]: lambda: train("lstm", 256), CASES[2]: sample,
-           CASES[3]: complete}  # fmt: skip
-    for case in cases:
-        out[case] = run[case]()
-    print(json.dumps(out))
+        print(json.dumps({"rate": done * units / (time.perf_counter() - t0)}), flush=True)
 
 
-def run_side(name: str, library: Path, seconds: float, data_dir: str | None, cases: list[str]) -> dict[str, Any]:
+def start_side(name: str, library: Path, seconds: float, data_dir: str | None) -> tuple[subprocess.Popen, str]:
+    """A side's process, ready (its kernels loaded and every case set up), and its status."""
     isa, native_build = SIDES[name]
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", CHARSMITH_ISA=isa)
-    cmd = [sys.executable, __file__, "--side", str(library) if native_build else "", "--seconds", str(seconds),
-           "--cases", ",".join(cases)]  # fmt: skip
+    cmd = [sys.executable, __file__, "--side", str(library) if native_build else "", "--seconds", str(seconds)]
     if data_dir:
         cmd += ["--data-dir", data_dir]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
-    return json.loads(proc.stdout.splitlines()[-1])
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+    return proc, json.loads(proc.stdout.readline())["status"]  # type: ignore[union-attr]
+
+
+def measure(proc: subprocess.Popen, case: str) -> float:
+    proc.stdin.write(case + "\n")  # type: ignore[union-attr]
+    proc.stdin.flush()  # type: ignore[union-attr]
+    return float(json.loads(proc.stdout.readline())["rate"])  # type: ignore[union-attr]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,39 +133,52 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", default=",".join(CASES), help="a comma-separated subset of: " + ", ".join(CASES))
     ap.add_argument("--sides", default=",".join(SIDES), help="a comma-separated subset of: " + ", ".join(SIDES))
     args = ap.parse_args(argv)
-    cases = args.cases.split(",")
     if args.side is not None:
-        side_main(args.side, args.seconds, args.data_dir, cases)
+        side_main(args.side, args.seconds, args.data_dir)
         return 0
+    cases = args.cases.split(",")
     sides = [s for s in SIDES if s in args.sides.split(",")]
     folder = Path(tempfile.mkdtemp(prefix="charsmith-native-"))  # 0700, ours
+    procs: dict[str, subprocess.Popen] = {}
     try:
         library = build_native(folder)
-        runs: dict[str, list[dict[str, Any]]] = {s: [] for s in sides}
+        status = {}
+        for side in sides:
+            procs[side], status[side] = start_side(side, library, args.seconds, args.data_dir)
+        # rates[side][case]: one per round; within a round the sides take turns on each case,
+        # starting with a different side each round
+        rates: dict[str, dict[str, list[float]]] = {s: {c: [] for c in cases} for s in sides}
         for r in range(args.rounds):
-            for side in sides:
-                runs[side].append(run_side(side, library, args.seconds, args.data_dir, cases))
-                print(f"round {r + 1} {side}: {runs[side][-1]}", file=sys.stderr)
+            order = sides[r % len(sides):] + sides[: r % len(sides)]
+            for case in cases:
+                for side in order:
+                    rates[side][case].append(measure(procs[side], case))
+            print(f"round {r + 1}: " + "; ".join(f"{s} {[round(rates[s][c][-1]) for c in cases]}" for s in sides),
+                  file=sys.stderr)  # fmt: skip
     finally:
+        for proc in procs.values():
+            proc.stdin.close()  # type: ignore[union-attr]
+            proc.wait()
         shutil.rmtree(folder)
-    table = report(runs, cases)
+    table = report(rates, status, cases)
     print(table)
-    write_json(args.json, {"command": command_line(), "runs": runs, "table": table})
+    write_json(args.json, {"command": command_line(), "status": status, "rates": rates, "table": table})
     return 0
 
 
-def report(runs: dict[str, list[dict[str, Any]]], cases: list[str]) -> str:
-    sides, others = list(runs), [s for s in runs if s != "native"]
-    rows = [f"Command: `{command_line()}` ({len(runs['native'])} rounds; median rates, median per-round ratio "
-            "against the -march=native build)", "",
-            "Kernels: " + ", ".join(f"{s}: {runs[s][0]['status']}" for s in sides), "",
+def report(rates: dict[str, dict[str, list[float]]], status: dict[str, str], cases: list[str]) -> str:
+    sides, others = list(rates), [s for s in rates if s != "native"]
+    rounds = len(rates["native"][cases[0]])
+    rows = [f"Command: `{command_line()}` ({rounds} rounds; median rates, and the median over rounds of each "
+            "round's ratio against the -march=native build)", "",
+            "Kernels: " + ", ".join(f"{s}: {status[s]}" for s in sides), "",
             "| case | unit | " + " | ".join(sides) + " | " + " | ".join(f"{s} / native" for s in others) + " |",
             "| --- | --- | " + " | ".join("---:" for _ in sides) + " | " + " | ".join("---:" for _ in others) + " |"]  # fmt: skip
     for case in cases:
         unit = "names/s" if case.startswith("sample") else "chars/s"
-        rates = [f"{statistics.median(r[case] for r in runs[s]):,.0f}" for s in sides]
-        ratios = [statistics.median(a[case] / b[case] for a, b in zip(runs[s], runs["native"])) for s in others]
-        rows.append(f"| {case} | {unit} | " + " | ".join(rates) + " | " + " | ".join(f"{x:.3f}" for x in ratios) + " |")
+        medians = [f"{statistics.median(rates[s][case]):,.0f}" for s in sides]
+        ratios = [statistics.median(a / b for a, b in zip(rates[s][case], rates["native"][case])) for s in others]
+        rows.append(f"| {case} | {unit} | " + " | ".join(medians) + " | " + " | ".join(f"{x:.3f}" for x in ratios) + " |")
     return "\n".join(rows)
 
 
