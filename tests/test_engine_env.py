@@ -5,6 +5,7 @@ since the variables are read and the kernels loaded once per process."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -86,6 +87,8 @@ def test_info_engine_says_which_engine_runs() -> None:
         assert native.status().startswith("compiled kernels in use (")
     else:
         assert proc.stdout == f"engine: NumPy only: {native.status()}\n"
+    data = json.loads(charsmith("info", "--engine", "--json").stdout)
+    assert data == {"compiled": native.available(), "status": native.status(), "threads": native.threads()}
     proc = charsmith("info", "--engine", env={"CHARSMITH_NATIVE": "0"})
     assert proc.stdout == "engine: NumPy only: turned off by CHARSMITH_NATIVE=0\n"
     proc = charsmith("info")
