@@ -7,8 +7,11 @@ The -march=native library is compiled here, into a private temporary directory, 
 flags setup.py uses plus ``-march=native``; a side loads it in place of the installed one
 and runs its baseline variant (which that flag compiled for this CPU). Each side is one
 process, set up once; in each round the sides take turns on each case (a different side
-first each round), so the rates compared were measured seconds apart. Reported: the median
-rate of each side and the median of the per-round ratios against the -march=native build.
+first each round), so the rates compared were measured seconds apart. Each side runs on one
+thread (kernels and BLAS) and is timed by its CPU time, not the wall clock: on a shared
+machine other processes take turns on the cores, and that is not what differs between the
+builds. Reported: the median rate of each side (per CPU second) and the median of the
+per-round ratios against the -march=native build.
 
 Cases: training steps (charsmith's train step on makemore names, GRU E64 H128 B32 and LSTM
 E64 H256 B32), sampling the bundled ``dinosaurs`` model through the API (10,000 names per
@@ -103,17 +106,17 @@ def side_main(library: str, seconds: float, data_dir: str | None) -> None:
     for line in sys.stdin:
         fn, units = work[line.strip()]
         fn()  # warm up
-        done, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds:
+        done, t0 = 0, time.process_time()
+        while time.process_time() - t0 < seconds:
             fn()
             done += 1
-        print(json.dumps({"rate": done * units / (time.perf_counter() - t0)}), flush=True)
+        print(json.dumps({"rate": done * units / (time.process_time() - t0)}), flush=True)
 
 
 def start_side(name: str, library: Path, seconds: float, data_dir: str | None) -> tuple[subprocess.Popen, str]:
     """A side's process, ready (its kernels loaded and every case set up), and its status."""
     isa, native_build = SIDES[name]
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", CHARSMITH_ISA=isa)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", CHARSMITH_THREADS="1", CHARSMITH_ISA=isa)
     cmd = [sys.executable, __file__, "--side", str(library) if native_build else "", "--seconds", str(seconds)]
     if data_dir:
         cmd += ["--data-dir", data_dir]
@@ -169,17 +172,26 @@ def main(argv: list[str] | None = None) -> int:
 def report(rates: dict[str, dict[str, list[float]]], status: dict[str, str], cases: list[str]) -> str:
     sides, others = list(rates), [s for s in rates if s != "native"]
     rounds = len(rates["native"][cases[0]])
-    rows = [f"Command: `{command_line()}` ({rounds} rounds; median rates, and the median over rounds of each "
-            "round's ratio against the -march=native build)", "",
+    rows = [f"Command: `{command_line()}` ({rounds} rounds; one thread per side, rates per CPU second; median "
+            "rates, and the median over rounds of each round's ratio against the -march=native build, with the "
+            "middle half of those ratios)", "",
             "Kernels: " + ", ".join(f"{s}: {status[s]}" for s in sides), "",
             "| case | unit | " + " | ".join(sides) + " | " + " | ".join(f"{s} / native" for s in others) + " |",
             "| --- | --- | " + " | ".join("---:" for _ in sides) + " | " + " | ".join("---:" for _ in others) + " |"]  # fmt: skip
     for case in cases:
         unit = "names/s" if case.startswith("sample") else "chars/s"
         medians = [f"{statistics.median(rates[s][case]):,.0f}" for s in sides]
-        ratios = [statistics.median(a / b for a, b in zip(rates[s][case], rates["native"][case])) for s in others]
-        rows.append(f"| {case} | {unit} | " + " | ".join(medians) + " | " + " | ".join(f"{x:.3f}" for x in ratios) + " |")
+        ratios = [spread([a / b for a, b in zip(rates[s][case], rates["native"][case])]) for s in others]
+        rows.append(f"| {case} | {unit} | " + " | ".join(medians) + " | " + " | ".join(ratios) + " |")
     return "\n".join(rows)
+
+
+def spread(xs: list[float]) -> str:
+    """'median (lower quartile-upper quartile)' of xs."""
+    if len(xs) < 4:
+        return f"{statistics.median(xs):.2f}"
+    q1, _, q3 = statistics.quantiles(xs, n=4)
+    return f"{statistics.median(xs):.2f} ({q1:.2f}–{q3:.2f})"
 
 
 if __name__ == "__main__":
