@@ -172,9 +172,9 @@ def main(argv: list[str] | None = None) -> int:
 def report(rates: dict[str, dict[str, list[float]]], status: dict[str, str], cases: list[str]) -> str:
     sides, others = list(rates), [s for s in rates if s != "native"]
     rounds = len(rates["native"][cases[0]])
-    rows = [f"Command: `{command_line()}` ({rounds} rounds; one thread per side, rates per CPU second; median "
-            "rates, and the median over rounds of each round's ratio against the -march=native build, with the "
-            "middle half of those ratios)", "",
+    how = (f"{rounds} rounds; one thread per side, rates per CPU second; median rates, and the median over rounds "
+           "of each round's ratio against the -march=native build, with the middle half of those ratios")
+    rows = [f"Command: `{command_line()}` ({how})", "",
             "Kernels: " + ", ".join(f"{s}: {status[s]}" for s in sides), "",
             "| case | unit | " + " | ".join(sides) + " | " + " | ".join(f"{s} / native" for s in others) + " |",
             "| --- | --- | " + " | ".join("---:" for _ in sides) + " | " + " | ".join("---:" for _ in others) + " |"]  # fmt: skip
