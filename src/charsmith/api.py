@@ -24,8 +24,9 @@ from charsmith.checkpoint import Checkpoint, load_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.data import Corpus, detect_mode, is_known, load_corpus, read_chunks, read_text, split_lines
 from charsmith.defaults import suggest
-from charsmith.errors import CheckpointError, DataError
-from charsmith.sampling import SampleResult, beam_search, complete, generate
+from charsmith.errors import CharsmithError, CheckpointError, DataError
+from charsmith.generation import (PARTICLES, Constraints, Controls, Plan, SampleResult, SampleStream, Stepper,
+                                  beam_search, complete)
 from charsmith.scoring import EvalResult, ItemScore, lines_loss, score_items, stream_loss
 from charsmith.trainer import Progress, Trainer
 
@@ -63,43 +64,90 @@ class CharModel:
 
     def _require_lines(self, what: str) -> None:
         if self.mode != "lines":
-            raise ValueError(f"{what}() writes list items, but this model learned running text; use complete()")
+            raise CharsmithError(f"{what}() writes list items, but this model learned running text; use complete()")
 
     def _args(self) -> tuple:
         return self.ckpt.params, self.ckpt.model, self.ckpt.vocab
 
+    def stepper(self) -> Stepper:
+        """The model as generation reaches it (see ``charsmith.generation.stepper``)."""
+        return Stepper(self.ckpt.params, self.ckpt.model)
+
+    def plan(self, constraints: Constraints, *, text_length: int | None = None) -> Plan:
+        """``constraints`` compiled for this model (lower-cased first if it was trained on
+        lower-cased data). ConstraintError, before any sampling, if they cannot be met."""
+        if self.ckpt.train is not None and self.ckpt.train.lowercase:
+            constraints = constraints.lower()
+        return constraints.plan(self.ckpt.vocab, text_length=text_length)
+
+    def stream(
+        self, n: int, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, prefix: str = "",
+        suffix: str = "", contains: str | Sequence[str] = (), exclude: str = "", pattern: str | None = None,
+        max_len: int | None = None, min_len: int | None = None, seed: int | None = None,
+        rng: np.random.Generator | None = None, allow_known: bool = False, unique: bool = False,
+        particles: int = PARTICLES, max_draws: int | None = None,
+    ) -> SampleStream:
+        """An iterator over ``n`` new items (lines mode), found a batch at a time in bounded
+        memory, for any n; see ``sample`` for the options. Its counts (``drawn``,
+        ``dropped_known``, ...) are current as you iterate."""
+        self._require_lines("stream")
+        plan = self.plan(Constraints(prefix, suffix, contains, exclude, pattern, min_len, max_len))
+        rng = rng if rng is not None else np.random.default_rng(seed)
+        return SampleStream(self.stepper(), self.ckpt.vocab, plan, Controls(temperature, top_k, top_p), n, rng,
+                            known=None if allow_known else self.ckpt.known, unique=unique, particles=particles,
+                            max_draws=max_draws)
+
     def sample(
         self, n: int = 10, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, prefix: str = "",
-        max_len: int = 50, min_len: int = 0, seed: int | None = None, rng: np.random.Generator | None = None,
-        allow_known: bool = False, unique: bool = False,
+        suffix: str = "", contains: str | Sequence[str] = (), exclude: str = "", pattern: str | None = None,
+        max_len: int | None = None, min_len: int | None = None, seed: int | None = None,
+        rng: np.random.Generator | None = None, allow_known: bool = False, unique: bool = False,
+        particles: int = PARTICLES, max_draws: int | None = None,
     ) -> SampleResult:
-        """``n`` new items (lines mode). Items from the training set are dropped unless
-        ``allow_known``; ``unique`` drops repeats. Pass ``seed`` or ``rng`` to reproduce."""
-        self._require_lines("sample")
-        rng = rng if rng is not None else np.random.default_rng(seed)
-        known = None if allow_known else self.ckpt.known
-        return generate(*self._args(), n, rng, known=known, unique=unique, temperature=temperature, top_k=top_k,
-                        top_p=top_p, prefix=prefix, max_len=max_len, min_len=min_len)
+        """``n`` new items (lines mode), each satisfying every constraint given: ``prefix``,
+        ``suffix``, ``contains`` (one string or several, all must occur), ``exclude`` (none of
+        these characters), ``pattern`` (the whole item matches; see
+        ``charsmith.generation.regex``), ``min_len``/``max_len`` (default 1 and 50, prefix
+        included). Items follow the model's distribution conditioned on the constraints (exact
+        rejection, or SMC with ``particles`` particles per item when matches are rare).
+        Items from the training set are dropped unless ``allow_known``; ``unique`` drops
+        repeats; the search stops after ``max_draws`` draws and particles, with fewer items.
+        Pass ``seed`` or ``rng`` to reproduce."""
+        return self.stream(n, temperature=temperature, top_k=top_k, top_p=top_p, prefix=prefix, suffix=suffix,
+                           contains=contains, exclude=exclude, pattern=pattern, max_len=max_len, min_len=min_len,
+                           seed=seed, rng=rng, allow_known=allow_known, unique=unique, particles=particles,
+                           max_draws=max_draws).result()
 
     def most_likely(
-        self, n: int = 1, *, beam: int | None = None, prefix: str = "", max_len: int = 50, min_len: int = 0,
-        allow_known: bool = False,
+        self, n: int = 1, *, beam: int | None = None, prefix: str = "", suffix: str = "",
+        contains: str | Sequence[str] = (), exclude: str = "", pattern: str | None = None, max_len: int | None = None,
+        min_len: int | None = None, allow_known: bool = False,
     ) -> list[tuple[str, float]]:
-        """The ``n`` most likely items by beam search (width ``beam``, default ``n``), with
-        their log-probabilities; training items are skipped unless ``allow_known``."""
+        """The ``n`` most likely items meeting the constraints (as in ``sample``) by beam
+        search (width ``beam``, default ``n``), with their log-probabilities; training items
+        are skipped unless ``allow_known``."""
         self._require_lines("most_likely")
+        plan = self.plan(Constraints(prefix, suffix, contains, exclude, pattern, min_len, max_len))
         known = self.ckpt.known
-        exclude = None if allow_known or known is None else (lambda items: is_known(items, known))
-        return beam_search(*self._args(), beam or n, n=n, prefix=prefix, max_len=max_len, min_len=min_len,
-                           exclude=exclude)
+        exclude_known = None if allow_known or known is None else (lambda items: is_known(items, known))
+        return beam_search(self.stepper(), self.ckpt.vocab, plan, beam or n, n=n, exclude=exclude_known)
 
     def complete(
         self, prompt: str = "", length: int = 200, *, n: int = 1, temperature: float = 1.0, top_k: int = 0,
-        top_p: float = 1.0, seed: int | None = None, greedy: bool = False,
+        top_p: float = 1.0, seed: int | None = None, greedy: bool = False, pattern: str | None = None,
+        exclude: str = "", suffix: str = "", contains: str | Sequence[str] = (), min_len: int | None = None,
+        max_len: int | None = None, particles: int = PARTICLES, max_draws: int | None = None,
     ) -> list[str]:
-        """Text mode: continue ``prompt`` by ``length`` characters, ``n`` times."""
+        """Text mode: continue ``prompt`` by ``length`` characters, ``n`` times. ``pattern``:
+        the continuation begins with a match; ``exclude``: characters it never contains.
+        ``suffix``, ``contains``, ``min_len`` and ``max_len`` describe list items and are
+        refused here with a ConstraintError."""
+        if self.mode != "text":
+            raise CharsmithError("complete() continues running text, but this model writes list items; use sample()")
+        plan = self.plan(Constraints(prompt, suffix, contains, exclude, pattern, min_len, max_len), text_length=length)
         rng = None if greedy else np.random.default_rng(seed)
-        return complete(*self._args(), prompt, length, rng, n=n, temperature=temperature, top_k=top_k, top_p=top_p)
+        return complete(self.stepper(), self.ckpt.vocab, plan, rng, n=n, controls=Controls(temperature, top_k, top_p),
+                        particles=particles, max_draws=max_draws)
 
     def score(self, items: Sequence[str]) -> list[ItemScore]:
         """Log-probability of each item (end token included)."""

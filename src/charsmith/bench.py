@@ -38,7 +38,7 @@ from charsmith import optim
 from charsmith.config import ModelConfig
 from charsmith.data import Batch, encode_items, line_batches
 from charsmith.nn import native
-from charsmith.sampling import sample_items
+from charsmith.generation import Stepper, sample_items
 from charsmith.trainer import train_step
 from charsmith.vocab import END, Vocab
 
@@ -176,7 +176,7 @@ def sample_rate(params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, n
                 rng: np.random.Generator) -> Callable[[], int]:
     """A callable drawing ``n`` names with charsmith's batched sampler; returns n."""
     def run() -> int:
-        return len(sample_items(params, cfg, vocab, n, rng))
+        return len(sample_items(Stepper(params, cfg), vocab, n, rng))
     return run
 
 

@@ -20,7 +20,7 @@ import math
 import signal
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -30,6 +30,7 @@ from charsmith.api import CharModel, bundled_models, load, plan_run
 from charsmith.config import CELLS, TrainConfig
 from charsmith.data import read_text
 from charsmith.errors import CharsmithError, CharsmithWarning
+from charsmith.generation import PARTICLES
 from charsmith.nn import native
 from charsmith.trainer import Progress, Trainer
 
@@ -148,8 +149,19 @@ def _add_sample(sub: Any) -> None:
     s.add_argument("-n", type=POS_INT, help="how many items (default 10; for text models 1)")
     _add_sampling_controls(s)
     s.add_argument("--prefix", default="", help="start every item (or the text) with this")
-    s.add_argument("--max-len", type=POS_INT, dest="max_len", default=50, help="lines mode: longest item")
-    s.add_argument("--min-len", type=NONNEG_INT, dest="min_len", default=0, help="lines mode: shortest item")
+    c = s.add_argument_group("constraints (every item meets all; drawn from the model conditioned on them)")
+    c.add_argument("--suffix", default="", help="end every item with this")
+    c.add_argument("--contains", action="append", default=[], metavar="TEXT",
+                   help="every item contains this (repeat for several)")
+    c.add_argument("--exclude", default="", metavar="CHARS", help="no item contains any of these characters")
+    c.add_argument("--pattern", metavar="REGEX", help="the whole item matches this regular expression (for a text "
+                   "model: the continuation begins with a match); see README for the subset supported")
+    c.add_argument("--max-len", type=POS_INT, dest="max_len", help="longest item, prefix included (default 50)")
+    c.add_argument("--min-len", type=NONNEG_INT, dest="min_len", help="shortest item, prefix included")
+    c.add_argument("--particles", type=POS_INT, default=PARTICLES,
+                   help=f"SMC particles per item when matches are rare (default {PARTICLES}; more is closer to exact)")
+    c.add_argument("--max-draws", type=POS_INT, dest="max_draws",
+                   help="give up after this many draws and particles (default 200 n + 20000)")
     s.add_argument("--length", type=NONNEG_INT, default=400, help="text mode: characters to add after the prompt")
     s.add_argument("--unique", action="store_true", help="no repeated items")
     s.add_argument("--allow-known", action="store_true", dest="allow_known", help="keep items from the training set")
@@ -301,40 +313,71 @@ class _ProgressBar:
 
 def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     m = load(args.model)
-    if m.ckpt.train is not None and m.ckpt.train.lowercase:
-        args.prefix = args.prefix.lower()
+    constraints = {"suffix": args.suffix, "contains": args.contains, "exclude": args.exclude,
+                   "pattern": args.pattern, "min_len": args.min_len, "max_len": args.max_len}
     if args.n is None:
         args.n = 1 if m.mode == "text" else 10
     if m.mode == "text":
         texts = m.complete(args.prefix, args.length, n=args.n, temperature=args.temperature, top_k=args.top_k,
-                           top_p=args.top_p, seed=args.seed, greedy=args.greedy)
+                           top_p=args.top_p, seed=args.seed, greedy=args.greedy, particles=args.particles,
+                           max_draws=args.max_draws, **constraints)
+        _warn_short(len(texts), args.n, err)
         return _emit(args, out, {"samples": texts, "model": _config_json(m)}, "\n\n".join(texts))
-    report: dict[str, Any] = {}
     if args.beam or args.greedy:
-        found = m.most_likely(args.n, beam=args.beam or 1, prefix=args.prefix, max_len=args.max_len,
-                              min_len=args.min_len, allow_known=args.allow_known)
+        found = m.most_likely(args.n, beam=args.beam or 1, prefix=args.prefix, allow_known=args.allow_known,
+                              **constraints)
+        _warn_short(len(found), args.n, err)
         samples = [s for s, _ in found]
-        report["logprobs"] = [lp for _, lp in found]
-    else:
-        result = m.sample(args.n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                          prefix=args.prefix, max_len=args.max_len, min_len=args.min_len, seed=args.seed,
-                          allow_known=args.allow_known, unique=args.unique)
-        samples = result.samples
-        report.update(drawn=result.drawn, dropped_known=result.dropped_known,
-                      dropped_duplicate=result.dropped_duplicate)
-        if not args.json:
-            note = []
-            if result.dropped_known:
-                note.append(f"dropped {result.dropped_known} of {result.drawn} as already in the training set "
-                            "(--allow-known keeps them)")
-            if result.dropped_duplicate:
-                note.append(f"dropped {result.dropped_duplicate} repeats")
-            if note:
-                print("; ".join(note), file=err)
-    if len(samples) < args.n:
-        print(f"charsmith: warning: found {len(samples)} of the {args.n} items asked for; "
-              "raise --temperature or pass --allow-known", file=err)
-    return _emit(args, out, {"samples": samples, **report, "model": _config_json(m)}, "\n".join(samples))
+        return _emit(args, out, {"samples": samples, "logprobs": [lp for _, lp in found], "model": _config_json(m)},
+                     "\n".join(samples))
+    stream = m.stream(args.n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, prefix=args.prefix,
+                      seed=args.seed, allow_known=args.allow_known, unique=args.unique, particles=args.particles,
+                      max_draws=args.max_draws, **constraints)
+    _write_stream(stream, args.json, out)
+    report = {"drawn": stream.drawn, "dropped_known": stream.dropped_known,
+              "dropped_duplicate": stream.dropped_duplicate, "method": stream.method, "acceptance": stream.acceptance}
+    if args.json:
+        out.write("".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in report.items()))
+        out.write(f", \"model\": {json.dumps(_config_json(m), ensure_ascii=False)}}}\n")
+        return 0
+    note = []
+    if stream.plan.constrained and stream.acceptance is not None:
+        how = (f"drawn by SMC, {stream.particles} particles per item (approximate; more --particles, closer)"
+               if stream.method == "smc" else "kept exact matches of plain draws")
+        note.append(f"constraints met by {100 * stream.acceptance:.3g}% of plain draws; {how}")
+    if stream.dropped_known:
+        note.append(f"dropped {stream.dropped_known} items already in the training set (--allow-known keeps them)")
+    if stream.dropped_duplicate:
+        note.append(f"dropped {stream.dropped_duplicate} repeats")
+    if note:
+        print("; ".join(note), file=err)
+    _warn_short(stream.delivered, args.n, err, drawn=stream.drawn)
+    return 0
+
+
+def _write_stream(stream: Iterable[str], as_json: bool, out: TextIO) -> None:
+    """Write items as they come (a JSON array's opening and items with ``as_json``), flushing
+    once per batch the stream draws."""
+    last = -1
+    if as_json:
+        out.write('{"samples": [')
+    for i, item in enumerate(stream):
+        drawn = getattr(stream, "drawn", 0)
+        if drawn != last:
+            out.flush()
+            last = drawn
+        out.write((", " if i else "") + json.dumps(item, ensure_ascii=False) if as_json else item + "\n")
+    if as_json:
+        out.write("]")
+    out.flush()
+
+
+def _warn_short(found: int, asked: int, err: TextIO, *, drawn: int | None = None) -> None:
+    if found < asked:
+        effort = f" after {drawn:,} draws and particles" if drawn is not None else ""
+        print(f"charsmith: warning: found {found} of the {asked} items asked for{effort}; the constraints are too "
+              "unlikely under this model: loosen them, raise --max-draws or --temperature, or pass --allow-known",
+              file=err)
 
 
 def cmd_score(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

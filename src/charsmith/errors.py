@@ -4,7 +4,8 @@ The exceptions are all ``ValueError`` subclasses, so callers may catch either. M
 what is wrong, then what to do about it.
 """
 
-__all__ = ["CharsmithError", "CharsmithWarning", "CheckpointError", "DataError", "ResourceError", "RunLockedError"]
+__all__ = ["CharsmithError", "CharsmithWarning", "CheckpointError", "ConstraintError", "DataError", "ResourceError",
+           "RunLockedError"]
 
 
 class CharsmithError(ValueError):
@@ -29,3 +30,7 @@ class ResourceError(CharsmithError):
 
 class CharsmithWarning(UserWarning):
     """Something charsmith ignored and went on without (the CLI prints it as one line)."""
+
+
+class ConstraintError(CharsmithError):
+    """Generation constraints that are malformed, unsupported or impossible to meet."""

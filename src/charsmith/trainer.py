@@ -41,11 +41,11 @@ from charsmith.data import (
 )
 from charsmith.errors import CheckpointError
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
+from charsmith.generation import Constraints, Stepper, complete, sample_items
 from charsmith.nn import native
 from charsmith.resources import check_training_memory
 from charsmith.rundir import METRICS_FILE, RESUME_FILE, RunLock, open_run_dir
 from charsmith.safeload import NpzReader, json_from_bytes, read_regular
-from charsmith.sampling import complete, sample_items
 from charsmith.scoring import lines_loss, stream_loss
 
 __all__ = ["Progress", "Trainer", "train_step"]
@@ -257,8 +257,9 @@ class Trainer:
         """A few samples from the current weights, as the notebooks print while training."""
         rng = seeded_rng(self.cfg.seed, PREVIEW_STREAM, self.step)
         if self.corpus.mode == "lines":
-            return sample_items(self.params, self.model_cfg, self.corpus.vocab, n, rng)
-        return complete(self.params, self.model_cfg, self.corpus.vocab, "", 160, rng)
+            return sample_items(Stepper(self.params, self.model_cfg), self.corpus.vocab, n, rng)
+        text = Constraints().plan(self.corpus.vocab, text_length=160)
+        return complete(Stepper(self.params, self.model_cfg), self.corpus.vocab, text, rng)
 
     def _evaluate(self, rate: float) -> Progress:
         val = self.val_loss()

@@ -1,0 +1,70 @@
+"""The most likely items: beam search under the constraints.
+
+Each step extends every kept prefix by every character the constraints still allow (the
+same automaton and length table as sampling, so no kept prefix is a dead end), scores the
+extensions by the model's log-probability (temperature 1, no top-k/top-p), and keeps the
+``beam`` best. An item is finished when the end token is allowed and taken. With a beam at
+least as wide as the number of matching prefixes of each length the search is exhaustive,
+so it returns exactly the most likely matching items; narrower beams may miss some.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from charsmith.errors import CharsmithError
+from charsmith.generation.constraints import Plan
+from charsmith.generation.stepper import Stepper
+from charsmith.vocab import Vocab
+
+__all__ = ["beam_search"]
+
+END_ID = 0
+
+
+def beam_search(
+    stepper: Stepper, vocab: Vocab, plan: Plan, beam: int, *, n: int | None = None,
+    exclude: Callable[[Sequence[str]], np.ndarray] | None = None,
+) -> list[tuple[str, float]]:
+    """The ``n`` (default ``beam``) most likely matching items found by beam search of width
+    ``beam``, as (item, log-probability including the end token), best first.
+
+    ``exclude(items) -> bool array`` rejects finished items (e.g. the training set), so the
+    search returns the most likely items that pass it.
+    """
+    if not isinstance(beam, (int, np.integer)) or beam < 1:
+        raise CharsmithError(f"beam must be a whole number >= 1, got {beam!r}")
+    if not plan.ends:
+        raise CharsmithError("beam search writes list items; a text model completes a prompt instead")
+    n = n or beam
+    x, rows = stepper.prime(np.concatenate(([END_ID], plan.prefix_ids)), 1)
+    alive_ids = np.zeros((1, 0), dtype=np.int64)  # (K, t) ids generated so far per beam
+    alive_lp = np.zeros(1)
+    states = np.array([plan.start])
+    finished: list[tuple[str, float]] = []
+    for t in range(plan.t0, plan.max_len + 1):
+        logits, rows = stepper.step(x, rows)
+        z = logits.astype(np.float64)
+        logp = z - (np.log(np.exp(z - z.max(1, keepdims=True)).sum(1)) + z.max(1))[:, None]  # (K, V)
+        cand = np.where(plan.allowed(t, states), alive_lp[:, None] + logp, -np.inf)
+        ends = np.flatnonzero(np.isfinite(cand[:, END_ID]))
+        if ends.size:
+            texts = [plan.prefix + vocab.decode(ids) for ids in alive_ids[ends]]
+            ok = ~exclude(texts) if exclude is not None else np.ones(len(texts), dtype=bool)
+            finished += [(s, float(lp)) for s, lp, good in zip(texts, cand[ends, END_ID], ok) if good]
+        cand[:, END_ID] = -np.inf
+        flat = np.argsort(-cand, axis=None, kind="stable")[:beam]
+        k, v = np.unravel_index(flat, cand.shape)
+        keep = np.isfinite(cand[k, v])
+        k, v = k[keep], v[keep]
+        if k.size == 0:
+            break
+        alive_ids = np.concatenate([alive_ids[k], v[:, None]], axis=1)
+        alive_lp, x, rows, states = cand[k, v], v, rows.take(k), plan.advance(states[k], v)
+        finished.sort(key=lambda f: -f[1])
+        if len(finished) >= n and finished[n - 1][1] >= alive_lp.max():
+            break  # log-probabilities only fall as items grow: nothing alive can overtake
+    finished.sort(key=lambda f: -f[1])
+    return finished[:n]

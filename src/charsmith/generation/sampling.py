@@ -1,0 +1,217 @@
+"""Writing items: exact rejection or SMC as the constraints require, the novelty filter,
+streaming in chunks of bounded size, and text completions.
+
+How items are drawn (see README "Constraints" for the guarantees):
+
+- With no constraint but the default length limit, items are plain draws from the model
+  (an item that has not ended by ``max_len`` is drawn again, not cut).
+- Otherwise a pilot batch of plain draws measures how often they match. If at least one
+  draw in ``particles`` matches, charsmith keeps drawing and keeps the matches: exact
+  rejection sampling (``plain.py``). Below that, rejection would cost more draws per item
+  than SMC's particles, so the rest come from sequential Monte Carlo (``smc.py``):
+  approximate, with a bias that shrinks as 1/particles. The pilot's matches are exact
+  draws and are kept either way.
+- Items already in the training set (``known``) and, with ``unique``, repeats are dropped
+  and counted; the effort is bounded by ``max_draws`` plain draws plus particles, after
+  which the stream ends with fewer items and says so.
+
+All randomness comes from the ``numpy.random.Generator`` passed in, so a seed gives the
+same output every time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from charsmith.data import is_known
+from charsmith.errors import CharsmithError
+from charsmith.generation.constraints import Constraints, Plan
+from charsmith.generation.controls import Controls
+from charsmith.generation.plain import decode, draw_matches
+from charsmith.generation.smc import smc_draws
+from charsmith.generation.stepper import Stepper
+from charsmith.generation.twist import Twist, bigram
+from charsmith.vocab import Vocab
+
+__all__ = ["CHUNK", "METHODS", "PARTICLES", "SampleResult", "SampleStream", "complete", "default_max_draws",
+           "generate", "sample_items"]
+
+CHUNK = 4096  # rows per model batch: bounds memory whatever n is
+PARTICLES = 64
+METHODS = ("auto", "rejection", "smc")
+
+
+def default_max_draws(n: int) -> int:
+    """The default effort bound for ``n`` items: plain draws plus SMC particles."""
+    return 200 * n + 20_000
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """Accepted samples and what was dropped on the way.
+
+    drawn: plain draws plus SMC particles used; dropped_known: items in the training set;
+    dropped_duplicate: repeats (with ``unique``); method: "rejection" (exact) or "smc";
+    acceptance: the share of plain draws that matched the constraints (None if unmeasured).
+    """
+
+    samples: list[str]
+    drawn: int
+    dropped_known: int
+    dropped_duplicate: int
+    method: str = "rejection"
+    acceptance: float | None = None
+
+    def short_by(self, n: int) -> int:
+        return max(n - len(self.samples), 0)
+
+
+class SampleStream:
+    """An iterator over up to ``n`` items, found chunk by chunk (at most ``CHUNK`` rows in
+    memory), with running counts. ``result()`` drains it into a SampleResult."""
+
+    def __init__(
+        self, stepper: Stepper, vocab: Vocab, plan: Plan, controls: Controls, n: int, rng: np.random.Generator, *,
+        known: np.ndarray | None = None, unique: bool = False, max_draws: int | None = None,
+        particles: int = PARTICLES, method: str = "auto", chunk: int = CHUNK,
+    ) -> None:
+        if not isinstance(n, (int, np.integer)) or n < 1:
+            raise CharsmithError(f"n must be a whole number >= 1, got {n!r}")
+        if not isinstance(particles, (int, np.integer)) or particles < 1:
+            raise CharsmithError(f"particles must be a whole number >= 1, got {particles!r}")
+        if method not in METHODS:
+            raise CharsmithError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        if max_draws is not None and max_draws < 1:
+            raise CharsmithError(f"max_draws must be >= 1, got {max_draws}")
+        self.stepper, self.vocab, self.plan, self.controls, self.rng = stepper, vocab, plan, controls, rng
+        self.n, self.known, self.unique, self.particles, self.chunk = int(n), known, unique, int(particles), chunk
+        self.max_draws = max_draws or default_max_draws(self.n)
+        self.method = method if plan.constrained or method != "auto" else "rejection"
+        self.acceptance: float | None = None
+        self.drawn = self.matched = self.delivered = self.dropped_known = self.dropped_duplicate = 0
+        self._plain_drawn = self._smc_groups = self._smc_found = 0
+        self._seen: set[str] = set()
+        self._twist: Twist | None = None
+        self._items = self._run()
+
+    def __iter__(self) -> SampleStream:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._items)
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether the effort bound ran out before ``n`` items were found."""
+        return self.delivered < self.n and self.drawn >= self.max_draws
+
+    def result(self) -> SampleResult:
+        samples = list(self)
+        return SampleResult(samples, self.drawn, self.dropped_known, self.dropped_duplicate, self.method,
+                            self.acceptance)
+
+    def _run(self) -> Iterator[str]:
+        for batch in self._batches():
+            old = is_known(batch, self.known) if self.known is not None else np.zeros(len(batch), dtype=bool)
+            for item, is_old in zip(batch, old):
+                if is_old:
+                    self.dropped_known += 1
+                elif self.unique and item in self._seen:
+                    self.dropped_duplicate += 1
+                else:
+                    if self.unique:
+                        self._seen.add(item)
+                    self.delivered += 1
+                    yield item
+                    if self.delivered == self.n:
+                        return
+
+    def _batches(self) -> Iterator[list[str]]:
+        """Lists of matching items, a model batch at a time, until n are delivered or the
+        effort bound is reached."""
+        auto = self.method == "auto"
+        if auto:  # a pilot of plain draws measures the acceptance rate
+            self.method = "rejection"
+            self.acceptance = 0.0
+            yield self._plain(self._afford(min(self.chunk, max(2 * self.n, 4 * self.particles))))
+        while self.delivered < self.n and self.drawn < self.max_draws:
+            need = self.n - self.delivered
+            if auto and self.method == "rejection" and self.acceptance * self.particles < 1:
+                self.method = "smc"  # rejection would now cost more draws per item than SMC's particles
+            if self.method == "rejection":
+                rate = self.delivered / self.drawn if self.delivered else (self.acceptance or 0.5)
+                yield self._plain(self._afford(min(self.chunk, math.ceil(1.1 * need / rate) + 16)))
+            else:
+                rate = self._smc_found / self._smc_groups if self._smc_found else 1.0
+                groups = min(max(self.chunk // self.particles, 1), math.ceil(1.1 * need / rate) + 1)
+                groups = self._afford(groups * self.particles) // self.particles
+                if groups == 0:
+                    return
+                yield self._smc(groups)
+
+    def _afford(self, size: int) -> int:
+        return max(min(size, self.max_draws - self.drawn), 0)
+
+    def _plain(self, size: int) -> list[str]:
+        ids, lengths = draw_matches(self.stepper, self.plan, self.controls, self.rng, size)
+        self.drawn += size
+        self._plain_drawn += size
+        self.matched += len(ids)
+        if self.acceptance is not None:
+            self.acceptance = self.matched / self._plain_drawn
+        return decode(self.vocab, self.plan.prefix, ids, lengths)
+
+    def _smc(self, groups: int) -> list[str]:
+        if self._twist is None:
+            B = bigram(self.stepper, self.plan, self.controls, self.rng)
+            self._twist = Twist.from_bigram(self.plan, B)
+        ids, lengths = smc_draws(self.stepper, self.plan, self.controls, self.rng, groups, self.particles,
+                                 twist=self._twist)
+        self.drawn += groups * self.particles
+        self._smc_groups += groups
+        self._smc_found += len(ids)
+        return decode(self.vocab, self.plan.prefix, ids, lengths)
+
+
+def generate(
+    stepper: Stepper, vocab: Vocab, plan: Plan, controls: Controls, n: int, rng: np.random.Generator,
+    **options: object,
+) -> SampleResult:
+    """Up to ``n`` items at once (see SampleStream for the options)."""
+    return SampleStream(stepper, vocab, plan, controls, n, rng, **options).result()  # type: ignore[arg-type]
+
+
+def sample_items(
+    stepper: Stepper, vocab: Vocab, n: int, rng: np.random.Generator | None, *, temperature: float = 1.0,
+    top_k: int = 0, top_p: float = 1.0, prefix: str = "", max_len: int = 50,
+) -> list[str]:
+    """``n`` plain draws at once, each ending at its end token or cut at ``max_len``
+    characters (prefix included), never empty: a quick look at a model, e.g. while it
+    trains. ``rng=None`` decodes greedily. For exact lengths and constraints use
+    ``generate``."""
+    plan = Constraints(prefix=prefix, max_len=max_len).plan(vocab)
+    ids, lengths = draw_matches(stepper, plan, Controls(temperature, top_k, top_p), rng, n, cut=True)
+    return decode(vocab, prefix, ids, lengths)
+
+
+def complete(
+    stepper: Stepper, vocab: Vocab, plan: Plan, rng: np.random.Generator | None, *, n: int = 1,
+    controls: Controls = Controls(), particles: int = PARTICLES, max_draws: int | None = None,
+) -> list[str]:
+    """Text mode: up to ``n`` continuations of the plan's prompt (``plan.prefix``, included in
+    the result), each ``plan.max_len`` new characters, meeting the plan (made with
+    ``Constraints(prompt, ...).plan(vocab, text_length=length)``). ``rng=None`` decodes
+    greedily (the likeliest allowed character at each step). Fewer than ``n`` come back only
+    when the constraints are too unlikely for the effort bound."""
+    if plan.ends:
+        raise CharsmithError("complete() needs a plan for text (made with text_length)")
+    if plan.max_len == 0:
+        return [plan.prefix] * n
+    if rng is None:  # the masked argmax path: one particle per completion, no weights needed
+        ids, lengths = smc_draws(stepper, plan, controls, None, n, 1)
+        return decode(vocab, plan.prefix, ids, lengths)
+    return list(SampleStream(stepper, vocab, plan, controls, n, rng, particles=particles, max_draws=max_draws))
