@@ -136,6 +136,20 @@ def test_bad_training_files(tmp_path: Path, capsys, name: str, fragments: list[s
         (["sample", "{ckpt}", "--top-p", "0"], ["--top-p", "must be > 0"]),
         (["sample", "{ckpt}", "--top-p", "1.5"], ["--top-p", "must be <= 1.0"]),
         (["sample", "{ckpt}", "--prefix", "Q7"], ["never saw: 'Q7'"]),
+        (["sample", "{ckpt}", "--suffix", "doQ"], ["suffix 'doQ'", "never saw: 'Q'"]),
+        (["sample", "{ckpt}", "--contains", "ra", "--contains", "7"], ["contains '7'", "never saw: '7'"]),
+        (["sample", "{ckpt}", "--exclude", "A"], ["exclude 'A'", "never saw: 'A'"]),
+        (["sample", "{ckpt}", "--min-len", "9", "--max-len", "5"], ["minimum length 9 is above the maximum length 5"]),
+        (["sample", "{ckpt}", "--prefix", "ba", "--max-len", "1"], ["start with 'ba'", "be 1 character long"]),
+        (["sample", "{ckpt}", "--suffix", "raptor", "--max-len", "5", "--beam", "3"], ["end with 'raptor'"]),
+        (["sample", "{ckpt}", "--pattern", "ba\\d+"], ["'\\d'", "not supported", "write [0-9]"]),
+        (["sample", "{ckpt}", "--pattern", "[A-Z]+"], ["no item can match the pattern", "never saw"]),
+        (["sample", "{ckpt}", "--pattern", "ba(", "--greedy"], ["unclosed '('"]),
+        (["sample", "{ckpt}", "--contains", ""], ["empty string"]),
+        (["sample", "{ckpt}", "--particles", "0"], ["--particles", "must be > 0"]),
+        (["sample", "shakespeare", "--suffix", "a"], ["suffix apply to list items", "running text", "pattern"]),
+        (["sample", "shakespeare", "--max-len", "9", "--length", "20"], ["max_len apply to list items"]),
+        (["sample", "shakespeare", "--pattern", "[4-9]+", "--length", "20"], ["no completion can match"]),
         (["sample", "{tmp}/nothing"], ["no checkpoint at", "bundled models"]),
         (["sample", "{tmp}/precious"], ["not a charsmith checkpoint"]),
         (["score", "{ckpt}"], ["nothing to score"]),
@@ -233,3 +247,36 @@ def test_bench_runs_quickly_without_torch(capsys: pytest.CaptureFixture[str]) ->
     assert any("seeds" in c for c in cases) and all(r["charsmith"] > 0 for r in report["rows"])
     seeds = next(r for c, r in cases.items() if "seeds" in c)
     assert seeds["ratio"] is not None and seeds["reference"] > 0  # measured against the loop (no speed claim here)
+
+
+def test_sample_with_constraints(ckpt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, err = run(["sample", ckpt, "-n", "20", "--seed", "1", "--suffix", "on", "--contains", "a",
+                             "--exclude", "z", "--min-len", "6", "--max-len", "9", "--allow-known"], capsys)
+    items = stdout.split()
+    assert code == 0 and len(items) == 20, err
+    assert all(s.endswith("on") and "a" in s and "z" not in s and 6 <= len(s) <= 9 for s in items)
+    assert "constraints met by" in err
+    code, stdout, _ = run(["sample", ckpt, "-n", "5", "--seed", "1", "--pattern", "[bd][aeiou].*s", "--json"], capsys)
+    report = json.loads(stdout)
+    assert code == 0 and len(report["samples"]) == 5 and report["method"] in ("rejection", "smc")
+    assert all(s[0] in "bd" and s[1] in "aeiou" and s.endswith("s") for s in report["samples"])
+    code, stdout, _ = run(["sample", ckpt, "-n", "3", "--beam", "8", "--suffix", "ops", "--json"], capsys)
+    assert code == 0 and all(s.endswith("ops") for s in json.loads(stdout)["samples"])
+
+
+def test_nearly_impossible_constraints_say_how_many_were_found(ckpt: str, capsys) -> None:
+    code, stdout, err = run(["sample", ckpt, "--suffix", "zzz", "--top-k", "1", "--max-draws", "2000"], capsys)
+    assert code == 0 and stdout.strip() == ""
+    import re
+
+    effort = re.search(r"found 0 of the 10 items asked for after ([\d,]+) draws and particles", err)
+    assert effort and int(effort.group(1).replace(",", "")) <= 2000 and "Traceback" not in err
+
+
+def test_text_pattern(capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, _ = run(["sample", "shakespeare", "--prefix", "ROMEO:\nI will", "--length", "40", "--seed", "0",
+                           "--pattern", " [a-z]+ [a-z]+,"], capsys)
+    assert code == 0
+    import re
+
+    assert re.match(r"ROMEO:\nI will [a-z]+ [a-z]+,", stdout), stdout

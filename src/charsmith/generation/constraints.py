@@ -165,7 +165,7 @@ class _Compiler:
         live, dist = self.reachability(dfa)
         plan = Plan(dfa, self.c.prefix, prefix_ids, start, t0, self.min_len, self.max_len, ends=not self.text,
                     constrained=bool(parts or self.c.min_len or self.c.max_len is not None), live=live, dist=dist)
-        if start < 0 or not plan._live(t0, np.array([start]))[0]:
+        if start < 0 or t0 > self.max_len or not plan._live(t0, np.array([start]))[0]:
             raise self.impossible(parts)
         return plan
 
@@ -250,11 +250,12 @@ class _Compiler:
 
     def length_words(self) -> str:
         lo, hi = self.min_len, self.max_len
+        chars = "character" if hi == 1 else "characters"
         if self.text:
-            return f"fit in {hi} characters"
+            return f"fit in {hi} {chars}"
         if lo == hi:
-            return f"be {lo} characters long"
-        return f"be {lo} to {hi} characters long" if lo > 1 else f"be at most {hi} characters long"
+            return f"be {lo} {chars} long"
+        return f"be {lo} to {hi} {chars} long" if lo > 1 else f"be at most {hi} {chars} long"
 
     def feasible(self, kinds: Sequence[DFA | str]) -> bool:
         """Whether these constraints alone can be met: DFAs, "prefix" and "length"."""
@@ -269,6 +270,8 @@ class _Compiler:
         if self.text:
             return bool(dfa.distances()[state] <= (self.max_len if "length" in kinds else unbounded))
         lo, hi = (self.min_len, self.max_len) if "length" in kinds else (1, unbounded)
+        if t0 > hi:
+            return False
         live, _ = _Compiler(Constraints(min_len=lo, max_len=hi), self.vocab, None).reachability(dfa)
         assert live is not None
         return bool(live[t0, state])
