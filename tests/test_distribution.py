@@ -43,8 +43,8 @@ def tiny() -> tuple[Stepper, np.ndarray]:
 def exact(c: Constraints, logp: np.ndarray) -> np.ndarray:
     """p(item | constraints) over ITEMS."""
     plan = c.plan(TINY)
-    ok = np.array([s.startswith(c.prefix) and plan.dfa.matches(TINY.encode(s)) and plan.min_len <= len(s) <= plan.max_len
-                   for s in ITEMS])
+    ok = np.array([s.startswith(c.prefix) and plan.dfa.matches(TINY.encode(s))
+                   and plan.min_len <= len(s) <= plan.max_len for s in ITEMS])
     p = np.where(ok, np.exp(logp), 0.0)
     return p / p.sum()
 
@@ -109,7 +109,8 @@ def _tv_of(key: Callable[[str], object], a: Sequence[str], b: Sequence[str]) -> 
     return 0.5 * sum(abs(ca[k] / len(a) - cb[k] / len(b)) for k in set(ca) | set(cb))
 
 
-STATS: dict[str, Callable[[str], object]] = {"length": len, "first letter": lambda s: s[0], "last letter": lambda s: s[-1]}
+STATS: dict[str, Callable[[str], object]] = {"length": len, "first letter": lambda s: s[0],
+                                             "last letter": lambda s: s[-1]}
 BUNDLED_CASES = [
     (dict(suffix="a"), lambda s: s.endswith("a")),
     (dict(min_len=6, max_len=8), lambda s: 6 <= len(s) <= 8),

@@ -11,8 +11,7 @@ import pytest
 import charsmith
 from charsmith.data import item_hashes
 from charsmith.errors import CharsmithError, ConstraintError
-from charsmith.generation import (Constraints, Controls, beam_search, complete, draw, generate, next_probs,
-                                  sample_items)
+from charsmith.generation import Constraints, Controls, beam_search, complete, draw, generate, next_probs, sample_items
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +128,8 @@ def test_beam_search_can_exclude_known_items(m: charsmith.CharModel) -> None:
     plan = Constraints().plan(m.ckpt.vocab)
     best = beam_search(m.stepper(), m.ckpt.vocab, plan, 4, n=3)
     skip = {best[0][0]}
-    found = beam_search(m.stepper(), m.ckpt.vocab, plan, 4, n=3, exclude=lambda items: np.array([s in skip for s in items]))
+    found = beam_search(m.stepper(), m.ckpt.vocab, plan, 4, n=3,
+                        exclude=lambda items: np.array([s in skip for s in items]))
     assert best[0][0] not in [s for s, _ in found]
 
 

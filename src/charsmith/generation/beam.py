@@ -53,7 +53,7 @@ def beam_search(
         if ends.size:
             texts = [plan.prefix + vocab.decode(ids) for ids in alive_ids[ends]]
             ok = ~exclude(texts) if exclude is not None else np.ones(len(texts), dtype=bool)
-            finished += [(s, float(lp)) for s, lp, good in zip(texts, cand[ends, END_ID], ok) if good]
+            finished += [(s, float(lp)) for s, lp, good in zip(texts, cand[ends, END_ID], ok, strict=True) if good]
         cand[:, END_ID] = -np.inf
         flat = np.argsort(-cand, axis=None, kind="stable")[:beam]
         k, v = np.unravel_index(flat, cand.shape)

@@ -32,7 +32,8 @@ class Controls:
     top_p: float = 1.0
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.temperature, (int, float)) and math.isfinite(self.temperature) and self.temperature > 0):
+        t = self.temperature
+        if not (isinstance(t, (int, float)) and math.isfinite(t) and t > 0):
             raise CharsmithError(f"temperature must be a finite number > 0, got {self.temperature}")
         if not isinstance(self.top_k, (int, np.integer)) or self.top_k < 0:
             raise CharsmithError(f"top_k must be >= 1 (or 0 for no limit), got {self.top_k}")

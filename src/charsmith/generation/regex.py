@@ -221,7 +221,8 @@ class _Parser:
         close = self.text.find("}", self.pos, self.end)
         body = self.text[self.pos:close] if close >= 0 else ""
         low_text, comma, high_text = body.partition(",")
-        if close < 0 or not (low_text.isdigit() or (comma and not low_text)) or not (high_text.isdigit() or not high_text):
+        numbers = (low_text.isdigit() or (comma and not low_text)) and (high_text.isdigit() or not high_text)
+        if close < 0 or not numbers:
             raise self.fail("a '{' that does not start a repetition {m}, {m,}, {,n} or {m,n}",
                             "write \\{ for a literal brace", at=self.pos - 1)
         if not (low_text or high_text):

@@ -117,7 +117,7 @@ class SampleStream:
     def _run(self) -> Iterator[str]:
         for batch in self._batches():
             old = is_known(batch, self.known) if self.known is not None else np.zeros(len(batch), dtype=bool)
-            for item, is_old in zip(batch, old):
+            for item, is_old in zip(batch, old, strict=True):
                 if is_old:
                     self.dropped_known += 1
                 elif self.unique and item in self._seen:
@@ -140,7 +140,7 @@ class SampleStream:
             yield self._plain(self._afford(min(self.chunk, max(2 * self.n, 4 * self.particles))))
         while self.delivered < self.n and self.drawn < self.max_draws:
             need = self.n - self.delivered
-            if auto and self.method == "rejection" and self.acceptance * self.particles < 1:
+            if auto and self.method == "rejection" and (self.acceptance or 0.0) * self.particles < 1:
                 self.method = "smc"  # rejection would now cost more draws per item than SMC's particles
             if self.method == "rejection":
                 rate = self.delivered / self.drawn if self.delivered else (self.acceptance or 0.5)
@@ -157,6 +157,8 @@ class SampleStream:
         return max(min(size, self.max_draws - self.drawn), 0)
 
     def _plain(self, size: int) -> list[str]:
+        if size == 0:
+            return []
         ids, lengths = draw_matches(self.stepper, self.plan, self.controls, self.rng, size)
         self.drawn += size
         self._plain_drawn += size
@@ -200,7 +202,7 @@ def sample_items(
 
 def complete(
     stepper: Stepper, vocab: Vocab, plan: Plan, rng: np.random.Generator | None, *, n: int = 1,
-    controls: Controls = Controls(), particles: int = PARTICLES, max_draws: int | None = None,
+    controls: Controls | None = None, particles: int = PARTICLES, max_draws: int | None = None,
 ) -> list[str]:
     """Text mode: up to ``n`` continuations of the plan's prompt (``plan.prefix``, included in
     the result), each ``plan.max_len`` new characters, meeting the plan (made with
@@ -209,6 +211,7 @@ def complete(
     when the constraints are too unlikely for the effort bound."""
     if plan.ends:
         raise CharsmithError("complete() needs a plan for text (made with text_length)")
+    controls = controls or Controls()
     if plan.max_len == 0:
         return [plan.prefix] * n
     if rng is None:  # the masked argmax path: one particle per completion, no weights needed

@@ -83,7 +83,8 @@ def smc_draws(
         if correct and rng is not None:
             parent = _resample_where_needed(logw.reshape(G, N), rng)
             if parent is not None:
-                out, lengths, states, done, psi = out[parent], lengths[parent], states[parent], done[parent], psi[parent]
+                out, lengths, states = out[parent], lengths[parent], states[parent]
+                done, psi = done[parent], psi[parent]
                 pos = np.full(R, -1)
                 pos[act] = np.arange(len(act))
                 act = np.flatnonzero(~done & (pos[parent] >= 0))  # children of particles still writing
