@@ -159,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     w(res["dispatch"][1]["table"] + "\n")
     if MISSES.is_file():
         w(MISSES.read_text(encoding="utf-8").strip() + "\n")
-    (HERE / "RESULTS.md").write_text("\n".join(L) + "\n", encoding="utf-8")
+    old = (HERE / "RESULTS.md").read_text(encoding="utf-8").splitlines() if (HERE / "RESULTS.md").is_file() else []
+    later = next((i for i, ln in enumerate(old) if i > 0 and ln.startswith("# ")), len(old))
+    L += old[later:]  # later top-level sections (e.g. from bench_constraints.py) are kept
+    (HERE / "RESULTS.md").write_text("\n".join(L).rstrip("\n") + "\n", encoding="utf-8")
     print(f"wrote {HERE / 'RESULTS.md'} ({took / 60:.1f} min)")
     return 0
 

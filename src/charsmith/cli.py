@@ -342,13 +342,14 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 0
     note = []
     if stream.plan.constrained and stream.acceptance is not None:
-        how = (f"drawn by SMC, {stream.particles} particles per item (approximate; more --particles, closer)"
-               if stream.method == "smc" else "kept exact matches of plain draws")
-        note.append(f"constraints met by {100 * stream.acceptance:.3g}% of plain draws; {how}")
+        how = (f"items drawn by SMC, {stream.particles} particles each (approximate; more --particles is closer)"
+               if stream.method == "smc" else "items are the exact matches")
+        note.append(f"{100 * stream.acceptance:.2g}% of {stream.plain_draws:,} plain draws met the constraints; {how}")
     if stream.dropped_known:
-        note.append(f"dropped {stream.dropped_known} items already in the training set (--allow-known keeps them)")
+        note.append(f"dropped {_count(stream.dropped_known, 'item')} already in the training set "
+                    "(--allow-known keeps them)")
     if stream.dropped_duplicate:
-        note.append(f"dropped {stream.dropped_duplicate} repeats")
+        note.append(f"dropped {_count(stream.dropped_duplicate, 'repeat')}")
     if note:
         print("; ".join(note), file=err)
     _warn_short(stream.delivered, args.n, err, drawn=stream.drawn)
@@ -370,6 +371,10 @@ def _write_stream(stream: Iterable[str], as_json: bool, out: TextIO) -> None:
     if as_json:
         out.write("]")
     out.flush()
+
+
+def _count(k: int, noun: str) -> str:
+    return f"{k:,} {noun}{'' if k == 1 else 's'}"
 
 
 def _warn_short(found: int, asked: int, err: TextIO, *, drawn: int | None = None) -> None:

@@ -1,11 +1,15 @@
 """The most likely items: beam search under the constraints.
 
 Each step extends every kept prefix by every character the constraints still allow (the
-same automaton and length table as sampling, so no kept prefix is a dead end), scores the
-extensions by the model's log-probability (temperature 1, no top-k/top-p), and keeps the
-``beam`` best. An item is finished when the end token is allowed and taken. With a beam at
-least as wide as the number of matching prefixes of each length the search is exhaustive,
-so it returns exactly the most likely matching items; narrower beams may miss some.
+same automaton and length table as sampling, so no kept prefix is a dead end) and keeps
+the ``beam`` best extensions. Items are scored by the model's log-probability
+(temperature 1, no top-k/top-p). Extensions are *ranked* by that log-probability plus a
+look-ahead: the log-probability of the likeliest way to finish a match under the model's
+own bigram statistics (``twist.Twist.from_bigram(best=True)``). Without it, a beam keeps
+the prefixes that are likeliest so far, which for a suffix are those that would rather
+have ended long ago, and a narrow beam returns long, unlikely items. With a beam at least
+as wide as the number of matching prefixes of each length the search is exhaustive, so it
+returns exactly the most likely matching items; a narrower beam may miss some.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import numpy as np
 
 from charsmith.errors import CharsmithError
 from charsmith.generation.constraints import Plan
+from charsmith.generation.controls import Controls
 from charsmith.generation.stepper import Stepper
+from charsmith.generation.twist import Twist, bigram
 from charsmith.vocab import Vocab
 
 __all__ = ["beam_search"]
@@ -26,19 +32,22 @@ END_ID = 0
 
 def beam_search(
     stepper: Stepper, vocab: Vocab, plan: Plan, beam: int, *, n: int | None = None,
-    exclude: Callable[[Sequence[str]], np.ndarray] | None = None,
+    exclude: Callable[[Sequence[str]], np.ndarray] | None = None, guide: Twist | None = None,
 ) -> list[tuple[str, float]]:
     """The ``n`` (default ``beam``) most likely matching items found by beam search of width
-    ``beam``, as (item, log-probability including the end token), best first.
+    ``beam``, as (item, log-probability given the prefix, end token included), best first.
 
     ``exclude(items) -> bool array`` rejects finished items (e.g. the training set), so the
-    search returns the most likely items that pass it.
+    search returns the most likely items that pass it. ``guide`` ranks the extensions (a
+    ``Twist`` with ``best=True``; default: from the model's bigram statistics).
     """
     if not isinstance(beam, (int, np.integer)) or beam < 1:
         raise CharsmithError(f"beam must be a whole number >= 1, got {beam!r}")
     if not plan.ends:
         raise CharsmithError("beam search writes list items; a text model completes a prompt instead")
     n = n or beam
+    if guide is None:  # the model's own character pairs, from a short seeded run (so the search is repeatable)
+        guide = Twist.from_bigram(plan, bigram(stepper, plan, Controls(), np.random.default_rng(0)), best=True)
     x, rows = stepper.prime(np.concatenate(([END_ID], plan.prefix_ids)), 1)
     alive_ids = np.zeros((1, 0), dtype=np.int64)  # (K, t) ids generated so far per beam
     alive_lp = np.zeros(1)
@@ -48,16 +57,18 @@ def beam_search(
         logits, rows = stepper.step(x, rows)
         z = logits.astype(np.float64)
         logp = z - (np.log(np.exp(z - z.max(1, keepdims=True)).sum(1)) + z.max(1))[:, None]  # (K, V)
-        cand = np.where(plan.allowed(t, states), alive_lp[:, None] + logp, -np.inf)
+        ahead = guide.next_log(t, states)  # (K, V) -inf where no match can follow
+        cand = np.where(np.isfinite(ahead), alive_lp[:, None] + logp, -np.inf)  # log p of each extension
         ends = np.flatnonzero(np.isfinite(cand[:, END_ID]))
         if ends.size:
             texts = [plan.prefix + vocab.decode(ids) for ids in alive_ids[ends]]
             ok = ~exclude(texts) if exclude is not None else np.ones(len(texts), dtype=bool)
             finished += [(s, float(lp)) for s, lp, good in zip(texts, cand[ends, END_ID], ok, strict=True) if good]
         cand[:, END_ID] = -np.inf
-        flat = np.argsort(-cand, axis=None, kind="stable")[:beam]
+        rank = cand + ahead  # ranked by the best whole item each extension can still become
+        flat = np.argsort(-rank, axis=None, kind="stable")[:beam]
         k, v = np.unravel_index(flat, cand.shape)
-        keep = np.isfinite(cand[k, v])
+        keep = np.isfinite(rank[k, v])
         k, v = k[keep], v[keep]
         if k.size == 0:
             break

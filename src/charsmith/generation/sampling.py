@@ -92,8 +92,8 @@ class SampleStream:
         self.max_draws = max_draws or default_max_draws(self.n)
         self.method = method if plan.constrained or method != "auto" else "rejection"
         self.acceptance: float | None = None
-        self.drawn = self.matched = self.delivered = self.dropped_known = self.dropped_duplicate = 0
-        self._plain_drawn = self._smc_groups = self._smc_found = 0
+        self.drawn = self.plain_draws = self.matched = self.delivered = 0
+        self.dropped_known = self.dropped_duplicate = self._smc_groups = self._smc_found = 0
         self._seen: set[str] = set()
         self._twist: Twist | None = None
         self._items = self._run()
@@ -161,10 +161,10 @@ class SampleStream:
             return []
         ids, lengths = draw_matches(self.stepper, self.plan, self.controls, self.rng, size)
         self.drawn += size
-        self._plain_drawn += size
+        self.plain_draws += size
         self.matched += len(ids)
         if self.acceptance is not None:
-            self.acceptance = self.matched / self._plain_drawn
+            self.acceptance = self.matched / self.plain_draws
         return decode(self.vocab, self.plan.prefix, ids, lengths)
 
     def _smc(self, groups: int) -> list[str]:

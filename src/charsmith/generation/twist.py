@@ -48,9 +48,11 @@ class Twist:
             return cls(plan, np.log(live)[:, None, :])
 
     @classmethod
-    def from_bigram(cls, plan: Plan, B: np.ndarray) -> Twist:
+    def from_bigram(cls, plan: Plan, B: np.ndarray, *, best: bool = False) -> Twist:
         """The exact log-probability of a match under the bigram B (V, V) (rows sum to 1,
-        column 0 the end token), or ``mask`` if that table would be too large."""
+        column 0 the end token), or ``mask`` if that table would be too large. ``best``:
+        the log-probability of the likeliest match instead (a max over completions, not a
+        sum), which guides beam search."""
         S, L, V = plan.dfa.size, plan.max_len, B.shape[0]
         if (L + 1) * V * S > TABLE_LIMIT:
             return cls.mask(plan)
@@ -68,6 +70,9 @@ class Twist:
                 X[:, END_ID] = np.where(accept & (plan.min_len <= t), 0.0, -np.inf)
             top = X.max(axis=1)  # (S,)
             ok = np.isfinite(top)
+            if best:
+                table[t][:, ok] = (np.log(B)[:, None, :] + X[None, ok, :]).max(axis=2)  # (V, s)
+                continue
             E = np.exp(X[ok] - top[ok, None])  # (s, V), each row's largest 1: no underflow to all zeros
             table[t][:, ok] = top[ok] + np.log(B @ E.T)  # (V, s); B > 0, so finite wherever a match is possible
         return cls(plan, table)
@@ -88,8 +93,8 @@ class Twist:
         return out
 
 
-def bigram(stepper: Stepper, plan: Plan, controls: Controls, rng: np.random.Generator, rows: int = 256,
-           steps: int = 32) -> np.ndarray:
+def bigram(stepper: Stepper, plan: Plan, controls: Controls, rng: np.random.Generator, rows: int = 128,
+           steps: int = 16) -> np.ndarray:
     """B (V, V): the model's next-id probabilities (under ``controls``) averaged by the
     previous id, over ``rows`` free-running draws of ``steps`` steps after the prefix (in
     lines mode an end token starts a new item, as in training); mixed with 1% uniform."""
