@@ -31,6 +31,7 @@ _EXPORTS = {
     "TrainConfig": "charsmith.config",
     "CharsmithError": "charsmith.errors",
     "CheckpointError": "charsmith.errors",
+    "ConstraintError": "charsmith.errors",
     "DataError": "charsmith.errors",
     "ResourceError": "charsmith.errors",
     "RunLockedError": "charsmith.errors",

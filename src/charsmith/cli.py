@@ -30,7 +30,7 @@ from charsmith.api import CharModel, bundled_models, load, plan_run
 from charsmith.config import CELLS, TrainConfig
 from charsmith.data import read_text
 from charsmith.errors import CharsmithError, CharsmithWarning
-from charsmith.generation import PARTICLES
+from charsmith.generation import PARTICLES, default_max_draws
 from charsmith.nn import native
 from charsmith.trainer import Progress, Trainer
 
@@ -321,7 +321,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         texts = m.complete(args.prefix, args.length, n=args.n, temperature=args.temperature, top_k=args.top_k,
                            top_p=args.top_p, seed=args.seed, greedy=args.greedy, particles=args.particles,
                            max_draws=args.max_draws, **constraints)
-        _warn_short(len(texts), args.n, err)
+        _warn_short(len(texts), args.n, err, drawn=args.max_draws or default_max_draws(args.n))
         return _emit(args, out, {"samples": texts, "model": _config_json(m)}, "\n\n".join(texts))
     if args.beam or args.greedy:
         found = m.most_likely(args.n, beam=args.beam or 1, prefix=args.prefix, allow_known=args.allow_known,
@@ -378,11 +378,15 @@ def _count(k: int, noun: str) -> str:
 
 
 def _warn_short(found: int, asked: int, err: TextIO, *, drawn: int | None = None) -> None:
-    if found < asked:
-        effort = f" after {drawn:,} draws and particles" if drawn is not None else ""
-        print(f"charsmith: warning: found {found} of the {asked} items asked for{effort}; the constraints are too "
-              "unlikely under this model: loosen them, raise --max-draws or --temperature, or pass --allow-known",
-              file=err)
+    if found >= asked:
+        return
+    if drawn is None:  # beam search
+        print(f"charsmith: warning: the search found {found} of the {asked} items asked for; widen --beam, "
+              "loosen the constraints or pass --allow-known", file=err)
+        return
+    print(f"charsmith: warning: found {found} of the {asked} items asked for after {drawn:,} draws and particles; "
+          "the constraints are too unlikely under this model: loosen them, raise --max-draws or --temperature, "
+          "or pass --allow-known", file=err)
 
 
 def cmd_score(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -14,7 +14,8 @@ correction.
 from charsmith.generation.beam import beam_search
 from charsmith.generation.constraints import Constraints, Plan
 from charsmith.generation.controls import Controls, draw, next_probs
-from charsmith.generation.sampling import PARTICLES, SampleResult, SampleStream, complete, generate, sample_items
+from charsmith.generation.sampling import (PARTICLES, SampleResult, SampleStream, complete, default_max_draws, generate,
+                                          sample_items)
 from charsmith.generation.stepper import Rows, Stepper
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "Stepper",
     "beam_search",
     "complete",
+    "default_max_draws",
     "draw",
     "generate",
     "next_probs",

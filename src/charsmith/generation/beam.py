@@ -5,7 +5,8 @@ same automaton and length table as sampling, so no kept prefix is a dead end) an
 the ``beam`` best extensions. Items are scored by the model's log-probability
 (temperature 1, no top-k/top-p). Extensions are *ranked* by that log-probability plus a
 look-ahead: the log-probability of the likeliest way to finish a match under the model's
-own bigram statistics (``twist.Twist.from_bigram(best=True)``). Without it, a beam keeps
+own bigram statistics (``twist.Twist.from_bigram(best=True)``), when there are constraints
+beyond the default length limit. Without it, a beam keeps
 the prefixes that are likeliest so far, which for a suffix are those that would rather
 have ended long ago, and a narrow beam returns long, unlikely items. With a beam at least
 as wide as the number of matching prefixes of each length the search is exhaustive, so it
@@ -39,15 +40,17 @@ def beam_search(
 
     ``exclude(items) -> bool array`` rejects finished items (e.g. the training set), so the
     search returns the most likely items that pass it. ``guide`` ranks the extensions (a
-    ``Twist`` with ``best=True``; default: from the model's bigram statistics).
+    ``Twist`` with ``best=True``; default: from the model's bigram statistics when the plan
+    constrains anything, else none, so that width 1 is the greedy argmax path).
     """
     if not isinstance(beam, (int, np.integer)) or beam < 1:
         raise CharsmithError(f"beam must be a whole number >= 1, got {beam!r}")
     if not plan.ends:
         raise CharsmithError("beam search writes list items; a text model completes a prompt instead")
     n = n or beam
-    if guide is None:  # the model's own character pairs, from a short seeded run (so the search is repeatable)
+    if guide is None and plan.constrained:  # the model's character pairs, from a short seeded (repeatable) run
         guide = Twist.from_bigram(plan, bigram(stepper, plan, Controls(), np.random.default_rng(0)), best=True)
+    guide = guide or Twist.mask(plan)  # no constraint: rank by the log-probability alone (greedy is the argmax path)
     x, rows = stepper.prime(np.concatenate(([END_ID], plan.prefix_ids)), 1)
     alive_ids = np.zeros((1, 0), dtype=np.int64)  # (K, t) ids generated so far per beam
     alive_lp = np.zeros(1)

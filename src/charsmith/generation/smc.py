@@ -108,9 +108,10 @@ def _resample_where_needed(logw: np.ndarray, rng: np.random.Generator) -> np.nda
     if need.size == 0:
         return None
     cdf = np.cumsum(w[need], axis=1)
-    cdf /= cdf[:, -1:]
+    cdf /= cdf[:, -1:]  # (k, N)
     u = (rng.random((need.size, 1)) + np.arange(N)) / N  # (k, N) one uniform per group, evenly spaced
-    child = (cdf[:, None, :] <= u[:, :, None]).sum(axis=2)  # (k, N) the particle each child copies
+    shift = np.arange(need.size)[:, None]  # lifts group g into [g, g + 1], so one sorted search serves all
+    child = np.searchsorted((cdf + shift).ravel(), (u + shift).ravel(), side="right").reshape(u.shape) - shift * N
     parent = np.arange(G * N).reshape(G, N)
     parent[need] = need[:, None] * N + np.minimum(child, N - 1)
     logw[need] = (top[need, 0] + np.log(w[need].mean(axis=1)))[:, None]  # equal weights, same total

@@ -28,7 +28,7 @@ from charsmith.generation.stepper import Stepper
 __all__ = ["Twist", "bigram", "TABLE_LIMIT"]
 
 END_ID = 0
-TABLE_LIMIT = 20_000_000  # entries of the look-ahead table; beyond it, the mask alone
+TABLE_LIMIT = 4_000_000  # entries (float64) of the look-ahead table; beyond it, the mask alone
 
 
 @dataclass(frozen=True)
