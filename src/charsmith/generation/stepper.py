@@ -2,8 +2,11 @@
 
 Everything in ``charsmith.generation`` reaches the network through a :class:`Stepper`: it
 primes a prefix, steps a batch of rows one character, and selects rows of the state. Rows
-carry their model state and any per-row extras (for example a condition a model is given
-with each step), so a new kind of model input plugs in here and nowhere else.
+carry their model state and any per-row extras, model inputs besides the ids that stay with
+a row as rows are dropped, copied (SMC resampling) or reordered (beam search). A new kind of
+model input (for example a category condition, ``cond`` (B, K)) plugs in here and nowhere
+else: ``prime`` puts each row's value in ``Rows.extras`` and ``step`` hands the extras to
+``model.step`` as keyword arguments.
 """
 
 from __future__ import annotations
@@ -53,5 +56,5 @@ class Stepper:
 
     def step(self, x: np.ndarray, rows: Rows) -> tuple[np.ndarray, Rows]:
         """One character for every row: ids x (B,) -> logits (B, V) and the rows' new state."""
-        logits, state = M.step(self.params, self.cfg, x, rows.state, check=False)
+        logits, state = M.step(self.params, self.cfg, x, rows.state, check=False, **rows.extras)
         return logits, Rows(state, rows.extras)
