@@ -154,3 +154,12 @@ def test_text_models_take_a_pattern() -> None:
             bard.complete("ROMEO:", 20, **kind)
     with pytest.raises(ConstraintError, match="no completion can match the pattern 'abcdef' and fit in 3"):
         bard.complete("", 3, pattern="abcdef")
+
+
+def test_an_automaton_too_large_is_refused(trained: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The subset construction can blow up (here to 2^10 states); it stops at a bound."""
+    from charsmith.generation import automaton
+
+    monkeypatch.setattr(automaton, "MAX_STATES", 200)
+    with pytest.raises(ConstraintError, match="too complex: their automaton passes 200 states; simplify the pattern"):
+        charsmith.load(trained).sample(3, pattern="[ab]*a[ab]{9}")

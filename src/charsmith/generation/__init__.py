@@ -6,7 +6,8 @@ correction.
 - ``regex``, ``automaton``, ``constraints``: what an item must satisfy, compiled into one
   DFA over the vocabulary with a length window;
 - ``plain``: plain draws kept when they match (exact rejection);
-- ``smc``: sequential Monte Carlo when matches are rare;
+- ``smc``: sequential Monte Carlo when matches are rare, guided by ``twist`` (a look-ahead:
+  how likely a prefix is to end in a match, under the model's bigram statistics);
 - ``sampling``: choosing between them, the novelty filter, streaming, text completions;
 - ``beam``: the most likely matching items.
 """

@@ -13,8 +13,9 @@ Only the ids listed as the alphabet are ever moves; in lines mode the end token 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -145,18 +146,13 @@ def _charset_masks(node: Node, chars: str, alphabet: np.ndarray, out: dict[CharS
 
 def compile_node(node: Node, chars: str, alphabet: np.ndarray) -> DFA:
     """The minimal trimmed DFA over ids of ``chars`` matching the strings of ``node``, using
-    only the ids in ``alphabet`` as moves."""
+    only the ids in ``alphabet`` as moves (the subset construction)."""
     masks: dict[CharSet, np.ndarray] = {}
     _charset_masks(node, chars, alphabet, masks)
     nfa = _NFA(masks)
     start, final = nfa.build(node)
-    first = nfa.closure({start})
-    index = {first: 0}
-    todo = deque([first])
-    rows: list[np.ndarray] = []
-    accept: list[bool] = []
-    while todo:
-        current = todo.popleft()
+
+    def expand(current: frozenset[int], number: Callable[[frozenset[int]], int]) -> tuple[np.ndarray, bool]:
         moves = [m for s in current for m in nfa.moves[s]]
         row = np.full(len(chars), -1, dtype=np.int64)
         if moves:
@@ -165,19 +161,37 @@ def compile_node(node: Node, chars: str, alphabet: np.ndarray) -> DFA:
             columns, inverse = np.unique(hits, axis=1, return_inverse=True)  # ids alike share a column
             for col in range(columns.shape[1]):
                 reach = set(targets[columns[:, col]].tolist())
-                if not reach:
-                    continue
-                nxt = nfa.closure(reach)
-                if nxt not in index:
-                    if len(index) >= MAX_STATES:
-                        raise ConstraintError(f"the constraints are too complex: their automaton passes {MAX_STATES} "
-                                              "states; simplify the pattern (fewer alternatives under repetition)")
-                    index[nxt] = len(index)
-                    todo.append(nxt)
-                row[inverse.ravel() == col] = index[nxt]
+                if reach:
+                    row[inverse.ravel() == col] = number(nfa.closure(reach))
+        return row, final in current
+
+    dfa = _explore(nfa.closure({start}), expand, "simplify the pattern (fewer alternatives under repetition)")
+    return minimise(trim(dfa))
+
+
+def _explore(first: Any, expand: Callable[[Any, Callable[[Any], int]], tuple[np.ndarray, bool]], hint: str) -> DFA:
+    """Breadth-first construction from state ``first``: states are numbered as they are
+    found (the start is 0, at most MAX_STATES); ``expand(state, number)`` gives a state's
+    row of moves (V,) and whether it accepts."""
+    index = {first: 0}
+    todo = deque([first])
+
+    def number(key: Any) -> int:
+        if key not in index:
+            if len(index) >= MAX_STATES:
+                raise ConstraintError(f"the constraints are too complex: their automaton passes {MAX_STATES} "
+                                      f"states; {hint}")
+            index[key] = len(index)
+            todo.append(key)
+        return index[key]
+
+    rows: list[np.ndarray] = []
+    accept: list[bool] = []
+    while todo:
+        row, accepts = expand(todo.popleft(), number)
         rows.append(row)
-        accept.append(final in current)
-    return minimise(trim(DFA(np.stack(rows).astype(np.int32), np.array(accept))))
+        accept.append(accepts)
+    return DFA(np.stack(rows).astype(np.int32), np.array(accept))
 
 
 # ----- operations ---------------------------------------------------------------------
@@ -235,23 +249,12 @@ def intersect(dfas: Sequence[DFA]) -> DFA:
 
 
 def _product(a: DFA, b: DFA) -> DFA:
-    index = {(0, 0): 0}
-    todo = deque([(0, 0)])
-    rows: list[np.ndarray] = []
-    accept: list[bool] = []
-    while todo:
-        i, j = todo.popleft()
+    def expand(pair: tuple[int, int], number: Callable[[tuple[int, int]], int]) -> tuple[np.ndarray, bool]:
+        i, j = pair
         ta, tb = a.trans[i], b.trans[j]
         row = np.full(len(ta), -1, dtype=np.int64)
         for v in np.flatnonzero((ta >= 0) & (tb >= 0)):
-            key = (int(ta[v]), int(tb[v]))
-            if key not in index:
-                if len(index) >= MAX_STATES:
-                    raise ConstraintError(f"the constraints are too complex: their automaton passes {MAX_STATES} "
-                                          "states; use fewer or shorter constraints")
-                index[key] = len(index)
-                todo.append(key)
-            row[v] = index[key]
-        rows.append(row)
-        accept.append(bool(a.accept[i] and b.accept[j]))
-    return DFA(np.stack(rows).astype(np.int32), np.array(accept))
+            row[v] = number((int(ta[v]), int(tb[v])))
+        return row, bool(a.accept[i] and b.accept[j])
+
+    return _explore((0, 0), expand, "use fewer or shorter constraints")
