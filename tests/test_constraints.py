@@ -163,3 +163,12 @@ def test_an_automaton_too_large_is_refused(trained: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(automaton, "MAX_STATES", 200)
     with pytest.raises(ConstraintError, match="too complex: their automaton passes 200 states; simplify the pattern"):
         charsmith.load(trained).sample(3, pattern="[ab]*a[ab]{9}")
+
+
+@pytest.mark.parametrize("method", ["rejection", "smc"])
+def test_constraints_combine_with_top_k_and_top_p(trained: Path, method: str) -> None:
+    m = charsmith.load(trained)
+    c = Constraints(suffix="on", contains="a", max_len=10)
+    result = generate(m.stepper(), m.ckpt.vocab, c.plan(m.ckpt.vocab), Controls(0.8, top_k=6, top_p=0.9), 300,
+                      np.random.default_rng(1), method=method, particles=8)
+    assert len(result.samples) == 300 and all(meets(s, c) for s in result.samples)

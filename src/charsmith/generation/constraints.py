@@ -65,7 +65,7 @@ class Plan:
     live: np.ndarray | None = field(default=None, repr=False)  # (max_len + 1, S) lines mode
     dist: np.ndarray | None = field(default=None, repr=False)  # (S,) text mode
 
-    def _live(self, t: int, states: np.ndarray) -> np.ndarray:
+    def can_match(self, t: int, states: np.ndarray) -> np.ndarray:
         """Whether each state (B,) reached after ``t`` characters can still end in a match."""
         if t > self.max_len:
             return np.zeros(states.shape, dtype=bool)
@@ -77,14 +77,14 @@ class Plan:
     def allowed(self, t: int, states: np.ndarray) -> np.ndarray:
         """(B, V) which ids may come next for rows in ``states`` (B,) after ``t`` characters."""
         nxt = self.dfa.trans[states]  # (B, V)
-        ok = self._live(t + 1, nxt.ravel()).reshape(nxt.shape)
+        ok = self.can_match(t + 1, nxt.ravel()).reshape(nxt.shape)
         if self.ends:
             ok[:, 0] = self.dfa.accept[states] & (self.min_len <= t <= self.max_len)
         return ok
 
     def permits(self, t: int, states: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """(B,) whether id ``ids[b]`` may follow row b: one column of :meth:`allowed`."""
-        ok = self._live(t + 1, self.dfa.trans[states, ids])
+        ok = self.can_match(t + 1, self.dfa.trans[states, ids])
         if self.ends:
             ok |= (ids == 0) & self.dfa.accept[states] & (self.min_len <= t <= self.max_len)
         return ok
@@ -165,7 +165,7 @@ class _Compiler:
         live, dist = self.reachability(dfa)
         plan = Plan(dfa, self.c.prefix, prefix_ids, start, t0, self.min_len, self.max_len, ends=not self.text,
                     constrained=bool(parts or self.c.min_len or self.c.max_len is not None), live=live, dist=dist)
-        if start < 0 or t0 > self.max_len or not plan._live(t0, np.array([start]))[0]:
+        if not plan.can_match(t0, np.array([start]))[0]:
             raise self.impossible(parts)
         return plan
 

@@ -9,8 +9,14 @@ ends in a match but draws from the wrong distribution: ``q(item) = p(item) / pro
 so items whose prefixes lost much mass to the mask are over-drawn. The importance weight
 ``w = p / q = prod_t Z_t`` corrects this exactly in expectation.
 
+A look-ahead ``psi`` (``twist.py``) sharpens this: proposals ``q_t(c) ~ p_t(c) psi(prefix + c)``
+and weight factors ``Z_t / psi(prefix)`` with ``Z_t = sum_c p_t(c) psi(prefix + c)``; the
+product telescopes to the same ``p / q`` whatever ``psi`` is (the mask is ``psi`` = 1 where a
+match is still possible, else 0), and a ``psi`` close to the true probability of still
+matching makes the weights even.
+
 A group of N particles (rows) steps together; each particle's log-weight gains
-``log Z_t`` at every step. When the group's effective sample size
+``log Z_t - log psi(prefix)`` at every step. When the group's effective sample size
 ``ESS = (sum w)^2 / sum w^2`` falls below N/2, the group is resampled (systematic
 resampling: particles copied in proportion to their weights, which then become equal), so
 effort follows the prefixes that still carry probability (SMC steering, Lew et al. 2023,

@@ -12,7 +12,9 @@ is possible; better estimates give more even weights.
 Here ``psi`` is the exact probability of matching under a character bigram model
 ``B[a, c]`` (the model's own next-character probabilities averaged over a short pilot
 run, mixed with 1% uniform so that no possible continuation gets zero), computed by
-dynamic programming over (characters written, last character, automaton state).
+dynamic programming over (characters written, last character, automaton state). The same
+recursion with a max in place of the sum (``best=True``) gives the log-probability of the
+likeliest match instead, which ranks the extensions in beam search.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class Twist:
     def mask(cls, plan: Plan) -> Twist:
         """psi = 1 where a match is still possible, else 0: plain masking."""
         S, L = plan.dfa.size, plan.max_len
-        live = np.stack([plan._live(t, np.arange(S)) for t in range(L + 1)])  # (L + 1, S)
+        live = np.stack([plan.can_match(t, np.arange(S)) for t in range(L + 1)])  # (L + 1, S)
         with np.errstate(divide="ignore"):
             return cls(plan, np.log(live)[:, None, :])
 
