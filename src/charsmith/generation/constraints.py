@@ -206,7 +206,7 @@ class _Compiler:
             node = parse(c.pattern)
             if self.text:  # the completion begins with a match; anything may follow
                 node = Seq((node, Repeat(ANY, 0, None)))
-            out.append((f"match the pattern {c.pattern!r}", compile_node(node, *self.args())))
+            out.append((f"match the pattern '{c.pattern}'", compile_node(node, *self.args())))
         if c.suffix:
             out.append((f"end with {c.suffix!r}", self.compile(Seq((Repeat(ANY, 0, None), literal(c.suffix))))))
         for s in c.contains:

@@ -90,13 +90,14 @@ class _Parser:
         self.pos = 0
         self.end = len(pattern)
 
-    def fail(self, what: str, hint: str = "", at: int | None = None) -> ConstraintError:
+    def fail(self, what: str, hint: str = "", at: int | None = None, *, unsupported: bool = False) -> ConstraintError:
         at = self.pos if at is None else at
+        why = ", which is not supported" if unsupported else ""
         tail = f"; {hint}" if hint else ""
-        return ConstraintError(f"the pattern {self.text!r} has {what} at position {at}{tail}")
+        return ConstraintError(f"the pattern '{self.text}' has {what} at position {at}{why}{tail}")
 
     def unsupported(self, construct: str, hint: str = "", at: int | None = None) -> ConstraintError:
-        return self.fail(f"{construct}, which is not supported", hint or f"supported: {SUPPORTED}", at)
+        return self.fail(construct, hint or f"supported: {SUPPORTED}", at, unsupported=True)
 
     def parse(self) -> Node:
         if self.text.startswith("^"):
