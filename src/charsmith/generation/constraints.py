@@ -179,7 +179,8 @@ class _Compiler:
             given = [name for name, v in (("suffix", c.suffix), ("contains", c.contains), ("min_len", c.min_len),
                                           ("max_len", c.max_len)) if v]
             if given:
-                raise ConstraintError(f"{', '.join(given)} apply to list items, but this model writes running text "
+                verb = "applies" if len(given) == 1 else "apply"
+                raise ConstraintError(f"{', '.join(given)} {verb} to list items, but this model writes running text "
                                       "(a completion of a given length); constrain it with a pattern or exclude")
         elif self.min_len > self.max_len:
             raise ConstraintError(f"the minimum length {self.min_len} is above the maximum length {self.max_len}")
