@@ -116,7 +116,7 @@ def accuracy(m: charsmith.CharModel, name: str, n: int, particles: tuple[int, ..
         start = time.perf_counter()
         smc = m.stream(n, allow_known=True, seed=7, particles=count, **case)
         items = list(smc)
-        rows.append({"case": name, "n": n, "method": smc.method, "particles": count,
+        rows.append({"case": name, "n": len(items), "method": smc.method, "particles": count,
                      "smc_seconds": time.perf_counter() - start, "reference_draws": drawn, "reference_seconds": took,
                      "smc_vs_reference": {k: tv(f, items, a) for k, f in keys.items()},
                      "reference_vs_reference": {k: tv(f, b, a) for k, f in keys.items()}})
@@ -207,15 +207,15 @@ def write_section(p: dict[str, Any]) -> None:
               "against 1,000 of plain sampling + rejection (prefix primed), total variation distance of the "
               "distributions of " + ", ".join(stats) + "; the noise row is a second reference sample of the same "
               "size against the first.", "",
-              "| case | particles | " + " | ".join(stats) + " | SMC seconds |",
-              "| --- | ---: | " + " | ".join("---:" for _ in stats) + " | ---: |"]
+              "| case | particles | items | " + " | ".join(stats) + " | SMC seconds |",
+              "| --- | ---: | ---: | " + " | ".join("---:" for _ in stats) + " | ---: |"]
         for case in dict.fromkeys(a["case"] for a in p["accuracy"]):
             rows = [a for a in p["accuracy"] if a["case"] == case]
             for a in rows:
                 cells = " | ".join(f"{a['smc_vs_reference'][k]:.3f}" for k in stats)
-                w.append(f"| {case} | {a['particles']} | {cells} | {a['smc_seconds']:.1f} |")
+                w.append(f"| {case} | {a['particles']} | {a['n']:,} | {cells} | {a['smc_seconds']:.1f} |")
             noise = rows[0]["reference_vs_reference"]
-            w.append(f"| {case} | noise | " + " | ".join(f"{noise[k]:.3f}" for k in stats)
+            w.append(f"| {case} | noise | 1,000 | " + " | ".join(f"{noise[k]:.3f}" for k in stats)
                      + f" | (reference: {rows[0]['reference_draws']:,} draws, {rows[0]['reference_seconds']:.0f} s) |")
         w.append("")
     path = HERE / "RESULTS.md"

@@ -161,7 +161,7 @@ def _add_sample(sub: Any) -> None:
     c.add_argument("--particles", type=POS_INT, default=PARTICLES,
                    help=f"SMC particles per item when matches are rare (default {PARTICLES}; more is closer to exact)")
     c.add_argument("--max-draws", type=POS_INT, dest="max_draws",
-                   help="give up after this many draws and particles (default 200 n + 20000)")
+                   help="give up after this many draws and particles (default 4 x particles x n + 20000)")
     s.add_argument("--length", type=NONNEG_INT, default=400, help="text mode: characters to add after the prompt")
     s.add_argument("--unique", action="store_true", help="no repeated items")
     s.add_argument("--allow-known", action="store_true", dest="allow_known", help="keep items from the training set")
@@ -321,7 +321,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         texts = m.complete(args.prefix, args.length, n=args.n, temperature=args.temperature, top_k=args.top_k,
                            top_p=args.top_p, seed=args.seed, greedy=args.greedy, particles=args.particles,
                            max_draws=args.max_draws, **constraints)
-        _warn_short(len(texts), args.n, err, drawn=args.max_draws or default_max_draws(args.n))
+        _warn_short(len(texts), args.n, err, drawn=args.max_draws or default_max_draws(args.n, args.particles))
         return _emit(args, out, {"samples": texts, "model": _config_json(m)}, "\n\n".join(texts))
     if args.beam or args.greedy:
         found = m.most_likely(args.n, beam=args.beam or 1, prefix=args.prefix, allow_known=args.allow_known,

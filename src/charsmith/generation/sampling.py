@@ -45,9 +45,10 @@ PARTICLES = 64
 METHODS = ("auto", "rejection", "smc")
 
 
-def default_max_draws(n: int) -> int:
-    """The default effort bound for ``n`` items: plain draws plus SMC particles."""
-    return 200 * n + 20_000
+def default_max_draws(n: int, particles: int = PARTICLES) -> int:
+    """The default effort bound for ``n`` items, in plain draws plus SMC particles: room for
+    four SMC runs per item, and a floor for small n."""
+    return 4 * particles * n + 20_000
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class SampleStream:
             raise CharsmithError(f"max_draws must be >= 1, got {max_draws}")
         self.stepper, self.vocab, self.plan, self.controls, self.rng = stepper, vocab, plan, controls, rng
         self.n, self.known, self.unique, self.particles, self.chunk = int(n), known, unique, int(particles), chunk
-        self.max_draws = max_draws or default_max_draws(self.n)
+        self.max_draws = max_draws or default_max_draws(self.n, self.particles)
         self.method = method if plan.constrained or method != "auto" else "rejection"
         self.acceptance: float | None = None
         self.drawn = self.plain_draws = self.matched = self.delivered = 0
