@@ -15,8 +15,15 @@ correction.
 from charsmith.generation.beam import beam_search
 from charsmith.generation.constraints import Constraints, Plan
 from charsmith.generation.controls import Controls, draw, next_probs
-from charsmith.generation.sampling import (PARTICLES, SampleResult, SampleStream, complete, default_max_draws, generate,
-                                          sample_items)
+from charsmith.generation.sampling import (
+    PARTICLES,
+    SampleResult,
+    SampleStream,
+    complete,
+    default_max_draws,
+    generate,
+    sample_items,
+)
 from charsmith.generation.stepper import Rows, Stepper
 
 __all__ = [
