@@ -161,7 +161,7 @@ def _add_sample(sub: Any) -> None:
     c.add_argument("--particles", type=POS_INT, default=PARTICLES,
                    help=f"SMC particles per item when matches are rare (default {PARTICLES}; more is closer to exact)")
     c.add_argument("--max-draws", type=POS_INT, dest="max_draws",
-                   help="give up after this many draws and particles (default 4 x particles x n + 20000)")
+                   help="give up after this many draws and particles (default max(200, 4 x particles) x n + 20000)")
     s.add_argument("--length", type=NONNEG_INT, default=400, help="text mode: characters to add after the prompt")
     s.add_argument("--unique", action="store_true", help="no repeated items")
     s.add_argument("--allow-known", action="store_true", dest="allow_known", help="keep items from the training set")

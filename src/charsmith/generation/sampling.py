@@ -47,8 +47,8 @@ METHODS = ("auto", "rejection", "smc")
 
 def default_max_draws(n: int, particles: int = PARTICLES) -> int:
     """The default effort bound for ``n`` items, in plain draws plus SMC particles: room for
-    four SMC runs per item, and a floor for small n."""
-    return 4 * particles * n + 20_000
+    200 plain draws or four SMC runs per item, whichever is more, and a floor for small n."""
+    return max(200, 4 * particles) * n + 20_000
 
 
 @dataclass(frozen=True)
