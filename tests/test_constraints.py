@@ -139,8 +139,9 @@ def test_nearly_impossible_constraints_stop_after_bounded_effort(trained: Path) 
     m = charsmith.load(trained)
     result = m.sample(10, suffix="zzz", top_k=1, seed=0, max_draws=3000, allow_known=True)
     assert result.samples == [] and result.drawn <= 3000 and result.short_by(10) == 10
-    found = m.sample(1000, suffix="don", prefix="zu", min_len=9, seed=0, max_draws=2000, allow_known=True)
-    assert 0 < len(found.samples) < 1000 and found.drawn <= 2000
+    stream = m.stream(1000, suffix="don", prefix="zu", min_len=9, seed=0, max_draws=2000, allow_known=True)
+    found = list(stream)
+    assert 0 < len(found) < 1000 and stream.drawn <= 2000 and stream.exhausted
 
 
 def test_text_models_take_a_pattern() -> None:
