@@ -33,8 +33,10 @@ _EXPORTS = {
     "CheckpointError": "charsmith.errors",
     "ConstraintError": "charsmith.errors",
     "DataError": "charsmith.errors",
+    "InputError": "charsmith.errors",
     "ResourceError": "charsmith.errors",
     "RunLockedError": "charsmith.errors",
+    "TimeLimitError": "charsmith.errors",
     "Vocab": "charsmith.vocab",
 }
 

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,14 +23,22 @@ import numpy as np
 from charsmith.checkpoint import Checkpoint, load_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.data import Corpus, detect_mode, is_known, load_corpus, read_chunks, read_text, split_lines
+from charsmith.deadline import NEVER, Deadline
 from charsmith.defaults import suggest
-from charsmith.errors import CharsmithError, CheckpointError, DataError
+from charsmith.errors import CharsmithError, CheckpointError, DataError, InputError
 from charsmith.generation import (PARTICLES, Constraints, Controls, Plan, SampleResult, SampleStream, Stepper,
-                                  beam_search, complete)
+                                  beam_search, complete, complete_stream)
 from charsmith.scoring import EvalResult, ItemScore, lines_loss, score_items, stream_loss
 from charsmith.trainer import Progress, Trainer
+from charsmith.vocab import END, Vocab
 
 __all__ = ["CharModel", "bundled_models", "load", "plan_run", "resolve_model", "train"]
+
+
+def _rng(seed: int | None) -> np.random.Generator:
+    if isinstance(seed, int) and seed < 0:
+        raise InputError(f"seed must be a non-negative integer, got {seed}")
+    return np.random.default_rng(seed)
 
 
 def bundled_models() -> list[str]:
@@ -54,7 +62,12 @@ def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
 
 @dataclass(frozen=True)
 class CharModel:
-    """A trained model: a checkpoint plus convenient methods."""
+    """A trained model: a checkpoint plus convenient methods.
+
+    Text given to a model trained with ``lowercase`` (a prefix, a prompt, items to score)
+    is lower-cased first, as its training data was. ``timeout`` (seconds) stops a call that
+    runs longer with TimeLimitError.
+    """
 
     ckpt: Checkpoint
 
@@ -62,16 +75,25 @@ class CharModel:
     def mode(self) -> str:
         return self.ckpt.mode
 
+    @property
+    def lowercase(self) -> bool:
+        """Whether the model learned lower-cased data (and so lower-cases what it is given)."""
+        return bool(self.ckpt.train and self.ckpt.train.lowercase)
+
+    def _text(self, text: str) -> str:
+        return text.lower() if self.lowercase else text
+
     def _require_lines(self, what: str) -> None:
         if self.mode != "lines":
             raise CharsmithError(f"{what}() writes list items, but this model learned running text; use complete()")
 
-    def _args(self) -> tuple:
+    def _args(self) -> tuple[dict[str, np.ndarray], ModelConfig, Vocab]:
         return self.ckpt.params, self.ckpt.model, self.ckpt.vocab
 
-    def stepper(self) -> Stepper:
-        """The model as generation reaches it (see ``charsmith.generation.stepper``)."""
-        return Stepper(self.ckpt.params, self.ckpt.model)
+    def stepper(self, deadline: Deadline = NEVER) -> Stepper:
+        """The model as generation reaches it (see ``charsmith.generation.stepper``); past
+        ``deadline`` its steps raise TimeLimitError."""
+        return Stepper(self.ckpt.params, self.ckpt.model, deadline)
 
     def plan(self, constraints: Constraints, *, text_length: int | None = None) -> Plan:
         """``constraints`` compiled for this model (lower-cased first if it was trained on
@@ -85,15 +107,16 @@ class CharModel:
         suffix: str = "", contains: str | Sequence[str] = (), exclude: str = "", pattern: str | None = None,
         max_len: int | None = None, min_len: int | None = None, seed: int | None = None,
         rng: np.random.Generator | None = None, allow_known: bool = False, unique: bool = False,
-        particles: int = PARTICLES, max_draws: int | None = None,
+        particles: int = PARTICLES, max_draws: int | None = None, timeout: float | None = None,
     ) -> SampleStream:
         """An iterator over ``n`` new items (lines mode), found a batch at a time in bounded
         memory, for any n; see ``sample`` for the options. Its counts (``drawn``,
         ``dropped_known``, ...) are current as you iterate."""
         self._require_lines("stream")
+        deadline = Deadline.after(timeout)
         plan = self.plan(Constraints(prefix, suffix, contains, exclude, pattern, min_len, max_len))
-        rng = rng if rng is not None else np.random.default_rng(seed)
-        return SampleStream(self.stepper(), self.ckpt.vocab, plan, Controls(temperature, top_k, top_p), n, rng,
+        rng = rng if rng is not None else _rng(seed)
+        return SampleStream(self.stepper(deadline), self.ckpt.vocab, plan, Controls(temperature, top_k, top_p), n, rng,
                             known=None if allow_known else self.ckpt.known, unique=unique, particles=particles,
                             max_draws=max_draws)
 
@@ -102,7 +125,7 @@ class CharModel:
         suffix: str = "", contains: str | Sequence[str] = (), exclude: str = "", pattern: str | None = None,
         max_len: int | None = None, min_len: int | None = None, seed: int | None = None,
         rng: np.random.Generator | None = None, allow_known: bool = False, unique: bool = False,
-        particles: int = PARTICLES, max_draws: int | None = None,
+        particles: int = PARTICLES, max_draws: int | None = None, timeout: float | None = None,
     ) -> SampleResult:
         """``n`` new items (lines mode), each satisfying every constraint given: ``prefix``,
         ``suffix``, ``contains`` (one string or several, all must occur), ``exclude`` (none of
@@ -116,27 +139,32 @@ class CharModel:
         return self.stream(n, temperature=temperature, top_k=top_k, top_p=top_p, prefix=prefix, suffix=suffix,
                            contains=contains, exclude=exclude, pattern=pattern, max_len=max_len, min_len=min_len,
                            seed=seed, rng=rng, allow_known=allow_known, unique=unique, particles=particles,
-                           max_draws=max_draws).result()
+                           max_draws=max_draws, timeout=timeout).result()
 
     def most_likely(
         self, n: int = 1, *, beam: int | None = None, prefix: str = "", suffix: str = "",
         contains: str | Sequence[str] = (), exclude: str = "", pattern: str | None = None, max_len: int | None = None,
-        min_len: int | None = None, allow_known: bool = False,
+        min_len: int | None = None, allow_known: bool = False, timeout: float | None = None,
     ) -> list[tuple[str, float]]:
         """The ``n`` most likely items meeting the constraints (as in ``sample``) by beam
         search (width ``beam``, default ``n``), with their log-probabilities; training items
         are skipped unless ``allow_known``."""
         self._require_lines("most_likely")
+        if n < 1:
+            raise InputError(f"n must be >= 1, got {n}")
+        deadline = Deadline.after(timeout)
         plan = self.plan(Constraints(prefix, suffix, contains, exclude, pattern, min_len, max_len))
         known = self.ckpt.known
         exclude_known = None if allow_known or known is None else (lambda items: is_known(items, known))
-        return beam_search(self.stepper(), self.ckpt.vocab, plan, beam or n, n=n, exclude=exclude_known)
+        return beam_search(self.stepper(deadline), self.ckpt.vocab, plan, n if beam is None else beam, n=n,
+                           exclude=exclude_known)
 
     def complete(
         self, prompt: str = "", length: int = 200, *, n: int = 1, temperature: float = 1.0, top_k: int = 0,
         top_p: float = 1.0, seed: int | None = None, greedy: bool = False, pattern: str | None = None,
         exclude: str = "", suffix: str = "", contains: str | Sequence[str] = (), min_len: int | None = None,
         max_len: int | None = None, particles: int = PARTICLES, max_draws: int | None = None,
+        timeout: float | None = None,
     ) -> list[str]:
         """Text mode: continue ``prompt`` by ``length`` characters, ``n`` times. ``pattern``:
         the continuation begins with a match; ``exclude``: characters it never contains.
@@ -144,14 +172,48 @@ class CharModel:
         refused here with a ConstraintError."""
         if self.mode != "text":
             raise CharsmithError("complete() continues running text, but this model writes list items; use sample()")
+        deadline = Deadline.after(timeout)
         plan = self.plan(Constraints(prompt, suffix, contains, exclude, pattern, min_len, max_len), text_length=length)
-        rng = None if greedy else np.random.default_rng(seed)
-        return complete(self.stepper(), self.ckpt.vocab, plan, rng, n=n, controls=Controls(temperature, top_k, top_p),
-                        particles=particles, max_draws=max_draws)
+        rng = None if greedy else _rng(seed)
+        return complete(self.stepper(deadline), self.ckpt.vocab, plan, rng, n=n,
+                        controls=Controls(temperature, top_k, top_p), particles=particles, max_draws=max_draws)
 
-    def score(self, items: Sequence[str]) -> list[ItemScore]:
-        """Log-probability of each item (end token included)."""
-        return score_items(*self._args(), list(items))
+    def complete_stream(
+        self, prompt: str = "", length: int = 200, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
+        seed: int | None = None, greedy: bool = False, pattern: str | None = None, exclude: str = "",
+        timeout: float | None = None,
+    ) -> Iterator[str]:
+        """Text mode: a continuation of ``prompt`` by ``length`` characters, one character at
+        a time as each is drawn (seeded draws are reproducible, but not the characters
+        ``complete`` gives: it draws several rows at once). With ``pattern`` or ``exclude``
+        (as for ``complete``) the continuation is found first and then given out, as a match
+        is only known once it is complete. Arguments are checked, and the prompt read,
+        before this returns; ``timeout`` covers the whole iteration."""
+        if self.mode != "text":
+            raise CharsmithError("complete() continues running text, but this model writes list items; use sample()")
+        if pattern is not None or exclude:
+            text = self.complete(prompt, length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+                                 greedy=greedy, pattern=pattern, exclude=exclude, timeout=timeout)
+            return iter(text[0][len(self._text(prompt)):] if text else "")
+        deadline = Deadline.after(timeout)
+        plan = self.plan(Constraints(prompt), text_length=length)
+        rng = None if greedy else _rng(seed)
+        return complete_stream(self.stepper(deadline), self.ckpt.vocab, plan, rng, Controls(temperature, top_k, top_p))
+
+    def score(self, items: Sequence[str], *, timeout: float | None = None) -> list[ItemScore]:
+        """Log-probability of each item (end token included), with each character's share."""
+        items = [self._text(s) for s in items]
+        if self.mode == "lines":
+            for item in items:
+                if END in item:
+                    raise InputError(f"item {item!r} spans lines; score one item per line")
+        return score_items(*self._args(), items, deadline=Deadline.after(timeout))
+
+    def is_known(self, items: Sequence[str]) -> list[bool] | None:
+        """Which ``items`` are in the training set; None if the checkpoint keeps no record of
+        it (text models)."""
+        known = self.ckpt.known
+        return None if known is None else is_known([self._text(s) for s in items], known).tolist()
 
     def evaluate(self, path: str | os.PathLike[str]) -> EvalResult:
         """Mean held-out NLL per character of a file, read the way the model was trained."""

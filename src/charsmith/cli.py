@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     _add_info(sub)
     _add_bench(sub)
+    _add_serve(sub)
     for name in ("train", "sample", "score", "eval"):
         sub.choices[name].add_argument(
             "--threads", type=NONNEG_INT, help="threads for the compiled kernels (default 0: all usable cores)")
@@ -201,6 +202,19 @@ def _add_bench(sub: Any) -> None:
     b.add_argument("--data-dir", dest="data_dir", help="folder holding makemore_names.txt (default: ../shared/data)")
     b.add_argument("--no-torch", action="store_true", dest="no_torch", help="skip the PyTorch comparisons")
     b.add_argument("--json", action="store_true", help="one JSON object on stdout")
+
+
+def _add_serve(sub: Any) -> None:
+    s = sub.add_parser("serve", help="a web page and JSON API for the models, on this machine",
+                       description="Serve the bundled models and the checkpoint directories given on a web page "
+                                   "and a JSON API (needs the web extra: pip install \"charsmith[web]\").")
+    s.add_argument("models", nargs="*", metavar="MODEL_DIR", help="checkpoint directories to serve as well")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    s.add_argument("--port", type=_number(int, 0, strict=False, high=65535), default=8000,
+                   help="port to listen on (default 8000; 0 picks a free one)")
+    s.add_argument("--threads", type=NONNEG_INT, default=1,
+                   help="threads for the compiled kernels per request (default 1: requests already run side by "
+                        "side, and one request's threads would wait on another's; 0: all usable cores)")
 
 
 # ----- commands --------------------------------------------------------------------------
@@ -396,8 +410,6 @@ def cmd_score(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         items += [ln.strip() for ln in read_text(args.file).split("\n") if ln.strip()]
     if not items:
         raise CharsmithError("nothing to score: give items on the command line or --file FILE")
-    if m.ckpt.train is not None and m.ckpt.train.lowercase:
-        items = [s.lower() for s in items]
     scores = m.score(items)
     if args.sort:
         scores.sort(key=lambda s: s.nats_per_char)
@@ -455,6 +467,31 @@ def cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return _emit(args, out, {"rows": rows, "environment": env}, "\n".join(lines))
 
 
+def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        from charsmith import web
+        from charsmith.web import server
+    except ModuleNotFoundError as e:
+        if e.name in ("starlette", "uvicorn"):
+            raise CharsmithError(str(e)) from None
+        raise
+    models = web.Models.load(args.models)
+    sock = server.bind(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    if not server.is_loopback(args.host):
+        print(f"charsmith: warning: listening on {args.host}, so anyone who can reach this machine can use the "
+              "page and the API (there is no login); the default --host 127.0.0.1 keeps it to this machine", file=err)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+    print(f"serving {', '.join(models.names)} on {url} (Ctrl-C stops)", file=out, flush=True)
+    app = web.create_app(models, allowed_hosts=server.local_host_names(args.host))
+    with sock:
+        try:
+            server.run(app, sock)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C is how a server is stopped
+    return 0
+
+
 def _config_json(m: CharModel) -> dict[str, Any]:
     c = m.ckpt
     n_params = int(sum(p.size for p in c.params.values()))
@@ -509,7 +546,7 @@ def _silence_stdout() -> None:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "score": cmd_score, "eval": cmd_eval, "info": cmd_info,
-            "bench": cmd_bench}
+            "bench": cmd_bench, "serve": cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:

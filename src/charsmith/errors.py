@@ -4,8 +4,8 @@ The exceptions are all ``ValueError`` subclasses, so callers may catch either. M
 what is wrong, then what to do about it.
 """
 
-__all__ = ["CharsmithError", "CharsmithWarning", "CheckpointError", "ConstraintError", "DataError", "ResourceError",
-           "RunLockedError"]
+__all__ = ["CharsmithError", "CharsmithWarning", "CheckpointError", "ConstraintError", "DataError", "InputError",
+           "ResourceError", "RunLockedError", "TimeLimitError"]
 
 
 class CharsmithError(ValueError):
@@ -34,3 +34,12 @@ class CharsmithWarning(UserWarning):
 
 class ConstraintError(CharsmithError):
     """Generation constraints that are malformed, unsupported or impossible to meet."""
+
+
+class InputError(CharsmithError):
+    """An argument a model cannot take: an option out of its range, or a prefix, prompt or
+    item with characters the model never saw."""
+
+
+class TimeLimitError(CharsmithError):
+    """Work given a time limit (``timeout=``) ran past it and was stopped."""

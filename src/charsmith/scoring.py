@@ -15,6 +15,8 @@ import numpy as np
 from charsmith import model as M
 from charsmith.config import ModelConfig
 from charsmith.data import encode_items, line_batches, text_windows
+from charsmith.deadline import NEVER, Deadline
+from charsmith.errors import InputError
 from charsmith.vocab import Vocab
 
 __all__ = ["EvalResult", "ItemScore", "log_softmax_at", "score_items", "stream_loss"]
@@ -24,11 +26,13 @@ LN2 = math.log(2)
 
 @dataclass(frozen=True)
 class ItemScore:
-    """``logprob``: natural-log probability of the item and its end token."""
+    """``logprob``: natural-log probability of the item and its end token; ``char_logprobs``:
+    its ``n_chars`` terms, one per character and the last for the end token."""
 
     item: str
     logprob: float
     n_chars: int
+    char_logprobs: tuple[float, ...] = ()
 
     @property
     def nats_per_char(self) -> float:
@@ -61,22 +65,25 @@ def log_softmax_at(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 
 def score_items(
-    params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, items: Sequence[str], *, batch_size: int = 512
+    params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, items: Sequence[str], *, batch_size: int = 512,
+    deadline: Deadline = NEVER,
 ) -> list[ItemScore]:
-    """Score each item; characters outside the vocabulary raise ValueError naming them."""
+    """Score each item; characters outside the vocabulary raise InputError naming them."""
     for item in items:
         missing = vocab.unknown(item)
         if missing:
-            raise ValueError(f"item {item!r} has characters the model never saw: {missing!r}")
+            raise InputError(f"item {item!r} has characters the model never saw: {missing!r}")
     dtype = next(iter(params.values())).dtype
     seqs = encode_items(vocab, items)
-    logprob = np.zeros(len(items))
+    scores: list[ItemScore] = []
     for start in range(0, len(seqs), batch_size):
+        deadline.check()
         batch = next(line_batches(seqs[start : start + batch_size], batch_size, None))
         logits, _, _ = M.forward(params, cfg, batch.ids, M.init_state(cfg, len(batch.ids), dtype))
         lp = log_softmax_at(logits, batch.targets) * batch.mask  # (B, T)
-        logprob[start : start + len(lp)] = lp.sum(axis=1)
-    return [ItemScore(s, float(lp), len(s) + 1) for s, lp in zip(items, logprob)]
+        for s, row in zip(items[start : start + batch_size], lp):
+            scores.append(ItemScore(s, float(row.sum()), len(s) + 1, tuple(row[: len(s) + 1].tolist())))
+    return scores
 
 
 def lines_loss(params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, items: Sequence[str]) -> EvalResult:

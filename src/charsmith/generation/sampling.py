@@ -30,15 +30,15 @@ import numpy as np
 from charsmith.data import is_known
 from charsmith.errors import CharsmithError
 from charsmith.generation.constraints import Constraints, Plan
-from charsmith.generation.controls import Controls
-from charsmith.generation.plain import decode, draw_matches
+from charsmith.generation.controls import Controls, draw
+from charsmith.generation.plain import END_ID, decode, draw_matches
 from charsmith.generation.smc import smc_draws
-from charsmith.generation.stepper import Stepper
+from charsmith.generation.stepper import Rows, Stepper
 from charsmith.generation.twist import Twist, bigram
 from charsmith.vocab import Vocab
 
-__all__ = ["CHUNK", "METHODS", "PARTICLES", "SampleResult", "SampleStream", "complete", "default_max_draws",
-           "generate", "sample_items"]
+__all__ = ["CHUNK", "METHODS", "PARTICLES", "SampleResult", "SampleStream", "complete", "complete_stream",
+           "default_max_draws", "generate", "sample_items"]
 
 CHUNK = 4096  # rows per model batch: bounds memory whatever n is
 PARTICLES = 64
@@ -219,3 +219,23 @@ def complete(
         ids, lengths = smc_draws(stepper, plan, controls, None, n, 1)
         return decode(vocab, plan.prefix, ids, lengths)
     return list(SampleStream(stepper, vocab, plan, controls, n, rng, particles=particles, max_draws=max_draws))
+
+
+def complete_stream(
+    stepper: Stepper, vocab: Vocab, plan: Plan, rng: np.random.Generator | None, controls: Controls,
+) -> Iterator[str]:
+    """Text mode, one continuation of the plan's prompt with no constraint: its
+    ``plan.max_len`` characters one at a time as they are drawn (greedy when ``rng`` is
+    None). The prompt is read before this returns."""
+    if plan.ends or plan.constrained:
+        raise CharsmithError("complete_stream() takes a text plan without constraints; use complete()")
+    x, rows = stepper.prime(np.concatenate(([END_ID], plan.prefix_ids)), 1)
+
+    def chars(x: np.ndarray, rows: Rows) -> Iterator[str]:
+        for _ in range(plan.max_len):
+            logits, rows = stepper.step(x, rows)
+            p = controls.probs(logits)  # (1, V)
+            x = p.argmax(axis=1) if rng is None else draw(p, rng)
+            yield vocab.chars[int(x[0])]
+
+    return chars(x, rows)

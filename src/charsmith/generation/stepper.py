@@ -17,6 +17,7 @@ import numpy as np
 
 from charsmith import model as M
 from charsmith.config import ModelConfig
+from charsmith.deadline import NEVER, Deadline
 
 __all__ = ["Rows", "Stepper"]
 
@@ -39,10 +40,12 @@ class Rows:
 
 @dataclass(frozen=True)
 class Stepper:
-    """A model ready to generate: its parameters and config."""
+    """A model ready to generate: its parameters and config, and a ``deadline`` past which
+    a step raises TimeLimitError (so one time limit covers every way of generating)."""
 
     params: Params
     cfg: ModelConfig
+    deadline: Deadline = NEVER
 
     def prime(self, ids: np.ndarray, batch: int) -> tuple[np.ndarray, Rows]:
         """Feed ``ids`` (all but the last) to a zero state; return the last id for ``batch``
@@ -56,5 +59,6 @@ class Stepper:
 
     def step(self, x: np.ndarray, rows: Rows) -> tuple[np.ndarray, Rows]:
         """One character for every row: ids x (B,) -> logits (B, V) and the rows' new state."""
+        self.deadline.check()
         logits, state = M.step(self.params, self.cfg, x, rows.state, check=False, **rows.extras)
         return logits, Rows(state, rows.extras)

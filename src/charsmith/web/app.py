@@ -1,0 +1,240 @@
+"""The routes: the page, its static files, and the JSON API over CharModel.
+
+    GET  /               the page                 POST /api/score     items' bits/char, per character
+    GET  /api/models     the models and limits    POST /api/complete  a text's continuation, streamed
+    POST /api/sample     new items with bits/char and novelty
+    POST /api/classify   P(category | item), for models with categories
+
+Model work runs on a pool of ``Limits.workers`` threads, never on the event loop, so a
+slow request does not hold up the others; requests beyond that wait their turn. Mistakes get a 4xx with a
+JSON body ``{"error": message}`` (and ``"limit"`` when a limit was the reason).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from charsmith import __version__
+from charsmith.api import CharModel
+from charsmith.deadline import Deadline
+from charsmith.errors import CharsmithError, TimeLimitError
+from charsmith.scoring import LN2, ItemScore
+from charsmith.web.limits import Limits
+from charsmith.web.models import Models, UnknownModel, library_supports
+from charsmith.web.schema import CLASSIFY, COMPLETE, SAMPLE, SCORE, RequestError, check_limit, parse, parse_body
+from charsmith.web.streaming import TextStream
+
+__all__ = ["create_app"]
+
+STATIC = Path(__file__).with_name("static")
+# The page loads nothing from anywhere else (it works offline) and may not be framed.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'",
+    "Cache-Control": "no-cache",
+}
+log = logging.getLogger("charsmith.web")
+T = TypeVar("T")
+
+
+def create_app(models: Models | None = None, limits: Limits | None = None, *,
+               allowed_hosts: Sequence[str] | None = None) -> Starlette:  # fmt: skip
+    """The ASGI app serving ``models`` (default: the bundled ones) within ``limits``.
+    ``allowed_hosts`` restricts the Host header (against DNS rebinding of a local server)."""
+    api = _Api(models if models is not None else Models.load(), limits or Limits())
+    routes = [
+        Route("/", api.page),
+        Route("/api/models", api.list_models),
+        Route("/api/sample", api.sample, methods=["POST"]),
+        Route("/api/score", api.score, methods=["POST"]),
+        Route("/api/complete", api.complete, methods=["POST"]),
+        Route("/api/classify", api.classify, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))] if allowed_hosts else []
+    handlers: dict[Any, Callable[..., Any]] = {
+        RequestError: lambda _, e: _error(e.status, e.message, e.limit),
+        UnknownModel: lambda _, e: _error(404, str(e)),
+        TimeLimitError: lambda _, e: _error(422, api.over_time(), "seconds"),
+        CharsmithError: lambda _, e: _error(422, str(e)),
+        HTTPException: lambda _, e: _error(e.status_code, str(e.detail)),
+        Exception: _internal_error,
+    }
+    return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=api.lifespan)
+
+
+def _error(status: int, message: str, limit: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": message, **({"limit": limit} if limit else {})}, status_code=status)
+
+
+def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("error serving %s %s", request.method, request.url.path, exc_info=exc)
+    return _error(500, "internal error; the server's log has the details")
+
+
+class _Api:
+    def __init__(self, models: Models, limits: Limits) -> None:
+        self.models, self.limits = models, limits
+        self._pool: ThreadPoolExecutor | None = None
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.limits.workers, thread_name_prefix="charsmith-web")
+        return self._pool
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+
+    def over_time(self) -> str:
+        return (f"the request ran past this server's time limit of {self.limits.seconds:g} s (seconds); "
+                "ask for fewer or shorter items")
+
+    async def _compute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` on a worker thread (queued while all workers are busy)."""
+        return await asyncio.wrap_future(self.pool.submit(fn, *args, **kwargs))
+
+    async def _json(self, request: Request) -> dict[str, Any]:
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            raise RequestError(415, "send the request body as JSON, with Content-Type: application/json")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > self.limits.max_body:
+                raise RequestError(413, f"the request body is over this server's limit of {self.limits.max_body} "
+                                        "bytes (max_body)", "max_body")
+        return parse_body(bytes(body))
+
+    async def page(self, request: Request) -> Response:
+        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+
+    async def list_models(self, request: Request) -> Response:
+        models = [self.models.describe(name, self.limits) for name in self.models.names]
+        return JSONResponse({"version": __version__, "models": models, "limits": self.limits.as_dict()})
+
+    async def sample(self, request: Request) -> Response:
+        o = parse(await self._json(request), SAMPLE)
+        m = self.models.get(o["model"])
+        check_limit(self.limits, "max_n", o["n"], "n")
+        if o["max_len"] is not None:
+            check_limit(self.limits, "max_len", o["max_len"], "max_len")
+        if o["beam"] is not None:
+            check_limit(self.limits, "max_beam", o["beam"], "beam")
+        method = "sample" if o["beam"] is None else "most_likely"
+        extras = _extras(o, method, ("category", "suffix", "contains", "exclude", "pattern"))
+        return JSONResponse(await self._compute(_sample, m, o, extras, self.limits.seconds))
+
+    def _items(self, o: dict[str, Any], what: str) -> None:
+        if not o["items"]:
+            raise RequestError(422, f"nothing to {what}: 'items' is empty")
+        check_limit(self.limits, "max_items", len(o["items"]), "the number of items")
+        check_limit(self.limits, "max_item_chars", max(map(len, o["items"])), "the longest item's length")
+
+    async def score(self, request: Request) -> Response:
+        o = parse(await self._json(request), SCORE)
+        m = self.models.get(o["model"])
+        self._items(o, "score")
+        extras = _extras(o, "score", ("category",))
+        seconds = self.limits.seconds  # counted from when a worker takes the request
+        scores, known = await self._compute(lambda: _score(m, o["items"], extras, Deadline.after(seconds)))
+        return JSONResponse({"model": o["model"], "items": [_row(s, k, chars=True) for s, k in zip(scores, known)]})
+
+    async def classify(self, request: Request) -> Response:
+        o = parse(await self._json(request), CLASSIFY)
+        m = self.models.get(o["model"])
+        self._items(o, "classify")
+        if not hasattr(m, "classify"):
+            raise RequestError(422, "'classify' is not supported by this version of charsmith")
+        found = await self._compute(m.classify, o["items"], top=o["top"], uniform_prior=o["uniform_prior"])
+        rows = [{"item": r.item, "categories": [{"category": c, "probability": p} for c, p in r.probs]} for r in found]
+        return JSONResponse({"model": o["model"], "items": rows})
+
+    async def complete(self, request: Request) -> Response:
+        o = parse(await self._json(request), COMPLETE)
+        m = self.models.get(o["model"])
+        if m.mode != "text":
+            raise RequestError(422, f"model {o['model']!r} writes list items, not running text; use /api/sample")
+        check_limit(self.limits, "max_length", o["length"], "length")
+        check_limit(self.limits, "max_prompt", len(o["prompt"]), "the prompt's length")
+        extras = _extras(o, "complete_stream", ("pattern",))
+        start = functools.partial(m.complete_stream, o["prompt"], o["length"], temperature=o["temperature"],
+                                  top_k=o["top_k"], top_p=o["top_p"], seed=o["seed"], greedy=o["greedy"],
+                                  timeout=self.limits.seconds, **extras)  # fmt: skip
+        stream = TextStream(self.pool, start, self.over_time())
+        await stream.begin()  # the options are checked before the answer starts: a mistake is still a 4xx
+        headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+        return StreamingResponse(_ndjson(stream), media_type="application/x-ndjson", headers=headers)
+
+
+def _extras(o: dict[str, Any], method: str, keys: Sequence[str]) -> dict[str, Any]:
+    """The options given among ``keys``, refused unless ``CharModel.<method>`` takes them."""
+    given = {k: o[k] for k in keys if o.get(k) is not None}
+    for key in given:
+        if not library_supports(method, key):
+            raise RequestError(422, f"{key!r} is not supported by this version of charsmith")
+    return given
+
+
+def _sample(m: CharModel, o: dict[str, Any], extras: dict[str, Any], seconds: float) -> dict[str, Any]:
+    deadline = Deadline.after(seconds)  # the time limit counts from when a worker takes the request
+    common = {"prefix": o["prefix"], "max_len": o["max_len"], "min_len": o["min_len"],
+              "allow_known": o["allow_known"], **extras}  # fmt: skip
+    report: dict[str, Any] = {}
+    if o["beam"] is not None:
+        items = [s for s, _ in m.most_likely(o["n"], beam=o["beam"], timeout=deadline.remaining(), **common)]
+    else:
+        r = m.sample(o["n"], temperature=o["temperature"], top_k=o["top_k"], top_p=o["top_p"], seed=o["seed"],
+                     unique=o["unique"], timeout=deadline.remaining(), **common)
+        items = r.samples
+        report = {"drawn": r.drawn, "dropped_known": r.dropped_known, "dropped_duplicate": r.dropped_duplicate}
+    score_extras = {k: v for k, v in extras.items() if k == "category" and library_supports("score", k)}
+    scores, known = _score(m, items, score_extras, deadline)
+    rows = [_row(s, k) for s, k in zip(scores, known)]
+    return {"model": o["model"], "items": rows, "short_by": o["n"] - len(items), **report}
+
+
+def _score(m: CharModel, items: list[str], extras: dict[str, Any],
+           deadline: Deadline) -> tuple[list[ItemScore], list[bool | None]]:  # fmt: skip
+    scores = m.score(items, timeout=deadline.remaining(), **extras)
+    known = m.is_known([s.item for s in scores])
+    flags: list[bool | None] = [None] * len(scores) if known is None else list(known)
+    return scores, flags
+
+
+def _row(s: ItemScore, known: bool | None, *, chars: bool = False) -> dict[str, Any]:
+    """An item's JSON: bits/char, novelty (null: the model keeps no record), and with
+    ``chars`` the surprisal of each character in bits, the last for the end token."""
+    row: dict[str, Any] = {"item": s.item, "bits_per_char": round(s.bits_per_char, 4),
+                           "logprob": round(s.logprob, 4), "novel": None if known is None else not known}  # fmt: skip
+    if chars:
+        row["surprisal_bits"] = [round(-lp / LN2, 3) for lp in s.char_logprobs]
+    return row
+
+
+async def _ndjson(stream: TextStream) -> AsyncIterator[bytes]:
+    """The stream's messages as JSON lines (the work stops if the client goes away)."""
+    async for msg in stream.messages():
+        yield (json.dumps(msg, ensure_ascii=False) + "\n").encode("utf-8")

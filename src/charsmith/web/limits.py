@@ -1,0 +1,41 @@
+"""What one request may ask of the server.
+
+A request over a limit is refused with a 4xx that names the limit; nothing is silently
+clamped. The time limit covers the computing a request does once it has a worker.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+__all__ = ["Limits"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-request limits of the web API (and how many requests compute at once)."""
+
+    max_n: int = 100  # items per /api/sample
+    max_len: int = 64  # longest item (max_len) per /api/sample
+    max_beam: int = 32  # beam width per /api/sample
+    max_items: int = 100  # items per /api/score
+    max_item_chars: int = 200  # characters per scored item
+    max_length: int = 2000  # characters added per /api/complete
+    max_prompt: int = 2000  # characters of a prompt
+    seconds: float = 10.0  # computing time per request
+    max_body: int = 65536  # bytes per request body
+    workers: int = 4  # requests computing at once; the others wait for a worker
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kind = float if f.name == "seconds" else int
+            if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
+                raise TypeError(f"Limits.{f.name} must be {'a number' if kind is float else 'an integer'}, got {value!r}")
+            if not 0 < value < math.inf:
+                raise ValueError(f"Limits.{f.name} must be positive and finite, got {value!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)

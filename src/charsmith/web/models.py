@@ -1,0 +1,105 @@
+"""The models a server offers, addressed only by the names it lists.
+
+A request names a model; the name is looked up here and never used as a path. The
+directories are read once, when the server starts.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from charsmith.api import CharModel, bundled_models, load, resolve_model
+from charsmith.errors import CharsmithError
+from charsmith.web.limits import Limits
+
+__all__ = ["CONSTRAINTS", "Models", "UnknownModel", "library_supports"]
+
+CONSTRAINTS = ("suffix", "contains", "exclude", "pattern")  # sampling options some charsmith versions have
+
+
+class UnknownModel(CharsmithError):
+    """A request named a model this server does not offer."""
+
+
+def library_supports(method: str, option: str) -> bool:
+    """Whether ``CharModel.<method>`` takes the keyword ``option`` in this charsmith."""
+    fn = getattr(CharModel, method, None)
+    return fn is not None and option in inspect.signature(fn).parameters
+
+
+class Models:
+    """An ordered mapping of names to loaded models."""
+
+    def __init__(self, models: dict[str, CharModel], bundled: Sequence[str] = ()) -> None:
+        self._models = dict(models)
+        self._bundled = set(bundled)
+
+    @classmethod
+    def load(cls, dirs: Sequence[str | os.PathLike[str]] = (), *, bundled: bool = True) -> Models:
+        """The bundled models (unless ``bundled=False``) and the checkpoints in ``dirs``, each
+        named by its directory's name (``-2``, ``-3``, ... added where a name is taken).
+        A bad directory raises CheckpointError naming it."""
+        models: dict[str, CharModel] = {}
+        seen: set[Path] = set()
+        names = bundled_models() if bundled else []
+        for name in names:
+            models[name] = load(name)
+            seen.add(resolve_model(name).resolve())
+        for d in dirs:
+            path = resolve_model(d)
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
+            base = path.resolve().name or "model"
+            name, k = base, 1
+            while name in models:
+                k += 1
+                name = f"{base}-{k}"
+            models[name] = load(path)
+        return cls(models, names)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._models)
+
+    def get(self, name: str) -> CharModel:
+        try:
+            return self._models[name]
+        except KeyError:
+            raise UnknownModel(f"no model named {name!r}; this server has: {', '.join(self._models)}") from None
+
+    def describe(self, name: str, limits: Limits) -> dict[str, Any]:
+        """What the page needs to know to offer a model's controls."""
+        m = self.get(name)
+        ck, lines = m.ckpt, m.mode == "lines"
+        categories = list(getattr(m, "categories", None) or [])
+        return {
+            "name": name,
+            "bundled": name in self._bundled,
+            "mode": m.mode,
+            "lowercase": m.lowercase,
+            "alphabet": ck.vocab.chars[1:],
+            "cell": ck.model.cell,
+            "layers": ck.model.layers,
+            "hidden": ck.model.hidden,
+            "parameters": int(sum(p.size for p in ck.params.values())),
+            "source": ck.info.get("source"),
+            "held_out_loss": ck.info.get("best_val_loss"),
+            "novelty": ck.known is not None,
+            "categories": categories,
+            "max_len": limits.max_len if lines else None,
+            "max_length": None if lines else limits.max_length,
+            "supports": {
+                "sample": lines,
+                "beam": lines,
+                "complete": not lines,
+                "score": True,
+                "category": bool(categories) and library_supports("sample", "category"),
+                "classify": bool(categories) and hasattr(CharModel, "classify"),
+                "constraints": [c for c in CONSTRAINTS if library_supports("sample" if lines else "complete_stream", c)],
+            },
+        }

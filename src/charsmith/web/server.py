@@ -1,0 +1,55 @@
+"""Listening: the socket ``charsmith serve`` binds, and uvicorn running the app on it."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+import uvicorn
+from starlette.applications import Starlette
+
+from charsmith.errors import CharsmithError
+
+__all__ = ["bind", "is_loopback", "local_host_names", "run"]
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (127.0.0.0/8, ::1 or localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def local_host_names(host: str) -> list[str] | None:
+    """The Host headers to accept when listening on ``host``: for an IPv4 loopback address
+    only the local names (so a web page elsewhere cannot reach the server by DNS
+    rebinding); None (any) otherwise."""
+    return ["127.0.0.1", "localhost"] if host == "localhost" or host.startswith("127.") else None
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host``:``port`` (0: a free port), so connections wait in its
+    queue until the server runs; a one-line CharsmithError if it cannot."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]  # fmt: skip
+        sock = socket.socket(family, kind, proto)
+    except OSError as e:
+        raise CharsmithError(f"cannot listen on {host!r}: {e.strerror or e}; pass --host 127.0.0.1") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        raise CharsmithError(f"cannot listen on {host}:{port}: {e.strerror or e}; pick another --port") from None
+    return sock
+
+
+def run(app: Starlette, sock: socket.socket) -> None:
+    """Serve ``app`` on ``sock`` until interrupted (uvicorn; errors go to its log)."""
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[sock])
