@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 import tempfile
 import urllib.request
@@ -82,6 +83,13 @@ def drive(page, url: str, screenshot: Path) -> None:  # noqa: ANN001 (a playwrig
     text = page.inner_text("#completion")
     assert text.startswith("ROMEO:") and len(text) >= 600, text[:80]
     assert page.evaluate("window.appends") >= 2, "the continuation arrived in one piece, not streamed"
+    page.fill("#prompt", "ROMEO:\n")
+    page.fill("#length", "60")
+    page.fill("#c-pattern", "[A-Z][a-z]+ ")  # the continuation begins with a capitalised word
+    page.click("#complete-btn")
+    expect(page.locator("#status")).to_have_text("60 characters written", timeout=30_000)
+    assert re.match("[A-Z][a-z]+ ", page.inner_text("#completion")[len("ROMEO:\n"):]), page.inner_text("#completion")
+    page.fill("#c-pattern", "")
 
     # A names model: generate, keep two, reload, still kept.
     expect(page.locator("#score-title")).to_have_text("Score a line")

@@ -266,6 +266,7 @@ async function complete(event) {
     temperature: Number($("c-temperature").value),
   };
   if (textOf("c-seed") !== "") body.seed = intOf("c-seed");
+  if (supports("pattern") && $("c-pattern").value !== "") body.pattern = $("c-pattern").value;
   streaming = new AbortController();
   $("stop-btn").disabled = false;
   await busy($("complete-btn"), async () => {
