@@ -55,6 +55,10 @@ class ModelConfig:
     embed: E, width of the input embedding; 0 means one-hot input, done by indexing
         the rows of layer 0's input weights (the notebooks' ``Wax``), no embedding table.
     dropout: probability of zeroing a layer's output during training.
+    categories: K, number of categories the model is conditioned on (0: none). A learned
+        category embedding ``cat`` (K, cat_embed) is fed to layer 0 at every step, beside
+        the character input (see :mod:`charsmith.model`).
+    cat_embed: width of the category embedding; > 0 exactly when categories > 0.
     """
 
     cell: Literal["rnn", "lstm", "gru"]
@@ -63,6 +67,8 @@ class ModelConfig:
     layers: int = 1
     embed: int = 0
     dropout: float = 0.0
+    categories: int = 0
+    cat_embed: int = 0
 
     def __post_init__(self) -> None:
         _choice("cell", self.cell, CELLS)
@@ -71,6 +77,11 @@ class ModelConfig:
         _positive_int("layers", self.layers)
         _non_negative_int("embed", self.embed)
         _fraction("dropout", self.dropout, low_open=False, high=1.0, high_open=True)
+        _non_negative_int("categories", self.categories)
+        _non_negative_int("cat_embed", self.cat_embed)
+        if (self.categories > 0) != (self.cat_embed > 0):
+            raise ValueError(f"cat_embed must be > 0 exactly when categories > 0, got categories={self.categories}, "
+                             f"cat_embed={self.cat_embed}")
 
 
 @dataclass(frozen=True)

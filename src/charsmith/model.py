@@ -7,16 +7,30 @@ Parameters are one flat dict (saved to .npz as is):
                D_0 = E if cfg.embed > 0 else V (one-hot input: x @ W_ih == W_ih[ids]);
                D_i = H for i > 0; G = gates * H (rnn 1, lstm 4, gru 3)
     "W_out"    (H, V),  "b_out" (V,)
+    "cat"      (K, C),  "W_cat" (C, G_0)   only when cfg.categories = K > 0 (C = cfg.cat_embed)
 
-Forward, for ids (B, T):
+Forward, for ids (B, T) and, with categories, a condition cond (B, K) (weights w; a
+category id c is the one-hot row):
 
     x_0 = wte[ids]                   (or the rows W_ih[ids] directly when embed == 0)
+    e   = cond @ cat                 # (B, C) the row's category vector, fed at every step
+    layer 0 reads concat(x_0, e): its projected input is x_0 @ W_ih + e @ W_cat + b
     out_i = dropout(layer_i(out_{i-1}))   # dropout only when an rng is passed
     logits = out_{L-1} @ W_out + b_out    # (B, T, V)
 
-An id of -1 is a zero input vector. Everything is computed in the params' dtype; the
-state must have that dtype too. Internally the layers run gate-major: features first,
-then time, then batch ((F, T, B), viewed as (F, T*B) for the sequence-wide matmuls).
+A blend is a cond row of weights: e = sum_k w_k cat[k]. With weights summing to 1 (as
+:mod:`charsmith.categories` makes them), layer 0's projected input is the same weighted
+sum of the pure categories' projected inputs.
+
+Layer 0 reads its projected input by id from a table (V+1 rows: every character, then
+the zero input). With categories, each distinct cond row u in the batch gets its own
+block of V+1 rows, row u*(V+1) + v = (wte[v] @ W_ih or W_ih[v]) + e_u @ W_cat + b, and
+ids are folded to u*(V+1) + v: exact, and the compiled recurrence needs no change.
+
+An id of -1 is a zero character input (the category is still fed). Everything is
+computed in the params' dtype; the state must have that dtype too. Internally the layers
+run gate-major: features first, then time, then batch ((F, T, B), viewed as (F, T*B) for
+the sequence-wide matmuls).
 """
 
 from __future__ import annotations
@@ -65,6 +79,9 @@ def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     shapes: dict[str, tuple[int, ...]] = {}
     if cfg.embed > 0:
         shapes["wte"] = (cfg.vocab_size, cfg.embed)
+    if cfg.categories > 0:
+        shapes["cat"] = (cfg.categories, cfg.cat_embed)
+        shapes["W_cat"] = (cfg.cat_embed, layer.param_shapes(cfg.cell, 1, cfg.hidden)["b"][0])
     for i in range(cfg.layers):
         for name, shape in layer.param_shapes(cfg.cell, _input_size(cfg, i), cfg.hidden).items():
             shapes[f"l{i}.{name}"] = shape
@@ -91,7 +108,8 @@ def init_params(
     """Fresh parameters drawn from ``rng``, in ``dtype``.
 
     Recurrent weights and biases ~ U(-1/sqrt(H), 1/sqrt(H)) (PyTorch), LSTM forget bias 1.0;
-    wte ~ N(0, 1) (nn.Embedding); W_out ~ U(-0.1/sqrt(H), 0.1/sqrt(H)) and b_out = 0 so
+    wte and cat ~ N(0, 1) (nn.Embedding); W_cat like W_ih (the rows it adds to the
+    concatenated input); W_out ~ U(-0.1/sqrt(H), 0.1/sqrt(H)) and b_out = 0 so
     that the loss at init is close to ln V.
     """
     if not isinstance(rng, np.random.Generator):
@@ -103,6 +121,10 @@ def init_params(
     V, H = cfg.vocab_size, cfg.hidden
     if cfg.embed > 0:
         params["wte"] = rng.standard_normal((V, cfg.embed)).astype(dtype)
+    if cfg.categories > 0:
+        params["cat"] = rng.standard_normal((cfg.categories, cfg.cat_embed)).astype(dtype)
+        k = 1.0 / np.sqrt(H)
+        params["W_cat"] = rng.uniform(-k, k, size=param_shapes(cfg)["W_cat"]).astype(dtype)
     for i in range(cfg.layers):
         for name, value in layer.init_params(cfg.cell, _input_size(cfg, i), H, rng, dtype).items():
             params[f"l{i}.{name}"] = value
@@ -165,6 +187,28 @@ def _check_state(cfg: ModelConfig, state: Any, batch: int, dtype: np.dtype, what
                 raise TypeError(f"{what}[{i}] dtype must match the params' {dtype}, got {a.dtype}")
 
 
+def _cond_weights(cfg: ModelConfig, cond: Any, batch: int, dtype: np.dtype) -> np.ndarray | None:
+    """The condition as (B, K) weights in ``dtype``: category ids (B,) become one-hot rows;
+    None for a model without categories."""
+    K = cfg.categories
+    if K == 0:
+        if cond is not None:
+            raise ValueError("this model has no categories; pass cond=None")
+        return None
+    if cond is None:
+        raise ValueError(f"the model is conditioned on {K} categories; pass cond, (B,) ids or (B, {K}) weights")
+    cond = np.asarray(cond)
+    if cond.dtype.kind in "iu":
+        if cond.shape != (batch,) or cond.min() < 0 or cond.max() >= K:
+            raise ValueError(f"category ids must be a ({batch},) array in [0, {K}), got shape {cond.shape}")
+        return np.eye(K, dtype=dtype)[cond]
+    if cond.dtype.kind != "f":
+        raise TypeError(f"cond must be integer ids or float weights, got {cond.dtype}")
+    if cond.shape != (batch, K) or not np.isfinite(cond).all():
+        raise ValueError(f"category weights must be a finite ({batch}, {K}) array, got shape {cond.shape}")
+    return cond.astype(dtype, copy=False)
+
+
 def _scatter_rows(idx: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
     """out[v] = sum of rows[k] where idx[k] == v; idx (N,) with -1 = skip, rows (N, D) -> (n, D).
 
@@ -197,6 +241,28 @@ def _input_rows(params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, n
     return rows
 
 
+def _input_table(
+    params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, np.ndarray], ids: np.ndarray, w: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Layer 0's input table (G, n), the ids (T, B) that index its columns, and the distinct
+    condition rows (U, K) (None without categories).
+
+    Without categories: :func:`_input_rows` transposed, n = V+1, ids as given (-1 wraps to
+    the last column). With: U blocks of V+1 columns, block u = _input_rows + conds[u] @ cat
+    @ W_cat, and the id v of row b becomes u_b * (V+1) + v (v = V for -1).
+    """
+    rows = _input_rows(params, cfg, p0)  # (V+1, G)
+    ids_t = np.ascontiguousarray(ids.T)  # (T, B)
+    if w is None:
+        return np.ascontiguousarray(rows.T), ids_t, None
+    conds, u = np.unique(w, axis=0, return_inverse=True)  # (U, K), (B,)
+    V1, G = rows.shape
+    ce = (conds @ params["cat"]) @ params["W_cat"]  # (U, G)
+    table = (rows[None] + ce[:, None]).reshape(-1, G)  # (U*(V+1), G)
+    folded = np.where(ids_t < 0, V1 - 1, ids_t) + u.reshape(1, -1) * V1  # (T, B)
+    return np.ascontiguousarray(table.T), folded, conds
+
+
 def _scatter_cols(idx: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
     """out[:, v] = sum of cols[:, k] where idx[k] == v; idx (N,) in [-1, n), cols (D, N) -> (D, n + 1).
 
@@ -227,16 +293,19 @@ def forward(
     ids: np.ndarray,
     state: State,
     *,
+    cond: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
     check: bool = True,
 ) -> tuple[np.ndarray, State, Cache]:
     """ids (B, T) ints in [-1, V) -> logits (B, T, V), final state, cache for :func:`backward`.
 
-    With ``rng`` (training) each layer's output is dropped with probability cfg.dropout
-    (inverted dropout, masks drawn from ``rng`` and kept in the cache). ``check=False``
-    skips validating params, ids and state (for callers that already did).
+    ``cond``: for a model with categories, each row's category, (B,) ids in [0, K) or (B, K)
+    weights (a blend); None otherwise. With ``rng`` (training) each layer's output is
+    dropped with probability cfg.dropout (inverted dropout, masks drawn from ``rng`` and
+    kept in the cache). ``check=False`` skips validating params, ids and state (for
+    callers that already did).
     """
-    y, final, cache = _features(params, cfg, ids, state, rng, check)
+    y, final, cache = _features(params, cfg, ids, state, cond, rng, check)
     B, T = cache["shape"]
     return np.ascontiguousarray(_head(params, y).reshape(T, B, -1).transpose(1, 0, 2)), final, cache
 
@@ -249,7 +318,7 @@ def _head(params: dict[str, np.ndarray], y: np.ndarray) -> np.ndarray:
 
 
 def _features(
-    params: dict[str, np.ndarray], cfg: ModelConfig, ids: np.ndarray, state: State,
+    params: dict[str, np.ndarray], cfg: ModelConfig, ids: np.ndarray, state: State, cond: np.ndarray | None,
     rng: np.random.Generator | None, check: bool,
 ) -> tuple[np.ndarray, State, Cache]:
     """Everything before the output layer: y (H, T*B), columns t*B + b; see :func:`forward`."""
@@ -267,9 +336,9 @@ def _features(
         raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
     p_drop = cfg.dropout if rng is not None else 0.0
 
-    ids_t = np.ascontiguousarray(ids.T)  # (T, B); -1 picks the table's last column
     p0 = _layer_params(params, 0)
-    table = np.ascontiguousarray(_input_rows(params, cfg, p0).T)  # (G, V+1)
+    w = _cond_weights(cfg, cond, B, dtype)
+    table, ids_t, conds = _input_table(params, cfg, p0, ids, w)  # (G, n), (T, B) column per input
 
     rcaches, masks, final = [], [], []
     inputs: list[np.ndarray | None] = [None]  # layer inputs (H, T*B) views (None for layer 0)
@@ -296,7 +365,9 @@ def _features(
     y = inputs[L]  # (H, T*B) head input
     cache: Cache = {
         "shape": (B, T),
-        "ids_t": ids_t,  # (T, B) ids, -1 = zero input
+        "ids_t": ids_t,  # (T, B) columns of layer 0's input table (-1: its last)
+        "n_cols": table.shape[1],  # the table's width
+        "conds": conds,  # (U, K) the distinct condition rows, or None
         "inputs": inputs,  # inputs[i]: layer i's input (H, T*B) (None for layer 0); inputs[L] top output
         "rcaches": rcaches,  # layer.recur_forward caches
         "masks": masks,  # dropout masks (H, T*B), already scaled, or None
@@ -358,15 +429,31 @@ def _features_backward(
             grads[pre + "W_ih"] = native.matmul(cache["inputs"][i], dxp2.T)
             dy = native.matmul(p["W_ih"], dxp2)  # (H, T*B)
             continue
-        d_ext = _scatter_cols(cache["ids_t"].reshape(-1), dxp2, V)  # (G, V+1): summed by id, -1 last
-        grads[pre + "b"] = _row_sums(d_ext)
-        d_table = d_ext[:, :V]
+        d_table = _input_table_backward(params, cache, dxp2, V, grads)  # (G, V)
         if cfg.embed > 0:
             grads[pre + "W_ih"] = params["wte"].T @ d_table.T  # (E, G)
             grads["wte"] = (p["W_ih"] @ d_table).T  # (V, E)
         else:  # one-hot input: W_ih rows were gathered by id
             grads[pre + "W_ih"] = np.ascontiguousarray(d_table.T)
     return tuple(d_state0)
+
+
+def _input_table_backward(
+    params: dict[str, np.ndarray], cache: Cache, dxp: np.ndarray, V: int, grads: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Backward of :func:`_input_table` from layer 0's input gradient dxp (G, T*B): adds the
+    gradients of l0.b (and cat, W_cat) to ``grads``; returns the characters' part (G, V)."""
+    conds = cache["conds"]
+    n = V if conds is None else cache["n_cols"]  # without categories, id -1 sums in column V
+    d_ext = _scatter_cols(cache["ids_t"].reshape(-1), dxp, n)  # (G, n+1): summed by column
+    grads["l0.b"] = _row_sums(d_ext)
+    if conds is None:
+        return d_ext[:, :V]
+    d_blocks = d_ext[:, :n].reshape(d_ext.shape[0], len(conds), V + 1)  # (G, U, V+1)
+    d_ce = d_blocks.sum(axis=2)  # (G, U): gradient of each block's category row
+    grads["W_cat"] = (conds @ params["cat"]).T @ d_ce.T  # (C, G)
+    grads["cat"] = conds.T @ (d_ce.T @ params["W_cat"].T)  # (K, C)
+    return d_blocks[:, :, :V].sum(axis=1)
 
 
 def loss_and_grads(
@@ -377,6 +464,7 @@ def loss_and_grads(
     mask: np.ndarray,
     state: State,
     *,
+    cond: np.ndarray | None = None,
     rng: np.random.Generator | None = None,
     check: bool = True,
 ) -> tuple[float, dict[str, np.ndarray], State]:
@@ -387,8 +475,9 @@ def loss_and_grads(
     The same numbers as forward -> cross_entropy_forward -> cross_entropy_backward ->
     backward, but with the compiled kernels the output layer and the loss run fused, one
     cache-sized block of positions at a time, without building the (B, T, V) logits.
+    ``cond`` as for :func:`forward`.
     """
-    y, final, cache = _features(params, cfg, ids, state, rng, check)
+    y, final, cache = _features(params, cfg, ids, state, cond, rng, check)
     B, T = cache["shape"]
     V, dtype = cfg.vocab_size, params["W_out"].dtype
     w, safe = loss.weights_and_targets((B, T, V), dtype, targets, mask)
@@ -419,9 +508,11 @@ def backward(
 
 
 def step(
-    params: dict[str, np.ndarray], cfg: ModelConfig, ids: np.ndarray, state: State, *, check: bool = True
+    params: dict[str, np.ndarray], cfg: ModelConfig, ids: np.ndarray, state: State, *,
+    cond: np.ndarray | None = None, check: bool = True,
 ) -> tuple[np.ndarray, State]:
     """One timestep for sampling: ids (B,) -> logits (B, V), new state. No cache, no dropout.
+    ``cond``: with categories, (B,) category ids or (B, K) weights (see :func:`forward`).
     ``check=False`` skips validating ids and state (for callers that already did)."""
     if check:
         ids = _check_ids(cfg, ids, 1)
@@ -430,6 +521,7 @@ def step(
     B = ids.shape[0]
     if check:
         _check_state(cfg, state, B, params["W_out"].dtype)
+    w = _cond_weights(cfg, cond, B, params["W_out"].dtype)
     mod = layer.get_cell(cfg.cell)
 
     p = _layer_params(params, 0)
@@ -440,6 +532,8 @@ def step(
         xp += p["b"]
     else:  # every id's projected input row (bias included), then one gather
         xp = np.take(_input_rows(params, cfg, p), ids, axis=0, mode="wrap")  # (B, G)
+    if w is not None:
+        xp += w @ (params["cat"] @ params["W_cat"])  # (B, K) @ (K, G): each row's category
 
     new_state: list[tuple[np.ndarray, ...]] = []
     for i in range(cfg.layers):
