@@ -60,7 +60,7 @@ def test_training_improves_and_writes_a_checkpoint(tmp_path: Path) -> None:
     assert [ln["step"] for ln in lines] == [40, 80, 120]
     ckpt = load_checkpoint(tmp_path / "run")
     assert ckpt.info["best_val_loss"] == pytest.approx(min(r.val_loss for r in evals))
-    assert ckpt.known is not None and ckpt.known.size == len(set(c.train))
+    assert ckpt.known is not None and ckpt.known.size == len(set(c.train) | set(c.val))  # held-out items too
 
 
 def test_text_mode_trains_with_carried_state(tmp_path: Path) -> None:

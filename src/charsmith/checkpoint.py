@@ -3,10 +3,12 @@
 Layout of a checkpoint directory (format 2)::
 
     config.json           the manifest: format tag and version, charsmith version, ModelConfig,
-                          TrainConfig, vocabulary, info (data fingerprint, metrics), and for
-                          each data file below its name, size and sha256
+                          TrainConfig, vocabulary, categories (names and training counts, for
+                          labelled data), info (data fingerprint, metrics), and for each data
+                          file below its name, size and sha256
     weights-<hash>.npz    the weights, one array per parameter
-    known-<hash>.npy      uint64 hashes of the training items (lines mode), for novelty checks
+    known-<hash>.npy      uint64 hashes of every item of the input (lines mode), held-out ones
+                          included, for novelty checks
 
 A save writes the data files under new names (a prefix of their sha256), then replaces
 ``config.json`` atomically: that rename commits the new version. Only then are the files no
@@ -36,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from charsmith import __version__
+from charsmith.categories import Categories
 from charsmith.config import ModelConfig, TrainConfig, config_from_dict
 from charsmith.errors import CheckpointError
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, fsync_dir, npz_bytes
@@ -67,9 +70,11 @@ LOAD_ATTEMPTS = 20  # a reader retries while a writer keeps committing new versi
 class Checkpoint:
     """Everything needed to sample, score and evaluate with a trained model.
 
-    known: sorted uint64 hashes of the training items (see ``charsmith.data.item_hashes``),
+    known: sorted uint64 hashes of every item of the input (see ``charsmith.data.item_hashes``),
         or None for text-mode models.
     info: free-form JSON facts: data fingerprint, mode, metrics reached.
+    categories: the category names (in the order of the model's ids) and training counts,
+        for a model conditioned on categories; else None.
     """
 
     model: ModelConfig
@@ -78,12 +83,16 @@ class Checkpoint:
     train: TrainConfig | None = None
     known: np.ndarray | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    categories: Categories | None = None
 
     def __post_init__(self) -> None:
         if self.vocab.size != self.model.vocab_size:
             raise CheckpointError(
                 f"vocabulary has {self.vocab.size} symbols but the model expects {self.model.vocab_size}"
             )
+        k = 0 if self.categories is None else self.categories.size
+        if k != self.model.categories:
+            raise CheckpointError(f"{k} category names for a model of {self.model.categories} categories")
         check_params(self.model, self.params)
 
     @property
@@ -152,6 +161,7 @@ def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
         "model": dataclasses.asdict(ckpt.model),
         "train": None if ckpt.train is None else dataclasses.asdict(ckpt.train),
         "vocab": ckpt.vocab.chars,
+        "categories": None if ckpt.categories is None else ckpt.categories.to_json(),
         "files": files,
         "info": ckpt.info,
     }
@@ -232,6 +242,7 @@ def _load_version(path: Path, meta: dict[str, Any]) -> Checkpoint:
         model = config_from_dict(ModelConfig, meta["model"])
         train = None if meta.get("train") is None else config_from_dict(TrainConfig, meta["train"])
         vocab = Vocab(meta["vocab"])
+        categories = None if meta.get("categories") is None else Categories.from_json(meta["categories"])
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{cfg_file} is corrupt ({e}); retrain or restore the file") from None
     if vocab.size != model.vocab_size:
@@ -241,7 +252,8 @@ def _load_version(path: Path, meta: dict[str, Any]) -> Checkpoint:
     known = _read_known(path / files["known"]["name"], files["known"].get("sha256")) if "known" in files else None
     info: dict[str, Any] = meta["info"] if isinstance(meta.get("info"), dict) else {}
     try:
-        return Checkpoint(model=model, vocab=vocab, params=params, train=train, known=known, info=info)
+        return Checkpoint(model=model, vocab=vocab, params=params, train=train, known=known, info=info,
+                          categories=categories)
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from None
 

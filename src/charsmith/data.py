@@ -11,6 +11,11 @@ Two modes:
 
 Training reads batches from :class:`TrainBatches`, whose order depends only on the seed and
 the epoch, so a position ``(epoch, index)`` is all a resumed run needs to continue exactly.
+
+Labelled items (lines mode) come as a folder with one file per category (the category is
+the file's stem; hidden files are skipped) or as a file of ``category<TAB>item`` lines
+(recognised by a TAB in its first non-blank line). Their split is stratified: each
+category holds out its own share.
 """
 
 from __future__ import annotations
@@ -25,24 +30,29 @@ from typing import Any
 
 import numpy as np
 
-from charsmith.errors import DataError
+from charsmith.categories import Categories, check_name
+from charsmith.errors import CategoryError, DataError
 from charsmith.vocab import END, Vocab
 
 __all__ = [
     "MAX_ITEM_CHARS",
     "Batch",
     "Corpus",
+    "Labelled",
     "TrainBatches",
     "detect_mode",
     "encode_items",
     "fingerprint",
     "is_known",
+    "is_labelled",
     "item_hashes",
     "line_batch_plan",
     "line_batches",
     "load_corpus",
     "make_corpus",
+    "make_labelled_corpus",
     "read_chunks",
+    "read_labelled",
     "read_text",
     "seeded_rng",
     "split_items",
@@ -141,13 +151,89 @@ def split_lines(text: str, *, lowercase: bool, source: str = "input") -> list[st
     if lowercase:
         text = text.lower()
     items = [s for s in (ln.strip() for ln in text.split("\n")) if s]
-    for number, item in enumerate(items, 1):
+    _check_lengths(items, source)
+    return items
+
+
+def _check_lengths(items: Sequence[str], source: str, numbers: Sequence[int] | None = None) -> None:
+    for k, item in enumerate(items):
         if len(item) > MAX_ITEM_CHARS:
+            where = f"line {numbers[k]}" if numbers is not None else f"item {k + 1}"
             raise DataError(
-                f"{source}: item {number} is {len(item)} characters long (lines mode allows "
+                f"{source}: {where} is {len(item)} characters long (lines mode allows "
                 f"{MAX_ITEM_CHARS}); for running text use --mode text"
             )
-    return items
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """Items with a category each. names: the categories, sorted; cats (N,): each item's id."""
+
+    names: tuple[str, ...]
+    items: list[str]
+    cats: np.ndarray
+    fingerprint: str
+
+
+def is_labelled(path: str | os.PathLike[str], text: str | None = None) -> bool:
+    """A folder, or a file (of text ``text``) whose first non-blank line has a TAB."""
+    if Path(path).is_dir():
+        return True
+    first = next((ln for ln in (text or "").split("\n") if ln.strip()), "")
+    return "\t" in first
+
+
+def read_labelled(path: str | os.PathLike[str], *, lowercase: bool, text: str | None = None) -> Labelled:
+    """Read a folder of category files or a ``category<TAB>item`` file (whose ``text`` may be
+    passed when already read). Bad input raises DataError naming the file or line."""
+    path = Path(path)
+    pairs = _read_folder(path) if path.is_dir() else _read_tsv(path, text if text is not None else read_text(path))
+    names = tuple(sorted({c for c, _ in pairs}))
+    index = {c: k for k, c in enumerate(names)}
+    items = [s.lower() if lowercase else s for _, s in pairs]
+    cats = np.array([index[c] for c, _ in pairs], dtype=np.int64)
+    canonical = "".join(f"{c}\t{s}\n" for c, s in pairs)
+    return Labelled(names, items, cats, fingerprint(canonical))
+
+
+def _read_folder(folder: Path) -> list[tuple[str, str]]:
+    files = sorted(f for f in folder.iterdir() if not f.name.startswith(".") and f.is_file())
+    if not files:
+        raise DataError(f"{folder} holds no files; put one file of items per category in it, named after the category")
+    pairs: list[tuple[str, str]] = []
+    seen: dict[str, Path] = {}
+    for f in files:
+        if f.stem in seen:
+            raise DataError(f"{seen[f.stem].name} and {f.name} in {folder} name the same category; keep one file per category")
+        seen[f.stem] = f
+        try:
+            check_name(f.stem, str(f))
+        except CategoryError as e:
+            raise DataError(str(e)) from None
+        items = split_lines(read_text(f), lowercase=False, source=str(f))
+        pairs += [(f.stem, s) for s in items]
+    return pairs
+
+
+def _read_tsv(path: Path, text: str) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    numbers: list[int] = []
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        cat, tab, item = line.partition("\t")
+        cat, item = cat.strip(), item.strip()
+        if not tab or not cat or not item or "\t" in item:
+            raise DataError(f"{path}: line {number} is not category<TAB>item: {line[:60]!r}; write each line as a "
+                            "category, one TAB, then the item (or pass --mode text to read running text)")
+        try:
+            check_name(cat, f"{path}: line {number}")
+        except CategoryError as e:
+            raise DataError(str(e)) from None
+        pairs.append((cat, item))
+        numbers.append(number)
+    _check_lengths([s for _, s in pairs], str(path), numbers)
+    return pairs
 
 
 def split_items(items: Sequence[str], val_fraction: float, rng: np.random.Generator) -> tuple[list[str], list[str]]:
@@ -197,7 +283,10 @@ class Corpus:
 
     lines mode: ``train``/``val`` are lists of items. text mode: they are the ids of the
     text's head and tail (views of one array of ``vocab.id_dtype``).
-    ``overlap``: validation items that also occur in training (lines mode).
+    ``overlap``: validation items that also occur in training (lines mode; for labelled
+    items, in training under the same category).
+    Labelled items also have ``categories`` (names and training counts), each item's
+    category id (``train_cats``/``val_cats``) and ``overlaps``, the overlap per category.
     """
 
     mode: str
@@ -206,6 +295,10 @@ class Corpus:
     val: list[str] | np.ndarray
     overlap: int
     fingerprint: str
+    categories: Categories | None = None
+    train_cats: np.ndarray | None = None
+    val_cats: np.ndarray | None = None
+    overlaps: tuple[int, ...] = ()
 
     @property
     def train_chars(self) -> int:
@@ -264,13 +357,37 @@ def load_corpus(
     return Corpus("text", vocab, ids[: n - n_val], ids[n - n_val :], 0, digest.hexdigest()[:16])
 
 
+def make_labelled_corpus(data: Labelled, *, val_fraction: float, rng: np.random.Generator) -> Corpus:
+    """Split labelled items, each category on its own (stratified); the priors are the
+    training counts. The vocabulary covers every item."""
+    train: list[str] = []
+    val: list[str] = []
+    train_cats: list[int] = []
+    val_cats: list[int] = []
+    counts, overlaps = [], []
+    for k in range(len(data.names)):
+        tr, va = split_items([data.items[i] for i in np.flatnonzero(data.cats == k)], val_fraction, rng)
+        train += tr
+        val += va
+        train_cats += [k] * len(tr)
+        val_cats += [k] * len(va)
+        counts.append(len(tr))
+        overlaps.append(int(np.count_nonzero(is_known(va, item_hashes(tr)))))
+    mix = rng.permutation(len(val))  # held-out items in random order: any prefix samples every category
+    return Corpus("lines", Vocab.from_texts(data.items), train, [val[i] for i in mix], sum(overlaps),
+                  data.fingerprint, Categories(data.names, tuple(counts)), np.array(train_cats, dtype=np.int64),
+                  np.array(val_cats, dtype=np.int64)[mix], tuple(overlaps))
+
+
 @dataclass(frozen=True)
 class Batch:
-    """ids (B, T) inputs, targets (B, T), mask (B, T) float: 1 where a target is real."""
+    """ids (B, T) inputs, targets (B, T), mask (B, T) float: 1 where a target is real;
+    cats (B,) each row's category id, for labelled items (else None)."""
 
     ids: np.ndarray
     targets: np.ndarray
     mask: np.ndarray
+    cats: np.ndarray | None = None
 
     @property
     def n_chars(self) -> int:
@@ -283,8 +400,8 @@ def encode_items(vocab: Vocab, items: Sequence[str]) -> list[np.ndarray]:
     return [np.concatenate(([end], vocab.encode(s), [end])) for s in items]
 
 
-def pad_batch(seqs: Sequence[np.ndarray], dtype: type = np.float32) -> Batch:
-    """Pad encoded items into one batch; padding targets are masked out."""
+def pad_batch(seqs: Sequence[np.ndarray], dtype: type = np.float32, cats: np.ndarray | None = None) -> Batch:
+    """Pad encoded items into one batch; padding targets are masked out. ``cats``: their categories."""
     T = max(len(s) for s in seqs) - 1
     ids = np.zeros((len(seqs), T), dtype=np.int64)
     targets = np.zeros((len(seqs), T), dtype=np.int64)
@@ -294,7 +411,7 @@ def pad_batch(seqs: Sequence[np.ndarray], dtype: type = np.float32) -> Batch:
         ids[row, :n] = s[:-1]
         targets[row, :n] = s[1:]
         mask[row, :n] = 1
-    return Batch(ids, targets, mask)
+    return Batch(ids, targets, mask, cats)
 
 
 def line_batch_plan(
@@ -316,12 +433,14 @@ def line_batch_plan(
 
 
 def line_batches(
-    seqs: Sequence[np.ndarray], batch_size: int, rng: np.random.Generator | None, *, bucket: int = 16
+    seqs: Sequence[np.ndarray], batch_size: int, rng: np.random.Generator | None, *, bucket: int = 16,
+    cats: np.ndarray | None = None,
 ) -> Iterator[Batch]:
-    """One epoch of padded batches in the order of :func:`line_batch_plan`."""
+    """One epoch of padded batches in the order of :func:`line_batch_plan`. ``cats`` (N,):
+    each item's category, carried into the batches."""
     lengths = np.array([len(s) for s in seqs])
     for rows in line_batch_plan(lengths, batch_size, rng, bucket=bucket):
-        yield pad_batch([seqs[i] for i in rows])
+        yield pad_batch([seqs[i] for i in rows], cats=None if cats is None else cats[rows])
 
 
 def text_layout(n: int, batch_size: int, seq_len: int, max_chars: int = 0) -> tuple[int, int]:
@@ -402,7 +521,8 @@ class TrainBatches:
         step, fresh = self._plan[self.index], self.corpus.mode == "lines" or self.index == 0
         self.index += 1
         if self.corpus.mode == "lines":
-            return pad_batch([self._seqs[i] for i in step]), fresh
+            cats = self.corpus.train_cats
+            return pad_batch([self._seqs[i] for i in step], cats=None if cats is None else cats[step]), fresh
         return _window(*self._rows, step, step + self.seq_len), fresh
 
     def _epoch_plan(self) -> list[Any]:

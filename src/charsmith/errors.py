@@ -4,8 +4,8 @@ The exceptions are all ``ValueError`` subclasses, so callers may catch either. M
 what is wrong, then what to do about it.
 """
 
-__all__ = ["CharsmithError", "CharsmithWarning", "CheckpointError", "ConstraintError", "DataError", "InputError",
-           "ResourceError", "RunLockedError", "TimeLimitError"]
+__all__ = ["CategoryError", "CharsmithError", "CharsmithWarning", "CheckpointError", "ConstraintError", "DataError",
+           "InputError", "ResourceError", "RunLockedError", "TimeLimitError"]
 
 
 class CharsmithError(ValueError):
@@ -43,3 +43,7 @@ class InputError(CharsmithError):
 
 class TimeLimitError(CharsmithError):
     """Work given a time limit (``timeout=``) ran past it and was stopped."""
+
+
+class CategoryError(CharsmithError):
+    """A category or blend that the model does not have or that cannot be read."""

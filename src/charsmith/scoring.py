@@ -1,7 +1,10 @@
 """Log-likelihood of items and texts under a model: scoring and held-out evaluation.
 
 Every character is scored given all the ones before it; in lines mode an item's score
-includes its end token, so ``n_chars = len(item) + 1``.
+includes its end token, so ``n_chars = len(item) + 1``. For a model with categories, an
+item is scored given a condition (``cond``: its category id or weights), or under each
+category (:func:`category_logliks`), or under the mixture of categories weighted by their
+priors (:func:`mixture_scores`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from charsmith.deadline import NEVER, Deadline
 from charsmith.errors import InputError
 from charsmith.vocab import Vocab
 
-__all__ = ["EvalResult", "ItemScore", "log_softmax_at", "score_items", "stream_loss"]
+__all__ = ["EvalResult", "ItemScore", "category_logliks", "category_scores", "log_softmax_at", "mixture_scores",
+           "score_items", "stream_loss", "summarize"]
 
 LN2 = math.log(2)
 
@@ -65,10 +69,11 @@ def log_softmax_at(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 
 def score_items(
-    params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, items: Sequence[str], *, batch_size: int = 512,
-    deadline: Deadline = NEVER,
+    params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, items: Sequence[str], *,
+    cond: np.ndarray | None = None, batch_size: int = 512, deadline: Deadline = NEVER,
 ) -> list[ItemScore]:
-    """Score each item; characters outside the vocabulary raise InputError naming them."""
+    """Score each item; characters outside the vocabulary raise InputError naming them.
+    ``cond``: with categories, each item's condition, (N,) ids or (N, K) weights."""
     for item in items:
         missing = vocab.unknown(item)
         if missing:
@@ -79,16 +84,67 @@ def score_items(
     for start in range(0, len(seqs), batch_size):
         deadline.check()
         batch = next(line_batches(seqs[start : start + batch_size], batch_size, None))
-        logits, _, _ = M.forward(params, cfg, batch.ids, M.init_state(cfg, len(batch.ids), dtype))
+        c = None if cond is None else np.asarray(cond)[start : start + batch_size]
+        logits, _, _ = M.forward(params, cfg, batch.ids, M.init_state(cfg, len(batch.ids), dtype), cond=c)
         lp = log_softmax_at(logits, batch.targets) * batch.mask  # (B, T)
         for s, row in zip(items[start : start + batch_size], lp):
             scores.append(ItemScore(s, float(row.sum()), len(s) + 1, tuple(row[: len(s) + 1].tolist())))
     return scores
 
 
-def lines_loss(params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, items: Sequence[str]) -> EvalResult:
-    """Mean NLL per character (end tokens included) over ``items``."""
-    scores = score_items(params, cfg, vocab, items)
+def category_scores(
+    params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, items: Sequence[str], *,
+    deadline: Deadline = NEVER,
+) -> list[list[ItemScore]]:
+    """Each item scored under each of the model's K categories: N lists of K scores."""
+    K = cfg.categories
+    repeated = [s for s in items for _ in range(K)]  # each item K times, once under each category
+    scores = score_items(params, cfg, vocab, repeated, cond=np.tile(np.arange(K), len(items)), deadline=deadline)
+    return [scores[i * K : (i + 1) * K] for i in range(len(items))]
+
+
+def category_logliks(
+    params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, items: Sequence[str], *,
+    deadline: Deadline = NEVER,
+) -> np.ndarray:
+    """(N, K) log P(item | category k) under a model with K categories."""
+    per_item = category_scores(params, cfg, vocab, items, deadline=deadline)
+    return np.array([[s.logprob for s in row] for row in per_item]).reshape(len(items), cfg.categories)
+
+
+def _logsumexp(z: np.ndarray) -> np.ndarray:
+    """log sum exp over axis 0."""
+    zmax = z.max(axis=0)
+    return np.log(np.exp(z - zmax).sum(axis=0)) + zmax
+
+
+def mixture_scores(
+    params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, items: Sequence[str], log_prior: np.ndarray, *,
+    deadline: Deadline = NEVER,
+) -> list[ItemScore]:
+    """Each item under the mixture of the categories weighted by their priors pi (summing to
+    1), the model's likelihood when the category is not known: log P(item) = log sum_k pi_k
+    P(item | k). The per-character terms are exact too: character t's is log P(x_1..x_t) -
+    log P(x_1..x_t-1) under the mixture (the categories reweighed by the prefix so far)."""
+    out = []
+    for item, row in zip(items, category_scores(params, cfg, vocab, items, deadline=deadline), strict=True):
+        joint = np.cumsum([s.char_logprobs for s in row], axis=1) + log_prior[:, None]  # (K, n) log P(x_<=t, k)
+        prefix = _logsumexp(joint)  # (n,) log P(x_<=t)
+        terms = np.diff(prefix, prepend=0.0)  # log P(x_<=0) = log sum pi = 0
+        out.append(ItemScore(item, float(prefix[-1]), len(item) + 1, tuple(terms.tolist())))
+    return out
+
+
+def lines_loss(
+    params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, items: Sequence[str], *,
+    cond: np.ndarray | None = None,
+) -> EvalResult:
+    """Mean NLL per character (end tokens included) over ``items`` (``cond`` as for :func:`score_items`)."""
+    return summarize(score_items(params, cfg, vocab, items, cond=cond))
+
+
+def summarize(scores: Sequence[ItemScore]) -> EvalResult:
+    """The mean NLL per character of scored items."""
     n = sum(s.n_chars for s in scores)
     return EvalResult(-sum(s.logprob for s in scores) / max(n, 1), n, len(scores))
 

@@ -84,7 +84,7 @@ def train_step(
     clip, optimiser step. Returns (loss, final state, ok); ok is False (and nothing is
     updated) when the loss or the gradient is not finite. ``rng`` drives dropout."""
     loss, grads, new_state = M.loss_and_grads(opt.params, cfg, batch.ids, batch.targets, batch.mask, state,
-                                              rng=rng, check=check)
+                                              cond=batch.cats, rng=rng, check=check)
     norm = opt.apply(grads, lr=lr, t=t, clip_norm=clip_norm, clip_value=clip_value, weight_decay=weight_decay)
     ok = math.isfinite(loss) and math.isfinite(norm)
     return float(loss), (new_state if ok else state), ok
@@ -95,29 +95,39 @@ class Trainer:
 
     Building it checks the memory the model needs, then locks ``out_dir`` (released when
     ``run`` returns, or by ``close``).
+    ``params``: the starting weights (e.g. from :func:`charsmith.finetune.start_params`);
+    None draws fresh ones from the seed.
     """
 
     def __init__(
         self, corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | os.PathLike[str], *,
         resume: bool = False, force: bool = False, info: dict[str, Any] | None = None,
+        params: dict[str, np.ndarray] | None = None,
     ) -> None:
         if model_cfg.vocab_size != corpus.vocab.size:
             raise ValueError(f"model vocab_size {model_cfg.vocab_size} != corpus vocabulary size {corpus.vocab.size}")
+        n_cats = 0 if corpus.categories is None else corpus.categories.size
+        if model_cfg.categories != n_cats:
+            raise ValueError(f"model categories {model_cfg.categories} != the corpus's {n_cats} categories")
         self.corpus, self.model_cfg, self.cfg = corpus, model_cfg, train_cfg
         self.out_dir = Path(out_dir)
         check_training_memory(model_cfg, train_cfg, self._longest_sequence())
         self._lock = open_run_dir(self.out_dir, resume=resume, force=force)
         try:
-            self._setup(info)
+            self._setup(info, params)
             if resume:
                 self._load_resume()
         except BaseException:
             self._lock.release()
             raise
 
-    def _setup(self, info: dict[str, Any] | None) -> None:
+    def _setup(self, info: dict[str, Any] | None, params: dict[str, np.ndarray] | None) -> None:
         corpus, cfg = self.corpus, self.cfg
-        self.opt = optim.FlatOptimizer(cfg.optimizer, M.init_params(self.model_cfg, np.random.default_rng(cfg.seed)))
+        fresh = M.init_params(self.model_cfg, np.random.default_rng(cfg.seed))
+        if params is not None:
+            M.check_params(params, self.model_cfg)
+            fresh = {k: params[k].astype(fresh[k].dtype) for k in fresh}
+        self.opt = optim.FlatOptimizer(cfg.optimizer, fresh)
         self.params = self.opt.params  # views of the optimiser's flat array
         self.batches = TrainBatches(corpus, cfg.batch_size, cfg.seq_len, cfg.seed)
         self.carry: M.State | None = None  # the hidden state carried into the next text window
@@ -127,11 +137,15 @@ class Trainer:
         self.best_val = math.inf
         self.stale_evals = 0
         self._stop = False
-        self.known = item_hashes(corpus.train) if corpus.mode == "lines" else None  # type: ignore[arg-type]
+        # novelty means "not in the user's file": held-out items count as known too
+        self.known = item_hashes([*corpus.train, *corpus.val]) if corpus.mode == "lines" else None  # type: ignore[misc]
         self._val_items, self.val_chars = self._val_subset()
+        self._val_cats = None if corpus.val_cats is None else corpus.val_cats[: len(self._val_items)]
         self.info = dict(info or {}, mode=corpus.mode, data_fingerprint=corpus.fingerprint,
                          train_items=len(corpus.train) if corpus.mode == "lines" else None,
                          val_overlap=corpus.overlap, val_chars=list(self.val_chars))
+        if corpus.categories is not None:
+            self.info["val_overlap_by_category"] = dict(zip(corpus.categories.names, corpus.overlaps))
 
     def _longest_sequence(self) -> int:
         if self.corpus.mode == "lines":
@@ -249,7 +263,7 @@ class Trainer:
         if not self.val_chars[0]:
             return None
         if corpus.mode == "lines":
-            return lines_loss(self.params, self.model_cfg, corpus.vocab, self._val_items).loss
+            return lines_loss(self.params, self.model_cfg, corpus.vocab, self._val_items, cond=self._val_cats).loss
         return stream_loss(self.params, self.model_cfg, corpus.val, seq_len=self.cfg.seq_len,  # type: ignore[arg-type]
                            max_chars=self.cfg.eval_chars).loss
 
@@ -257,7 +271,9 @@ class Trainer:
         """A few samples from the current weights, as the notebooks print while training."""
         rng = seeded_rng(self.cfg.seed, PREVIEW_STREAM, self.step)
         if self.corpus.mode == "lines":
-            return sample_items(Stepper(self.params, self.model_cfg), self.corpus.vocab, n, rng)
+            cats = self.corpus.categories  # labelled: each preview item's category drawn from the priors
+            priors = None if cats is None else np.exp(cats.log_priors())
+            return sample_items(Stepper(self.params, self.model_cfg, priors=priors, rng=rng), self.corpus.vocab, n, rng)
         text = Constraints().plan(self.corpus.vocab, text_length=160)
         return complete(Stepper(self.params, self.model_cfg), self.corpus.vocab, text, rng)
 
@@ -279,7 +295,7 @@ class Trainer:
     def checkpoint(self) -> Checkpoint:
         info = dict(self.info, step=self.step, best_val_loss=self.best_val if math.isfinite(self.best_val) else None)
         return Checkpoint(self.model_cfg, self.corpus.vocab, {k: v.copy() for k, v in self.params.items()},
-                          self.cfg, self.known, info)
+                          self.cfg, self.known, info, self.corpus.categories)
 
     def _save(self, improved: bool, record: dict[str, Any]) -> None:
         """An evaluation's writes, in an order a crash cannot make inconsistent: the best

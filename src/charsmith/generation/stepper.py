@@ -41,20 +41,45 @@ class Rows:
 @dataclass(frozen=True)
 class Stepper:
     """A model ready to generate: its parameters and config, and a ``deadline`` past which
-    a step raises TimeLimitError (so one time limit covers every way of generating)."""
+    a step raises TimeLimitError (so one time limit covers every way of generating).
+
+    For a model with categories, each row's condition (the extra ``cond``, (B, K) weights):
+    ``cond`` (K,) for every row (a category or a blend), or ``priors`` (K,), each primed
+    row's category drawn from them with ``rng`` (the model's distribution of items).
+    """
 
     params: Params
     cfg: ModelConfig
     deadline: Deadline = NEVER
+    cond: np.ndarray | None = None
+    priors: np.ndarray | None = None
+    rng: np.random.Generator | None = None
+
+    def _conds(self, batch: int) -> np.ndarray | None:
+        """(batch, K) category weights of new rows, or None without categories."""
+        if self.cond is not None:
+            return np.repeat(np.asarray(self.cond, dtype=np.float64)[None], batch, axis=0)
+        if self.priors is not None:
+            if self.rng is None:
+                raise ValueError("a Stepper with priors needs an rng to draw the rows' categories")
+            K = len(self.priors)
+            return np.eye(K)[self.rng.choice(K, batch, p=self.priors)]
+        return None
 
     def prime(self, ids: np.ndarray, batch: int) -> tuple[np.ndarray, Rows]:
         """Feed ``ids`` (all but the last) to a zero state; return the last id for ``batch``
-        rows (B,) and their rows, all alike."""
+        rows (B,) and their rows, alike but for their condition (each distinct one primed once)."""
         dtype = self.params["W_out"].dtype
-        state = M.init_state(self.cfg, 1, dtype)
+        conds = self._conds(batch)
+        row = np.zeros(batch, dtype=np.int64)
+        extras: dict[str, np.ndarray] = {}
+        if conds is not None:
+            distinct, row = np.unique(conds, axis=0, return_inverse=True)
+            extras["cond"] = distinct
+        state = M.init_state(self.cfg, len(extras["cond"]) if extras else 1, dtype)
         for i in ids[:-1]:
-            _, state = M.step(self.params, self.cfg, np.array([i]), state)
-        rows = Rows(state).take(np.zeros(batch, dtype=np.int64))
+            _, state = M.step(self.params, self.cfg, np.full(len(state[0][0]), i), state, **extras)
+        rows = Rows(state, extras).take(np.asarray(row).reshape(-1))
         return np.full(batch, ids[-1], dtype=np.int64), rows
 
     def step(self, x: np.ndarray, rows: Rows) -> tuple[np.ndarray, Rows]:
