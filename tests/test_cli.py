@@ -125,7 +125,7 @@ def test_bad_training_files(tmp_path: Path, capsys, name: str, fragments: list[s
     "argv, fragments",
     [
         (["train", "{tmp}/missing.txt"], ["no such file"]),
-        (["train", "{tmp}"], ["is a directory"]),
+        (["train", "{tmp}/empty"], ["holds no files", "one file of items per category"]),
         (["train", "{names}", "--model", "transformer"], ["invalid choice: 'transformer'"]),
         (["train", "{names}", "--hidden", "0"], ["--hidden", "must be > 0"]),
         (["train", "{names}", "--steps", "-5"], ["--steps", "must be > 0"]),
@@ -162,6 +162,7 @@ def test_bad_training_files(tmp_path: Path, capsys, name: str, fragments: list[s
 def test_bad_arguments(tmp_path: Path, ckpt: str, capsys, argv: list[str], fragments: list[str]) -> None:
     (tmp_path / "precious").mkdir()
     (tmp_path / "precious" / "notes.txt").write_text("keep me")
+    (tmp_path / "empty").mkdir()
     names = tmp_path / "n.txt"
     names.write_text("anna\nbob\n")
     argv = [a.format(tmp=tmp_path, names=names, ckpt=ckpt) for a in argv]

@@ -1,9 +1,10 @@
-"""The Python API: load or train a model, then sample, score and evaluate with it.
+"""The Python API: load or train a model, then sample, score, evaluate and classify with it.
 
     >>> import charsmith
     >>> m = charsmith.load("dinosaurs")            # a bundled model, or a checkpoint directory
     >>> m.sample(5, temperature=0.8, seed=1).samples
     >>> m.score(["tyrannosaurus"])[0].nats_per_char
+    >>> charsmith.load("languages").classify(["Nakamura"], top=2)
 """
 
 from __future__ import annotations
@@ -20,19 +21,42 @@ from typing import Any
 
 import numpy as np
 
+from charsmith import finetune
+from charsmith.categories import Condition, condition_weights, posterior
 from charsmith.checkpoint import Checkpoint, load_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
-from charsmith.data import Corpus, detect_mode, is_known, load_corpus, read_chunks, read_text, split_lines
+from charsmith.data import (
+    Corpus,
+    detect_mode,
+    is_known,
+    is_labelled,
+    load_corpus,
+    make_labelled_corpus,
+    read_chunks,
+    read_labelled,
+    read_text,
+    split_lines,
+)
 from charsmith.deadline import NEVER, Deadline
+from charsmith.defaults import finetune as finetune_defaults
 from charsmith.defaults import suggest
-from charsmith.errors import CharsmithError, CheckpointError, DataError, InputError
+from charsmith.errors import CategoryError, CharsmithError, CheckpointError, DataError, InputError
 from charsmith.generation import (PARTICLES, Constraints, Controls, Plan, SampleResult, SampleStream, Stepper,
                                   beam_search, complete, complete_stream)
-from charsmith.scoring import EvalResult, ItemScore, lines_loss, score_items, stream_loss
+from charsmith.scoring import (
+    EvalResult,
+    ItemScore,
+    category_logliks,
+    mixture_scores,
+    score_items,
+    stream_loss,
+    summarize,
+)
 from charsmith.trainer import Progress, Trainer
 from charsmith.vocab import END, Vocab
 
-__all__ = ["CharModel", "bundled_models", "load", "plan_run", "resolve_model", "train"]
+__all__ = ["CharModel", "Classification", "bundled_models", "load", "make_trainer", "plan_run", "resolve_model",
+           "train"]
 
 
 def _rng(seed: int | None) -> np.random.Generator:
@@ -61,12 +85,28 @@ def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
 
 
 @dataclass(frozen=True)
+class Classification:
+    """An item and its categories, likeliest first: (name, P(category | item)) pairs."""
+
+    item: str
+    probs: list[tuple[str, float]]
+
+    @property
+    def best(self) -> str:
+        return self.probs[0][0]
+
+
+@dataclass(frozen=True)
 class CharModel:
     """A trained model: a checkpoint plus convenient methods.
 
     Text given to a model trained with ``lowercase`` (a prefix, a prompt, items to score)
     is lower-cased first, as its training data was. ``timeout`` (seconds) stops a call that
     runs longer with TimeLimitError.
+
+    For a model with categories, ``category`` (in ``sample``, ``stream``, ``most_likely``,
+    ``score``, ``evaluate``) is a name, a blend ``"A=0.7,B=0.3"`` or a mapping
+    ``{"A": 0.7, "B": 0.3}`` (see :mod:`charsmith.categories`).
     """
 
     ckpt: Checkpoint
@@ -83,6 +123,17 @@ class CharModel:
     def _text(self, text: str) -> str:
         return text.lower() if self.lowercase else text
 
+    @property
+    def categories(self) -> list[str]:
+        """The category names this model is conditioned on ([] if none)."""
+        return [] if self.ckpt.categories is None else list(self.ckpt.categories.names)
+
+    def condition(self, category: Condition | None) -> np.ndarray | None:
+        """``category`` (a name, blend string or mapping) as weights (K,) summing to 1; None
+        for None. Unknown names, bad weights, or any category for a model without
+        categories raise CategoryError."""
+        return condition_weights(self.ckpt.categories, category)
+
     def _require_lines(self, what: str) -> None:
         if self.mode != "lines":
             raise CharsmithError(f"{what}() writes list items, but this model learned running text; use complete()")
@@ -90,10 +141,16 @@ class CharModel:
     def _args(self) -> tuple[dict[str, np.ndarray], ModelConfig, Vocab]:
         return self.ckpt.params, self.ckpt.model, self.ckpt.vocab
 
-    def stepper(self, deadline: Deadline = NEVER) -> Stepper:
+    def stepper(self, deadline: Deadline = NEVER, *, category: Condition | None = None,
+                rng: np.random.Generator | None = None) -> Stepper:
         """The model as generation reaches it (see ``charsmith.generation.stepper``); past
-        ``deadline`` its steps raise TimeLimitError."""
-        return Stepper(self.ckpt.params, self.ckpt.model, deadline)
+        ``deadline`` its steps raise TimeLimitError. With categories, every row is written in
+        ``category``; without one, each row's category is drawn from the training priors
+        with ``rng``."""
+        w = self.condition(category)
+        cats = self.ckpt.categories
+        priors = np.exp(cats.log_priors()) if w is None and cats is not None else None
+        return Stepper(self.ckpt.params, self.ckpt.model, deadline, cond=w, priors=priors, rng=rng)
 
     def plan(self, constraints: Constraints, *, text_length: int | None = None) -> Plan:
         """``constraints`` compiled for this model (lower-cased first if it was trained on
@@ -108,6 +165,7 @@ class CharModel:
         max_len: int | None = None, min_len: int | None = None, seed: int | None = None,
         rng: np.random.Generator | None = None, allow_known: bool = False, unique: bool = False,
         particles: int = PARTICLES, max_draws: int | None = None, timeout: float | None = None,
+        category: Condition | None = None,
     ) -> SampleStream:
         """An iterator over ``n`` new items (lines mode), found a batch at a time in bounded
         memory, for any n; see ``sample`` for the options. Its counts (``drawn``,
@@ -116,7 +174,8 @@ class CharModel:
         deadline = Deadline.after(timeout)
         plan = self.plan(Constraints(prefix, suffix, contains, exclude, pattern, min_len, max_len))
         rng = rng if rng is not None else _rng(seed)
-        return SampleStream(self.stepper(deadline), self.ckpt.vocab, plan, Controls(temperature, top_k, top_p), n, rng,
+        stepper = self.stepper(deadline, category=category, rng=rng)
+        return SampleStream(stepper, self.ckpt.vocab, plan, Controls(temperature, top_k, top_p), n, rng,
                             known=None if allow_known else self.ckpt.known, unique=unique, particles=particles,
                             max_draws=max_draws)
 
@@ -126,6 +185,7 @@ class CharModel:
         max_len: int | None = None, min_len: int | None = None, seed: int | None = None,
         rng: np.random.Generator | None = None, allow_known: bool = False, unique: bool = False,
         particles: int = PARTICLES, max_draws: int | None = None, timeout: float | None = None,
+        category: Condition | None = None,
     ) -> SampleResult:
         """``n`` new items (lines mode), each satisfying every constraint given: ``prefix``,
         ``suffix``, ``contains`` (one string or several, all must occur), ``exclude`` (none of
@@ -133,31 +193,38 @@ class CharModel:
         ``charsmith.generation.regex``), ``min_len``/``max_len`` (default 1 and 50, prefix
         included). Items follow the model's distribution conditioned on the constraints (exact
         rejection, or SMC with ``particles`` particles per item when matches are rare).
-        Items from the training set are dropped unless ``allow_known``; ``unique`` drops
-        repeats; the search stops after ``max_draws`` draws and particles, with fewer items.
-        Pass ``seed`` or ``rng`` to reproduce."""
+        Items of the input file (held-out ones included) are dropped unless ``allow_known``;
+        ``unique`` drops repeats; the search stops after ``max_draws`` draws and particles,
+        with fewer items. Pass ``seed`` or ``rng`` to reproduce. With categories: ``category``
+        (a name or a blend) for every item; without it, each item's category is drawn from
+        the training priors."""
         return self.stream(n, temperature=temperature, top_k=top_k, top_p=top_p, prefix=prefix, suffix=suffix,
                            contains=contains, exclude=exclude, pattern=pattern, max_len=max_len, min_len=min_len,
                            seed=seed, rng=rng, allow_known=allow_known, unique=unique, particles=particles,
-                           max_draws=max_draws, timeout=timeout).result()
+                           max_draws=max_draws, timeout=timeout, category=category).result()
 
     def most_likely(
         self, n: int = 1, *, beam: int | None = None, prefix: str = "", suffix: str = "",
         contains: str | Sequence[str] = (), exclude: str = "", pattern: str | None = None, max_len: int | None = None,
         min_len: int | None = None, allow_known: bool = False, timeout: float | None = None,
+        category: Condition | None = None,
     ) -> list[tuple[str, float]]:
         """The ``n`` most likely items meeting the constraints (as in ``sample``) by beam
-        search (width ``beam``, default ``n``), with their log-probabilities; training items
-        are skipped unless ``allow_known``."""
+        search (width ``beam``, default ``n``), with their log-probabilities; items of the
+        input file are skipped unless ``allow_known``. A model with categories needs
+        ``category``."""
         self._require_lines("most_likely")
         if n < 1:
             raise InputError(f"n must be >= 1, got {n}")
+        if self.condition(category) is None and self.categories:
+            names = ", ".join(self.categories)
+            raise CategoryError(f"the most likely items depend on the category: pass one of {names}")
         deadline = Deadline.after(timeout)
         plan = self.plan(Constraints(prefix, suffix, contains, exclude, pattern, min_len, max_len))
         known = self.ckpt.known
         exclude_known = None if allow_known or known is None else (lambda items: is_known(items, known))
-        return beam_search(self.stepper(deadline), self.ckpt.vocab, plan, n if beam is None else beam, n=n,
-                           exclude=exclude_known)
+        return beam_search(self.stepper(deadline, category=category), self.ckpt.vocab, plan,
+                           n if beam is None else beam, n=n, exclude=exclude_known)
 
     def complete(
         self, prompt: str = "", length: int = 200, *, n: int = 1, temperature: float = 1.0, top_k: int = 0,
@@ -200,14 +267,45 @@ class CharModel:
         rng = None if greedy else _rng(seed)
         return complete_stream(self.stepper(deadline), self.ckpt.vocab, plan, rng, Controls(temperature, top_k, top_p))
 
-    def score(self, items: Sequence[str], *, timeout: float | None = None) -> list[ItemScore]:
-        """Log-probability of each item (end token included), with each character's share."""
+    def score(self, items: Sequence[str], *, timeout: float | None = None,
+              category: Condition | None = None) -> list[ItemScore]:
+        """Log-probability of each item (end token included), with each character's share.
+        With categories: given ``category``, or without it under the mixture of categories
+        weighted by their priors, log P(item) = log sum_k P(item | k) pi_k."""
+        items = self._items(items)
+        deadline = Deadline.after(timeout)
+        w = self.condition(category)
+        if w is not None:
+            return score_items(*self._args(), items, cond=np.broadcast_to(w, (len(items), w.size)), deadline=deadline)
+        if self.ckpt.categories is not None:
+            return mixture_scores(*self._args(), items, self.ckpt.categories.log_priors(), deadline=deadline)
+        return score_items(*self._args(), items, deadline=deadline)
+
+    def _items(self, items: Sequence[str]) -> list[str]:
+        """``items`` as the model reads them (lower-cased if it learned so), one line each."""
         items = [self._text(s) for s in items]
         if self.mode == "lines":
             for item in items:
                 if END in item:
                     raise InputError(f"item {item!r} spans lines; score one item per line")
-        return score_items(*self._args(), items, deadline=Deadline.after(timeout))
+        return items
+
+    def classify(self, items: Sequence[str], *, top: int | None = None, uniform_prior: bool = False,
+                 timeout: float | None = None) -> list[Classification]:
+        """P(category | item) by Bayes' rule from the model's likelihood of the item under
+        each category and the priors (the training counts, or equal with ``uniform_prior``
+        for macro-balanced decisions); the ``top`` likeliest categories of each item."""
+        cats = self.ckpt.categories
+        if cats is None:
+            raise CategoryError("this model was trained without categories, so it cannot classify; train it on "
+                                "labelled items (a folder of category files or category<TAB>item lines)")
+        if top is not None and top < 1:
+            raise CategoryError(f"top must be >= 1, got {top}")
+        items = self._items(items)
+        loglik = category_logliks(*self._args(), items, deadline=Deadline.after(timeout))
+        probs = posterior(loglik, cats.log_priors(uniform=uniform_prior))
+        order = np.argsort(-probs, axis=1, kind="stable")[:, :top]
+        return [Classification(s, [(cats.names[k], float(p[k])) for k in o]) for s, p, o in zip(items, probs, order)]
 
     def is_known(self, items: Sequence[str]) -> list[bool] | None:
         """Which ``items`` are in the training set; None if the checkpoint keeps no record of
@@ -215,13 +313,18 @@ class CharModel:
         known = self.ckpt.known
         return None if known is None else is_known([self._text(s) for s in items], known).tolist()
 
-    def evaluate(self, path: str | os.PathLike[str]) -> EvalResult:
-        """Mean held-out NLL per character of a file, read the way the model was trained."""
-        text = read_text(path)
-        lower = bool(self.ckpt.train and self.ckpt.train.lowercase)
+    def evaluate(self, path: str | os.PathLike[str], *, category: Condition | None = None) -> EvalResult:
+        """Mean held-out NLL per character of a file, read the way the model was trained.
+        Labelled items (a folder of category files or category<TAB>item lines) are each
+        scored under their own category; other items under ``category`` (see :meth:`score`)."""
+        lower = self.lowercase
+        text = None if Path(path).is_dir() else read_text(path)
+        if self.mode == "lines" and is_labelled(path, text):
+            return self._evaluate_labelled(path, text, lower, category)
+        text = read_text(path) if text is None else text
         if self.mode == "lines":
-            items = split_lines(text, lowercase=lower, source=str(path))
-            return lines_loss(*self._args(), items)
+            return summarize(self.score(split_lines(text, lowercase=lower, source=str(path)), category=category))
+        self.condition(category)  # a text model has no categories: refuse one
         text = text.lower() if lower else text
         if len(text) < 2:
             raise DataError(f"{path} has {len(text)} character(s); a text model needs at least 2 to score one prediction")
@@ -232,6 +335,18 @@ class CharModel:
             raise DataError(f"{path} has {e}: the model never saw them") from None
         return stream_loss(self.ckpt.params, self.ckpt.model, ids)
 
+    def _evaluate_labelled(self, path: str | os.PathLike[str], text: str | None, lower: bool,
+                           category: Condition | None) -> EvalResult:
+        cats = self.ckpt.categories
+        if cats is None:
+            raise CategoryError(f"{path} is labelled but this model was trained without categories; "
+                                "evaluate a file of plain items")
+        if category is not None:
+            raise CategoryError(f"{path} is labelled, so each item is scored under its own category; drop the category")
+        data = read_labelled(path, lowercase=lower, text=text)
+        ids = np.array([cats.index(n) for n in data.names], dtype=np.int64)[data.cats]  # file ids -> model ids
+        return summarize(score_items(*self._args(), data.items, cond=ids))
+
 
 def load(name_or_path: str | os.PathLike[str]) -> CharModel:
     """Load a checkpoint directory or a bundled model by name (see ``bundled_models``)."""
@@ -240,41 +355,85 @@ def load(name_or_path: str | os.PathLike[str]) -> CharModel:
 
 def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, ModelConfig, TrainConfig]:
     """Read ``path`` and settle every option: those given win, the rest come from
-    ``charsmith.defaults.suggest`` for this data. Options are ModelConfig and TrainConfig
-    fields (``mode`` may also be "auto"); None means "not given"."""
+    ``charsmith.defaults`` for this data (:func:`~charsmith.defaults.finetune` when ``init``
+    names a model to start from). Options are ModelConfig and TrainConfig fields (``mode``
+    may also be "auto"); None means "not given". ``path`` may be a folder of category files."""
     given = {k: v for k, v in options.items() if v is not None}
     fields = {f.name for f in dataclasses.fields(ModelConfig)} | {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(given) - fields - {"vocab_size"})
-    if unknown or "vocab_size" in given:
-        raise TypeError(f"unknown training option(s): {', '.join(unknown or ['vocab_size'])}")
-    mode = given.get("mode", "auto")
-    given["mode"] = detect_mode(read_chunks(path)) if mode == "auto" else mode
+    derived = {"vocab_size", "categories"}  # set by the data
+    unknown = sorted(set(given) - fields | set(given) & derived)
+    if unknown:
+        raise TypeError(f"unknown training option(s): {', '.join(unknown)}")
+    base = load(given["init"]).ckpt if given.get("init") else None
+    if base is not None and base.train is not None:
+        given.setdefault("lowercase", base.train.lowercase)
     defaults = TrainConfig()
     given.setdefault("seed", defaults.seed)
     given.setdefault("val_fraction", defaults.val_fraction)
-    corpus = load_corpus(path, mode=given["mode"], lowercase=given.get("lowercase", False),
-                         val_fraction=given["val_fraction"], rng=np.random.default_rng(given["seed"]))
-    chosen = suggest(corpus)
+    corpus = _read_corpus(path, given)
+    if base is not None:
+        finetune.check_base(base, given["init"], corpus.mode, given)
+        corpus = dataclasses.replace(corpus, vocab=finetune.extend_vocab(base.vocab, corpus.vocab))
+        chosen = {**finetune_defaults(base.model, corpus), **finetune.fixed_options(base)}
+    else:
+        chosen = suggest(corpus)
+    if corpus.categories is None:
+        if "cat_embed" in given:
+            raise DataError(f"cat_embed is for labelled items, and {path} has no categories; drop it")
+        chosen.pop("cat_embed", None)
     if "steps" in given and "minutes" not in given:
         chosen["minutes"] = 0.0  # an explicit step budget replaces the default time budget
     opts = {**chosen, **given}
     model_names = {f.name for f in dataclasses.fields(ModelConfig)}
-    model_cfg = ModelConfig(vocab_size=corpus.vocab.size, **{k: v for k, v in opts.items() if k in model_names})
+    n_cats = 0 if corpus.categories is None else corpus.categories.size
+    model_cfg = ModelConfig(vocab_size=corpus.vocab.size, categories=n_cats,
+                            **{k: v for k, v in opts.items() if k in model_names})
     train_cfg = TrainConfig(**{k: v for k, v in opts.items() if k not in model_names})
     return corpus, model_cfg, train_cfg
+
+
+def _read_corpus(path: str | os.PathLike[str], given: dict[str, Any]) -> Corpus:
+    """The corpus of ``path`` (plain or labelled); sets ``given["mode"]``."""
+    rng = np.random.default_rng(given["seed"])
+    mode = given.get("mode", "auto")
+    if mode != "text" and is_labelled(path):
+        given["mode"] = "lines"
+        data = read_labelled(path, lowercase=given.get("lowercase", False))
+        return make_labelled_corpus(data, val_fraction=given["val_fraction"], rng=rng)
+    if Path(path).is_dir():
+        raise DataError(f"{path} is a folder of category files, read in lines mode; drop --mode text")
+    given["mode"] = detect_mode(read_chunks(path)) if mode == "auto" else mode
+    return load_corpus(path, mode=given["mode"], lowercase=given.get("lowercase", False),
+                       val_fraction=given["val_fraction"], rng=rng)
+
+
+def make_trainer(
+    path: str | os.PathLike[str], out: str | os.PathLike[str], *, resume: bool = False, force: bool = False,
+    **options: Any,
+) -> Trainer:
+    """A :class:`Trainer` for the file at ``path`` with ``options`` settled by :func:`plan_run`,
+    starting from the weights of ``init`` when given (see :mod:`charsmith.finetune`)."""
+    corpus, model_cfg, train_cfg = plan_run(path, **options)
+    info: dict[str, Any] = {"source": Path(path).name}
+    params = None
+    if train_cfg.init:
+        base = load(train_cfg.init).ckpt
+        params, facts = finetune.start_params(base, corpus, model_cfg, np.random.default_rng(train_cfg.seed))
+        info.update(init=train_cfg.init, init_model=finetune.describe(base.model), **facts)
+    return Trainer(corpus, model_cfg, train_cfg, out, resume=resume, force=force, info=info, params=params)
 
 
 def train(
     path: str | os.PathLike[str], out: str | os.PathLike[str], *, resume: bool = False, force: bool = False,
     on_progress: Callable[[Progress], None] | None = None, **options: Any,
 ) -> CharModel:
-    """Train on the file at ``path``, keep the best checkpoint in ``out``, and load it.
+    """Train on the file (or folder of category files) at ``path``, keep the best checkpoint
+    in ``out``, and load it.
 
-    ``options`` are ModelConfig/TrainConfig fields, e.g. ``cell="gru", hidden=128, minutes=5``;
-    left-out ones are chosen for the data. ``on_progress`` receives a ``Progress`` report
-    after every step and evaluation.
+    ``options`` are ModelConfig/TrainConfig fields, e.g. ``cell="gru", hidden=128, minutes=5``,
+    or ``init="names"`` to start from a bundled model or checkpoint directory; left-out
+    ones are chosen for the data. ``on_progress`` receives a ``Progress`` report after
+    every step and evaluation.
     """
-    corpus, model_cfg, train_cfg = plan_run(path, **options)
-    Trainer(corpus, model_cfg, train_cfg, out, resume=resume, force=force,
-            info={"source": Path(path).name}).run(on_progress)
+    make_trainer(path, out, resume=resume, force=force, **options).run(on_progress)
     return load(out)

@@ -24,9 +24,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+import numpy as np
 
 from charsmith import __version__
-from charsmith.api import CharModel, bundled_models, load, plan_run
+from charsmith.api import CharModel, bundled_models, load, make_trainer
 from charsmith.config import CELLS, TrainConfig
 from charsmith.data import read_text
 from charsmith.errors import CharsmithError, CharsmithWarning
@@ -80,10 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sample(sub)
     _add_score(sub)
     _add_eval(sub)
+    _add_classify(sub)
     _add_info(sub)
     _add_bench(sub)
     _add_serve(sub)
-    for name in ("train", "sample", "score", "eval"):
+    for name in ("train", "sample", "score", "eval", "classify"):
         sub.choices[name].add_argument(
             "--threads", type=NONNEG_INT, help="threads for the compiled kernels (default 0: all usable cores)")
     try:
@@ -99,7 +101,8 @@ def _add_train(sub: Any) -> None:
     t = sub.add_parser("train", help="train a model on a names file or a text", description=(
         "Train a character model on FILE. Options left out are chosen from the data "
         "(see the defaults printed at the start)."))
-    t.add_argument("file", help="UTF-8 text: one item per line (lines mode) or running text (text mode)")
+    t.add_argument("file", help="UTF-8 text: one item per line (lines mode) or running text (text mode); or labelled "
+                                "items: category<TAB>item lines, or a folder with one file per category")
     t.add_argument("--out", help="checkpoint directory to write (default: runs/<file name>)")
     t.add_argument("--mode", choices=("auto", "lines", "text"), help="default: guessed from the file")
     t.add_argument("--lowercase", action="store_true", help="lower-case the data first (as the notebooks do)")
@@ -109,6 +112,9 @@ def _add_train(sub: Any) -> None:
     m.add_argument("--layers", type=POS_INT, help="stacked recurrent layers")
     m.add_argument("--embed", type=NONNEG_INT, help="embedding width (0: one-hot input)")
     m.add_argument("--dropout", type=_number(float, 0, strict=False, high=0.95), help="dropout between layers")
+    m.add_argument("--cat-embed", type=POS_INT, dest="cat_embed", help="labelled items: category embedding width")
+    m.add_argument("--init", metavar="NAME_OR_DIR", help="start from this bundled model or checkpoint directory "
+                                                         "(it fixes the network; fine-tuning defaults)")
     o = t.add_argument_group("optimisation")
     o.add_argument("--optimizer", choices=("adam", "sgd", "adagrad"))
     o.add_argument("--lr", type=POS_FLOAT, help="peak learning rate")
@@ -168,6 +174,12 @@ def _add_sample(sub: Any) -> None:
     s.add_argument("--allow-known", action="store_true", dest="allow_known", help="keep items from the training set")
     s.add_argument("--beam", type=POS_INT, help="the n most likely items by beam search of this width")
     s.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _add_category(s, "write in this category, or a blend like Japanese=0.7,Italian=0.3 (default: each item's "
+                     "category drawn from the training counts)")
+
+
+def _add_category(p: argparse.ArgumentParser, text: str) -> None:
+    p.add_argument("--category", metavar="NAME_OR_BLEND", help=f"models with categories: {text}")
 
 
 def _add_score(sub: Any) -> None:
@@ -177,6 +189,8 @@ def _add_score(sub: Any) -> None:
     s.add_argument("--file", help="also score every line of this file")
     s.add_argument("--sort", action="store_true", help="likeliest first (by nats per character)")
     s.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _add_category(s, "score under this category or blend (default: under the mixture of all, weighted by "
+                     "their training counts)")
 
 
 def _add_eval(sub: Any) -> None:
@@ -184,6 +198,20 @@ def _add_eval(sub: Any) -> None:
     e.add_argument("model", help="checkpoint directory or bundled model name")
     e.add_argument("file", help="held-out data in the model's format")
     e.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _add_category(e, "score plain items under this category or blend (labelled files use each item's own)")
+
+
+def _add_classify(sub: Any) -> None:
+    c = sub.add_parser("classify", help="which category is each item? (models with categories)",
+                       description="P(category | item) by Bayes' rule, from the model's likelihood of the item "
+                                   "under each category and the training counts as priors.")
+    c.add_argument("model", help="checkpoint directory or bundled model name")
+    c.add_argument("items", nargs="*", help="items to classify")
+    c.add_argument("--file", help="also classify every line of this file")
+    c.add_argument("--top", type=POS_INT, default=3, help="show the K likeliest categories (default 3)")
+    c.add_argument("--uniform-prior", action="store_true", dest="uniform_prior",
+                   help="equal priors for every category (macro-balanced decisions)")
+    c.add_argument("--json", action="store_true", help="one JSON object on stdout")
 
 
 def _add_info(sub: Any) -> None:
@@ -218,21 +246,19 @@ def _add_serve(sub: Any) -> None:
 
 
 # ----- commands --------------------------------------------------------------------------
-TRAIN_OPTIONS = ("mode", "lowercase", "cell", "hidden", "layers", "embed", "dropout", "optimizer", "lr",
+TRAIN_OPTIONS = ("mode", "lowercase", "cell", "hidden", "layers", "embed", "dropout", "cat_embed", "optimizer", "lr",
                  "batch_size", "seq_len", "weight_decay", "warmup_steps", "decay", "clip_norm", "clip_value",
-                 "steps", "minutes", "eval_every", "eval_chars", "patience", "val_fraction", "seed")
+                 "steps", "minutes", "eval_every", "eval_chars", "patience", "val_fraction", "seed", "init")
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     options = {k: getattr(args, k) for k in TRAIN_OPTIONS}
     options["lowercase"] = args.lowercase or None
-    corpus, model_cfg, train_cfg = plan_run(args.file, **options)
     out_dir = Path(args.out) if args.out else Path("runs") / Path(args.file).stem
-    trainer = Trainer(corpus, model_cfg, train_cfg, out_dir, resume=args.resume, force=args.force,
-                      info={"source": Path(args.file).name})
+    trainer = make_trainer(args.file, out_dir, resume=args.resume, force=args.force, **options)
     if not args.quiet:
         _describe_run(trainer, out_dir, err)
-    bar = _ProgressBar(err, train_cfg, quiet=args.quiet)
+    bar = _ProgressBar(err, trainer.cfg, quiet=args.quiet)
     previous = signal.signal(signal.SIGINT, lambda *_: (trainer.request_stop(), signal.signal(signal.SIGINT, previous)))
     try:
         done = trainer.run(bar)
@@ -243,7 +269,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
-    corpus, model_cfg, cfg = trainer.corpus, trainer.model_cfg, trainer.cfg
+    corpus, model_cfg, cfg, info = trainer.corpus, trainer.model_cfg, trainer.cfg, trainer.info
     if corpus.mode == "lines":
         data = (f"{len(corpus.train)} training items, {len(corpus.val)} held out "
                 f"({corpus.overlap} of them also in training)")
@@ -251,13 +277,29 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
         data = f"{len(corpus.train)} training characters, {len(corpus.val)} held out"
     limits = ", ".join(x for x in (cfg.steps and f"{cfg.steps} steps", cfg.minutes and f"{cfg.minutes:g} min") if x)
     print(f"data: {corpus.mode} mode, {data}, {corpus.vocab.size} symbols", file=err)
-    print(f"model: {model_cfg.cell} x{model_cfg.layers}, hidden {model_cfg.hidden}, embed {model_cfg.embed}, "
-          f"dropout {model_cfg.dropout:g}; {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}; "
-          f"stop at {limits or 'early stopping'}; writing {out_dir}", file=err)
+    if corpus.categories is not None:
+        held = np.bincount(corpus.val_cats, minlength=corpus.categories.size)
+        rows = (f"{n} {c}/{h}/{o}" for n, c, h, o in zip(corpus.categories.names, corpus.categories.counts, held,
+                                                            corpus.overlaps))
+        print(f"categories (training/held out/held out also in training): {', '.join(rows)}", file=err)
+    if cfg.init:
+        added = info.get("added_characters", "")
+        start = f"start: the weights of {cfg.init} ({info.get('init_model')})"
+        start += f", {len(added)} new characters {added!r}" if added else ", no new characters"
+        if info.get("folded_blend"):
+            blend = ", ".join(f"{n} {w:.2f}" for n, w in sorted(info["folded_blend"].items(), key=lambda x: -x[1])[:4])
+            start += f"; unlabelled data: its categories folded in as the blend {blend}, ..."
+        print(start, file=err)
+    cats = f", {model_cfg.categories} categories (embed {model_cfg.cat_embed})" if model_cfg.categories else ""
+    print(f"model: {model_cfg.cell} x{model_cfg.layers}, hidden {model_cfg.hidden}, embed {model_cfg.embed}{cats}, "
+          f"dropout {model_cfg.dropout:g}; {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
+          f"weight decay {cfg.weight_decay:g}; evaluate every {cfg.eval_every} steps, "
+          f"stop at {limits or 'early stopping'}{f' or after {cfg.patience} without improvement' if cfg.patience else ''}; "
+          f"writing {out_dir}", file=err)
     print(f"engine: {_engine()}", file=err)
-    scored, held = trainer.val_chars
-    if scored < held:
-        print(f"validation: every {cfg.eval_every} steps on a fixed {scored:,} of the {held:,} held-out characters "
+    scored, held_chars = trainer.val_chars
+    if scored < held_chars:
+        print(f"validation: every {cfg.eval_every} steps on a fixed {scored:,} of the {held_chars:,} held-out characters "
               "(--eval-chars 0 scores them all)", file=err)
 
 
@@ -332,6 +374,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.n is None:
         args.n = 1 if m.mode == "text" else 10
     if m.mode == "text":
+        m.condition(args.category)  # a text model has no categories: refuse one
         texts = m.complete(args.prefix, args.length, n=args.n, temperature=args.temperature, top_k=args.top_k,
                            top_p=args.top_p, seed=args.seed, greedy=args.greedy, particles=args.particles,
                            max_draws=args.max_draws, **constraints)
@@ -339,14 +382,14 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _emit(args, out, {"samples": texts, "model": _config_json(m)}, "\n\n".join(texts))
     if args.beam or args.greedy:
         found = m.most_likely(args.n, beam=args.beam or 1, prefix=args.prefix, allow_known=args.allow_known,
-                              **constraints)
+                              category=args.category, **constraints)
         _warn_short(len(found), args.n, err)
         samples = [s for s, _ in found]
         return _emit(args, out, {"samples": samples, "logprobs": [lp for _, lp in found], "model": _config_json(m)},
                      "\n".join(samples))
     stream = m.stream(args.n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, prefix=args.prefix,
                       seed=args.seed, allow_known=args.allow_known, unique=args.unique, particles=args.particles,
-                      max_draws=args.max_draws, **constraints)
+                      max_draws=args.max_draws, category=args.category, **constraints)
     _write_stream(stream, args.json, out)
     report = {"drawn": stream.drawn, "dropped_known": stream.dropped_known,
               "dropped_duplicate": stream.dropped_duplicate, "method": stream.method, "acceptance": stream.acceptance}
@@ -360,7 +403,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                if stream.method == "smc" else "items are the exact matches")
         note.append(f"{100 * stream.acceptance:.2g}% of {stream.plain_draws:,} plain draws met the constraints; {how}")
     if stream.dropped_known:
-        note.append(f"dropped {_count(stream.dropped_known, 'item')} already in the training set "
+        note.append(f"dropped {_count(stream.dropped_known, 'item')} already in the data set "
                     "(--allow-known keeps them)")
     if stream.dropped_duplicate:
         note.append(f"dropped {_count(stream.dropped_duplicate, 'repeat')}")
@@ -403,14 +446,19 @@ def _warn_short(found: int, asked: int, err: TextIO, *, drawn: int | None = None
           "or pass --allow-known", file=err)
 
 
-def cmd_score(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    m = load(args.model)
+def _items(args: argparse.Namespace, what: str) -> list[str]:
+    """The items of the command line and of --file (the model lower-cases them if it learned so)."""
     items = list(args.items)
     if args.file:
         items += [ln.strip() for ln in read_text(args.file).split("\n") if ln.strip()]
     if not items:
-        raise CharsmithError("nothing to score: give items on the command line or --file FILE")
-    scores = m.score(items)
+        raise CharsmithError(f"nothing to {what}: give items on the command line or --file FILE")
+    return items
+
+
+def cmd_score(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    m = load(args.model)
+    scores = m.score(_items(args, "score"), category=args.category)
     if args.sort:
         scores.sort(key=lambda s: s.nats_per_char)
     rows = [{"item": s.item, "logprob": s.logprob, "nats_per_char": s.nats_per_char,
@@ -423,11 +471,21 @@ def cmd_score(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     m = load(args.model)
-    r = m.evaluate(args.file)
+    r = m.evaluate(args.file, category=args.category)
     data = {"loss": r.loss, "bits_per_char": r.bits_per_char, "n_chars": r.n_chars, "n_items": r.n_items,
             "model": _config_json(m)}
     return _emit(args, out, data, f"{r.loss:.4f} nats/char ({r.bits_per_char:.4f} bits/char) over {r.n_chars} "
                                   f"characters" + (f" in {r.n_items} items" if m.mode == "lines" else ""))
+
+
+def cmd_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    m = load(args.model)
+    results = m.classify(_items(args, "classify"), top=args.top, uniform_prior=args.uniform_prior)
+    rows = [{"item": r.item, "categories": [{"category": c, "probability": p} for c, p in r.probs]} for r in results]
+    width = max(len(r.item) for r in results)
+    lines = [f"{r.item:<{width}}  " + "  ".join(f"{c} {p:.3f}" for c, p in r.probs) for r in results]
+    data = {"classifications": rows, "uniform_prior": args.uniform_prior, "model": _config_json(m)}
+    return _emit(args, out, data, "\n".join(lines))
 
 
 def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -497,7 +555,7 @@ def _config_json(m: CharModel) -> dict[str, Any]:
     n_params = int(sum(p.size for p in c.params.values()))
     return {"mode": m.mode, "model": dataclasses.asdict(c.model), "parameters": n_params,
             "train": None if c.train is None else dataclasses.asdict(c.train), "vocab": c.vocab.chars,
-            "info": c.info}
+            "categories": None if c.categories is None else c.categories.to_json(), "info": c.info}
 
 
 def _finite(value: Any) -> Any:
@@ -545,8 +603,8 @@ def _silence_stdout() -> None:
         pass
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "score": cmd_score, "eval": cmd_eval, "info": cmd_info,
-            "bench": cmd_bench, "serve": cmd_serve}
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "score": cmd_score, "eval": cmd_eval, "classify": cmd_classify,
+            "info": cmd_info, "bench": cmd_bench, "serve": cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:

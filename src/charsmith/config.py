@@ -107,6 +107,7 @@ class TrainConfig:
     patience: int = 0  # evaluations without improvement before stopping; 0 disables
     val_fraction: float = 0.1
     seed: int = 0
+    init: str = ""  # where the weights started: a bundled model or checkpoint directory ("": fresh)
 
     def __post_init__(self) -> None:
         _choice("mode", self.mode, MODES)
@@ -120,6 +121,8 @@ class TrainConfig:
         _fraction("lr", self.lr, low_open=True, high=10.0, high_open=False)
         _fraction("val_fraction", self.val_fraction, low_open=False, high=0.5, high_open=False)
         _fraction("min_lr_ratio", self.min_lr_ratio, low_open=False, high=1.0, high_open=False)
+        if not isinstance(self.init, str):
+            raise ValueError(f"init must be a bundled model name or a checkpoint directory, got {self.init!r}")
         for name in ("weight_decay", "clip_norm", "clip_value", "minutes"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:

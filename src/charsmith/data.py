@@ -176,10 +176,13 @@ class Labelled:
 
 
 def is_labelled(path: str | os.PathLike[str], text: str | None = None) -> bool:
-    """A folder, or a file (of text ``text``) whose first non-blank line has a TAB."""
+    """A folder, or a file whose first non-blank line has a TAB (read from ``text`` when
+    given, else from the file's first piece)."""
     if Path(path).is_dir():
         return True
-    first = next((ln for ln in (text or "").split("\n") if ln.strip()), "")
+    if text is None:
+        text = next(read_chunks(path), "")
+    first = next((ln for ln in text.split("\n") if ln.strip()), "")
     return "\t" in first
 
 

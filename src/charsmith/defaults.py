@@ -8,18 +8,23 @@ Explicit options always win; these only fill the gaps. The choices come from the
 - a long list (the 32k makemore names): a 2-layer LSTM 256 with dropout 0.4 and weight
   decay (with less, it overfits after ~7 epochs, 2 minutes here), 5 minutes;
 - a short list (the 1.5k dinosaur names): a 1-layer GRU 128 with more dropout and weight
-  decay, which overfits within a minute, so early stopping ends it.
+  decay, which overfits within a minute, so early stopping ends it;
+- labelled items also get a category embedding (``cat_embed``);
+- a run started from a trained model (``--init``, see :func:`finetune`) keeps the base's
+  network and gets a lower learning rate, frequent evaluation and early stopping.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from charsmith.config import ModelConfig
 from charsmith.data import Corpus
 
-__all__ = ["SMALL_LIST_CHARS", "suggest"]
+__all__ = ["CAT_EMBED", "SMALL_LIST_CHARS", "finetune", "suggest"]
 
 SMALL_LIST_CHARS = 50_000  # training characters below which a list counts as short
+CAT_EMBED = 16  # category embedding width for labelled items
 
 
 def suggest(corpus: Corpus) -> dict[str, Any]:
@@ -27,8 +32,24 @@ def suggest(corpus: Corpus) -> dict[str, Any]:
     if corpus.mode == "text":
         return dict(cell="lstm", hidden=256, layers=2, embed=64, dropout=0.2, batch_size=32, seq_len=128,
                     lr=3e-3, minutes=30.0, eval_every=250)
+    cats = {} if corpus.categories is None else {"cat_embed": CAT_EMBED}
     if corpus.train_chars < SMALL_LIST_CHARS:
         return dict(cell="gru", hidden=128, layers=1, embed=32, dropout=0.3, weight_decay=0.1, batch_size=32,
-                    lr=3e-3, minutes=2.0, eval_every=50, patience=10)
+                    lr=3e-3, minutes=2.0, eval_every=50, patience=10, **cats)
     return dict(cell="lstm", hidden=256, layers=2, embed=64, dropout=0.4, weight_decay=0.1, batch_size=64, lr=3e-3,
-                minutes=5.0, eval_every=200)
+                minutes=5.0, eval_every=200, **cats)
+
+
+def finetune(base: ModelConfig, corpus: Corpus) -> dict[str, Any]:
+    """Training options for a run that starts from ``base``'s weights (its network is
+    fixed, see :mod:`charsmith.finetune`): a tenth of the usual learning rate and a short
+    warm-up (Adam's moments start afresh), at least the base's dropout, no weight decay
+    (it would pull the weights towards zero, away from the base), evaluation every few
+    steps with early stopping, and a minute at most."""
+    out: dict[str, Any] = dict(dropout=max(base.dropout, 0.3), lr=3e-4, warmup_steps=10, weight_decay=0.0,
+                               batch_size=32, eval_every=10, patience=10, minutes=1.0)
+    if corpus.categories is not None:
+        out["cat_embed"] = base.cat_embed or CAT_EMBED
+    if corpus.mode == "text":
+        out.update(seq_len=128, eval_every=50)
+    return out

@@ -1,0 +1,143 @@
+"""Starting a run from a trained model: ``charsmith train FILE --init NAME_OR_DIR``.
+
+The base (a bundled model or a checkpoint directory) fixes the network: cell, hidden size,
+layers and the embedding widths. Its weights are the starting point, adapted to the data:
+
+- **Vocabulary.** Characters of the file that the base lacks are appended after the base's
+  own, whose ids (and weights) do not change. A new character with a relative in the base
+  (its other case, or the same letter without accents: ``O`` for ``o``, ``é`` for ``e``)
+  starts as a copy of the relative's input row, output column and output bias. Any other
+  starts with the mean input row of the base's characters and a zero output column whose
+  bias is the base's lowest, so it starts as unlikely as the base's rarest character.
+- **Categories.** Labelled data on a base with categories: each category starts from the
+  base's vector of the same name, a new one from the mean of the base's vectors. Labelled
+  data on a base without categories: fresh category vectors and a zero projection
+  ``W_cat``, so the run starts exactly as the base. Unlabelled data on a base with
+  categories: the new model has none. The blend the base's classifier gives the training
+  items (the mean of their posteriors, with the base's priors) is folded into layer 0's
+  bias (``b += (w @ cat) @ W_cat``), so the run starts as the base writing in that blend.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from charsmith.categories import Categories, posterior
+from charsmith.checkpoint import Checkpoint
+from charsmith.config import ModelConfig
+from charsmith.data import Corpus
+from charsmith.errors import CheckpointError
+from charsmith.scoring import category_logliks
+from charsmith.vocab import END, Vocab
+
+__all__ = ["FIXED", "check_base", "extend_vocab", "fixed_options", "start_params"]
+
+FIXED = {"cell": "--model", "hidden": "--hidden", "layers": "--layers", "embed": "--embed",
+         "cat_embed": "--cat-embed"}  # ModelConfig fields the base decides, and their options
+
+
+def describe(cfg: ModelConfig) -> str:
+    cats = f", {cfg.categories} categories (embed {cfg.cat_embed})" if cfg.categories else ""
+    return f"{cfg.cell} x{cfg.layers}, hidden {cfg.hidden}, embed {cfg.embed}{cats}"
+
+
+def check_base(base: Checkpoint, init: str, mode: str, given: Mapping[str, Any]) -> None:
+    """Refuse a base of the other mode, or options that would change its network's shape."""
+    if base.mode != mode:
+        what = {"lines": "a list of items (lines mode)", "text": "running text (text mode)"}
+        raise CheckpointError(f"--init {init} learned {what[base.mode]}, but the data is {what[mode]}; "
+                              f"start from a {mode}-mode model")
+    for name, flag in FIXED.items():
+        ours = getattr(base.model, name)
+        if name in given and given[name] != ours and not (name == "cat_embed" and base.model.categories == 0):
+            raise CheckpointError(f"--init {init} is a {describe(base.model)}; {flag} {given[name]} conflicts with "
+                                  f"its {name.replace('_', ' ')} {ours}: drop {flag} (the base fixes the network)")
+
+
+def fixed_options(base: Checkpoint) -> dict[str, Any]:
+    """The ModelConfig fields the base fixes (cat_embed only if it has categories)."""
+    out = {name: getattr(base.model, name) for name in FIXED}
+    if base.model.categories == 0:
+        del out["cat_embed"]
+    return out
+
+
+def extend_vocab(base: Vocab, data: Vocab) -> Vocab:
+    """The base's characters (ids unchanged), then the data's new ones in sorted order."""
+    return Vocab(base.chars + "".join(sorted(ch for ch in data.chars if ch not in base)))
+
+
+def _relative(ch: str, vocab: Vocab) -> int | None:
+    """The id of a base character ``ch`` can start from: its other case or its accentless letter."""
+    bare = unicodedata.normalize("NFD", ch)[0]
+    for cand in (ch.lower(), ch.upper(), bare, bare.lower(), bare.upper()):
+        if len(cand) == 1 and cand != ch and cand != END and cand in vocab:
+            return vocab.index(cand)
+    return None
+
+
+def _extend_rows(base: Checkpoint, vocab: Vocab) -> dict[str, np.ndarray]:
+    """The base's params with rows (input) and columns (output) for ``vocab``'s new characters."""
+    params = {k: v.copy() for k, v in base.params.items()}
+    V0 = base.vocab.size
+    new = vocab.chars[V0:]
+    if not new:
+        return params
+    inp = "wte" if base.model.embed > 0 else "l0.W_ih"
+    rows, cols, bias = [], [], []
+    for ch in new:
+        r = _relative(ch, base.vocab)
+        if r is None:
+            rows.append(params[inp][1:].mean(axis=0) if V0 > 1 else params[inp][0])
+            cols.append(np.zeros(params["W_out"].shape[0], params["W_out"].dtype))
+            bias.append(params["b_out"][1:].min() if V0 > 1 else params["b_out"][0])
+        else:
+            rows.append(params[inp][r])
+            cols.append(params["W_out"][:, r])
+            bias.append(params["b_out"][r])
+    params[inp] = np.concatenate([params[inp], np.stack(rows)])
+    params["W_out"] = np.concatenate([params["W_out"], np.stack(cols, axis=1)], axis=1)
+    params["b_out"] = np.concatenate([params["b_out"], np.array(bias, dtype=params["b_out"].dtype)])
+    return params
+
+
+def start_params(
+    base: Checkpoint, corpus: Corpus, cfg: ModelConfig, rng: np.random.Generator
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The first weights of a run of ``cfg`` on ``corpus`` (whose vocabulary extends the
+    base's, see :func:`extend_vocab`) started from ``base``, and facts for the run's info:
+    the characters added, and how the categories were carried over."""
+    params = _extend_rows(base, corpus.vocab)
+    info: dict[str, Any] = {"added_characters": corpus.vocab.chars[base.vocab.size:]}
+    ours, theirs = corpus.categories, base.categories
+    if theirs is not None and ours is not None:
+        idx = [theirs.names.index(n) if n in theirs.names else -1 for n in ours.names]
+        mean = params["cat"].mean(axis=0)
+        params["cat"] = np.stack([params["cat"][i] if i >= 0 else mean for i in idx])
+        info["new_categories"] = [n for n, i in zip(ours.names, idx) if i < 0]
+    elif theirs is not None:  # unlabelled data: fold the base classifier's blend into the bias
+        w = _blend_of(base, params, corpus)
+        params["l0.b"] = params["l0.b"] + (w @ params.pop("cat")) @ params.pop("W_cat")
+        info["folded_blend"] = {n: round(float(x), 4) for n, x in zip(theirs.names, w) if x >= 5e-5}
+    elif ours is not None:  # a base without categories: fresh vectors, zero projection
+        dtype = params["W_out"].dtype
+        params["cat"] = rng.standard_normal((cfg.categories, cfg.cat_embed)).astype(dtype)
+        params["W_cat"] = np.zeros((cfg.cat_embed, params["l0.b"].shape[0]), dtype)
+    return params, info
+
+
+def _blend_of(base: Checkpoint, params: dict[str, np.ndarray], corpus: Corpus) -> np.ndarray:
+    """The mean posterior P(category | item) over the training items, under the base
+    (vocabulary already extended) with its priors: (K,) weights summing to 1."""
+    import dataclasses
+
+    cats: Categories = base.categories  # type: ignore[assignment]
+    cfg = dataclasses.replace(base.model, vocab_size=corpus.vocab.size)
+    loglik = category_logliks(params, cfg, corpus.vocab, corpus.train)  # type: ignore[arg-type]
+    w = posterior(loglik, cats.log_priors()).mean(axis=0)
+    return w / w.sum()
