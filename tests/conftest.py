@@ -95,3 +95,38 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tcfg = TrainConfig(batch_size=32, lr=1e-2, steps=300, eval_every=100, warmup_steps=20)
     Trainer(corpus, mcfg, tcfg, out).run()
     return out
+
+
+def make_styles(n: int, seed: int = 0) -> dict[str, list[str]]:
+    """Two clearly different synthetic styles: 'bo' (b d g l + a o, ending -on/-an) and
+    'ki' (k s t z + i e, ending -ki/-is)."""
+    rng = np.random.default_rng(seed)
+    spec = {"bo": ("bdgl", "ao", ["on", "an"]), "ki": ("kstz", "ie", ["ki", "is"])}
+    out = {}
+    for cat, (cons, vows, ends) in spec.items():
+        out[cat] = ["".join(rng.choice(list(cons)) + rng.choice(list(vows)) for _ in range(rng.integers(1, 4)))
+                    + rng.choice(ends) for _ in range(n)]
+    return out
+
+
+def write_styles(folder: Path, n: int = 300, seed: int = 0) -> Path:
+    """A folder of category files (one per style), plus a hidden file that must be skipped."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for cat, names in make_styles(n, seed).items():
+        (folder / f"{cat}.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+    (folder / ".notes.txt").write_text("not a category\n", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def styled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint of a small GRU trained on two labelled styles, 2:1 (a few seconds)."""
+    import charsmith
+
+    root = tmp_path_factory.mktemp("styles")
+    folder = write_styles(root / "data", n=300, seed=2)
+    bo = (folder / "bo.txt").read_text().split()
+    (folder / "bo.txt").write_text("\n".join(bo + make_styles(300, seed=3)["bo"]) + "\n")  # 600 bo, 300 ki
+    charsmith.train(folder, root / "ckpt", cell="gru", hidden=48, embed=16, cat_embed=4, dropout=0.0,
+                    weight_decay=0.0, batch_size=32, lr=1e-2, steps=400, eval_every=100, warmup_steps=20, seed=0)
+    return root / "ckpt"

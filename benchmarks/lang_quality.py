@@ -1,0 +1,146 @@
+"""charsmith on the shared names_by_language split: conditional held-out NLL and classification.
+
+    python benchmarks/lang_quality.py --minutes 5                  # the recorded run
+    python benchmarks/lang_quality.py --minutes 5 --set hidden=384 --tag h384   # a variant
+
+Trains charsmith through its API on ``train.tsv`` of the split in ``lang_split.py`` (10% of
+every language held out, seed ``lang_split.SEED``) with a wall-clock budget, then on the
+held-out names measures
+
+- the conditional NLL per character, end token included, each name scored under its own
+  language (``CharModel.evaluate`` on ``test.tsv``);
+- classification accuracy, micro (over all names) and macro (mean per-language recall),
+  with the training counts as priors and with ``uniform_prior=True``.
+
+charsmith holds out 10% of train.tsv again for its own early stopping and checkpoint choice;
+the test names are never seen. Results: ``benchmarks/results/lang_quality_<minutes>min[_<tag>].json``;
+``--table`` rewrites the charsmith section of ``benchmarks/QUALITY.md`` from them.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the CLI does
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+sys.path.insert(0, str(HERE))
+
+import numpy as np  # noqa: E402
+
+import charsmith  # noqa: E402
+from charsmith.nn import native  # noqa: E402
+from lang_split import SEED, overlap, split, write_tsv  # noqa: E402
+from quality_sections import write_section  # noqa: E402
+
+RESULTS = HERE / "results"
+GOALS = {"nll": 1.85, "micro": 0.87, "macro": 0.60}
+
+
+def accuracy(model: charsmith.CharModel, test: list[tuple[str, str]], *, uniform: bool) -> dict:
+    """Micro and macro accuracy of the model's classifier on (language, name) pairs."""
+    truth = np.array([c for c, _ in test])
+    guess = np.array([r.best for r in model.classify([n for _, n in test], top=1, uniform_prior=uniform)])
+    hit = guess == truth
+    recall = {c: float(hit[truth == c].mean()) for c in sorted(set(truth))}
+    return {"micro": float(hit.mean()), "macro": float(np.mean(list(recall.values()))), "recall": recall}
+
+
+def parse_value(text: str) -> object:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def run(minutes: float, data_dir: Path, options: dict, tag: str) -> dict:
+    train, test = split(data_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_tsv(train, Path(tmp) / "train.tsv")
+        write_tsv(test, Path(tmp) / "test.tsv")
+        t0 = time.perf_counter()
+        m = charsmith.train(Path(tmp) / "train.tsv", Path(tmp) / "run", minutes=minutes, seed=0, **options)
+        train_s = time.perf_counter() - t0
+        curve = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
+        nll = m.evaluate(Path(tmp) / "test.tsv")
+    priors, uniform = accuracy(m, test, uniform=False), accuracy(m, test, uniform=True)
+    ov = overlap(train, test)
+    flags = " ".join(f"--set {k}={v}" for k, v in options.items())
+    return {
+        "minutes": minutes, "tag": tag, "options": options, "seed_split": SEED,
+        "test_names": len(test), "test_overlap": sum(a for a, _ in ov.values()),
+        "nll": nll.loss, "n_chars": nll.n_chars, "micro": priors["micro"], "macro": priors["macro"],
+        "micro_uniform": uniform["micro"], "macro_uniform": uniform["macro"],
+        "recall": priors["recall"], "recall_uniform": uniform["recall"],
+        "model": vars(m.ckpt.model), "train": vars(m.ckpt.train), "steps": curve[-1]["step"],
+        "best_step": m.ckpt.info["step"], "best_val_loss": m.ckpt.info["best_val_loss"],
+        "train_seconds": round(train_s, 1), "engine": "compiled kernels" if native.available() else "NumPy only",
+        "date": str(datetime.date.today()),
+        "command": f"python benchmarks/lang_quality.py --minutes {minutes:g}" + (f" {flags} --tag {tag}" if tag else ""),
+    }
+
+
+def table() -> None:
+    rows = sorted((json.loads(p.read_text()) for p in RESULTS.glob("lang_quality_*.json")),
+                  key=lambda r: (r["tag"] != "", r["minutes"], r["tag"]))
+    if not rows:
+        return
+    r0 = rows[0]
+    lines = [
+        f"Split: `benchmarks/lang_split.py` (seed {r0['seed_split']}, 10% of every language held out: "
+        f"{r0['test_names']} names, {r0['test_overlap']} of them also in the training part). charsmith trains on",
+        "the training part through its API with only a time limit and the options shown (everything else is its",
+        "default for the data), holding out 10% of it again for its own early stopping; the test names are",
+        "never seen. NLL: nats per character, end token included, each test name under its own language.",
+        "Accuracy: micro over all test names / macro = mean per-language recall, with the training counts",
+        "as priors, and with `--uniform-prior`.",
+        "",
+        "| run | model | steps (best at) | NLL | micro | macro | micro, uniform prior | macro, uniform prior | command |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        mc = r["model"]
+        mark = {k: "✓" if (r[k] < g if k == "nll" else r[k] >= g) else "✗" for k, g in GOALS.items()}
+        lines.append(
+            f"| {r['tag'] or 'defaults'}, {r['minutes']:g} min | {mc['cell']} x{mc['layers']} h{mc['hidden']} "
+            f"e{mc['embed']} c{mc['cat_embed']} d{mc['dropout']} | {r['steps']} ({r['best_step']}) | "
+            f"{r['nll']:.4f} {mark['nll']} | {r['micro']:.3f} {mark['micro']} | {r['macro']:.3f} {mark['macro']} | "
+            f"{r['micro_uniform']:.3f} | {r['macro_uniform']:.3f} | `{r['command']}` ({r['date']}) |")
+    lines += ["", f"Goals: NLL < {GOALS['nll']}, micro ≥ {GOALS['micro']}, macro ≥ {GOALS['macro']} "
+                  "(✓ met, ✗ not)."]
+    write_section(HERE / "QUALITY.md", "Languages: charsmith on the shared split", "\n".join(lines))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--minutes", type=float, default=5.0)
+    p.add_argument("--data-dir", type=Path, default=HERE.parents[1] / "shared" / "data")
+    p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
+                   help="a charsmith.train option (e.g. hidden=384)")
+    p.add_argument("--tag", default="", help="name of a variant run (its own results file)")
+    p.add_argument("--table", action="store_true", help="only rewrite the QUALITY.md section")
+    args = p.parse_args()
+    if not args.table:
+        options = {k: parse_value(v) for k, _, v in (s.partition("=") for s in args.set)}
+        r = run(args.minutes, args.data_dir, options, args.tag)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        name = f"lang_quality_{args.minutes:g}min" + (f"_{args.tag}" if args.tag else "")
+        (RESULTS / f"{name}.json").write_text(json.dumps(r, indent=1) + "\n")
+        print(f"{name}: NLL {r['nll']:.4f}, micro {r['micro']:.3f}, macro {r['macro']:.3f}; uniform prior: "
+              f"micro {r['micro_uniform']:.3f}, macro {r['macro_uniform']:.3f}; {r['steps']} steps")
+    table()
+
+
+if __name__ == "__main__":
+    main()
