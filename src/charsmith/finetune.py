@@ -122,8 +122,9 @@ def start_params(
         info["new_categories"] = [n for n, i in zip(ours.names, idx) if i < 0]
     elif theirs is not None:  # unlabelled data: fold the base classifier's blend into the bias
         w = _blend_of(base, params, corpus)
-        params["l0.b"] = params["l0.b"] + (w @ params.pop("cat")) @ params.pop("W_cat")
-        info["folded_blend"] = {n: round(float(x), 4) for n, x in zip(theirs.names, w) if x >= 5e-5}
+        shift = (w @ params.pop("cat")) @ params.pop("W_cat")  # (G,): the blend's input, fed at every step
+        params["l0.b"] = (params["l0.b"] + shift).astype(params["l0.b"].dtype)
+        info["folded_blend"] = {n: float(x) for n, x in zip(theirs.names, w)}
     elif ours is not None:  # a base without categories: fresh vectors, zero projection
         dtype = params["W_out"].dtype
         params["cat"] = rng.standard_normal((cfg.categories, cfg.cat_embed)).astype(dtype)

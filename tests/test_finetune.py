@@ -1,0 +1,146 @@
+"""Starting from a trained model (--init): vocabulary extension, categories carried over or
+folded into the bias, the recorded start, the defaults, and every bad --init."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_names, make_styles, write_styles
+from test_cli import assert_one_line_error, run
+
+import charsmith
+from charsmith import model as M
+from charsmith.api import plan_run
+from charsmith.finetune import extend_vocab, start_params
+from charsmith.vocab import Vocab
+
+
+def start(base: Path, data: Path, **options: object) -> tuple[charsmith.CharModel, object, object, dict]:
+    """The base, and the corpus, config and first weights of a run on ``data`` from it."""
+    corpus, cfg, tcfg = plan_run(data, init=str(base), **options)
+    b = charsmith.load(base)
+    params, info = start_params(b.ckpt, corpus, cfg, np.random.default_rng(0))
+    return b, corpus, cfg, dict(params=params, info=info, train=tcfg)
+
+
+def test_extend_vocab_appends_and_keeps_old_ids() -> None:
+    v = extend_vocab(Vocab("\nabc"), Vocab("\nabÉz-"))
+    assert v.chars == "\nabc-zÉ" and all(v.index(ch) == i for i, ch in enumerate("\nabc"))
+    assert extend_vocab(Vocab("\nabc"), Vocab("\nba")).chars == "\nabc"
+
+
+@pytest.mark.parametrize("embed", [0, 8])
+def test_new_characters_get_rows_and_old_rows_are_unchanged(tmp_path: Path, embed: int) -> None:
+    base = tmp_path / "base"
+    (tmp_path / "b.txt").write_text("\n".join(make_names(50)) + "\n")
+    charsmith.train(tmp_path / "b.txt", base, cell="lstm", hidden=6, embed=embed, steps=2, eval_every=2)
+    data = tmp_path / "new.txt"
+    data.write_text("\n".join(["Bado-don", "kėmo", "tasaurus"] * 5) + "\n")  # B, -, ė are new
+    b, corpus, cfg, s = start(base, data)
+    old, new = b.ckpt.params, s["params"]
+    V0 = b.ckpt.vocab.size
+    assert corpus.vocab.chars[:V0] == b.ckpt.vocab.chars and set(corpus.vocab.chars[V0:]) == set("B-ė")
+    assert s["info"]["added_characters"] == corpus.vocab.chars[V0:] and cfg.vocab_size == V0 + 3
+    inp = "wte" if embed else "l0.W_ih"
+    for k in old:  # the old characters' rows, and every other weight, are unchanged
+        if k == inp:
+            np.testing.assert_array_equal(new[k][:V0], old[k])
+        elif k in ("W_out", "b_out"):
+            np.testing.assert_array_equal(new[k][..., :V0], old[k])
+        else:
+            np.testing.assert_array_equal(new[k], old[k], err_msg=k)
+    ix = corpus.vocab.index
+    for ch, rel in (("B", "b"), ("ė", "e")):  # a relative's input row, output column and bias
+        np.testing.assert_array_equal(new[inp][ix(ch)], old[inp][ix(rel)])
+        np.testing.assert_array_equal(new["W_out"][:, ix(ch)], old["W_out"][:, ix(rel)])
+        assert new["b_out"][ix(ch)] == old["b_out"][ix(rel)]
+    np.testing.assert_allclose(new[inp][ix("-")], old[inp][1:].mean(axis=0), rtol=1e-6)  # no relative
+    assert not new["W_out"][:, ix("-")].any() and new["b_out"][ix("-")] == old["b_out"][1:].min()
+    M.check_params(new, cfg)
+
+
+def test_unlabelled_data_on_a_base_with_categories_folds_the_blend(styled: Path, tmp_path: Path) -> None:
+    """The new model has no categories and starts as the base conditioned on the blend its
+    classifier gives the training items."""
+    data = tmp_path / "mine.txt"
+    data.write_text("\n".join(make_styles(40, seed=5)["ki"] + make_styles(10, seed=6)["bo"]) + "\n")
+    b, corpus, cfg, s = start(styled, data)
+    assert cfg.categories == 0 and "cat" not in s["params"] and corpus.categories is None
+    blend = s["info"]["folded_blend"]
+    assert set(blend) == {"bo", "ki"} and blend["ki"] > 0.6 and sum(blend.values()) == pytest.approx(1, abs=1e-3)
+    w = b.condition(blend)
+    ids = np.array([[0, 3, 4, 2, 7], [0, 1, 1, 5, 6]])
+    st = M.init_state(cfg, 2)
+    ours = M.forward(s["params"], cfg, ids, st)[0]
+    theirs = M.forward(b.ckpt.params, b.ckpt.model, ids, st, cond=np.tile(w, (2, 1)).astype(np.float32))[0]
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_labelled_data_on_a_plain_base_starts_exactly_as_the_base(trained: Path, tmp_path: Path) -> None:
+    folder = write_styles(tmp_path / "f", n=20)
+    b, corpus, cfg, s = start(trained, folder)
+    assert cfg.categories == 2 and cfg.cat_embed == 16 and not s["params"]["W_cat"].any()
+    ids = np.array([[0, 3, 4, 2]])
+    st = M.init_state(cfg, 1)
+    base_logits = M.forward(b.ckpt.params, b.ckpt.model, ids, st)[0]
+    for c in (0, 1):
+        ours = M.forward(s["params"], cfg, ids, st, cond=np.array([c]))[0]  # 'l' is a new character:
+        np.testing.assert_array_equal(ours[..., : b.ckpt.vocab.size], base_logits)  # the rest is the base's
+
+
+def test_categories_are_matched_by_name(styled: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "ki.txt").write_text("\n".join(make_styles(20)["ki"]) + "\n")
+    (folder / "zu.txt").write_text("zuzu\nzuzo\nzozu\n")
+    b, corpus, cfg, s = start(styled, folder)
+    assert corpus.categories.names == ("ki", "zu") and s["info"]["new_categories"] == ["zu"]
+    cat = b.ckpt.params["cat"]
+    np.testing.assert_array_equal(s["params"]["cat"][0], cat[1])
+    np.testing.assert_allclose(s["params"]["cat"][1], cat.mean(axis=0))
+
+
+def test_train_init_through_the_cli(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "mine.txt"
+    data.write_text("\n".join(make_names(60, seed=8)) + "\nZorasaurus\n")
+    out = tmp_path / "ft"
+    code, stdout, stderr = run(["train", str(data), "--init", str(trained), "--out", str(out), "--steps", "20",
+                                "--hidden", "48"], capsys)  # --hidden equal to the base's is fine
+    assert code == 0, stderr
+    assert f"start: the weights of {trained} (gru x1, hidden 48, embed 16), 1 new characters 'Z'" in stderr
+    assert "lr 0.0003" in stderr and "dropout 0.3" in stderr and "weight decay 0" in stderr
+    assert "evaluate every 10 steps" in stderr and "after 10 without improvement" in stderr
+    info = json.loads(run(["info", str(out), "--json"], capsys)[1])
+    assert info["train"]["init"] == str(trained) and info["info"]["init_model"] == "gru x1, hidden 48, embed 16"
+    assert info["info"]["added_characters"] == "Z" and info["vocab"].endswith("Z")
+    m = charsmith.train(data, tmp_path / "api", init=str(trained), steps=5, lr=1e-3)  # the same through the API
+    assert m.ckpt.train.init == str(trained) and m.ckpt.train.lr == 1e-3 and m.ckpt.model.hidden == 48
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["--init", "nosuchmodel"], ["no checkpoint at nosuchmodel and no bundled model of that name", "bundled models:"]),
+    (["--init", "shakespeare"], ["--init shakespeare learned running text (text mode)", "start from a lines-mode model"]),
+    (["--init", "{base}", "--hidden", "64"], ["--hidden 64 conflicts with its hidden 48", "drop --hidden"]),
+    (["--init", "{base}", "--model", "lstm"], ["--model lstm conflicts with its cell gru"]),
+    (["--init", "{base}", "--layers", "2"], ["--layers 2 conflicts with its layers 1"]),
+    (["--init", "{base}", "--embed", "0"], ["--embed 0 conflicts with its embed 16"]),
+    (["--cat-embed", "4"], ["cat_embed is for labelled items", "has no categories"]),
+])
+def test_bad_init(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
+                  fragments: list[str]) -> None:
+    data = tmp_path / "mine.txt"
+    data.write_text("\n".join(make_names(30)) + "\n")
+    argv = ["train", str(data), "--out", str(tmp_path / "o"), *(a.format(base=trained) for a in argv)]
+    code, _, err = run(argv, capsys)
+    assert_one_line_error(code, err, *fragments)
+    assert not (tmp_path / "o").exists()
+
+
+def test_text_data_on_a_lines_base(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "t.txt"
+    data.write_text("the quick brown fox jumps over the lazy dog " * 40)
+    code, _, err = run(["train", str(data), "--init", str(trained), "--out", str(tmp_path / "o")], capsys)
+    assert_one_line_error(code, err, "learned a list of items (lines mode), but the data is running text")
