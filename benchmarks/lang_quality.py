@@ -47,12 +47,19 @@ GOALS = {"nll": 1.85, "micro": 0.87, "macro": 0.60}
 
 
 def accuracy(model: charsmith.CharModel, test: list[tuple[str, str]], *, uniform: bool) -> dict:
-    """Micro and macro accuracy of the model's classifier on (language, name) pairs."""
+    """Micro and macro accuracy of the model's classifier on (language, name) pairs; a name
+    with a character the model never saw counts as wrong."""
     truth = np.array([c for c, _ in test])
-    guess = np.array([r.best for r in model.classify([n for _, n in test], top=1, uniform_prior=uniform)])
+    ok = np.array([scorable(model, n) for _, n in test])
+    guess = np.full(len(test), "", dtype=object)
+    guess[ok] = [r.best for r in model.classify([n for (_, n), k in zip(test, ok) if k], top=1, uniform_prior=uniform)]
     hit = guess == truth
     recall = {c: float(hit[truth == c].mean()) for c in sorted(set(truth))}
     return {"micro": float(hit.mean()), "macro": float(np.mean(list(recall.values()))), "recall": recall}
+
+
+def scorable(model: charsmith.CharModel, name: str) -> bool:
+    return not model.ckpt.vocab.unknown(name)
 
 
 def parse_value(text: str) -> object:
@@ -68,19 +75,20 @@ def run(minutes: float, data_dir: Path, options: dict, tag: str) -> dict:
     train, test = split(data_dir)
     with tempfile.TemporaryDirectory() as tmp:
         write_tsv(train, Path(tmp) / "train.tsv")
-        write_tsv(test, Path(tmp) / "test.tsv")
         t0 = time.perf_counter()
         m = charsmith.train(Path(tmp) / "train.tsv", Path(tmp) / "run", minutes=minutes, seed=0, **options)
         train_s = time.perf_counter() - t0
         curve = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
+        unseen = [n for _, n in test if not scorable(m, n)]  # characters absent from training: unscorable
+        write_tsv([(c, n) for c, n in test if scorable(m, n)], Path(tmp) / "test.tsv")
         nll = m.evaluate(Path(tmp) / "test.tsv")
     priors, uniform = accuracy(m, test, uniform=False), accuracy(m, test, uniform=True)
     ov = overlap(train, test)
     flags = " ".join(f"--set {k}={v}" for k, v in options.items())
     return {
         "minutes": minutes, "tag": tag, "options": options, "seed_split": SEED,
-        "test_names": len(test), "test_overlap": sum(a for a, _ in ov.values()),
-        "nll": nll.loss, "n_chars": nll.n_chars, "micro": priors["micro"], "macro": priors["macro"],
+        "test_names": len(test), "test_overlap": sum(a for a, _ in ov.values()), "test_unscorable": unseen,
+        "nll": nll.loss, "n_chars": nll.n_chars, "nll_names": nll.n_items, "micro": priors["micro"], "macro": priors["macro"],
         "micro_uniform": uniform["micro"], "macro_uniform": uniform["macro"],
         "recall": priors["recall"], "recall_uniform": uniform["recall"],
         "model": vars(m.ckpt.model), "train": vars(m.ckpt.train), "steps": curve[-1]["step"],
@@ -102,9 +110,11 @@ def table() -> None:
         f"{r0['test_names']} names, {r0['test_overlap']} of them also in the training part). charsmith trains on",
         "the training part through its API with only a time limit and the options shown (everything else is its",
         "default for the data), holding out 10% of it again for its own early stopping; the test names are",
-        "never seen. NLL: nats per character, end token included, each test name under its own language.",
-        "Accuracy: micro over all test names / macro = mean per-language recall, with the training counts",
-        "as priors, and with `--uniform-prior`.",
+        "never seen. NLL: nats per character, end token included, each test name under its own language,",
+        f"over the {r0['nll_names']} test names whose characters all occur in the training part (a model that",
+        f"never saw a character cannot score it; left out: {', '.join(repr(n) for n in r0['test_unscorable'])}).",
+        "Accuracy: micro over all test names / macro = mean per-language recall (the unscorable names count",
+        "as wrong), with the training counts as priors, and with `--uniform-prior`.",
         "",
         "| run | model | steps (best at) | NLL | micro | macro | micro, uniform prior | macro, uniform prior | command |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
