@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 import charsmith  # noqa: E402
 from charsmith.nn import native  # noqa: E402
 from lang_split import SEED, overlap, split, write_tsv  # noqa: E402
-from quality_sections import write_section  # noqa: E402
+from quality_common import parse_option, write_section  # noqa: E402
 
 RESULTS = HERE / "results"
 GOALS = {"nll": 1.85, "micro": 0.87, "macro": 0.60}
@@ -60,15 +60,6 @@ def accuracy(model: charsmith.CharModel, test: list[tuple[str, str]], *, uniform
 
 def scorable(model: charsmith.CharModel, name: str) -> bool:
     return not model.ckpt.vocab.unknown(name)
-
-
-def parse_value(text: str) -> object:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def run(minutes: float, data_dir: Path, options: dict, tag: str) -> dict:
@@ -142,7 +133,7 @@ def main() -> None:
     p.add_argument("--table", action="store_true", help="only rewrite the QUALITY.md section")
     args = p.parse_args()
     if not args.table:
-        options = {k: parse_value(v) for k, _, v in (s.partition("=") for s in args.set)}
+        options = dict(parse_option(s) for s in args.set)
         r = run(args.minutes, args.data_dir, options, args.tag)
         RESULTS.mkdir(parents=True, exist_ok=True)
         name = f"lang_quality_{args.minutes:g}min" + (f"_{args.tag}" if args.tag else "")

@@ -36,6 +36,7 @@ PRETRAINED = ROOT / "src" / "charsmith" / "pretrained"
 # file (src/charsmith/defaults.py), so these are the models a user gets from `charsmith train FILE`.
 RECIPES: dict[str, tuple[str, list[str]]] = {
     "dinosaurs": ("dinos.txt", ["--lowercase"]),
+    "languages": ("names_by_language", []),  # a folder, one file per language: a model with categories
     "names": ("makemore_names.txt", []),
     "shakespeare": ("tinyshakespeare.txt", ["--mode", "text"]),
 }
@@ -98,7 +99,8 @@ def row(name: str) -> str:
     size = sum(f.stat().st_size for f in (PRETRAINED / name).iterdir()) / 1e6
     c, t = m.ckpt.model, m.ckpt.train
     command = " ".join(["charsmith train", data, *options])
-    return (f"| {name} | `{data}` | {c.cell} x{c.layers}, hidden {c.hidden}, embed {c.embed}, dropout {c.dropout} | "
+    cats = f", {c.categories} categories (embed {c.cat_embed})" if c.categories else ""
+    return (f"| {name} | `{data}` | {c.cell} x{c.layers}, hidden {c.hidden}, embed {c.embed}, dropout {c.dropout}{cats} | "
             f"{t.minutes:g} min, best at step {m.ckpt.info['step']} | {m.ckpt.info['best_val_loss']:.4f} | "
             f"{size:.1f} MB | `{command}` |")
 
@@ -127,7 +129,9 @@ def main_() -> None:
         "Trained by `scripts/build_pretrained.py` (charsmith's own `charsmith train`, seed 0, on this",
         "project's 2-core CI machine) on the public data sets named; the data itself is not bundled.",
         "Held-out loss: mean negative log-likelihood per character (end tokens included) on the 10%",
-        f"of items (or the last 10% of the text) held out. Last rebuilt {datetime.date.today()} with charsmith {__version__}.",
+        "of items (or the last 10% of the text) held out; for `languages`, 10% of every language, each",
+        "name scored under its own language. `known.npy` holds the hashes of every item of the data set,",
+        f"held-out ones included. Last rebuilt {datetime.date.today()} with charsmith {__version__}.",
         "",
         "| model | data | network | budget (best at) | held-out nats/char | size | command |",
         "| --- | --- | --- | --- | --- | --- | --- |",

@@ -1,14 +1,15 @@
-"""``benchmarks/QUALITY.md`` is shared by several scripts: each owns one ``## heading`` section.
+"""Helpers of the quality benchmarks.
 
+``benchmarks/QUALITY.md`` is shared by several scripts: each owns one ``## heading`` section.
 ``write_section`` replaces that section (or appends it), leaving the others as they are;
-``quality.py`` owns the part before the first ``##``.
+``quality.py`` owns the part before the first ``##``. ``parse_option`` reads ``--set KEY=VALUE``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["sections_after_head", "write_section"]
+__all__ = ["parse_option", "sections_after_head", "write_section"]
 
 
 def _split(text: str) -> tuple[str, list[tuple[str, str]]]:
@@ -39,3 +40,14 @@ def write_section(path: Path, heading: str, body: str) -> None:
         sections.append((heading, body))
     text = head.rstrip("\n") + "\n" + "".join(f"\n## {h}\n\n{b}\n" for h, b in sections)
     path.write_text(text, encoding="utf-8")
+
+
+def parse_option(text: str) -> tuple[str, object]:
+    """"hidden=384" -> ("hidden", 384): an int, else a float, else the string."""
+    key, _, value = text.partition("=")
+    for kind in (int, float):
+        try:
+            return key, kind(value)
+        except ValueError:
+            pass
+    return key, value
