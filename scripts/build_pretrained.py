@@ -8,14 +8,17 @@ written to ``src/charsmith/pretrained/MODELS.md``.
     python scripts/build_pretrained.py                      # all models
     python scripts/build_pretrained.py --only dinosaurs --data-dir ../shared/data
     python scripts/build_pretrained.py --resave             # same weights, current checkpoint format
+    python scripts/build_pretrained.py --known-only         # only the novelty hashes, from the data
 
 ``--resave`` migrates the bundled checkpoints to the format this charsmith writes, without
 training: each is loaded and saved again, its weights, vocabulary and metrics unchanged.
+``--known-only`` does the same with the novelty hashes recomputed from the data set.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import shutil
 import sys
@@ -25,9 +28,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+import numpy as np  # noqa: E402
+
 from charsmith import __version__, load  # noqa: E402
 from charsmith.api import plan_run  # noqa: E402
 from charsmith.checkpoint import data_files, save_checkpoint  # noqa: E402
+from charsmith.data import item_hashes  # noqa: E402
 from charsmith.cli import main  # noqa: E402
 
 PRETRAINED = ROOT / "src" / "charsmith" / "pretrained"
@@ -68,6 +74,15 @@ def check_recipe(name: str, data_dir: Path, run: Path) -> None:
         raise SystemExit(f"{run} was not trained by the {name} recipe: {ckpt.model} {ckpt.train}")
 
 
+def known_items(name: str, data_dir: Path) -> np.ndarray | None:
+    """The novelty hashes of ``name``'s data set: every item, held-out ones included (novel
+    means "not in the data"), read as its recipe reads the data; None for a text model."""
+    data, options = RECIPES[name]
+    corpus, _, _ = plan_run(data_dir / data, lowercase="--lowercase" in options or None,
+                            mode="text" if "text" in options else None)
+    return item_hashes([*corpus.train, *corpus.val]) if corpus.mode == "lines" else None
+
+
 def bundle(name: str, run: Path) -> None:
     """Copy the checkpoint in ``run`` (its manifest and the files it names, nothing else) into
     the package as ``name``, replacing the old one."""
@@ -79,11 +94,15 @@ def bundle(name: str, run: Path) -> None:
     replace(name, staging)
 
 
-def resave(name: str) -> None:
-    """Load bundled model ``name`` and save it again in the current checkpoint format."""
+def resave(name: str, data_dir: Path | None = None) -> None:
+    """Load bundled model ``name`` and save it again in the current checkpoint format; with
+    ``data_dir``, with its novelty hashes recomputed from the data (:func:`known_items`)."""
     staging = PRETRAINED / f".{name}.new"
     shutil.rmtree(staging, ignore_errors=True)
-    save_checkpoint(staging, load(PRETRAINED / name).ckpt)
+    ckpt = load(PRETRAINED / name).ckpt
+    if data_dir is not None:
+        ckpt = dataclasses.replace(ckpt, known=known_items(name, data_dir))
+    save_checkpoint(staging, ckpt)
     replace(name, staging)
 
 
@@ -111,16 +130,17 @@ def main_() -> None:
     p.add_argument("--only", choices=sorted(RECIPES), action="append")
     p.add_argument("--from-run", type=Path, help="with one --only: bundle this run (made by the same recipe)")
     p.add_argument("--resave", action="store_true", help="rewrite the bundled models in the current format, no training")
+    p.add_argument("--known-only", action="store_true", help="only recompute the novelty hashes from the data (no training)")
     args = p.parse_args()
     if args.from_run and len(args.only or []) != 1:
         p.error("--from-run goes with exactly one --only")
     for name in args.only or sorted(RECIPES):
-        if args.resave:
-            resave(name)
+        if args.resave or args.known_only:
+            resave(name, args.data_dir if args.known_only else None)
             continue
         print(f"building {name} ...", flush=True)
         print(build(name, args.data_dir, args.from_run), flush=True)
-    if args.resave:
+    if args.resave or args.known_only:
         return
     rows = [row(name) for name in sorted(RECIPES) if (PRETRAINED / name / "config.json").is_file()]
     header = [
@@ -130,8 +150,8 @@ def main_() -> None:
         "project's 2-core CI machine) on the public data sets named; the data itself is not bundled.",
         "Held-out loss: mean negative log-likelihood per character (end tokens included) on the 10%",
         "of items (or the last 10% of the text) held out; for `languages`, 10% of every language, each",
-        "name scored under its own language. `known.npy` holds the hashes of every item of the data set,",
-        f"held-out ones included. Last rebuilt {datetime.date.today()} with charsmith {__version__}.",
+        "name scored under its own language. The novelty hashes (`known`) cover every item of the data",
+        f"set, held-out ones included. Last rebuilt {datetime.date.today()} with charsmith {__version__}.",
         "",
         "| model | data | network | budget (best at) | held-out nats/char | size | command |",
         "| --- | --- | --- | --- | --- | --- | --- |",
