@@ -153,7 +153,8 @@ def main() -> None:
         [(lang, n) for lang, ns in CASES.items() for n in ns]
     bases = {k: Path(v) for k, _, v in (b.partition("=") for b in args.base)}
     results = {"date": str(datetime.date.today()), "minutes": args.minutes, "options": options, "seed": SEED,
-               "engine": "compiled kernels" if native.available() else "NumPy only", "cases": []}
+               "engine": "compiled kernels" if native.available() else "NumPy only", "cases": [],
+               "load_average_start": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         for language, n in todo:
@@ -166,6 +167,7 @@ def main() -> None:
             results["cases"].append(c)
             print(json.dumps({"language": language, "n": n, **{r["start"]: round(r["held_out_loss"], 4)
                                                                for r in c["runs"]}}), flush=True)
+    results["load_average_end"] = os.getloadavg()
     out = RESULTS if not args.tag else RESULTS.with_name(f"finetune_quality_{args.tag}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")

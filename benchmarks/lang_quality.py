@@ -64,6 +64,7 @@ def scorable(model: charsmith.CharModel, name: str) -> bool:
 
 def run(minutes: float, data_dir: Path, options: dict, tag: str) -> dict:
     train, test = split(data_dir)
+    load_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         write_tsv(train, Path(tmp) / "train.tsv")
         t0 = time.perf_counter()
@@ -84,7 +85,8 @@ def run(minutes: float, data_dir: Path, options: dict, tag: str) -> dict:
         "recall": priors["recall"], "recall_uniform": uniform["recall"],
         "model": vars(m.ckpt.model), "train": vars(m.ckpt.train), "steps": curve[-1]["step"],
         "best_step": m.ckpt.info["step"], "best_val_loss": m.ckpt.info["best_val_loss"],
-        "train_seconds": round(train_s, 1), "engine": "compiled kernels" if native.available() else "NumPy only",
+        "train_seconds": round(train_s, 1), "load_average_start": load_start, "load_average_end": os.getloadavg(),
+        "engine": "compiled kernels" if native.available() else "NumPy only",
         "date": str(datetime.date.today()),
         "command": f"python benchmarks/lang_quality.py --minutes {minutes:g}" + (f" {flags} --tag {tag}" if tag else ""),
     }

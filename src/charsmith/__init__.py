@@ -7,6 +7,7 @@ at a time, and write new ones like them::
     m = charsmith.load("dinosaurs")                 # bundled model or checkpoint directory
     m.sample(5, temperature=0.8, seed=1).samples
     m.score(["tyrannosaurus"])[0].nats_per_char
+    charsmith.load("languages").classify(["Nakamura"], top=2)   # a model with categories
 
 The names below are imported on first use, so ``import charsmith.cli`` can configure
 the BLAS library before NumPy loads.
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "CharModel": "charsmith.api",
+    "Classification": "charsmith.api",
     "bundled_models": "charsmith.api",
     "load": "charsmith.api",
     "train": "charsmith.api",
@@ -29,6 +31,8 @@ _EXPORTS = {
     "save_checkpoint": "charsmith.checkpoint",
     "ModelConfig": "charsmith.config",
     "TrainConfig": "charsmith.config",
+    "Categories": "charsmith.categories",
+    "CategoryError": "charsmith.errors",
     "CharsmithError": "charsmith.errors",
     "CheckpointError": "charsmith.errors",
     "ConstraintError": "charsmith.errors",

@@ -35,13 +35,14 @@ from charsmith.errors import CheckpointError
 from charsmith.scoring import category_logliks
 from charsmith.vocab import END, Vocab
 
-__all__ = ["FIXED", "check_base", "extend_vocab", "fixed_options", "start_params"]
+__all__ = ["FIXED", "check_base", "describe", "extend_vocab", "fixed_options", "start_params"]
 
 FIXED = {"cell": "--model", "hidden": "--hidden", "layers": "--layers", "embed": "--embed",
          "cat_embed": "--cat-embed"}  # ModelConfig fields the base decides, and their options
 
 
 def describe(cfg: ModelConfig) -> str:
+    """The network in a few words, e.g. "gru x1, hidden 128, embed 32"."""
     cats = f", {cfg.categories} categories (embed {cfg.cat_embed})" if cfg.categories else ""
     return f"{cfg.cell} x{cfg.layers}, hidden {cfg.hidden}, embed {cfg.embed}{cats}"
 
