@@ -496,7 +496,10 @@ def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _emit(args, out, data, f"engine: {_engine()}")
     m = load(args.model)
     data = _config_json(m)
-    lines = [f"{k}: {v}" for k, v in data.items() if k != "vocab"] + [f"vocab: {data['vocab']!r}"]
+    lines = [f"{k}: {v}" for k, v in data.items() if k not in ("vocab", "categories")] + [f"vocab: {data['vocab']!r}"]
+    if m.ckpt.categories is not None:
+        c = m.ckpt.categories
+        lines.append("categories (training items): " + ", ".join(f"{n} ({k})" for n, k in zip(c.names, c.counts)))
     return _emit(args, out, data, "\n".join(lines))
 
 
