@@ -1,45 +1,37 @@
 """Helpers of the quality benchmarks.
 
-``benchmarks/QUALITY.md`` is shared by several scripts: each owns one ``## heading`` section.
-``write_section`` replaces that section (or appends it), leaving the others as they are;
-``quality.py`` owns the part before the first ``##``. ``parse_option`` reads ``--set KEY=VALUE``.
+``benchmarks/QUALITY.md`` is shared by several scripts, each owning one top-level ``# heading``
+section (``quality.py`` the first; a section runs to the next ``# `` line). ``write_section``
+replaces one section, or appends it, leaving the others as they are. ``parse_option`` reads
+``--set KEY=VALUE``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["parse_option", "sections_after_head", "write_section"]
+__all__ = ["parse_option", "write_section"]
 
 
-def _split(text: str) -> tuple[str, list[tuple[str, str]]]:
-    """(the part before the first '## ' heading, [(heading, body), ...])."""
-    parts = ("\n" + text).split("\n## ")
-    head, sections = parts[0].lstrip("\n"), []
-    for part in parts[1:]:
-        heading, _, body = part.partition("\n")
-        sections.append((heading.strip(), body.strip("\n")))
-    return head, sections
-
-
-def sections_after_head(path: Path) -> str:
-    """The '## ' sections of ``path`` as text ('' if none or no file), for the owner of the head."""
-    if not path.is_file():
-        return ""
-    _, sections = _split(path.read_text(encoding="utf-8"))
-    return "".join(f"\n## {h}\n\n{b}\n" for h, b in sections)
+def _sections(text: str) -> list[tuple[str, str]]:
+    """[(heading, the section's text including its heading line), ...] in order."""
+    out: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith("# ") or not out:
+            out.append((line[2:].strip() if line.startswith("# ") else "", []))
+        out[-1][1].append(line)
+    return [(h, "\n".join(lines).strip("\n")) for h, lines in out]
 
 
 def write_section(path: Path, heading: str, body: str) -> None:
-    """Replace (or append) the section ``## heading`` of ``path`` with ``body``."""
-    head, sections = _split(path.read_text(encoding="utf-8")) if path.is_file() else ("", [])
-    body = body.strip("\n")
+    """Replace (or append) the section ``# heading`` of ``path`` with that heading and ``body``."""
+    sections = _sections(path.read_text(encoding="utf-8")) if path.is_file() else []
+    new = f"# {heading}\n\n{body.strip()}"
     if any(h == heading for h, _ in sections):
-        sections = [(h, body if h == heading else b) for h, b in sections]
+        sections = [(h, new if h == heading else t) for h, t in sections]
     else:
-        sections.append((heading, body))
-    text = head.rstrip("\n") + "\n" + "".join(f"\n## {h}\n\n{b}\n" for h, b in sections)
-    path.write_text(text, encoding="utf-8")
+        sections.append((heading, new))
+    path.write_text("\n\n".join(t for _, t in sections) + "\n", encoding="utf-8")
 
 
 def parse_option(text: str) -> tuple[str, object]:

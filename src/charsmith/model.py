@@ -97,8 +97,9 @@ def param_count(cfg: ModelConfig) -> tuple[int, int]:
     G = layer.get_cell(cfg.cell).GATES * H
     per_layer = H * G + G + (H if cfg.cell == "gru" else 0)  # W_hh, b (, b_hn): every layer
     inputs = _input_size(cfg, 0) * G + (L - 1) * H * G  # W_ih of layer 0, then of layers 1..L-1
-    scalars = cfg.embed * V + inputs + L * per_layer + H * V + V
-    arrays = (cfg.embed > 0) + L * (4 if cfg.cell == "gru" else 3) + 2
+    cats = cfg.categories * cfg.cat_embed + cfg.cat_embed * G  # cat, W_cat
+    scalars = cfg.embed * V + cats + inputs + L * per_layer + H * V + V
+    arrays = (cfg.embed > 0) + 2 * (cfg.categories > 0) + L * (4 if cfg.cell == "gru" else 3) + 2
     return arrays, scalars
 
 
