@@ -249,3 +249,25 @@ def test_bundled_models_know_every_item_of_their_data(shared_data: Path, name: s
     items = [s.strip() for s in (shared_data / file).read_text().splitlines() if s.strip()]
     m = charsmith.load(name)
     assert is_known([s.lower() for s in items] if lower else items, m.ckpt.known).all()
+
+
+@pytest.mark.parametrize("init", [False, True])
+def test_labelled_and_fine_tuned_runs_resume_bit_identical(tmp_path: Path, trained: Path, init: bool) -> None:
+    """Each batch's categories come with the batch order, so an interrupted labelled run (or a
+    run started from another model's weights) resumes to the very weights of an uninterrupted one."""
+    from charsmith.api import make_trainer
+
+    folder = write_styles(tmp_path / "data", n=80, seed=4)
+    options = dict(steps=24, eval_every=8, batch_size=16, seed=3, lr=1e-2, warmup_steps=4, dropout=0.2)
+    options.update(init=str(trained)) if init else options.update(cell="gru", hidden=16, embed=8, cat_embed=4)
+    reference = make_trainer(folder, tmp_path / "ref", **options)
+    reference.run()
+    trainer = make_trainer(folder, tmp_path / "run", **options)
+    for stop in (5, 8, 17):
+        trainer.run(lambda p, s=stop, t=trainer: t.request_stop() if p.kind == "step" and p.step == s else None)
+        trainer = make_trainer(folder, tmp_path / "run", resume=True, **options)
+        assert trainer.step == stop
+    assert trainer.run().reason == "steps"
+    assert reference.model_cfg.categories == 2 and reference.cfg.init == (str(trained) if init else "")
+    for k, p in reference.params.items():
+        np.testing.assert_array_equal(trainer.params[k], p, err_msg=k)
