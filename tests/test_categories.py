@@ -271,34 +271,3 @@ def test_labelled_and_fine_tuned_runs_resume_bit_identical(tmp_path: Path, train
     assert reference.model_cfg.categories == 2 and reference.cfg.init == (str(trained) if init else "")
     for k, p in reference.params.items():
         np.testing.assert_array_equal(trainer.params[k], p, err_msg=k)
-
-
-def test_loss_weights_balance_the_categories() -> None:
-    cats = Categories(("a", "b", "c"), (30, 10, 0))
-    np.testing.assert_allclose(cats.loss_weights(0.0), [1, 1, 0])
-    w = cats.loss_weights(1.0)
-    assert w[0] * 30 == pytest.approx(w[1] * 10) and w[2] == 0  # every category weighs the same in all
-    np.testing.assert_allclose(cats.loss_weights(0.5), np.sqrt([40 / 3 / 30, 40 / 3 / 10, 0]))
-
-
-def test_balanced_training_weighs_each_row_by_its_category(styled: Path, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """With balance 1 each row's loss is weighed by its category's loss weight."""
-    from charsmith import model as M
-    from charsmith.api import make_trainer
-
-    seen = []
-    original = M.loss_and_grads
-
-    def recording(params, cfg, ids, targets, mask, state, **kw):  # type: ignore[no-untyped-def]
-        seen.append(mask)
-        return original(params, cfg, ids, targets, mask, state, **kw)
-
-    monkeypatch.setattr(M, "loss_and_grads", recording)
-    t = make_trainer(styled.parent / "data", tmp_path / "b", cell="gru", hidden=8, cat_embed=2, steps=1,
-                     balance=1.0)
-    batch, _ = next(t.batches)
-    t._train_step(batch, M.init_state(t.model_cfg, len(batch.ids)))
-    w = t.corpus.categories.loss_weights(1.0)[batch.cats]
-    assert w.min() < w.max()  # both categories in the batch, 540 against 270 items
-    np.testing.assert_allclose(seen[0], batch.mask * w[:, None], rtol=1e-6)

@@ -378,9 +378,8 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
     else:
         chosen = suggest(corpus)
     if corpus.categories is None:
-        for name in ("cat_embed", "balance"):
-            if given.get(name):
-                raise DataError(f"{name} is for labelled items, and {path} has no categories; drop it")
+        if "cat_embed" in given:
+            raise DataError(f"cat_embed is for labelled items, and {path} has no categories; drop it")
         chosen.pop("cat_embed", None)
     if "steps" in given and "minutes" not in given:
         chosen["minutes"] = 0.0  # an explicit step budget replaces the default time budget

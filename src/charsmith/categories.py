@@ -83,15 +83,6 @@ class Categories:
         with np.errstate(divide="ignore"):  # a category never trained on has prior 0
             return np.log(counts / counts.sum())
 
-    def loss_weights(self, balance: float) -> np.ndarray:
-        """(K,) the weight of one item of each category in the training loss,
-        (mean count / count_k) ** balance: 0 weighs every item alike (big categories
-        dominate), 1 every category alike in all (small ones count as much as big ones)."""
-        counts = np.asarray(self.counts, dtype=np.float64)
-        with np.errstate(divide="ignore"):
-            w = (counts.mean() / counts) ** balance
-        return np.where(counts > 0, w, 0.0)
-
     def weights(self, condition: Condition) -> np.ndarray:
         """The condition (see the module docstring) as weights (K,) float64 summing to 1."""
         parts = _parse(condition)

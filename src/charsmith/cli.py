@@ -113,8 +113,6 @@ def _add_train(sub: Any) -> None:
     m.add_argument("--embed", type=NONNEG_INT, help="embedding width (0: one-hot input)")
     m.add_argument("--dropout", type=_number(float, 0, strict=False, high=0.95), help="dropout between layers")
     m.add_argument("--cat-embed", type=POS_INT, dest="cat_embed", help="labelled items: category embedding width")
-    m.add_argument("--balance", type=_number(float, 0, strict=False, high=1.0),
-                   help="labelled items: 0 weighs every item alike, 1 every category alike, in the loss")
     m.add_argument("--init", metavar="NAME_OR_DIR", help="start from this bundled model or checkpoint directory "
                                                          "(it fixes the network; fine-tuning defaults)")
     o = t.add_argument_group("optimisation")
@@ -250,7 +248,7 @@ def _add_serve(sub: Any) -> None:
 # ----- commands --------------------------------------------------------------------------
 TRAIN_OPTIONS = ("mode", "lowercase", "cell", "hidden", "layers", "embed", "dropout", "cat_embed", "optimizer", "lr",
                  "batch_size", "seq_len", "weight_decay", "warmup_steps", "decay", "clip_norm", "clip_value",
-                 "steps", "minutes", "eval_every", "eval_chars", "patience", "val_fraction", "seed", "init", "balance")
+                 "steps", "minutes", "eval_every", "eval_chars", "patience", "val_fraction", "seed", "init")
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -283,8 +281,7 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
         held = np.bincount(corpus.val_cats, minlength=corpus.categories.size)
         rows = (f"{n} {c}/{h}/{o}" for n, c, h, o in zip(corpus.categories.names, corpus.categories.counts, held,
                                                             corpus.overlaps))
-        balance = f"; loss weights balanced {cfg.balance:g}" if cfg.balance else ""
-        print(f"categories (training/held out/held out also in training): {', '.join(rows)}{balance}", file=err)
+        print(f"categories (training/held out/held out also in training): {', '.join(rows)}", file=err)
     if cfg.init:
         added = info.get("added_characters", "")
         start = f"start: the weights of {cfg.init} ({info.get('init_model')})"

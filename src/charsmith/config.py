@@ -108,7 +108,6 @@ class TrainConfig:
     val_fraction: float = 0.1
     seed: int = 0
     init: str = ""  # where the weights started: a bundled model or checkpoint directory ("": fresh)
-    balance: float = 0.0  # labelled items: 0 weighs every item alike; 1 every category alike (see Categories)
 
     def __post_init__(self) -> None:
         _choice("mode", self.mode, MODES)
@@ -122,7 +121,6 @@ class TrainConfig:
         _fraction("lr", self.lr, low_open=True, high=10.0, high_open=False)
         _fraction("val_fraction", self.val_fraction, low_open=False, high=0.5, high_open=False)
         _fraction("min_lr_ratio", self.min_lr_ratio, low_open=False, high=1.0, high_open=False)
-        _fraction("balance", self.balance, low_open=False, high=1.0, high_open=False)
         if not isinstance(self.init, str):
             raise ValueError(f"init must be a bundled model name or a checkpoint directory, got {self.init!r}")
         for name in ("weight_decay", "clip_norm", "clip_value", "minutes"):

@@ -141,9 +141,6 @@ class Trainer:
         self.known = item_hashes([*corpus.train, *corpus.val]) if corpus.mode == "lines" else None  # type: ignore[misc]
         self._val_items, self.val_chars = self._val_subset()
         self._val_cats = None if corpus.val_cats is None else corpus.val_cats[: len(self._val_items)]
-        self._item_weight = None  # (K,) loss weight of an item by category, when balancing them
-        if corpus.categories is not None and cfg.balance:
-            self._item_weight = corpus.categories.loss_weights(cfg.balance).astype(np.float32)
         self.info = dict(info or {}, mode=corpus.mode, data_fingerprint=corpus.fingerprint,
                          train_items=len(corpus.train) if corpus.mode == "lines" else None,
                          val_overlap=corpus.overlap, val_chars=list(self.val_chars))
@@ -229,8 +226,6 @@ class Trainer:
     def _train_step(self, batch: Batch, state: M.State) -> tuple[float, M.State, bool]:
         c = self.cfg
         rng = seeded_rng(c.seed, DROPOUT_STREAM, self.step) if self.model_cfg.dropout else None
-        if self._item_weight is not None:  # each row's loss weighed by its category
-            batch = dataclasses.replace(batch, mask=batch.mask * self._item_weight[batch.cats][:, None])
         return train_step(self.model_cfg, self.opt, batch, state, lr=self._lr(), t=self.step + 1,
                           clip_norm=c.clip_norm, clip_value=c.clip_value, weight_decay=c.weight_decay,
                           rng=rng, check=self.step == 0)
