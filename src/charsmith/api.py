@@ -308,7 +308,7 @@ class CharModel:
         return [Classification(s, [(cats.names[k], float(p[k])) for k in o]) for s, p, o in zip(items, probs, order)]
 
     def is_known(self, items: Sequence[str]) -> list[bool] | None:
-        """Which ``items`` are in the training set; None if the checkpoint keeps no record of
+        """Which ``items`` are in the model's data set (held-out ones included); None if the checkpoint keeps no record of
         it (text models)."""
         known = self.ckpt.known
         return None if known is None else is_known([self._text(s) for s in items], known).tolist()

@@ -171,7 +171,7 @@ def _add_sample(sub: Any) -> None:
                    help="give up after this many draws and particles (default max(200, 4 x particles) x n + 20000)")
     s.add_argument("--length", type=NONNEG_INT, default=400, help="text mode: characters to add after the prompt")
     s.add_argument("--unique", action="store_true", help="no repeated items")
-    s.add_argument("--allow-known", action="store_true", dest="allow_known", help="keep items from the training set")
+    s.add_argument("--allow-known", action="store_true", dest="allow_known", help="keep items of the data set")
     s.add_argument("--beam", type=POS_INT, help="the n most likely items by beam search of this width")
     s.add_argument("--json", action="store_true", help="one JSON object on stdout")
     _add_category(s, "write in this category, or a blend like Japanese=0.7,Italian=0.3 (default: each item's "

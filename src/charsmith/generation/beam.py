@@ -38,7 +38,7 @@ def beam_search(
     """The ``n`` (default ``beam``) most likely matching items found by beam search of width
     ``beam``, as (item, log-probability given the prefix, end token included), best first.
 
-    ``exclude(items) -> bool array`` rejects finished items (e.g. the training set), so the
+    ``exclude(items) -> bool array`` rejects finished items (e.g. the input file's items), so the
     search returns the most likely items that pass it. ``guide`` ranks the extensions (a
     ``Twist`` with ``best=True``; default: from the model's bigram statistics when the plan
     constrains anything, else none, so that width 1 is the greedy argmax path).

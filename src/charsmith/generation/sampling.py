@@ -11,7 +11,7 @@ How items are drawn (see README "Constraints" for the guarantees):
   than SMC's particles, so the rest come from sequential Monte Carlo (``smc.py``):
   approximate, with a bias that shrinks as 1/particles. The pilot's matches are exact
   draws and are kept either way.
-- Items already in the training set (``known``) and, with ``unique``, repeats are dropped
+- Items of the input file (``known``, held-out ones included) and, with ``unique``, repeats are dropped
   and counted; the effort is bounded by ``max_draws`` plain draws plus particles, after
   which the stream ends with fewer items and says so.
 
@@ -55,7 +55,7 @@ def default_max_draws(n: int, particles: int = PARTICLES) -> int:
 class SampleResult:
     """Accepted samples and what was dropped on the way.
 
-    drawn: plain draws plus SMC particles used; dropped_known: items in the training set;
+    drawn: plain draws plus SMC particles used; dropped_known: items of the input file;
     dropped_duplicate: repeats (with ``unique``); method: "rejection" (exact) or "smc";
     acceptance: the share of plain draws that matched the constraints (None if unmeasured).
     """
