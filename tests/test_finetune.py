@@ -148,3 +148,21 @@ def test_text_data_on_a_lines_base(trained: Path, tmp_path: Path, capsys: pytest
     data.write_text("the quick brown fox jumps over the lazy dog " * 40)
     code, _, err = run(["train", str(data), "--init", str(trained), "--out", str(tmp_path / "o")], capsys)
     assert_one_line_error(code, err, "learned a list of items (lines mode), but the data is running text")
+
+
+def test_a_text_run_from_a_text_base_reads_the_text_with_the_base_ids(tmp_path: Path) -> None:
+    """The text's ids are those of the extended vocabulary (base characters first), and the
+    run starts where the base is: about the base's held-out loss on that text."""
+    text = "the quick brown fox jumps over the lazy dog. " * 60
+    (tmp_path / "a.txt").write_text(text)
+    base = charsmith.train(tmp_path / "a.txt", tmp_path / "base", mode="text", cell="gru", hidden=16, embed=8,
+                           steps=60, eval_every=60, seq_len=32, batch_size=8)
+    (tmp_path / "b.txt").write_text("QUIZ! " + text[:900])
+    corpus, cfg, _ = plan_run(tmp_path / "b.txt", init=str(tmp_path / "base"), seq_len=32)
+    assert corpus.vocab.chars.startswith(base.ckpt.vocab.chars) and corpus.vocab.chars.endswith("!IQUZ")
+    assert corpus.vocab.decode(corpus.train[:12]) == "QUIZ! the qu"
+    held = tmp_path / "held.txt"
+    held.write_text(text[:600])
+    before = base.evaluate(held).loss
+    m = charsmith.train(tmp_path / "b.txt", tmp_path / "ft", init=str(tmp_path / "base"), steps=1, lr=1e-9)
+    assert before - 0.01 < m.evaluate(held).loss < before + 0.3  # only the 5 new characters' share added

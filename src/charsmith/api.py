@@ -36,6 +36,7 @@ from charsmith.data import (
     read_labelled,
     read_text,
     split_lines,
+    with_vocab,
 )
 from charsmith.deadline import NEVER, Deadline
 from charsmith.defaults import finetune as finetune_defaults
@@ -373,7 +374,7 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
     corpus = _read_corpus(path, given)
     if base is not None:
         finetune.check_base(base, given["init"], corpus.mode, given)
-        corpus = dataclasses.replace(corpus, vocab=finetune.extend_vocab(base.vocab, corpus.vocab))
+        corpus = with_vocab(corpus, finetune.extend_vocab(base.vocab, corpus.vocab))
         chosen = {**finetune_defaults(base.model, corpus), **finetune.fixed_options(base)}
     else:
         chosen = suggest(corpus)

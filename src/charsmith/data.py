@@ -21,6 +21,7 @@ category holds out its own share.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import hashlib
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -58,6 +59,7 @@ __all__ = [
     "split_items",
     "text_layout",
     "text_windows",
+    "with_vocab",
 ]
 
 MAX_ITEM_CHARS = 500  # a longer "line" is surely running text: suggest --mode text
@@ -358,6 +360,15 @@ def load_corpus(
         ids[at : at + len(chunk)] = vocab.encode(chunk, vocab.id_dtype)
         at += len(chunk)
     return Corpus("text", vocab, ids[: n - n_val], ids[n - n_val :], 0, digest.hexdigest()[:16])
+
+
+def with_vocab(corpus: Corpus, vocab: Vocab) -> Corpus:
+    """``corpus`` read with ``vocab``, a vocabulary holding all its characters (e.g. a base
+    model's, extended): the text's ids are mapped to the new ones."""
+    if corpus.mode == "lines":
+        return dataclasses.replace(corpus, vocab=vocab)
+    lut = np.array([vocab.index(ch) for ch in corpus.vocab.chars], dtype=vocab.id_dtype)  # old id -> new id
+    return dataclasses.replace(corpus, vocab=vocab, train=lut[corpus.train], val=lut[corpus.val])
 
 
 def make_labelled_corpus(data: Labelled, *, val_fraction: float, rng: np.random.Generator) -> Corpus:
