@@ -6,23 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from gradcheck import assert_grads_close
+from test_model import rand_params, rand_state
 
 from charsmith import model
 from charsmith.config import ModelConfig
 from charsmith.nn import loss
 
 CELLS = ("rnn", "lstm", "gru")
-B, T, V, K = 4, 5, 7, 3
-
-
-def rand_params(cfg: ModelConfig, seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return {k: rng.normal(0.0, 0.5, size=s) for k, s in model.param_shapes(cfg).items()}
-
-
-def rand_state(cfg: ModelConfig, rng: np.random.Generator, batch: int = B) -> model.State:
-    n = 2 if cfg.cell == "lstm" else 1
-    return tuple(tuple(rng.normal(0.0, 0.5, size=(batch, cfg.hidden)) for _ in range(n)) for _ in range(cfg.layers))
+B, T, V, K = 4, 5, 7, 3  # B differs from test_model's: pass it to rand_state
 
 
 def conditions(kind: str, rng: np.random.Generator) -> np.ndarray:
@@ -47,7 +38,7 @@ def test_gradients_with_categories(cell: str, embed: int, kind: str, engine: str
     ids[0, 0] = ids[2, 3] = -1
     targets = rng.integers(0, V, size=(B, T))
     mask = rng.random((B, T)) < 0.8
-    state = rand_state(cfg, rng)
+    state = rand_state(cfg, rng, B)
     cond = conditions(kind, rng)
 
     def f() -> float:
@@ -75,7 +66,7 @@ def test_condition_is_an_extra_input_fed_at_every_step(cell: str, embed: int) ->
     ids = rng.integers(0, V, size=(B, T))
     ids[1, 2] = -1
     cond = conditions("blend", rng)
-    state = rand_state(cfg, rng)
+    state = rand_state(cfg, rng, B)
     logits, final, _ = model.forward(params, cfg, ids, state, cond=cond)
 
     from charsmith.nn import layer
@@ -143,7 +134,7 @@ def test_categories_match_torch(cell: str, embed: int, engine: str) -> None:
     """nn.Embedding for characters and categories, concatenated, through a 2-layer torch RNN
     and a Linear head: same logits, loss and every gradient (float64)."""
     torch = pytest.importorskip("torch")
-    from test_torch_parity import check_layer_grads, close, load_torch_rnn
+    from test_torch_parity import check_layer_grads, close, load_torch_rnn, torch_embedding, torch_head_and_input
 
     H, L = 5, 2
     F = torch.nn.functional
@@ -162,20 +153,8 @@ def test_categories_match_torch(cell: str, embed: int, engine: str) -> None:
     layer_params = [{k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(f"l{i}.")} for i in range(L)]
     layer_params[0] = dict(layer_params[0], W_ih=np.concatenate([layer_params[0]["W_ih"], params["W_cat"]]))
     net = load_torch_rnn(cell, layer_params, (embed or V) + 2)
-    head = torch.nn.Linear(H, V).double()
-    cat_emb = torch.nn.Embedding(K, 2).double()
-    with torch.no_grad():
-        head.weight.copy_(torch.from_numpy(params["W_out"].T))
-        head.bias.copy_(torch.from_numpy(params["b_out"]))
-        cat_emb.weight.copy_(torch.from_numpy(params["cat"]))
-    ids_t = torch.from_numpy(ids)
-    if embed:
-        emb = torch.nn.Embedding(V, embed).double()
-        with torch.no_grad():
-            emb.weight.copy_(torch.from_numpy(params["wte"]))
-        x = emb(ids_t)
-    else:
-        x = F.one_hot(ids_t, V).double()
+    head, emb, x = torch_head_and_input(params, ids)
+    cat_emb = torch_embedding(params["cat"])
     e = cat_emb(torch.from_numpy(cats))[:, None, :].expand(B, T, 2)
     logits_t = head(net(torch.cat([x, e], dim=2))[0])
     tgt = torch.from_numpy(np.where(mask, targets, -100))

@@ -91,6 +91,29 @@ def test_two_layers_match_torch(cell: str, engine: str) -> None:
     check_layer_grads(cell, net, 1, g1)
 
 
+def torch_embedding(weight: np.ndarray) -> object:
+    """A float64 nn.Embedding holding ``weight`` (n, E)."""
+    emb = torch.nn.Embedding(*weight.shape).double()
+    with torch.no_grad():
+        emb.weight.copy_(torch.from_numpy(weight))
+    return emb
+
+
+def torch_head_and_input(params: dict[str, np.ndarray], ids: np.ndarray) -> tuple[object, object, object]:
+    """Our output layer as a float64 nn.Linear, the character embedding (None for one-hot
+    input) and layer 0's character input for ``ids`` (B, T) as torch sees it."""
+    H, V = params["W_out"].shape
+    head = torch.nn.Linear(H, V).double()
+    with torch.no_grad():
+        head.weight.copy_(torch.from_numpy(params["W_out"].T))
+        head.bias.copy_(torch.from_numpy(params["b_out"]))
+    ids_t = torch.from_numpy(ids)
+    if "wte" in params:
+        emb = torch_embedding(params["wte"])
+        return head, emb, emb(ids_t)
+    return head, None, F.one_hot(ids_t, V).double()
+
+
 @pytest.mark.parametrize("embed", [0, 4])
 @pytest.mark.parametrize("cell", CELLS)
 def test_model_and_loss_match_torch(cell: str, embed: int, engine: str) -> None:
@@ -110,18 +133,7 @@ def test_model_and_loss_match_torch(cell: str, embed: int, engine: str) -> None:
 
     layer_params = [{k.split(".", 1)[1]: v for k, v in params.items() if k.startswith(f"l{i}.")} for i in range(L)]
     net = load_torch_rnn(cell, layer_params, embed or V)
-    head = torch.nn.Linear(H, V).double()
-    with torch.no_grad():
-        head.weight.copy_(torch.from_numpy(params["W_out"].T))
-        head.bias.copy_(torch.from_numpy(params["b_out"]))
-    ids_t = torch.from_numpy(ids)
-    if embed:
-        emb = torch.nn.Embedding(V, embed).double()
-        with torch.no_grad():
-            emb.weight.copy_(torch.from_numpy(params["wte"]))
-        x = emb(ids_t)
-    else:
-        x = F.one_hot(ids_t, V).double()
+    head, emb, x = torch_head_and_input(params, ids)
     logits_t = head(net(x)[0])
     tgt = torch.from_numpy(np.where(mask, targets, -100))
     loss_t = F.cross_entropy(logits_t.reshape(-1, V), tgt.reshape(-1), ignore_index=-100)
