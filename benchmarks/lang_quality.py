@@ -80,7 +80,8 @@ def run(minutes: float, data_dir: Path, options: dict, tag: str) -> dict:
     return {
         "minutes": minutes, "tag": tag, "options": options, "seed_split": SEED,
         "test_names": len(test), "test_overlap": sum(a for a, _ in ov.values()), "test_unscorable": unseen,
-        "nll": nll.loss, "n_chars": nll.n_chars, "nll_names": nll.n_items, "micro": priors["micro"], "macro": priors["macro"],
+        "nll": nll.loss, "n_chars": nll.n_chars, "nll_names": nll.n_items,
+        "micro": priors["micro"], "macro": priors["macro"],
         "micro_uniform": uniform["micro"], "macro_uniform": uniform["macro"],
         "recall": priors["recall"], "recall_uniform": uniform["recall"],
         "model": vars(m.ckpt.model), "train": vars(m.ckpt.train), "steps": curve[-1]["step"],
@@ -88,7 +89,8 @@ def run(minutes: float, data_dir: Path, options: dict, tag: str) -> dict:
         "train_seconds": round(train_s, 1), "load_average_start": load_start, "load_average_end": os.getloadavg(),
         "engine": "compiled kernels" if native.available() else "NumPy only",
         "date": str(datetime.date.today()),
-        "command": f"python benchmarks/lang_quality.py --minutes {minutes:g}" + (f" {flags} --tag {tag}" if tag else ""),
+        "command": f"python benchmarks/lang_quality.py --minutes {minutes:g}"
+                   + (f" {flags} --tag {tag}" if tag else ""),
     }
 
 
@@ -154,7 +156,8 @@ def table() -> None:
     for r in variants:
         mc = r["model"]
         note = r.get("note", "")
-        lines.append(f"| {note or r['tag']} (`{r['command'].split(' --tag')[0].replace('python benchmarks/lang_quality.py ', '')}`) "
+        flags = r["command"].split(" --tag")[0].replace("python benchmarks/lang_quality.py ", "")
+        lines.append(f"| {note or r['tag']} (`{flags}`) "
                      f"| {r['steps']:,} ({r['best_step']:,}) | {r['nll']:.4f} | {r['micro']:.3f} | {r['macro']:.3f} | "
                      f"{r['micro_uniform']:.3f} | {r['macro_uniform']:.3f} |")
     write_section(HERE / "QUALITY.md", "Names by language: charsmith", "\n".join(lines))

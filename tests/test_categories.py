@@ -244,7 +244,8 @@ def test_evaluate_labelled_and_plain_files(styled: Path, tmp_path: Path) -> None
     assert len(m.most_likely(2, category="ki")) == 2
 
 
-@pytest.mark.parametrize("name, file, lower", [("dinosaurs", "dinos.txt", True), ("names", "makemore_names.txt", False)])
+@pytest.mark.parametrize("name, file, lower", [("dinosaurs", "dinos.txt", True),
+                                               ("names", "makemore_names.txt", False)])
 def test_bundled_models_know_every_item_of_their_data(shared_data: Path, name: str, file: str, lower: bool) -> None:
     items = [s.strip() for s in (shared_data / file).read_text().splitlines() if s.strip()]
     m = charsmith.load(name)

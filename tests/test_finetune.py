@@ -126,7 +126,8 @@ def test_train_init_through_the_cli(trained: Path, tmp_path: Path, capsys: pytes
 
 @pytest.mark.parametrize("argv, fragments", [
     (["--init", "nosuchmodel"], ["no checkpoint at nosuchmodel and no bundled model of that name", "bundled models:"]),
-    (["--init", "shakespeare"], ["--init shakespeare learned running text (text mode)", "start from a lines-mode model"]),
+    (["--init", "shakespeare"], ["--init shakespeare learned running text (text mode)",
+                                 "start from a lines-mode model"]),
     (["--init", "{base}", "--hidden", "64"], ["--hidden 64 conflicts with its hidden 48", "drop --hidden"]),
     (["--init", "{base}", "--model", "lstm"], ["--model lstm conflicts with its cell gru"]),
     (["--init", "{base}", "--layers", "2"], ["--layers 2 conflicts with its layers 1"]),

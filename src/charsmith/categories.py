@@ -123,16 +123,16 @@ def _parse(condition: Condition) -> dict[str, float]:
                             f"got {type(condition).__name__}")
     out = {}
     for part in condition.split(","):
-        name, eq, value = (s.strip() for s in part.partition("="))
-        if not name or (eq and not value):
+        name, eq, text = (s.strip() for s in part.partition("="))
+        if not name or (eq and not text):
             raise CategoryError(f"cannot read the category {condition!r}; write a name, or weights like "
                                 "Japanese=0.7,Italian=0.3")
         if name in out:
             raise CategoryError(f"category {name!r} is given twice in {condition!r}")
         try:
-            out[name] = float(value) if eq else 1.0
+            out[name] = float(text) if eq else 1.0
         except ValueError:
-            raise CategoryError(f"the weight of category {name!r} is {value!r}, not a number; write weights like "
+            raise CategoryError(f"the weight of category {name!r} is {text!r}, not a number; write weights like "
                                 "Japanese=0.7,Italian=0.3") from None
     return out
 

@@ -278,7 +278,7 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
     limits = ", ".join(x for x in (cfg.steps and f"{cfg.steps} steps", cfg.minutes and f"{cfg.minutes:g} min") if x)
     print(f"data: {corpus.mode} mode, {data}, {corpus.vocab.size} symbols", file=err)
     if corpus.categories is not None:
-        held = np.bincount(corpus.val_cats, minlength=corpus.categories.size)
+        held = np.bincount(np.asarray(corpus.val_cats, dtype=np.int64), minlength=corpus.categories.size)
         rows = (f"{n} {c}/{h}/{o}" for n, c, h, o in zip(corpus.categories.names, corpus.categories.counts, held,
                                                             corpus.overlaps))
         print(f"categories (training/held out/held out also in training): {', '.join(rows)}", file=err)
@@ -291,16 +291,16 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
             start += f"; unlabelled data: its categories folded in as the blend {blend}, ..."
         print(start, file=err)
     cats = f", {model_cfg.categories} categories (embed {model_cfg.cat_embed})" if model_cfg.categories else ""
+    patience = f" or after {cfg.patience} without improvement" if cfg.patience else ""
     print(f"model: {model_cfg.cell} x{model_cfg.layers}, hidden {model_cfg.hidden}, embed {model_cfg.embed}{cats}, "
           f"dropout {model_cfg.dropout:g}; {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
           f"weight decay {cfg.weight_decay:g}; evaluate every {cfg.eval_every} steps, "
-          f"stop at {limits or 'early stopping'}{f' or after {cfg.patience} without improvement' if cfg.patience else ''}; "
-          f"writing {out_dir}", file=err)
+          f"stop at {limits or 'early stopping'}{patience}; writing {out_dir}", file=err)
     print(f"engine: {_engine()}", file=err)
     scored, held_chars = trainer.val_chars
     if scored < held_chars:
-        print(f"validation: every {cfg.eval_every} steps on a fixed {scored:,} of the {held_chars:,} held-out characters "
-              "(--eval-chars 0 scores them all)", file=err)
+        print(f"validation: every {cfg.eval_every} steps on a fixed {scored:,} of the {held_chars:,} held-out "
+              "characters (--eval-chars 0 scores them all)", file=err)
 
 
 def _engine() -> str:

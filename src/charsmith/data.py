@@ -209,7 +209,8 @@ def _read_folder(folder: Path) -> list[tuple[str, str]]:
     seen: dict[str, Path] = {}
     for f in files:
         if f.stem in seen:
-            raise DataError(f"{seen[f.stem].name} and {f.name} in {folder} name the same category; keep one file per category")
+            raise DataError(f"{seen[f.stem].name} and {f.name} in {folder} name the same category; "
+                            "keep one file per category")
         seen[f.stem] = f
         try:
             check_name(f.stem, str(f))

@@ -93,7 +93,7 @@ def _extend_rows(base: Checkpoint, vocab: Vocab) -> dict[str, np.ndarray]:
     if not new:
         return params
     inp = "wte" if base.model.embed > 0 else "l0.W_ih"
-    rows, cols, bias = [], [], []
+    rows = []
     for ch in new:
         r = _relative(ch, base.vocab)
         rows.append(params[inp][1:].mean(axis=0) if r is None else params[inp][r])  # (D,)
@@ -134,8 +134,6 @@ def start_params(
 def _blend_of(base: Checkpoint, params: dict[str, np.ndarray], corpus: Corpus) -> np.ndarray:
     """The mean posterior P(category | item) over the training items, under the base
     (vocabulary already extended) with its priors: (K,) weights summing to 1."""
-    import dataclasses
-
     cats: Categories = base.categories  # type: ignore[assignment]
     cfg = dataclasses.replace(base.model, vocab_size=corpus.vocab.size)
     loglik = category_logliks(params, cfg, corpus.vocab, corpus.train)  # type: ignore[arg-type]
