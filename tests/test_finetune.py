@@ -115,13 +115,13 @@ def test_train_init_through_the_cli(trained: Path, tmp_path: Path, capsys: pytes
                                 "--hidden", "48"], capsys)  # --hidden equal to the base's is fine
     assert code == 0, stderr
     assert f"start: the weights of {trained} (gru x1, hidden 48, embed 16), 1 new characters 'Z'" in stderr
-    assert "lr 0.0003" in stderr and "dropout 0.3" in stderr and "weight decay 0" in stderr
+    assert "lr 0.001" in stderr and "dropout 0.3" in stderr and "weight decay 0" in stderr
     assert "evaluate every 10 steps" in stderr and "after 10 without improvement" in stderr
     info = json.loads(run(["info", str(out), "--json"], capsys)[1])
     assert info["train"]["init"] == str(trained) and info["info"]["init_model"] == "gru x1, hidden 48, embed 16"
     assert info["info"]["added_characters"] == "Z" and info["vocab"].endswith("Z")
-    m = charsmith.train(data, tmp_path / "api", init=str(trained), steps=5, lr=1e-3)  # the same through the API
-    assert m.ckpt.train.init == str(trained) and m.ckpt.train.lr == 1e-3 and m.ckpt.model.hidden == 48
+    m = charsmith.train(data, tmp_path / "api", init=str(trained), steps=5, lr=2e-3)  # the same through the API
+    assert m.ckpt.train.init == str(trained) and m.ckpt.train.lr == 2e-3 and m.ckpt.model.hidden == 48
 
 
 @pytest.mark.parametrize("argv, fragments", [

@@ -50,11 +50,11 @@ def suggest(corpus: Corpus) -> dict[str, Any]:
 
 def finetune(base: ModelConfig, corpus: Corpus) -> dict[str, Any]:
     """Training options for a run that starts from ``base``'s weights (its network is
-    fixed, see :mod:`charsmith.finetune`): a tenth of the usual learning rate and a short
+    fixed, see :mod:`charsmith.finetune`): a third of the usual learning rate and a short
     warm-up (Adam's moments start afresh), at least the base's dropout, no weight decay
     (it would pull the weights towards zero, away from the base), evaluation every few
     steps with early stopping, and a minute at most."""
-    out: dict[str, Any] = dict(dropout=max(base.dropout, 0.3), lr=3e-4, warmup_steps=10, weight_decay=0.0,
+    out: dict[str, Any] = dict(dropout=max(base.dropout, 0.3), lr=1e-3, warmup_steps=10, weight_decay=0.0,
                                batch_size=32, eval_every=10, patience=10, minutes=1.0)
     if corpus.categories is not None:
         out["cat_embed"] = base.cat_embed or CAT_EMBED
