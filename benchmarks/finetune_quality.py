@@ -127,7 +127,8 @@ def table(results: dict) -> None:
         "names) is the bundled model; the column 'in names' counts held-out names that are in its data too.",
         "Held-out loss: nats/char with the end token, over the held-out names whose characters all occur in",
         "the drawn names (the same names for every run). Irish has 232 names, so its larger draw is 150 (the",
-        "size in the issue's example), not 300."
+        "size in the issue's example), not 300.",
+        "",
         "",
         "| language, drawn | held out (scored; also in the draw; in names) | scratch | `--init names` "
         "| `--init languages` | command |",
@@ -142,6 +143,34 @@ def table(results: dict) -> None:
         cmd = f"charsmith train {c['language']}_{c['n']}.txt [--init names / --init DIR] --minutes 1"
         lines.append(f"| {c['language']}, {c['n']} | {c['held_out']} ({c['scored']}; {c['held_out_in_drawn']}; "
                      f"{c['held_out_in_names_base']}) | {' | '.join(cells)} | `{cmd}` |")
+    cases = ", ".join(f"{c['language']} {c['n']}" for c in results["cases"])
+    lines += ["", f"Held-out loss minus scratch's ({cases}):"]
+    for start in STARTS[1:]:
+        deltas = []
+        for c in results["cases"]:
+            loss = {r["start"]: r["held_out_loss"] for r in c["runs"]}
+            deltas.append(f"{loss[start] - loss['scratch']:+.3f}")
+        lines.append(f"- `--init {start}`: {', '.join(deltas)}")
+    lines += [
+        "",
+        "Every run stops early, well inside the minute: 90 to 270 training names are a few batches, and a",
+        "fine-tuned network (the names base's LSTM 2x256 or the languages base's GRU 256) fits them within",
+        "60 to 170 steps and then overfits, which early stopping on the 10 to 30 names held back catches,",
+        "while the scratch GRU 128 with weight decay generalises about as well from so little. A start from",
+        "`names` is worse in every case: makemore's names are lower-case English first names, these are",
+        "capitalised surnames of other languages. A start from `languages` (which never saw the language)",
+        "helps the Irish names and not the Italian ones. Other learning rates did not change the picture.",
+    ]
+    variants = [json.loads(f.read_text()) for f in sorted(RESULTS.parent.glob("finetune_quality_*.json"))]
+    if variants:
+        lines += ["", "Also tried: another learning rate for every run (`--set lr=...`, the same bases; held-out loss):",
+                  "", "| options | language, drawn | scratch | `--init names` | `--init languages` |",
+                  "| --- | --- | --- | --- | --- |"]
+        for v in variants:
+            opts = " ".join(f"{k}={x}" for k, x in v["options"].items())
+            for c in v["cases"]:
+                loss = {r["start"]: f"{r['held_out_loss']:.4f}" for r in c["runs"]}
+                lines.append(f"| {opts} | {c['language']}, {c['n']} | " + " | ".join(loss[s] for s in STARTS) + " |")
     write_section(HERE / "QUALITY.md", "Fine-tuning small lists", "\n".join(lines))
 
 
