@@ -163,7 +163,7 @@ def table(results: dict) -> None:
     ]
     variants = [json.loads(f.read_text()) for f in sorted(RESULTS.parent.glob("finetune_quality_*.json"))]
     if variants:
-        lines += ["", "Also tried: another learning rate for every run (`--set lr=...`, the same bases; held-out loss):",
+        lines += ["", "Also tried: another learning rate for every run (`--set lr=...`, same bases; held-out loss):",
                   "", "| options | language, drawn | scratch | `--init names` | `--init languages` |",
                   "| --- | --- | --- | --- | --- |"]
         for v in variants:
