@@ -48,7 +48,7 @@ def lines(response: Any) -> list[dict[str, Any]]:
 def test_models_describe_what_each_model_supports(client: TestClient) -> None:
     data = client.get("/api/models").json()
     by_name = {m["name"]: m for m in data["models"]}
-    assert list(by_name)[:3] == ["dinosaurs", "names", "shakespeare"]
+    assert list(by_name)[:4] == ["dinosaurs", "languages", "names", "shakespeare"]
     assert data["limits"] == Limits().as_dict() and data["version"] == charsmith.__version__
     dinos, bard = by_name["dinosaurs"], by_name["shakespeare"]
     assert dinos["mode"] == "lines" and dinos["lowercase"] and dinos["novelty"] and dinos["max_len"] == Limits().max_len
@@ -58,9 +58,11 @@ def test_models_describe_what_each_model_supports(client: TestClient) -> None:
     assert not bard["novelty"] and bard["max_length"] == Limits().max_length
     assert dinos["supports"]["constraints"] == ["suffix", "contains", "exclude", "pattern"]
     assert bard["supports"]["constraints"] == ["exclude", "pattern"]  # a text continuation takes these two
-    for m in by_name.values():  # nothing this charsmith lacks is offered
-        assert not m["supports"]["category"] and not m["supports"]["classify"]
+    for m in by_name.values():  # categories and classification where the model has categories
+        has = m["name"] == "languages"
+        assert m["supports"]["category"] == has and m["supports"]["classify"] == has
         assert "path" not in m and not any(str(v).startswith("/") for v in m.values())  # no server paths
+    assert by_name["languages"]["categories"] == charsmith.load("languages").categories
 
 
 def test_sample_matches_the_library_and_the_cli(client: TestClient, capsys: pytest.CaptureFixture[str]) -> None:
@@ -145,7 +147,7 @@ BAD_REQUESTS = [
     ("/api/sample", {"model": "names", "seed": -1}, 422, "seed must be a non-negative integer", None),
     ("/api/sample", {"model": "names", "beam": 0}, 422, "beam must be a whole number >= 1", None),
     ("/api/sample", {"model": "shakespeare"}, 422, "running text; use complete", None),
-    ("/api/sample", {"model": "nope"}, 404, "no model named 'nope'; this server has: dinosaurs, names", None),
+    ("/api/sample", {"model": "nope"}, 404, "no model named 'nope'; this server has: dinosaurs, languages, names", None),
     ("/api/score", {"model": "names", "items": []}, 422, "nothing to score", None),
     ("/api/score", {"model": "names", "items": [3]}, 400, "'items' must be a list of strings", None),
     ("/api/score", {"model": "names", "items": ["x"] * 101}, 422, r"\(max_items\)", "max_items"),
@@ -178,21 +180,39 @@ def test_bad_requests_get_a_json_4xx(client: TestClient, path: str, body: Any, s
     assert error.get("limit") == limit
 
 
-@pytest.mark.parametrize("option, value", [("category", "Irish"), ("category", {"Irish": 0.5, "Italian": 0.5})])
-def test_options_this_charsmith_lacks_are_refused_by_name(client: TestClient, option: str, value: Any) -> None:
-    from charsmith.web.models import library_supports
+@pytest.mark.parametrize("category", ["Irish", {"Irish": 0.5, "Italian": 0.5}, "Irish=1,Italian=1"])
+def test_categories_match_the_library(client: TestClient, category: Any) -> None:
+    body = {"model": "languages", "n": 6, "seed": 2, "category": category}
+    data = post(client, "/api/sample", body).json()
+    m = charsmith.load("languages")
+    expected = m.sample(6, seed=2, category=category)
+    assert [row["item"] for row in data["items"]] == expected.samples
+    for row, s in zip(data["items"], m.score(expected.samples, category=category)):  # scored in that category
+        assert row["bits_per_char"] == pytest.approx(s.bits_per_char, abs=1e-4)
+    scored = post(client, "/api/score", {"model": "languages", "items": ["Rossi"], "category": category}).json()
+    assert scored["items"][0]["bits_per_char"] == pytest.approx(m.score(["Rossi"], category=category)[0].bits_per_char,
+                                                                 abs=1e-4)
 
-    if library_supports("sample", option):
-        pytest.skip(f"this charsmith supports {option}; tested with its feature")
-    r = post(client, "/api/sample", {"model": "names", option: value})
-    assert r.status_code == 422 and r.json()["error"] == f"{option!r} is not supported by this version of charsmith"
+
+def test_classify_matches_the_library(client: TestClient) -> None:
+    data = post(client, "/api/classify", {"model": "languages", "items": ["Nakamura", "Rossi"], "top": 2}).json()
+    m = charsmith.load("languages")
+    for row, want in zip(data["items"], m.classify(["Nakamura", "Rossi"], top=2)):
+        assert row["item"] == want.item and [c["category"] for c in row["categories"]] == [c for c, _ in want.probs]
+        assert [c["probability"] for c in row["categories"]] == pytest.approx([p for _, p in want.probs])
+    assert data["items"][0]["categories"][0]["category"] == "Japanese"
 
 
-def test_classify_needs_a_charsmith_with_categories(client: TestClient) -> None:
-    if hasattr(charsmith.CharModel, "classify"):
-        pytest.skip("this charsmith classifies; tested with its categories")
-    r = post(client, "/api/classify", {"model": "names", "items": ["emma"]})
-    assert r.status_code == 422 and r.json()["error"] == "'classify' is not supported by this version of charsmith"
+@pytest.mark.parametrize("path, body, message", [
+    ("/api/sample", {"model": "languages", "category": "Klingon"}, "unknown category 'Klingon'; this model knows: Arabic"),
+    ("/api/sample", {"model": "languages", "category": {"Irish": 0, "Italian": 0}}, "weights sum to 0"),
+    ("/api/sample", {"model": "names", "category": "Irish"}, "trained without categories; drop the category"),
+    ("/api/score", {"model": "names", "items": ["emma"], "category": "Irish"}, "trained without categories"),
+    ("/api/classify", {"model": "names", "items": ["emma"]}, "trained without categories, so it cannot classify"),
+])
+def test_bad_categories_are_named(client: TestClient, path: str, body: dict[str, Any], message: str) -> None:
+    r = post(client, path, body)
+    assert r.status_code == 422 and message in r.json()["error"], r.text
 
 
 def test_other_protocol_mistakes(client: TestClient) -> None:
@@ -224,7 +244,7 @@ def test_models_are_only_reached_by_their_listed_names(trained: Path) -> None:
     app = create_app(Models.load([trained]))
     with TestClient(app) as c:
         names = [m["name"] for m in c.get("/api/models").json()["models"]]
-        assert names == ["dinosaurs", "names", "shakespeare", "names-2"]  # the directory "names", renamed
+        assert names == ["dinosaurs", "languages", "names", "shakespeare", "names-2"]  # the directory "names", renamed
         assert post(c, "/api/sample", {"model": "names-2", "n": 2, "seed": 0}).status_code == 200
         bundled = Path(charsmith.api.resolve_model("names"))
         for attempt in ["../names", "names/../dinosaurs", "/etc/passwd", "../../../../etc/passwd", str(trained),
@@ -363,7 +383,7 @@ def test_serve_warns_when_listening_beyond_this_machine(monkeypatch: pytest.Monk
     assert main(["serve", "--host", "0.0.0.0", "--port", "0"], out=out, err=err) == 0
     assert calls == ["0.0.0.0", "run"]
     assert err.getvalue().count("\n") == 1 and err.getvalue().startswith("charsmith: warning: listening on 0.0.0.0")
-    assert out.getvalue().startswith("serving dinosaurs, names, shakespeare on http://127.0.0.1:")
+    assert out.getvalue().startswith("serving dinosaurs, languages, names, shakespeare on http://127.0.0.1:")
     err = io.StringIO()
     assert main(["serve", "--port", "0"], out=io.StringIO(), err=err) == 0
     assert err.getvalue() == ""  # the default, 127.0.0.1, needs no warning

@@ -67,7 +67,8 @@ def drive(page, url: str, screenshot: Path) -> None:  # noqa: ANN001 (a playwrig
     page.on("pageerror", lambda e: failed.append(f"page error: {e}"))
     page.goto(url)
     expect(page.locator("body[data-ready='1']")).to_have_count(1)
-    assert page.locator("#model option").all_inner_texts()[:3] == ["dinosaurs", "names", "shakespeare (text)"]
+    assert page.locator("#model option").all_inner_texts()[:4] == ["dinosaurs", "languages", "names",
+                                                                   "shakespeare (text)"]
 
     # A text model: its continuation streams in (several appends), the name controls hide.
     page.select_option("#model", "shakespeare")
@@ -91,8 +92,32 @@ def drive(page, url: str, screenshot: Path) -> None:  # noqa: ANN001 (a playwrig
     assert re.match("[A-Z][a-z]+ ", page.inner_text("#completion")[len("ROMEO:\n"):]), page.inner_text("#completion")
     page.fill("#c-pattern", "")
 
-    # A names model: generate, keep two, reload, still kept.
     expect(page.locator("#score-title")).to_have_text("Score a line")
+
+    # A model with categories: a style, a blend, and which style a name is.
+    page.select_option("#model", "languages")
+    expect(page.locator("#category")).to_be_visible()
+    expect(page.locator("#classify-box")).to_be_visible()
+    page.select_option("#category", "Japanese")
+    page.fill("#n", "6")
+    page.fill("#seed", "5")
+    page.click("#generate-btn")
+    expect(page.locator("#results button.pick")).to_have_count(6)
+    shown = page.locator("#results button.pick").evaluate_all("bs => bs.map(b => b.dataset.name)")
+    body = {"model": "languages", "n": 6, "seed": 5, "temperature": 1.0, "top_p": 1.0, "prefix": "",
+            "allow_known": False, "category": "Japanese"}
+    assert shown == [r["item"] for r in _api(url, "api/sample", body)["items"]]
+    page.fill("#blend", "Japanese=0.5,Italian=0.5")
+    page.click("#generate-btn")
+    expect(page.locator("#results button.pick")).to_have_count(6)
+    page.fill("#blend", "")
+    page.fill("#classify-input", "Nakamura")
+    page.click("#classify-btn")
+    expect(page.locator("#classes li").first).to_contain_text("Japanese")
+    page.fill("#n", "10")
+    page.fill("#seed", "")
+
+    # A names model: generate, keep two, reload, still kept.
     page.select_option("#model", "dinosaurs")
     expect(page.locator("#continue")).to_be_hidden()
     expect(page.locator("#score-title")).to_have_text("Score a name")
