@@ -272,3 +272,32 @@ def test_labelled_and_fine_tuned_runs_resume_bit_identical(tmp_path: Path, train
     assert reference.model_cfg.categories == 2 and reference.cfg.init == (str(trained) if init else "")
     for k, p in reference.params.items():
         np.testing.assert_array_equal(trainer.params[k], p, err_msg=k)
+
+
+def test_categories_with_constraints_and_beam_search(styled: Path) -> None:
+    """The condition reaches every generation path through the Stepper: constrained sampling
+    (rejection or SMC), streaming and beam search."""
+    m = charsmith.load(styled)
+    got = m.sample(40, seed=3, category="ki", suffix="is", allow_known=True)
+    assert len(got.samples) == 40 and all(s.endswith("is") for s in got.samples)
+    assert mean_p_bo(m, got.samples) < 0.1  # still in the ki style
+    rare = m.sample(10, seed=3, category="bo", contains="gal", allow_known=True, max_draws=5000)
+    assert rare.method == "rejection" and len(rare.samples) == 10 and all("gal" in s for s in rare.samples)
+    assert mean_p_bo(m, rare.samples) > 0.9
+    rarer = m.sample(10, seed=3, category="bo", contains="ki", allow_known=True, max_draws=5000)  # the other style's
+    assert rarer.method == "smc" and len(rarer.samples) == 10 and all("ki" in s for s in rarer.samples)
+    streamed = list(m.stream(5, seed=3, category="ki"))
+    assert streamed == m.sample(5, seed=3, category="ki").samples
+    best_ki, best_bo = (m.most_likely(3, category=c, allow_known=True) for c in ("ki", "bo"))
+    assert [s for s, _ in best_ki] != [s for s, _ in best_bo]
+    assert all(lp == pytest.approx(m.score([s], category="ki")[0].logprob, abs=1e-4) for s, lp in best_ki)
+
+
+def test_a_stepper_drawing_categories_needs_an_rng(styled: Path) -> None:
+    from charsmith.generation import Stepper
+
+    m = charsmith.load(styled)
+    with pytest.raises(ValueError, match="needs an rng"):
+        Stepper(m.ckpt.params, m.ckpt.model, priors=np.array([0.5, 0.5])).prime(np.array([0]), 3)
+    x, rows = Stepper(m.ckpt.params, m.ckpt.model, cond=np.array([0.0, 1.0])).prime(np.array([0, 3]), 4)
+    assert rows.extras["cond"].shape == (4, 2) and (rows.extras["cond"] == [0, 1]).all() and (x == 3).all()
