@@ -141,7 +141,8 @@ def table() -> None:
                      + _cells(ref.get("nll_per_char"), accs) + " |")
     lines += [
         "",
-        f"Goals (issue 8): NLL below {GOALS['nll']}, micro ≥ {GOALS['micro']}, macro ≥ {GOALS['macro']}: ✓ met, ✗ not.",
+        f"Goals (issue 8): NLL below {GOALS['nll']}, micro ≥ {GOALS['micro']}, macro ≥ {GOALS['macro']}: "
+        "✓ met, ✗ not.",
         f"charsmith's run: `{r0['command']}` ({r0['date']}, {r0['engine']}, load average "
         f"{r0['load_average_start'][0]:.1f} at the start and {r0['load_average_end'][0]:.1f} at the end; "
         "`benchmarks/results/lang_quality_5min.json`). References: the previous section.",

@@ -119,7 +119,8 @@ def row(name: str) -> str:
     c, t = m.ckpt.model, m.ckpt.train
     command = " ".join(["charsmith train", data, *options])
     cats = f", {c.categories} categories (embed {c.cat_embed})" if c.categories else ""
-    return (f"| {name} | `{data}` | {c.cell} x{c.layers}, hidden {c.hidden}, embed {c.embed}, dropout {c.dropout}{cats} | "
+    return (f"| {name} | `{data}` | {c.cell} x{c.layers}, hidden {c.hidden}, embed {c.embed}, "
+            f"dropout {c.dropout}{cats} | "
             f"{t.minutes:g} min, best at step {m.ckpt.info['step']} | {m.ckpt.info['best_val_loss']:.4f} | "
             f"{size:.1f} MB | `{command}` |")
 
@@ -130,7 +131,8 @@ def main_() -> None:
     p.add_argument("--only", choices=sorted(RECIPES), action="append")
     p.add_argument("--from-run", type=Path, help="with one --only: bundle this run (made by the same recipe)")
     p.add_argument("--resave", action="store_true", help="rewrite the bundled models in the current format, no training")
-    p.add_argument("--known-only", action="store_true", help="only recompute the novelty hashes from the data (no training)")
+    p.add_argument("--known-only", action="store_true",
+                   help="only recompute the novelty hashes from the data (no training)")
     args = p.parse_args()
     if args.from_run and len(args.only or []) != 1:
         p.error("--from-run goes with exactly one --only")

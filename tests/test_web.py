@@ -147,7 +147,8 @@ BAD_REQUESTS = [
     ("/api/sample", {"model": "names", "seed": -1}, 422, "seed must be a non-negative integer", None),
     ("/api/sample", {"model": "names", "beam": 0}, 422, "beam must be a whole number >= 1", None),
     ("/api/sample", {"model": "shakespeare"}, 422, "running text; use complete", None),
-    ("/api/sample", {"model": "nope"}, 404, "no model named 'nope'; this server has: dinosaurs, languages, names", None),
+    ("/api/sample", {"model": "nope"}, 404, "no model named 'nope'; this server has: dinosaurs, languages, names",
+     None),
     ("/api/score", {"model": "names", "items": []}, 422, "nothing to score", None),
     ("/api/score", {"model": "names", "items": [3]}, 400, "'items' must be a list of strings", None),
     ("/api/score", {"model": "names", "items": ["x"] * 101}, 422, r"\(max_items\)", "max_items"),
@@ -204,7 +205,8 @@ def test_classify_matches_the_library(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("path, body, message", [
-    ("/api/sample", {"model": "languages", "category": "Klingon"}, "unknown category 'Klingon'; this model knows: Arabic"),
+    ("/api/sample", {"model": "languages", "category": "Klingon"},
+     "unknown category 'Klingon'; this model knows: Arabic"),
     ("/api/sample", {"model": "languages", "category": {"Irish": 0, "Italian": 0}}, "weights sum to 0"),
     ("/api/sample", {"model": "names", "category": "Irish"}, "trained without categories; drop the category"),
     ("/api/score", {"model": "names", "items": ["emma"], "category": "Irish"}, "trained without categories"),

@@ -9,14 +9,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-
-import dataclasses
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -42,8 +40,18 @@ from charsmith.deadline import NEVER, Deadline
 from charsmith.defaults import finetune as finetune_defaults
 from charsmith.defaults import suggest
 from charsmith.errors import CategoryError, CharsmithError, CheckpointError, DataError, InputError
-from charsmith.generation import (PARTICLES, Constraints, Controls, Plan, SampleResult, SampleStream, Stepper,
-                                  beam_search, complete, complete_stream)
+from charsmith.generation import (
+    PARTICLES,
+    Constraints,
+    Controls,
+    Plan,
+    SampleResult,
+    SampleStream,
+    Stepper,
+    beam_search,
+    complete,
+    complete_stream,
+)
 from charsmith.scoring import (
     EvalResult,
     ItemScore,
@@ -309,8 +317,8 @@ class CharModel:
         return [Classification(s, [(cats.names[k], float(p[k])) for k in o]) for s, p, o in zip(items, probs, order)]
 
     def is_known(self, items: Sequence[str]) -> list[bool] | None:
-        """Which ``items`` are in the model's data set (held-out ones included); None if the checkpoint keeps no record of
-        it (text models)."""
+        """Which ``items`` are in the model's data set (held-out ones included); None if the
+        checkpoint keeps no record of it (text models)."""
         known = self.ckpt.known
         return None if known is None else is_known([self._text(s) for s in items], known).tolist()
 

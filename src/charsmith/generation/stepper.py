@@ -78,7 +78,7 @@ class Stepper:
             extras["cond"] = distinct
         state = M.init_state(self.cfg, len(extras["cond"]) if extras else 1, dtype)
         for i in ids[:-1]:
-            _, state = M.step(self.params, self.cfg, np.full(len(state[0][0]), i), state, **extras)
+            _, state = M.step(self.params, self.cfg, np.full(len(state[0][0]), i), state, cond=extras.get("cond"))
         rows = Rows(state, extras).take(np.asarray(row).reshape(-1))
         return np.full(batch, ids[-1], dtype=np.int64), rows
 
