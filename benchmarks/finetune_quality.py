@@ -95,7 +95,8 @@ def one_run(train_file: Path, held: list[str], start: str, base: Path | None, mi
     r = m.evaluate(held_file)
     return {"start": start, "held_out_loss": r.loss, "held_out_names": r.n_items, "steps": curve[-1]["step"],
             "best_step": m.ckpt.info["step"], "val_loss": m.ckpt.info["best_val_loss"],
-            "model": vars(m.ckpt.model), "train": vars(m.ckpt.train)}
+            "model": vars(m.ckpt.model),
+            "train": dict(vars(m.ckpt.train), init=Path(init).name if init else "")}  # no path of this machine
 
 
 def case(data_dir: Path, language: str, n: int, base: Path, minutes: float, tmp: Path, options: dict) -> dict:
