@@ -1,8 +1,8 @@
 """Build charsmith's optional compiled kernels at install time.
 
-The kernels are one C file (src/charsmith/nn/native/kernels.c, with its two headers) with no
+The kernels are one C file (src/charsmith/backend/kernels.c, with its two headers) with no
 dependencies and no Python API: it is built as a plain shared library,
-``charsmith/nn/native/_kernels.so``, that charsmith loads with ctypes and hands NumPy's own
+``charsmith/backend/_kernels.so``, that charsmith loads with ctypes and hands NumPy's own
 BLAS. A setuptools ``Extension`` builds it with the compiler Python was built with; where
 none works the package installs without it and runs on NumPy (the build is optional).
 
@@ -23,8 +23,8 @@ from setuptools import Extension, setup
 from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_ext import build_ext
 
-NATIVE = Path("src", "charsmith", "nn", "native")
-SOURCES = ("kernels.c", "kernels_dtypes.h", "kernels_body.h")  # as charsmith.nn.native._library.SOURCES
+NATIVE = Path("src", "charsmith", "backend")
+SOURCES = ("kernels.c", "kernels_dtypes.h", "kernels_body.h")  # as charsmith.backend._library.SOURCES
 # After Python's own CFLAGS: -fno-trapping-math lets the gate loops' clamps and branches
 # become vector selects (the kernels use no floating-point traps; without it only AVX-512's
 # masks vectorised them), -fno-wrapv undoes Python's -fwrapv (which blocks some loop
@@ -62,7 +62,7 @@ class PlatformWheel(bdist_wheel):
 
 
 kernels = Extension(
-    "charsmith.nn.native._kernels",
+    "charsmith.backend._kernels",
     sources=[str(NATIVE / "kernels.c")],
     depends=[str(NATIVE / name) for name in SOURCES],
     define_macros=[("CS_SOURCE_HASH", f'"{source_hash()}"')],

@@ -49,7 +49,7 @@ CASES = ("train gru H128 B32", "train lstm H256 B32", "sample dinosaurs 10k", "c
 def build_native(folder: Path) -> Path:
     """Compile kernels.c as setup.py does (Python's CFLAGS, then setup.py's COMPILE_ARGS),
     plus -march=native, into ``folder``."""
-    from charsmith.nn.native import _library
+    from charsmith.backend import _library
 
     src = Path(_library.__file__).parent
     cc = (os.environ.get("CC") or sysconfig.get_config_var("CC")).split()
@@ -75,7 +75,7 @@ def side_main(library: str, seconds: float, data_dir: str | None) -> None:
     time the case named on each line of stdin, answering its rate as one JSON line."""
     import functools
 
-    from charsmith.nn.native import _library
+    from charsmith.backend import _library
 
     if library:  # swap in the -march=native build before the kernels load
         _library.load = functools.partial(_library.load, Path(library))  # type: ignore[assignment]
@@ -83,9 +83,9 @@ def side_main(library: str, seconds: float, data_dir: str | None) -> None:
     import charsmith
     from charsmith import bench
     from charsmith.config import ModelConfig
-    from charsmith.nn import native
+    from charsmith import backend
 
-    assert native.available(), native.status()
+    assert backend.default().compiled, backend.status()
     seeds = iter(range(10**9))
     names = bench.load_names(data_dir)[0]
 
@@ -102,7 +102,7 @@ def side_main(library: str, seconds: float, data_dir: str | None) -> None:
         CASES[2]: (lambda: dinos.sample(10000, seed=next(seeds), allow_known=True), 10000),  # names/s
         CASES[3]: (lambda: bard.complete("ROMEO:", 200, seed=next(seeds)), 200),  # chars/s
     }
-    print(json.dumps({"status": native.status()}), flush=True)
+    print(json.dumps({"status": backend.status()}), flush=True)
     for line in sys.stdin:
         fn, units = work[line.strip()]
         fn()  # warm up

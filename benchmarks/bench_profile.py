@@ -54,12 +54,12 @@ def main(argv: list[str] | None = None) -> int:
         rows.sort(key=lambda r: -r["tottime"])
         def share(pred) -> float:
             return sum(r["share"] for r in rows if pred(r["func"]))
-        native_fn = lambda name: (lambda f: "nn/native/" in f and f.endswith(f"({name})"))  # noqa: E731
+        kernel = lambda name: (lambda f: "backend/compiled.py" in f and f.endswith(f"({name})"))  # noqa: E731
         groups = {
-            "compiled recurrence (a layer's whole time loop per call; cProfile books the C time here)": share(native_fn("_call")),
-            "matmuls over all timesteps (native.matmul)": share(native_fn("matmul")),
+            "compiled recurrence (a layer's whole time loop per call; cProfile books the C time here)": share(kernel("recurrence")),
+            "matmuls over all timesteps (the backend's matmul)": share(kernel("matmul")),
             "compiled output layer + loss, scatter by id, Adam": share(
-                lambda f: any(native_fn(n)(f) for n in ("head_xent", "softmax_xent", "scatter_cols", "adam"))),
+                lambda f: any(kernel(n)(f) for n in ("head_xent", "_softmax_xent", "scatter_cols", "adam"))),
             "NumPy cells per timestep (used only without the compiled kernels)": share(lambda f: "charsmith/nn/" + cell in f),
             "layer glue (nn/layer.py)": share(lambda f: "nn/layer.py" in f),
             "model.py (forward/backward/checks)": share(lambda f: "charsmith/model.py" in f),

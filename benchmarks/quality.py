@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import numpy as np  # noqa: E402
 
 import charsmith  # noqa: E402
-from charsmith.nn import native  # noqa: E402
+from charsmith import backend  # noqa: E402
 from charsmith.data import read_text, split_lines  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -67,7 +67,7 @@ def run(task: str, minutes: float, data_dir: Path, from_run: Path | None = None)
         "curve": [(c["elapsed"], c["val_loss"]) for c in curve], "date": str(datetime.date.today()),
         "command": f"python benchmarks/quality.py {task} --minutes {minutes:g}",
         "recorded_from_run": from_run is not None,
-        "engine": "compiled kernels" if native.available() else "NumPy only",
+        "engine": "compiled kernels" if backend.default().compiled else "NumPy only",
     }
     if task == "dinos":
         s = m.sample(1000, seed=0, allow_known=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -12,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from charsmith import backend
+from charsmith.backend.compiled import Compiled
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.data import make_corpus
-from charsmith.nn import native
 from charsmith.trainer import Trainer
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -43,19 +43,32 @@ def plant_library(path: Path, marker: Path) -> Path:
     return path
 
 
-@pytest.fixture(params=["native", "numpy"])
+def compiled_backend() -> Compiled:
+    """The compiled backend; where a C compiler exists it must have loaded (no silent
+    fallback), elsewhere the test is skipped with the reason."""
+    be = backend.default()
+    if not isinstance(be, Compiled):
+        if has_compiler() and os.environ.get("CHARSMITH_NATIVE", "1") != "0":
+            pytest.fail(f"a C compiler is present but the compiled kernels are not: {be.status}")
+        pytest.skip(f"no compiled kernels on this machine: {be.status}")
+    return be
+
+
+def split_everything(threads: int, **options: object) -> backend.Backend:
+    """The current backend, compiled calls split into ``threads`` blocks however small they
+    are (the NumPy reference as it is)."""
+    be = backend.current()
+    if not isinstance(be, Compiled):
+        return be
+    small = {"min_work": 1, "min_matmul": 1, "min_elements": 1, "min_head_cols": 1}
+    return be.with_options(threads=threads, **{**small, **options})  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=["compiled", "numpy"])
 def engine(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run the test once with the compiled recurrence and once with the NumPy loop.
-    Where a C compiler exists the compiled kernels must have loaded: no silent fallback."""
-    if request.param == "native":
-        if not native.available():
-            if has_compiler() and os.environ.get("CHARSMITH_NATIVE", "1") != "0":
-                pytest.fail(f"a C compiler is present but the compiled kernels are not: {native.status()}")
-            pytest.skip(f"no compiled kernels on this machine: {native.status()}")
-        ctx: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
-    else:
-        ctx = native.disabled()
-    with ctx:
+    """Run the test once on each backend: the compiled kernels and the NumPy reference."""
+    be = compiled_backend() if request.param == "compiled" else backend.reference()
+    with backend.use(be):
         yield request.param
 
 

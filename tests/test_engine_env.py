@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import has_compiler, plant_library
 
+from charsmith import backend
 from charsmith.nn import native
 
 TUNING = {  # variable: the warning for a value that cannot be read
@@ -80,17 +81,38 @@ def test_a_library_planted_in_a_shared_folder_never_runs(tmp_path: Path) -> None
 
 
 def test_info_engine_says_which_engine_runs() -> None:
+    be = backend.default()
     proc = charsmith("info", "--engine")
     assert proc.returncode == 0, proc.stderr
-    if native.available():
-        assert proc.stdout.startswith(f"engine: {native.status()}, ")
-        assert native.status().startswith("compiled kernels in use (")
+    if be.compiled:
+        assert proc.stdout == f"engine: {be.status}, {be.threads} threads\n"
+        assert be.status.startswith("compiled kernels in use (")
     else:
-        assert proc.stdout == f"engine: NumPy only: {native.status()}\n"
+        assert proc.stdout == f"engine: NumPy only: {be.status}\n"
     data = json.loads(charsmith("info", "--engine", "--json").stdout)
-    assert data == {"compiled": native.available(), "status": native.status(), "threads": native.threads()}
+    assert data == {"compiled": be.compiled, "status": be.status, "threads": be.threads}
+    assert (native.available(), native.status(), native.threads()) == (be.compiled, be.status, be.threads)  # the old names
     proc = charsmith("info", "--engine", env={"CHARSMITH_NATIVE": "0"})
     assert proc.stdout == "engine: NumPy only: turned off by CHARSMITH_NATIVE=0\n"
     proc = charsmith("info")
     assert proc.returncode == 2
     assert proc.stderr == "charsmith: error: info takes a model (a checkpoint directory or bundled model name) or --engine\n"
+
+
+def test_threads_option_sets_the_budget_of_that_command_only(tmp_path: Path) -> None:
+    """``--threads 1`` runs the command on a one-thread backend (the train header says so)
+    and leaves the process's backend as it was (main() may run again in this process)."""
+    import io
+
+    from charsmith import cli
+
+    be = backend.current()
+    data = tmp_path / "names.txt"
+    data.write_text("\n".join(["ab", "abc", "bca", "cab"] * 20) + "\n", encoding="utf-8")
+    err = io.StringIO()
+    code = cli.main(["train", str(data), "--out", str(tmp_path / "run"), "--steps", "2", "--hidden", "8",
+                     "--threads", "1"], out=io.StringIO(), err=err)  # fmt: skip
+    assert code == 0, err.getvalue()
+    engine = next(line for line in err.getvalue().splitlines() if line.startswith("engine: "))
+    assert engine == (f"engine: {be.status}, 1 threads" if be.compiled else f"engine: NumPy only: {be.status}")
+    assert backend.current() is be

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import split_everything
 from gradcheck import assert_grads_close
 
-from charsmith import model
+from charsmith import backend, model
 from charsmith.config import ModelConfig
 from charsmith.nn import layer, loss
 
@@ -223,29 +224,19 @@ def test_float32_end_to_end_keeps_dtype() -> None:
     assert all(a.dtype == np.float32 for s in d0 for a in s)
 
 
-@pytest.mark.parametrize("n", [5, 3000])  # 3000 * N > 2**22 takes the sort path
-def test_scatter_rows_both_paths(n: int) -> None:
-    rng = np.random.default_rng(12)
-    idx = rng.integers(-1, min(n, 9), size=1500)
-    rows = rng.normal(size=(1500, 3))
-    ref = np.zeros((n, 3))
-    for k, v in enumerate(idx):
-        if v >= 0:
-            ref[v] += rows[k]
-    np.testing.assert_allclose(model._scatter_rows(idx, rows, n), ref, atol=1e-12)
-    np.testing.assert_array_equal(model._scatter_rows(np.full(4, -1), rows[:4], n), 0.0)
-
-
 @pytest.mark.parametrize("n", [5, 1 << 21])  # numpy: small = one-hot matmul; huge n = sorting
 def test_scatter_cols_all_paths(n: int, engine: str) -> None:
     rng = np.random.default_rng(21)
     idx = rng.integers(-1, 5, size=40)
     cols = rng.normal(size=(3, 40))
-    got = model._scatter_cols(idx, cols, n)
+    got = backend.current().scatter_cols(idx, cols, n)
     want = np.zeros((3, n + 1))
     for k, v in enumerate(idx):
         want[:, v if v >= 0 else n] += cols[:, k]
     np.testing.assert_allclose(got, want, atol=1e-12)
+    none = backend.current().scatter_cols(np.full(4, -1), cols[:, :4], n)  # every id -1: all in the last column
+    np.testing.assert_array_equal(none[:, :n], 0.0)
+    np.testing.assert_allclose(none[:, n], cols[:, :4].sum(axis=1), atol=1e-12)
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -266,14 +257,9 @@ def test_forward_check_false_matches_checked(cell: str) -> None:
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("embed", [0, 4])
 @pytest.mark.parametrize("cell", CELLS)
-def test_loss_and_grads_matches_forward_loss_backward(cell: str, embed: int, threads: int, engine: str,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_loss_and_grads_matches_forward_loss_backward(cell: str, embed: int, threads: int, engine: str) -> None:
     """The fused output layer + loss gives the numbers of the separate steps (float64),
     also split over threads; the loss is then checked against finite differences."""
-    from charsmith.nn import native
-
-    monkeypatch.setattr(native, "_MIN_HEAD_COLS", 1)
-    native.set_threads(threads)
     cfg = ModelConfig(cell, V, 5, layers=2, embed=embed)
     params = rand_params(cfg, 31)
     rng = np.random.default_rng(32)
@@ -283,13 +269,11 @@ def test_loss_and_grads_matches_forward_loss_backward(cell: str, embed: int, thr
     mask = rng.random((Bx, Tx)) < 0.7
     targets[~mask] = -1  # padding targets are never read
     state = rand_state(cfg, rng, Bx)
-    try:
+    with backend.use(split_everything(threads)):
         value, grads, final = model.loss_and_grads(params, cfg, ids, targets, mask, state)
         logits, final_ref, cache = model.forward(params, cfg, ids, state)
         ref, lcache = loss.cross_entropy_forward(logits, targets, mask)
         ref_grads = model.backward(params, cfg, loss.cross_entropy_backward(1.0, lcache), cache)
-    finally:
-        native.set_threads(0)
     assert value == pytest.approx(ref, rel=1e-12)
     assert list(grads) == list(params)
     for k in params:

@@ -55,7 +55,7 @@ def test_the_wheel_runs_compiled_without_a_compiler(dist: Path, tmp_path: Path) 
     (wheel,) = dist.glob("*.whl")
     assert "-py3-none-" in wheel.name  # the library uses no Python API: one wheel for every Python
     with zipfile.ZipFile(wheel) as z:
-        assert "charsmith/nn/native/_kernels.so" in z.namelist()
+        assert "charsmith/backend/_kernels.so" in z.namelist()
         assert {f"charsmith/web/static/{f}" for f in ("index.html", "app.js", "style.css")} <= set(z.namelist())
     bin_dir, env = fresh_venv(tmp_path / "venv")
     run([bin_dir / "python", "-m", "pip", "install", "--quiet", wheel], env=env)

@@ -33,11 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from charsmith import backend, optim
 from charsmith import model as M
-from charsmith import optim
 from charsmith.config import ModelConfig
 from charsmith.data import Batch, encode_items, line_batches
-from charsmith.nn import native
 from charsmith.generation import Stepper, sample_items
 from charsmith.trainer import train_step
 from charsmith.vocab import END, Vocab
@@ -372,7 +371,7 @@ def environment() -> dict[str, Any]:
     info: dict[str, Any] = {
         "cpu": _cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
         "numpy": np.__version__, "platform": platform.platform(), "openblas_num_threads": blas_threads(),
-        "kernels": native.status(), "kernel_threads": native.threads() if native.available() else None,
+        "kernels": backend.status(), "kernel_threads": backend.current().threads if backend.current().compiled else None,
     }
     try:
         cfg = np.show_config(mode="dicts")  # type: ignore[call-arg]

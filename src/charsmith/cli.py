@@ -26,13 +26,12 @@ from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
-from charsmith import __version__
+from charsmith import __version__, backend
 from charsmith.api import CharModel, bundled_models, load, make_trainer
 from charsmith.config import CELLS, TrainConfig
 from charsmith.data import read_text
 from charsmith.errors import CharsmithError, CharsmithWarning
 from charsmith.generation import PARTICLES, default_max_draws
-from charsmith.nn import native
 from charsmith.trainer import Progress, Trainer
 
 __all__ = ["main"]
@@ -304,7 +303,8 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
 
 
 def _engine() -> str:
-    return f"{native.status()}, {native.threads()} threads" if native.available() else f"NumPy only: {native.status()}"
+    be = backend.current()
+    return f"{be.status}, {be.threads} threads" if be.compiled else f"NumPy only: {be.status}"
 
 
 def _finish_train(done: Progress, out_dir: Path, out: TextIO, err: TextIO) -> int:
@@ -492,7 +492,8 @@ def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.engine == (args.model is not None):
         raise CharsmithError("info takes a model (a checkpoint directory or bundled model name) or --engine")
     if args.engine:
-        data = {"compiled": native.available(), "status": native.status(), "threads": native.threads()}
+        be = backend.current()
+        data = {"compiled": be.compiled, "status": be.status, "threads": be.threads}
         return _emit(args, out, data, f"engine: {_engine()}")
     m = load(args.model)
     data = _config_json(m)
@@ -624,14 +625,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             from charsmith import cli_classic
 
             return cli_classic.run(args, out)
-        threads = native.threads_setting()
-        if getattr(args, "threads", None) is not None:
-            native.set_threads(args.threads)
-        try:
-            with _warnings_as_lines(err):
+        with _warnings_as_lines(err):
+            if getattr(args, "threads", None) is None:
                 return COMMANDS[args.command](args, out, err)
-        finally:
-            native.set_threads(threads)  # main() may run again in this process (tests, embedding)
+            with backend.use(backend.current().with_threads(args.threads)):  # this call only
+                return COMMANDS[args.command](args, out, err)
     except BrokenPipeError:  # e.g. `charsmith sample ... | head`: the reader left; not an error
         _silence_stdout()
         return 0

@@ -39,8 +39,9 @@ from typing import Any
 
 import numpy as np
 
+from charsmith import backend
 from charsmith.config import ModelConfig
-from charsmith.nn import layer, loss, native
+from charsmith.nn import layer, loss
 
 __all__ = [
     "State",
@@ -210,27 +211,6 @@ def _cond_weights(cfg: ModelConfig, cond: Any, batch: int, dtype: np.dtype) -> n
     return cond.astype(dtype, copy=False)
 
 
-def _scatter_rows(idx: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
-    """out[v] = sum of rows[k] where idx[k] == v; idx (N,) with -1 = skip, rows (N, D) -> (n, D).
-
-    A (n, N) one-hot matmul: measured 5-15x faster than np.add.at (and faster than
-    sort + np.add.reduceat) for n up to a few hundred; falls back to sorting when the
-    one-hot would be large.
-    """
-    if n * idx.size <= 1 << 22:
-        onehot = np.arange(n)[:, None] == idx[None, :]  # (n, N) bool; -1 matches no row
-        return onehot.astype(rows.dtype) @ rows
-    keep = idx >= 0
-    idx, rows = idx[keep], rows[keep]
-    order = np.argsort(idx, kind="stable")
-    s = idx[order]
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if s.size else np.zeros(0, np.intp)
-    out = np.zeros((n, rows.shape[1]), dtype=rows.dtype)
-    if s.size:
-        out[s[starts]] = np.add.reduceat(rows[order], starts, axis=0)
-    return out
-
-
 def _input_rows(params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, np.ndarray]) -> np.ndarray:
     """Layer 0's projected input for every id: (V+1, G), row v = (wte[v] @ W_ih or W_ih[v]) + b,
     and the last row (id -1, a zero input) = b; so that ``take(..., mode="wrap")`` maps -1 to it."""
@@ -264,25 +244,6 @@ def _input_table(
     return np.ascontiguousarray(table.T), folded, conds
 
 
-def _scatter_cols(idx: np.ndarray, cols: np.ndarray, n: int) -> np.ndarray:
-    """out[:, v] = sum of cols[:, k] where idx[k] == v; idx (N,) in [-1, n), cols (D, N) -> (D, n + 1).
-
-    The last column collects idx -1, so the columns of out sum to cols' row sums. Compiled
-    when available; else a (N, n+1) one-hot matmul (rows of an identity gathered by id),
-    or sorting when that would be large.
-    """
-    fast = native.scatter_cols(idx, cols, n)
-    if fast is not None:
-        return fast
-    if (n + 1) * idx.size <= 1 << 22:
-        onehot = np.take(np.eye(n + 1, dtype=cols.dtype), idx, axis=0, mode="wrap")  # (N, n+1)
-        return cols @ onehot
-    out = np.empty((cols.shape[0], n + 1), dtype=cols.dtype)
-    out[:, :n] = _scatter_rows(idx, cols.T, n).T
-    out[:, n] = cols[:, idx < 0].sum(axis=1)
-    return out
-
-
 def _row_sums(a: np.ndarray) -> np.ndarray:
     """a (D, N) -> (D,) sums over N, as a matrix-vector product (faster than a.sum(axis=1))."""
     return a @ np.ones(a.shape[1], dtype=a.dtype)
@@ -313,7 +274,7 @@ def forward(
 
 def _head(params: dict[str, np.ndarray], y: np.ndarray) -> np.ndarray:
     """The output layer: y (H, N) -> logits (N, V) = y.T @ W_out + b_out."""
-    logits = native.matmul(y.T, params["W_out"])
+    logits = backend.current().matmul(y.T, params["W_out"])
     logits += params["b_out"]
     return logits
 
@@ -337,6 +298,7 @@ def _features(
         raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
     p_drop = cfg.dropout if rng is not None else 0.0
 
+    be = backend.current()
     p0 = _layer_params(params, 0)
     w = _cond_weights(cfg, cond, B, dtype)
     table, ids_t, conds = _input_table(params, cfg, p0, ids, w)  # (G, n), (T, B) column per input
@@ -348,7 +310,7 @@ def _features(
         if i == 0:  # layer 0's inputs are looked up by id in the table
             hs, st, rc = layer.recur_forward(cfg.cell, p, table, tuple(state[0]), ids=ids_t)
         else:
-            xp = native.matmul(p["W_ih"].T, inputs[i])  # (G, T*B)
+            xp = be.matmul(p["W_ih"].T, inputs[i])  # (G, T*B)
             xp += p["b"][:, None]
             hs, st, rc = layer.recur_forward(cfg.cell, p, xp.reshape(-1, T, B), tuple(state[i]))
         out = hs[:, 1:].reshape(H, T * B)  # a view of hs, rows of stride (T+1) * B
@@ -395,10 +357,11 @@ def backward_with_state(
     if d_state is not None:
         _check_state(cfg, d_state, B, dtype, "d_state")
 
+    be = backend.current()
     grads: dict[str, np.ndarray] = {}
-    grads["W_out"] = native.matmul(cache["y"], dl)  # (H, V)
+    grads["W_out"] = be.matmul(cache["y"], dl)  # (H, V)
     grads["b_out"] = np.ones(T * B, dtype=dtype) @ dl  # column sums, as a vector-matrix product
-    dy = native.matmul(params["W_out"], dl.T)  # (H, T*B)
+    dy = be.matmul(params["W_out"], dl.T)  # (H, T*B)
     d_state0 = _features_backward(params, cfg, dy, cache, d_state, grads)
     ordered = {k: np.ascontiguousarray(grads[k]) for k in params}
     return ordered, d_state0
@@ -413,6 +376,7 @@ def _features_backward(
     B, T = cache["shape"]
     V, H, L = cfg.vocab_size, cfg.hidden, cfg.layers
     d_state0: list[tuple[np.ndarray, ...]] = [()] * L
+    be = backend.current()
     for i in range(L - 1, -1, -1):
         p = _layer_params(params, i)
         if cache["masks"][i] is not None:
@@ -427,8 +391,8 @@ def _features_backward(
             grads[pre + k] = v
         if i > 0:
             grads[pre + "b"] = _row_sums(dxp2)
-            grads[pre + "W_ih"] = native.matmul(cache["inputs"][i], dxp2.T)
-            dy = native.matmul(p["W_ih"], dxp2)  # (H, T*B)
+            grads[pre + "W_ih"] = be.matmul(cache["inputs"][i], dxp2.T)
+            dy = be.matmul(p["W_ih"], dxp2)  # (H, T*B)
             continue
         d_table = _input_table_backward(params, cache, dxp2, V, grads)  # (G, V)
         if cfg.embed > 0:
@@ -446,7 +410,7 @@ def _input_table_backward(
     gradients of l0.b (and cat, W_cat) to ``grads``; returns the characters' part (G, V)."""
     conds = cache["conds"]
     n = V if conds is None else cache["n_cols"]  # without categories, id -1 sums in column V
-    d_ext = _scatter_cols(cache["ids_t"].reshape(-1), dxp, n)  # (G, n+1): summed by column
+    d_ext = backend.current().scatter_cols(cache["ids_t"].reshape(-1), dxp, n)  # (G, n+1): summed by column
     grads["l0.b"] = _row_sums(d_ext)
     if conds is None:
         return d_ext[:, :V]
@@ -474,8 +438,8 @@ def loss_and_grads(
     :func:`forward` logits), the gradient of every param, and the final state.
 
     The same numbers as forward -> cross_entropy_forward -> cross_entropy_backward ->
-    backward, but with the compiled kernels the output layer and the loss run fused, one
-    cache-sized block of positions at a time, without building the (B, T, V) logits.
+    backward, but the output layer and the loss run fused (:meth:`charsmith.backend.Backend.head_xent`:
+    compiled, one cache-sized block of positions at a time, without building the (B, T, V) logits).
     ``cond`` as for :func:`forward`.
     """
     y, final, cache = _features(params, cfg, ids, state, cond, rng, check)
@@ -483,13 +447,7 @@ def loss_and_grads(
     V, dtype = cfg.vocab_size, params["W_out"].dtype
     w, safe = loss.weights_and_targets((B, T, V), dtype, targets, mask)
     w_tm = w.T.reshape(-1)  # positions in y's column order, t*B + b
-    fused = native.head_xent(y, params["W_out"], params["b_out"], safe.T.reshape(-1), w_tm)
-    if fused is None:
-        logits = _head(params, y).reshape(T, B, V).transpose(1, 0, 2)  # (B, T, V)
-        value, lcache = loss.cross_entropy_forward(logits, targets, mask)
-        grads = backward(params, cfg, loss.cross_entropy_backward(1.0, lcache), cache)
-        return value, grads, final
-    nll, dW_out, db_out, dy = fused
+    nll, dW_out, db_out, dy = backend.current().head_xent(y, params["W_out"], params["b_out"], safe.T.reshape(-1), w_tm)
     grads = {"W_out": dW_out, "b_out": db_out}
     _features_backward(params, cfg, dy, cache, None, grads)
     value = float(w_tm @ nll)
@@ -536,14 +494,14 @@ def step(
     if w is not None:
         xp += w @ (params["cat"] @ params["W_cat"])  # (B, K) @ (K, G): each row's category
 
+    be = backend.current()
     new_state: list[tuple[np.ndarray, ...]] = []
     for i in range(cfg.layers):
         if i > 0:  # the layer below's new h is this layer's input
             p = _layer_params(params, i)
-            xp = native.matmul(new_state[-1][0], p["W_ih"])  # (B, G)
+            xp = be.matmul(new_state[-1][0], p["W_ih"])  # (B, G)
             xp += p["b"]
-        st = native.cell_step(cfg.cell, p, xp, tuple(state[i]))  # compiled, when available
-        new_state.append(st if st is not None else mod.step(p, xp, tuple(state[i])))
+        new_state.append(be.cell_step(mod, p, xp, tuple(state[i])))
     logits = new_state[-1][0] @ params["W_out"]  # (B, V)
     logits += params["b_out"]
     return logits, tuple(new_state)

@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from charsmith.nn import native
+from charsmith import backend
 
 __all__ = ["FlatOptimizer", "clip_by_global_norm", "clip_by_value", "flatten", "init_state", "lr_at", "update"]
 
@@ -91,34 +91,24 @@ def update(
     ``decay_mask[k]`` is 1 (for flattened parameters, see ``flatten``).
     """
     b1, b2 = ADAM_BETAS
+    if optimizer not in SLOTS:
+        raise ValueError(f"optimizer must be one of {', '.join(SLOTS)}; got {optimizer!r}")
     for k, p in params.items():
         g = grads[k]
-        if optimizer == "adam" and decay_mask is not None:
+        mask = decay_mask[k] if decay_mask is not None else np.full(p.shape, float(p.ndim > 1), p.dtype)
+        if optimizer == "adam":
             step = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
             m, v = state[f"m/{k}"], state[f"v/{k}"]
-            kw = dict(step=step, b1=b1, b2=b2, eps=EPS["adam"], decay=lr * weight_decay)
-            if native.adam(p, g, m, v, decay_mask[k], **kw):  # the same update, in one pass
-                continue
-        if weight_decay and decay_mask is not None:
-            p -= (lr * weight_decay) * decay_mask[k] * p
-        elif weight_decay and p.ndim > 1:
-            p *= 1 - lr * weight_decay
+            backend.current().adam(p, g, m, v, mask, step=step, b1=b1, b2=b2, eps=EPS["adam"], decay=lr * weight_decay)
+            continue
+        if weight_decay:
+            p -= (lr * weight_decay) * mask * p
         if optimizer == "sgd":
             p -= lr * g
-        elif optimizer == "adagrad":
+        else:  # adagrad
             g2 = state[f"g2/{k}"]
             g2 += g * g
             p -= lr * g / np.sqrt(g2 + EPS["adagrad"])
-        elif optimizer == "adam":
-            m, v = state[f"m/{k}"], state[f"v/{k}"]
-            m *= b1
-            m += (1 - b1) * g
-            v *= b2
-            v += (1 - b2) * (g * g)
-            step = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
-            p -= step * m / (np.sqrt(v) + EPS["adam"])
-        else:
-            raise ValueError(f"optimizer must be one of {', '.join(SLOTS)}; got {optimizer!r}")
 
 
 class FlatOptimizer:

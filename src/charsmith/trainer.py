@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from charsmith import backend, optim
 from charsmith import model as M
-from charsmith import optim
 from charsmith.checkpoint import Checkpoint, is_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig, config_from_dict
 from charsmith.data import (
@@ -42,7 +42,6 @@ from charsmith.data import (
 from charsmith.errors import CheckpointError
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
 from charsmith.generation import Constraints, Stepper, complete, sample_items
-from charsmith.nn import native
 from charsmith.resources import check_training_memory
 from charsmith.rundir import METRICS_FILE, RESUME_FILE, RunLock, open_run_dir
 from charsmith.safeload import NpzReader, json_from_bytes, read_regular
@@ -166,7 +165,7 @@ class Trainer:
         if not self._lock.held:
             self._lock = RunLock(self.out_dir)
         try:
-            with native.blas_on_one_thread():  # the compiled kernels thread the work themselves
+            with backend.current().blas_on_one_thread():  # the compiled kernels thread the work themselves
                 return self._run(on_progress)
         finally:
             self._lock.release()

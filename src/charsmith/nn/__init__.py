@@ -1,10 +1,10 @@
-"""Hand-written recurrent cells, a sequence layer, the softmax cross-entropy loss, and
-the optional compiled kernels.
+"""Hand-written recurrent cells, a sequence layer and the softmax cross-entropy loss.
 
-Cells (:mod:`rnn`, :mod:`lstm`, :mod:`gru`) are pure one-timestep functions;
-:mod:`layer` composes them over a sequence; :mod:`loss` is the masked cross-entropy;
-:mod:`native` runs the same maths compiled (a layer's whole time loop per call) when a C
-compiler is available, and the NumPy code here is both its fallback and its reference.
+Cells (:mod:`rnn`, :mod:`lstm`, :mod:`gru`) are pure one-timestep functions in NumPy;
+:mod:`layer` composes them over a sequence; :mod:`loss` is the masked cross-entropy. What
+takes the time (a layer's time loop, the big matmuls, the fused loss) goes through
+:mod:`charsmith.backend`, which runs it compiled or in NumPy; its docstring describes the
+interface and how to add a kernel. (:mod:`native` is the engine's old name.)
 
 Every cell module offers the same functions (its ``__all__``) in two layouts:
 
@@ -13,7 +13,8 @@ Every cell module offers the same functions (its ``__all__``) in two layouts:
 - feature-major (every array transposed, (features, B), so each gate's block of rows is
   contiguous): ``prepare``/``forward_fm``/``backward_fm``/``hidden_grads_fm``/
   ``input_grads_fm``, which write into buffers the sequence layer preallocates per
-  sequence (``cache_rows``, ``grad_rows``, ``SCRATCH`` size them) — the NumPy time loop.
+  sequence (``cache_rows``, ``grad_rows``, ``SCRATCH`` size them): the NumPy backend's
+  time loop calls them step by step, and the compiled kernels do the same maths.
 """
 
 from charsmith.nn import gru, layer, loss, lstm, native, rnn

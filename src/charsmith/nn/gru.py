@@ -20,11 +20,13 @@ Batch-major and feature-major layouts: see :mod:`charsmith.nn`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from charsmith.nn.native import matmul
 
 __all__ = [
+    "NAME",
     "GATES",
     "STATE_SIZE",
     "SCRATCH",
@@ -41,6 +43,7 @@ __all__ = [
     "input_grads_fm",
 ]
 
+NAME = "gru"  # the compiled kernels that run it (charsmith.backend)
 GATES = 3
 STATE_SIZE = 1  # (h,)
 SCRATCH = 2  # (H, B) scratch arrays backward_fm needs
@@ -48,6 +51,7 @@ SCRATCH = 2  # (H, B) scratch arrays backward_fm needs
 # batch-major cache: (q, h, a, n), feature-major arrays (see forward_fm)
 Cache = tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]
 Arrays = list[np.ndarray] | tuple[np.ndarray, ...]
+MatMul = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def _sigmoid_(x: np.ndarray) -> np.ndarray:
@@ -133,8 +137,9 @@ def backward_fm(
     dh += dhz
 
 
-def hidden_grads_fm(h_prev: np.ndarray, dgh: np.ndarray) -> dict[str, np.ndarray]:
-    """From all timesteps, gate-major: h_prev (H, N), dgh (3H, N) -> W_hh (H, 3H), b_hn (H,)."""
+def hidden_grads_fm(h_prev: np.ndarray, dgh: np.ndarray, matmul: MatMul = np.matmul) -> dict[str, np.ndarray]:
+    """From all timesteps, gate-major: h_prev (H, N), dgh (3H, N) -> W_hh (H, 3H) (with ``matmul``,
+    the backend's), b_hn (H,)."""
     H = h_prev.shape[0]
     ones = np.ones(dgh.shape[1], dtype=dgh.dtype)
     return {"W_hh": matmul(h_prev, dgh.T), "b_hn": dgh[2 * H :] @ ones}  # matvec: faster than sum(axis=1)
@@ -157,7 +162,7 @@ def step(p: dict[str, np.ndarray], xp: np.ndarray, state: tuple[np.ndarray, ...]
     """One timestep without a cache. xp (B, 3H), state (h,) -> (h_new,)."""
     (h,) = state
     B, H = h.shape
-    gh = matmul(h, p["W_hh"])  # (B, 3H)
+    gh = h @ p["W_hh"]  # (B, 3H)
     # r, z and n as fresh contiguous arrays: tanh on a strided view is several times slower
     rz = np.add(xp[:, : 2 * H], gh[:, : 2 * H])  # (B, 2H)
     _sigmoid_(rz)

@@ -10,9 +10,9 @@ Public ``forward``/``backward`` are batch-first (x (B, T, D), out (B, T, H)). Th
 (H, T+1, B)): the sequence-wide matmuls see (F, T*B) views without copying, and one
 step's slice ``a[:, t]`` is a (F, B) block whose gate row-blocks the cells' ``*_fm``
 kernels write in place; :mod:`charsmith.model` calls them directly. The layer
-preallocates the sequence's state, cache and gradient buffers. The time loop runs in
-compiled code when :mod:`charsmith.nn.native` is available (on the same buffers), else
-in Python over the cells' ``*_fm`` kernels.
+preallocates the sequence's state, cache and gradient buffers; the backend of the moment
+(:func:`charsmith.backend.current`) runs the time loop on them, compiled or in NumPy over
+the cells' ``*_fm`` kernels.
 
 Per-layer params: ``W_ih`` (D, G), ``W_hh`` (H, G), ``b`` (G,), and for gru ``b_hn`` (H,),
 with G = GATES * H (rnn 1, lstm 4, gru 3).
@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from charsmith.nn import gru, lstm, native, rnn
+from charsmith import backend
+from charsmith.nn import gru, lstm, rnn
 
 __all__ = [
     "CELLS",
@@ -81,23 +82,6 @@ def zero_state(cell: str, batch: int, hidden: int, dtype: Any = np.float32) -> L
     return tuple(np.zeros((batch, hidden), dtype=dtype) for _ in range(get_cell(cell).STATE_SIZE))
 
 
-def _steps(buffers: list[np.ndarray], n: int) -> list[tuple[np.ndarray, ...]]:
-    """n per-step tuples of row views, (b[t] for b in buffers) for t < n, of time-major
-    (T, rows, B) buffers (empty tuples if no buffers)."""
-    if not buffers:
-        return [()] * n
-    return list(zip(*(list(b) for b in buffers)))
-
-
-def _time_major(a: np.ndarray) -> np.ndarray:
-    """(F, T, B) -> a contiguous (T, F, B) copy."""
-    return np.ascontiguousarray(a.transpose(1, 0, 2))
-
-
-def _use_native(dtype: np.dtype) -> bool:
-    return native.supports(dtype) and native.available()
-
-
 def recur_forward(
     cell: str, p: dict[str, np.ndarray], xp: np.ndarray, state: LayerState, *, ids: np.ndarray | None = None
 ) -> tuple[np.ndarray, LayerState, LayerCache]:
@@ -105,7 +89,7 @@ def recur_forward(
 
     With ``ids`` (T, B) ints, xp is instead a table (G, n) of projected inputs by id: step
     t's input for row b is xp[:, ids[t, b]], id -1 the table's last column (the compiled
-    path gathers it step by step and never builds the (G, T, B) array).
+    backend gathers it step by step and never builds the (G, T, B) array).
     state: (h,) or (h, c), each (B, H). Returns hs (H, T+1, B) with hs[:, 0] = h0.T and
     hs[:, t+1] the output at step t, the final state (each (B, H)), and the cache for
     :func:`recur_backward`. ``hs[:, 1:].reshape(H, T * B)`` is a view.
@@ -117,15 +101,7 @@ def recur_forward(
     for s, s0 in zip(S, state):
         s[:, 0] = s0.T
     C = [np.empty((rows, T, B), dtype=xp.dtype) for rows in mod.cache_rows(H)]
-    if _use_native(xp.dtype):
-        W_hh = np.ascontiguousarray(p["W_hh"], dtype=xp.dtype)
-        b_hn = np.ascontiguousarray(p["b_hn"], dtype=xp.dtype) if "b_hn" in p else None
-        ids64 = None if ids is None else np.ascontiguousarray(ids, dtype=np.int64)
-        native.recur_forward(cell, W_hh, b_hn, np.ascontiguousarray(xp), S, C, ids64)
-    else:
-        if ids is not None:
-            xp = np.take(xp, ids.reshape(-1), axis=1, mode="wrap").reshape(-1, T, B)  # -1 -> last column
-        _forward_loop(mod, mod.prepare(p), xp, S, C)
+    backend.current().recur_forward(mod, p, xp, S, C, ids)
     final = tuple(np.ascontiguousarray(s[:, T].T) for s in S)
     return S[0], final, (S, C)
 
@@ -152,57 +128,12 @@ def recur_backward(
     else:
         carry = [np.array(d.T, dtype=dhs.dtype, order="C") for d in d_state]
     D = [np.empty((rows, T, B), dtype=dhs.dtype) for rows in mod.grad_rows(H)]  # D[0] = dgh
-    if _use_native(dhs.dtype):
-        W_hh = np.ascontiguousarray(p["W_hh"], dtype=dhs.dtype)
-        native.recur_backward(cell, W_hh, S, C, np.ascontiguousarray(dhs), D, carry)
-    else:
-        carry = _backward_loop(mod, mod.prepare(p), S, C, dhs, D, carry)
+    be = backend.current()
+    carry = be.recur_backward(mod, p, S, C, dhs, D, carry)
     h_prev = S[0][:, :T].reshape(H, T * B)  # a view: rows of stride (T+1) * B
-    grads = mod.hidden_grads_fm(h_prev, D[0].reshape(-1, T * B))
+    grads = mod.hidden_grads_fm(h_prev, D[0].reshape(-1, T * B), be.matmul)
     dxp = mod.input_grads_fm(D[0], D[1:])
     return dxp, tuple(np.ascontiguousarray(c.T) for c in carry), grads
-
-
-def _forward_loop(mod: ModuleType, q: dict[str, np.ndarray], xp: np.ndarray, S: list[np.ndarray],
-                  C: list[np.ndarray]) -> None:  # fmt: skip
-    """recur_forward's NumPy time loop: fills S[:, 1:] and C step by step. It runs on
-    time-major copies, whose per-step slices are contiguous (NumPy's many small calls per
-    step are much faster on them), copied back gate-major at the end."""
-    T = xp.shape[1]
-    St = [_time_major(s) for s in S]
-    Ct = [np.empty((T, c.shape[0], c.shape[2]), dtype=c.dtype) for c in C]
-    states, caches, xs = _steps(St, T + 1), _steps(Ct, T), _time_major(xp)
-    for t in range(T):
-        mod.forward_fm(q, xs[t], states[t], states[t + 1], caches[t])
-    for gm, tm in zip(S + C, St + Ct):
-        gm[...] = tm.transpose(1, 0, 2)
-
-
-def _backward_loop(
-    mod: ModuleType,
-    q: dict[str, np.ndarray],
-    S: list[np.ndarray],
-    C: list[np.ndarray],
-    dhs: np.ndarray,
-    D: list[np.ndarray],
-    carry: list[np.ndarray],
-) -> list[np.ndarray]:
-    """recur_backward's NumPy time loop (on time-major copies, as _forward_loop): fills D,
-    returns the initial state's gradient."""
-    H, T, B = dhs.shape
-    nxt = [np.empty((H, B), dtype=dhs.dtype) for _ in carry]
-    scratch = np.empty((mod.SCRATCH, H, B), dtype=dhs.dtype)
-    dh = np.empty((H, B), dtype=dhs.dtype)
-    Dt = [np.empty((T, d.shape[0], B), dtype=d.dtype) for d in D]
-    states = _steps([_time_major(s) for s in S], T + 1)
-    caches, outs, ups = _steps([_time_major(c) for c in C], T), _steps(Dt, T), _time_major(dhs)
-    for t in range(T - 1, -1, -1):
-        np.add(ups[t], carry[0], out=dh)  # from the layer above and from step t+1
-        mod.backward_fm(q, (dh, *carry[1:]), states[t], states[t + 1], caches[t], outs[t], nxt, scratch)
-        carry, nxt = nxt, carry
-    for gm, tm in zip(D, Dt):
-        gm[...] = tm.transpose(1, 0, 2)
-    return carry
 
 
 def forward(
@@ -211,7 +142,7 @@ def forward(
     """Batch-first layer: x (B, T, D) -> out (B, T, H), final state, cache."""
     B, T, D = x.shape
     x_gm = np.ascontiguousarray(x.transpose(2, 1, 0)).reshape(D, T * B)  # (D, T*B)
-    xp = native.matmul(p["W_ih"].T, x_gm)  # (G, T*B)
+    xp = backend.current().matmul(p["W_ih"].T, x_gm)  # (G, T*B)
     xp += p["b"][:, None]
     hs, state, rcache = recur_forward(cell, p, xp.reshape(-1, T, B), state)
     out = np.ascontiguousarray(hs[:, 1:].transpose(2, 1, 0))  # (B, T, H)
@@ -232,7 +163,8 @@ def backward(
     dhs = np.ascontiguousarray(dout.transpose(2, 1, 0))  # (H, T, B)
     dxp, d_state0, grads = recur_backward(cell, p, dhs, d_state, rcache)
     dxp2 = dxp.reshape(-1, T * B)  # (G, T*B)
-    grads["W_ih"] = native.matmul(x_gm, dxp2.T)
+    be = backend.current()
+    grads["W_ih"] = be.matmul(x_gm, dxp2.T)
     grads["b"] = dxp2.sum(axis=1)
-    dx = native.matmul(p["W_ih"], dxp2).reshape(D, T, B)
+    dx = be.matmul(p["W_ih"], dxp2).reshape(D, T, B)
     return np.ascontiguousarray(dx.transpose(2, 1, 0)), d_state0, grads

@@ -14,20 +14,11 @@ from typing import Literal
 
 import numpy as np
 
-from charsmith.nn import native
+from charsmith import backend
 
 __all__ = ["cross_entropy_forward", "cross_entropy_backward", "weights_and_targets"]
 
-# (probs (B, T, V), flat target index (B*T,), w (B, T)), or from the compiled pass
-# (w * (probs - onehot) (B, T, V), None, w)
-LossCache = tuple[np.ndarray, np.ndarray | None, np.ndarray]
-
-
-def _row_max(a: np.ndarray) -> np.ndarray:
-    """a (B, T, V) -> (B, T) max over V. Reduced over the leading axis of a (V, B*T) copy:
-    ~4x faster than a.max(axis=-1) for small V (a short inner reduction per row is slow)."""
-    V = a.shape[-1]
-    return np.ascontiguousarray(a.reshape(-1, V).T).max(axis=0).reshape(a.shape[:-1])
+LossCache = tuple[np.ndarray, np.ndarray]  # (w * (softmax - onehot) (B, T, V), w (B, T))
 
 
 def weights_and_targets(
@@ -68,37 +59,19 @@ def cross_entropy_forward(
 ) -> tuple[float, LossCache]:
     """Loss over masked positions; logits (B, T, V) float, targets (B, T) int, mask (B, T).
 
-    Computed in the logits' dtype with log-sum-exp. Returns (loss, cache).
+    Computed in the logits' dtype with log-sum-exp (:meth:`charsmith.backend.Backend.softmax_xent`,
+    which gives the gradient too). Returns (loss, cache).
     """
     logits = np.asarray(logits)
     if logits.ndim != 3 or not np.issubdtype(logits.dtype, np.floating):
         raise ValueError(f"logits must be a float (B, T, V) array, got {logits.dtype} shape {logits.shape}")
     w, safe = weights_and_targets(logits.shape, logits.dtype, targets, mask, reduction)
     V = logits.shape[2]
-    fused = native.softmax_xent(logits.reshape(-1, V), safe.reshape(-1), w.reshape(-1))
-    if fused is not None:  # the same maths in one compiled pass per row
-        nll, grad = fused
-        return float(w.reshape(-1) @ nll), (grad.reshape(logits.shape), None, w)
-
-    flat = np.arange(0, safe.size * V, V) + safe.reshape(-1)  # (B*T,) flat index of each target logit
-    z = logits - _row_max(logits)[..., None]  # (B, T, V), <= 0
-    probs = np.exp(z)
-    s = probs @ np.ones(V, dtype=probs.dtype)  # (B, T) row sums: a matvec is ~6x faster than sum(-1)
-    z_t = np.take(z, flat).reshape(s.shape)  # (B, T)
-    nll = np.log(s) - z_t  # -log softmax at the target
-    loss = float((w * nll).sum())
-    probs /= s[..., None]
-    return loss, (probs, flat, w)
+    nll, grad = backend.current().softmax_xent(np.ascontiguousarray(logits).reshape(-1, V), safe.reshape(-1), w.reshape(-1))
+    return float(w.reshape(-1) @ nll), (grad.reshape(logits.shape), w)
 
 
 def cross_entropy_backward(dloss: float, cache: LossCache) -> np.ndarray:
     """dlogits (B, T, V) = dloss * w * (softmax - onehot(target)), in the logits' dtype."""
-    probs, flat, w = cache
-    if flat is None:  # the compiled forward cached the whole gradient for dloss = 1
-        return probs * probs.dtype.type(dloss)
-    scale = w * probs.dtype.type(dloss)  # (B, T)
-    dlogits = np.multiply(probs, scale[..., None], order="C")  # C order: reshape(-1) below is a view
-    dlogits.reshape(-1)[flat] -= scale.reshape(-1)  # each position's target logit
-    return dlogits
-
-
+    grad, _ = cache
+    return grad * grad.dtype.type(dloss)

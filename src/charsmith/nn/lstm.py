@@ -16,11 +16,13 @@ Batch-major and feature-major layouts: see :mod:`charsmith.nn`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from charsmith.nn.native import matmul
 
 __all__ = [
+    "NAME",
     "GATES",
     "STATE_SIZE",
     "SCRATCH",
@@ -37,6 +39,7 @@ __all__ = [
     "input_grads_fm",
 ]
 
+NAME = "lstm"  # the compiled kernels that run it (charsmith.backend)
 GATES = 4
 STATE_SIZE = 2  # (h, c)
 SCRATCH = 1  # (H, B) scratch arrays backward_fm needs
@@ -44,6 +47,7 @@ SCRATCH = 1  # (H, B) scratch arrays backward_fm needs
 # batch-major cache: (q, hT, cT, acts, tc), feature-major arrays (see forward_fm)
 Cache = tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 Arrays = list[np.ndarray] | tuple[np.ndarray, ...]
+MatMul = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def _activate(a: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -138,8 +142,9 @@ def backward_fm(
     np.multiply(dc_tot, f, out=dc)
 
 
-def hidden_grads_fm(h_prev: np.ndarray, dgh: np.ndarray) -> dict[str, np.ndarray]:
-    """From all timesteps, gate-major: h_prev (H, N), dgh (4H, N) -> W_hh (H, 4H)."""
+def hidden_grads_fm(h_prev: np.ndarray, dgh: np.ndarray, matmul: MatMul = np.matmul) -> dict[str, np.ndarray]:
+    """From all timesteps, gate-major: h_prev (H, N), dgh (4H, N) -> W_hh (H, 4H), with ``matmul``
+    (the backend's)."""
     return {"W_hh": matmul(h_prev, dgh.T)}
 
 
@@ -159,7 +164,7 @@ def step(
     """One timestep without a cache. xp (B, 4H), state (h, c) -> (h_new, c_new)."""
     h, c = state
     H = h.shape[1]
-    acts = matmul(h, p["W_hh"])  # (B, 4H)
+    acts = h @ p["W_hh"]  # (B, 4H)
     acts += xp
     i, f, g, o = acts[:, :H], acts[:, H : 2 * H], acts[:, 2 * H : 3 * H], acts[:, 3 * H :]
     _activate(acts, g)

@@ -15,11 +15,13 @@ Batch-major and feature-major layouts: see :mod:`charsmith.nn`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from charsmith.nn.native import matmul
 
 __all__ = [
+    "NAME",
     "GATES",
     "STATE_SIZE",
     "SCRATCH",
@@ -36,12 +38,14 @@ __all__ = [
     "input_grads_fm",
 ]
 
+NAME = "rnn"  # the compiled kernels that run it (charsmith.backend)
 GATES = 1  # G = GATES * H columns in W_ih / W_hh
 STATE_SIZE = 1  # (h,)
 SCRATCH = 0
 
 Cache = tuple[np.ndarray, np.ndarray]
 Arrays = list[np.ndarray] | tuple[np.ndarray, ...]
+MatMul = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 # ----- feature-major kernels (the sequence layer's hot loop) -------------------------------
@@ -87,8 +91,9 @@ def backward_fm(
     np.matmul(q["W_hh"], da, out=dh)
 
 
-def hidden_grads_fm(h_prev: np.ndarray, dgh: np.ndarray) -> dict[str, np.ndarray]:
-    """From all timesteps, gate-major: h_prev (H, N), dgh (H, N) -> W_hh (H, H)."""
+def hidden_grads_fm(h_prev: np.ndarray, dgh: np.ndarray, matmul: MatMul = np.matmul) -> dict[str, np.ndarray]:
+    """From all timesteps, gate-major: h_prev (H, N), dgh (H, N) -> W_hh (H, H), with ``matmul``
+    (the backend's)."""
     return {"W_hh": matmul(h_prev, dgh.T)}
 
 
@@ -101,7 +106,7 @@ def input_grads_fm(dgh: np.ndarray, extra: Arrays) -> np.ndarray:
 def step(p: dict[str, np.ndarray], xp: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray]:
     """One timestep without a cache (sampling). xp (B, H), state (h,) -> (h_new,)."""
     (h,) = state
-    a = matmul(h, p["W_hh"])  # (B, H)
+    a = h @ p["W_hh"]  # (B, H)
     a += xp
     return (np.tanh(a, out=a),)
 

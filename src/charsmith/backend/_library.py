@@ -116,7 +116,8 @@ def _address(lib: ctypes.CDLL, name: str) -> int | None:
 
 def _declare(lib: ctypes.CDLL) -> None:
     """Argument types of every variant's entry points. The recurrence kernels take
-    (T, B, H, nthreads, split mode, pointers[], ids, ldt)."""
+    (T, B, H, blocks, threads, split mode, pointers[], ids, ldt); every kernel that splits
+    ends with (blocks, threads) (see run_split in kernels.c)."""
     lib.cs_init.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
     lib.cs_init.restype = ctypes.c_int
     lib.cs_blas_local_threads.argtypes = [ctypes.c_int]
@@ -124,14 +125,14 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.cs_isa.restype = lib.cs_variants.restype = lib.cs_source_hash.restype = ctypes.c_char_p
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
     signatures: dict[str, tuple[list[Any], Any]] = {  # name: (argtypes, restype)
-        **{f"{c}_{d}": ([i64] * 5 + [ctypes.POINTER(ptr), ptr, i64], None)
+        **{f"{c}_{d}": ([i64] * 6 + [ctypes.POINTER(ptr), ptr, i64], None)
            for c in ("rnn", "gru", "lstm") for d in ("forward", "backward")},
         "xent": ([i64] * 2 + [ptr] * 5, ctypes.c_int),
-        "cell_step": ([i64] * 3 + [ctypes.POINTER(ptr), i64], None),
-        "head_xent": ([i64] * 3 + [ptr, i64] + [ptr] * 8 + [i64], None),
-        "scatter_cols": ([i64] * 3 + [ptr] * 3 + [i64], None),
-        "adam": ([i64] + [ptr] * 5 + [ctypes.c_double] * 5 + [i64], None),
-        "matmul": ([ctypes.POINTER(i64), ctypes.POINTER(ptr), i64], None),
+        "cell_step": ([i64] * 3 + [ctypes.POINTER(ptr), i64, i64], None),
+        "head_xent": ([i64] * 3 + [ptr, i64] + [ptr] * 8 + [i64, i64], None),
+        "scatter_cols": ([i64] * 3 + [ptr] * 3 + [i64, i64], None),
+        "adam": ([i64] + [ptr] * 5 + [ctypes.c_double] * 5 + [i64, i64], None),
+        "matmul": ([ctypes.POINTER(i64), ctypes.POINTER(ptr), i64, i64], None),
     }
     for isa in lib.cs_variants().decode().split():
         for name, (args, res) in signatures.items():

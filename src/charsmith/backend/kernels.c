@@ -1,9 +1,9 @@
 /* charsmith's optional compiled kernels: a layer's whole time loop in one call, and a few
  * fused passes (softmax cross-entropy, Adam, a scatter-add) and a threaded matmul.
  *
- * The recurrence mirrors charsmith.nn.layer's NumPy loop step for step and writes the same
- * buffers, so the Python side (weight gradients, input gradients) is shared; layout in
- * kernels_body.h. Matmuls call the BLAS NumPy itself uses (its cblas_?gemm, handed over by
+ * The recurrence mirrors the NumPy reference backend's time loop (reference.py) step for step
+ * and writes the same buffers, so the Python side (weight gradients, input gradients) is
+ * shared; layout in kernels_body.h. Matmuls call the BLAS NumPy itself uses (its cblas_?gemm, handed over by
  * cs_init as function pointers), so nothing here links against a BLAS.
  *
  * kernels_body.h holds the kernels once, written in terms of `real`; kernels_dtypes.h
@@ -83,40 +83,42 @@ DEFINE_GEMM(_f64, double, g_dgemm, dgemm64_t, dgemm32_t)
 #undef DEFINE_GEMM
 
 /* ----- splitting work over threads -----------------------------------------------------------
- * A call's work is cut into blocks along one dimension. Blocks go to a small pool of
- * persistent worker threads and to the calling thread, each claiming the next unclaimed
- * block. Workers spin briefly after a call, since training makes calls back to back, then
- * sleep on a condition variable. The BLAS is called single-threaded from each thread.
+ * A call's work is cut into `nblocks` blocks along one dimension, and up to `nthreads`
+ * threads run them: the caller and the workers of a small persistent pool, each claiming
+ * the next unclaimed block. The caller picks nblocks from its thread budget and the sizes
+ * alone, and a block computes the same numbers whichever thread runs it, so the results
+ * never depend on how many threads took part (nthreads may be anything from 1 to nblocks).
  *
- * The recurrence splits in one of two ways (run_split's mode):
+ * A thread never waits for a block nobody has started: a worker that is slow to come (asleep,
+ * or its core taken by another process) simply finds nothing left, and the caller ran its
+ * blocks. Workers spin briefly after a call, since training makes calls back to back, then
+ * sleep on a condition variable. The BLAS is called single-threaded from each thread. One
+ * call at a time uses the pool; a call that finds it in use runs on its own thread.
+ *
+ * Work goes in phases: all blocks of a phase finish before any block of the next starts.
+ * The recurrence splits in one of two ways (the mode):
  *  - SPLIT_BATCH: blocks of batch columns [b0, b1). Columns never interact, so each block
- *    runs the whole time loop with no synchronisation, and if a worker is slow to wake
- *    (another process holds the core) the caller simply does more blocks itself.
+ *    runs the whole time loop in one phase, with no synchronisation.
  *  - SPLIT_UNITS: blocks of hidden units [u0, u1), for batches too narrow to split. Every
- *    step needs the whole previous state, so the threads meet at a barrier once per step;
- *    all blocks must run at once, one per thread, and a waiting thread yields its core.
+ *    step needs the whole previous state, so each step is a phase (the blocks of a step are
+ *    claimed afresh, by whichever threads are running then).
+ * The other kernels split like SPLIT_BATCH, in one phase.
  */
 enum { SPLIT_BATCH = 0, SPLIT_UNITS = 1 };
 
-typedef struct {
-    atomic_int count, sense;
-    int n;
-} barrier_t;
-
 typedef struct job {
-    void (*fn)(const struct job *);
+    void (*fn)(const struct job *, int64_t phase); /* run this block's part of a phase */
     int64_t T, B, H;
     int64_t b0, b1, u0, u1; /* this block's batch columns and hidden units */
-    int64_t k;              /* this block's number, 0 .. nthreads - 1 */
-    barrier_t *bar;         /* SPLIT_UNITS only */
+    int64_t k;              /* this block's number, 0 .. nblocks - 1 */
     const int64_t *ids;     /* forward only: if set, xp is a table (G, ldt) read by id */
     int64_t ldt;
-    void *scratch;          /* this block's gathered inputs (G, b1 - b0), set by drive_forward */
+    void *scratch;          /* this block's own scratch (the recurrence's gathered inputs) */
     void *p[8];
     int64_t m[8]; /* matmul: trans_a, trans_b, M, N, K, lda, ldb, ldc; head_xent: V, ldy */
 } job_t;
 
-enum { MAX_THREADS = 64, SPIN = 20000, BARRIER_SPIN = 4000 };
+enum { MAX_BLOCKS = 64, SPIN = 20000, WAIT_SPIN = 2000 };
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -124,35 +126,24 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Wait until all bar->n threads arrive; `sense` is the caller's own flag, flipped each time. */
-static void barrier_wait(barrier_t *bar, int *sense) {
-    if (!bar) return;
-    *sense = !*sense;
-    if (atomic_fetch_add(&bar->count, 1) == bar->n - 1) {
-        atomic_store(&bar->count, 0);
-        atomic_store(&bar->sense, *sense);
-        return;
-    }
-    for (int i = 0; atomic_load(&bar->sense) != *sense; i++) {
-        if (i < BARRIER_SPIN)
-            cpu_relax();
-        else
-            sched_yield(); /* the thread we wait for may need this core */
-    }
-}
+/* The claim word of a call: (call number : 24 | phase : 32 | next unclaimed block : 8). A
+ * thread still busy with an earlier call sees another call number and claims nothing. */
+#define CLAIM(gen, phase, next) (((unsigned long long)(gen) & 0xffffffu) << 40 | (unsigned long long)(phase) << 8 | (next))
+#define CLAIM_GEN(c) ((unsigned)((c) >> 40))
+#define CLAIM_PHASE(c) ((int64_t)(((c) >> 8) & 0xffffffffu))
+#define CLAIM_NEXT(c) ((int)((c) & 0xffu))
 
-/* `ticket` = (call number << 32) | next unclaimed block: a worker still finishing an
- * earlier call sees a new call number and claims nothing of the new call by mistake. */
 static struct {
     pthread_mutex_t mu, call_mu;
     pthread_cond_t cv;
-    int workers, njobs, once;
-    job_t *jobs;
-    atomic_int done;
-    atomic_uint gen;
-    atomic_ullong ticket;
-} g_pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0,
-            0, NULL, 0, 0, 0};
+    int workers;
+    const job_t *jobs;      /* the current call's blocks */
+    atomic_int nblocks, helpers, joined;
+    atomic_llong nphases;
+    atomic_int done;        /* blocks of the current phase finished */
+    atomic_uint gen;        /* bumped to wake the workers for a call */
+    atomic_ullong claim;
+} g_pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .call_mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 /* A forked child has none of the parent's worker threads: start again with an empty pool
  * (and fresh locks, in case the fork came while another thread held one). */
@@ -163,19 +154,32 @@ static void pool_reset_in_child(void) {
     g_pool.workers = 0;
 }
 
-/* Claim and run blocks of call `gen`; with `once`, stop after one (SPLIT_UNITS: a thread
- * holding one block must not take another, whose barriers would wait on itself). */
-static void do_blocks(unsigned gen, int once) {
+/* Run blocks of call `gen` until its last phase is done. A thread that finds every block
+ * of the phase claimed waits for the phase to end (it only ever waits for blocks that
+ * are running); the one finishing a phase's last block opens the next phase. */
+static void work(unsigned gen) {
+    const int n = atomic_load(&g_pool.nblocks);
+    const int64_t phases = atomic_load(&g_pool.nphases);
     for (;;) {
-        unsigned long long t = atomic_load(&g_pool.ticket);
-        do {
-            if ((unsigned)(t >> 32) != gen || (t & 0xffffffffu) >= (unsigned long long)g_pool.njobs)
-                return;
-        } while (!atomic_compare_exchange_weak(&g_pool.ticket, &t, t + 1));
-        const job_t *j = &g_pool.jobs[t & 0xffffffffu];
-        j->fn(j);
-        atomic_fetch_add(&g_pool.done, 1);
-        if (once) return;
+        unsigned long long c = atomic_load(&g_pool.claim);
+        if (CLAIM_GEN(c) != (gen & 0xffffffu) || CLAIM_PHASE(c) >= phases) return;
+        const int64_t phase = CLAIM_PHASE(c);
+        if (CLAIM_NEXT(c) < n) {
+            if (!atomic_compare_exchange_weak(&g_pool.claim, &c, c + 1)) continue;
+            const job_t *j = &g_pool.jobs[CLAIM_NEXT(c)];
+            j->fn(j, phase);
+            if (atomic_fetch_add(&g_pool.done, 1) == n - 1) { /* the phase's last block */
+                atomic_store(&g_pool.done, 0);
+                atomic_store(&g_pool.claim, CLAIM(gen, phase + 1, 0));
+            }
+            continue;
+        }
+        for (int i = 0; atomic_load(&g_pool.claim) == c; i++) { /* the phase's last blocks are running */
+            if (i < WAIT_SPIN)
+                cpu_relax();
+            else
+                sched_yield(); /* whoever runs them may need this core */
+        }
     }
 }
 
@@ -191,22 +195,43 @@ static void *worker(void *arg) {
             pthread_mutex_unlock(&g_pool.mu);
         }
         seen = g;
-        do_blocks(g, g_pool.once);
+        if (atomic_fetch_add(&g_pool.joined, 1) < atomic_load(&g_pool.helpers)) work(g);
     }
     return NULL;
 }
 
-/* Run base->fn on blocks of [0, base->B) (or of the hidden units [0, base->H) with
- * SPLIT_UNITS) with up to nthreads threads, the caller included. */
-static void run_split(job_t *base, int64_t nthreads, int mode) {
-    job_t jobs[MAX_THREADS];
-    barrier_t bar;
+/* All of a call's work on the calling thread, block after block, phase after phase. */
+static void run_here(const job_t *jobs, int n, int64_t phases) {
+    for (int64_t phase = 0; phase < phases; phase++)
+        for (int k = 0; k < n; k++) jobs[k].fn(&jobs[k], phase);
+}
+
+/* Run base->fn on `nblocks` blocks of [0, base->B) (or of the hidden units [0, base->H)
+ * with SPLIT_UNITS), in `phases` phases, with up to `nthreads` threads, the caller included. */
+static void run_split(job_t *base, int64_t nblocks, int64_t nthreads, int mode, int64_t phases) {
+    job_t jobs[MAX_BLOCKS];
     const int64_t total = mode == SPLIT_UNITS ? base->H : base->B;
-    base->b0 = 0, base->b1 = base->B, base->u0 = 0, base->u1 = base->H, base->bar = NULL, base->k = 0;
-    if (total < 1) return;
-    if (nthreads > MAX_THREADS) nthreads = MAX_THREADS;
-    if (nthreads > total) nthreads = total;
-    pthread_mutex_lock(&g_pool.call_mu); /* one call at a time uses the pool */
+    base->b0 = 0, base->b1 = base->B, base->u0 = 0, base->u1 = base->H, base->k = 0;
+    if (total < 1 || phases < 1) return;
+    if (nblocks > MAX_BLOCKS) nblocks = MAX_BLOCKS;
+    if (nblocks > total) nblocks = total;
+    if (nblocks < 1) nblocks = 1;
+    const int64_t chunk = (total + nblocks - 1) / nblocks;
+    int n = 0;
+    for (int64_t s0 = 0; s0 < total; s0 += chunk, n++) {
+        const int64_t s1 = s0 + chunk < total ? s0 + chunk : total;
+        jobs[n] = *base;
+        jobs[n].k = n;
+        if (mode == SPLIT_UNITS)
+            jobs[n].u0 = s0, jobs[n].u1 = s1;
+        else
+            jobs[n].b0 = s0, jobs[n].b1 = s1;
+    }
+    if (nthreads > n) nthreads = n;
+    if (nthreads <= 1 || pthread_mutex_trylock(&g_pool.call_mu) != 0) { /* alone, or the pool is in use */
+        run_here(jobs, n, phases);
+        return;
+    }
     while (g_pool.workers < nthreads - 1) {
         pthread_t tid;
         unsigned gen = atomic_load(&g_pool.gen);
@@ -214,32 +239,19 @@ static void run_split(job_t *base, int64_t nthreads, int mode) {
         pthread_detach(tid);
         g_pool.workers++;
     }
-    if (nthreads > g_pool.workers + 1) nthreads = g_pool.workers + 1;
-    if (nthreads <= 1) {
+    if (g_pool.workers == 0) {
         pthread_mutex_unlock(&g_pool.call_mu);
-        base->fn(base);
+        run_here(jobs, n, phases);
         return;
     }
-    const int64_t chunk = (total + nthreads - 1) / nthreads;
-    int n = 0;
-    for (int64_t s0 = 0; s0 < total; s0 += chunk, n++) {
-        const int64_t s1 = s0 + chunk < total ? s0 + chunk : total;
-        jobs[n] = *base;
-        jobs[n].k = n;
-        if (mode == SPLIT_UNITS)
-            jobs[n].u0 = s0, jobs[n].u1 = s1, jobs[n].bar = &bar;
-        else
-            jobs[n].b0 = s0, jobs[n].b1 = s1;
-    }
-    atomic_init(&bar.count, 0);
-    atomic_init(&bar.sense, 0);
-    bar.n = n;
     const unsigned gen = atomic_load(&g_pool.gen) + 1;
     g_pool.jobs = jobs;
-    g_pool.njobs = n;
-    g_pool.once = mode == SPLIT_UNITS;
+    atomic_store(&g_pool.nblocks, n);
+    atomic_store(&g_pool.nphases, phases);
+    atomic_store(&g_pool.helpers, (int)nthreads - 1);
+    atomic_store(&g_pool.joined, 0);
     atomic_store(&g_pool.done, 0);
-    atomic_store(&g_pool.ticket, (unsigned long long)gen << 32);
+    atomic_store(&g_pool.claim, CLAIM(gen, 0, 0));
     pthread_mutex_lock(&g_pool.mu);
     atomic_store(&g_pool.gen, gen);
     pthread_cond_broadcast(&g_pool.cv);
@@ -247,9 +259,8 @@ static void run_split(job_t *base, int64_t nthreads, int mode) {
     /* The caller's BLAS calls stay on its own thread while the pool works beside it, however
      * many threads the BLAS was given (two levels of threads would fight for the cores). */
     const int blas_threads = g_blas_local_threads ? g_blas_local_threads(1) : 0;
-    do_blocks(gen, mode == SPLIT_UNITS);
+    work(gen); /* returns when the last phase is done: every block has finished */
     if (g_blas_local_threads) g_blas_local_threads(blas_threads);
-    while (atomic_load(&g_pool.done) < n) cpu_relax(); /* blocks other threads have claimed */
     pthread_mutex_unlock(&g_pool.call_mu);
 }
 

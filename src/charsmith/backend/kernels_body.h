@@ -83,27 +83,25 @@ static void SFX(carry_matmul)(const job_t *j, int gates, const real *W_hh, const
 
 /* ----- the time loops ------------------------------------------------------------------------
  * Each step of a block is a matmul writing the gate pre-activations, then the gate maths
- * (forward), or the gate maths then a matmul carrying the gradient back (backward). With
- * SPLIT_UNITS the threads meet at a barrier where the next part needs every block's rows. */
+ * (forward), or the gate maths then a matmul carrying the gradient back (backward).
+ * SPLIT_BATCH: a block runs the whole time loop in one phase. SPLIT_UNITS: every block's
+ * step t is one phase, since the next part needs every block's rows (see run_split). */
 typedef void (*SFX(step_fn))(const job_t *, int64_t);
 
-static void SFX(drive_forward)(const job_t *j, int gates, SFX(step_fn) step) {
+static void SFX(forward_block)(const job_t *j, int gates, SFX(step_fn) step) {
     job_t s = *j;
     if (j->ids) { /* room for the block's inputs of one step, gathered by id */
         s.scratch = malloc(sizeof(real) * gates * j->H * (j->b1 - j->b0));
         if (!s.scratch) abort(); /* a few hundred kB: nothing sensible is left to do */
     }
-    int sense = 0;
-    for (int64_t t = 0; t < j->T; t++) {
-        step(&s, t);
-        barrier_wait(j->bar, &sense); /* the next step needs all of h */
-    }
+    for (int64_t t = 0; t < j->T; t++) step(&s, t);
     free(s.scratch);
 }
 
 /* The projected inputs of step t for this block: a pointer x with row r (gate-major, rows
  * u0..u1 of each gate) at x + r * (*lx). From xp (G, T, B), or, given ids, gathered from
- * the table xp (G, ldt) (id -1: its last column) into the block's scratch. */
+ * the table xp (G, ldt) (id -1: its last column) into the scratch (G, b1 - b0), of which
+ * this block writes and reads only its own rows. */
 static const real *SFX(step_inputs)(const job_t *j, int gates, const real *xp, int64_t t,
                                     int64_t *lx) {
     const int64_t B = j->B, b0 = j->b0, nb = j->b1 - j->b0, H = j->H, ldt = j->ldt;
@@ -124,15 +122,38 @@ static const real *SFX(step_inputs)(const job_t *j, int gates, const real *xp, i
 }
 
 /* step() writes the gate gradients d (G, T, B) of step t; then carry = beta * carry + W_hh @ d_t */
-static void SFX(drive_backward)(const job_t *j, int gates, SFX(step_fn) step, real beta,
+static void SFX(backward_block)(const job_t *j, int gates, SFX(step_fn) step, real beta,
                                 const real *d, real *carry) {
-    int sense = 0;
     for (int64_t t = j->T - 1; t >= 0; t--) {
         step(j, t);
-        barrier_wait(j->bar, &sense); /* the matmul needs all of d_t */
         SFX(carry_matmul)(j, gates, j->p[0], d + t * j->B, j->T * j->B, beta, carry);
     }
 }
+
+/* SPLIT_UNITS backward, phase i of T + 1: finish step T - i (its matmul needs every block's
+ * gate gradients, written in the phase before), then the gate maths of step T - 1 - i. */
+static void SFX(backward_phase)(const job_t *j, int64_t i, int gates, SFX(step_fn) step, real beta,
+                                const real *d, real *carry) {
+    const int64_t T = j->T;
+    if (i > 0) SFX(carry_matmul)(j, gates, j->p[0], d + (T - i) * j->B, T * j->B, beta, carry);
+    if (i < T) step(j, T - 1 - i);
+}
+
+/* A cell's four phase functions (see run_split), from its step functions: `gates`, the
+ * backward's carry beta, and the indices in p of its gate gradients d and of the carry. */
+#define DEFINE_CELL(cell, gates, beta, di, ci)                                                         \
+    static void SFX(cell##_forward_batch)(const job_t *j, int64_t phase) {                          \
+        (void)phase;                                                                               \
+        SFX(forward_block)(j, gates, SFX(cell##_forward_step));                                    \
+    }                                                                                              \
+    static void SFX(cell##_forward_units)(const job_t *j, int64_t t) { SFX(cell##_forward_step)(j, t); } \
+    static void SFX(cell##_backward_batch)(const job_t *j, int64_t phase) {                         \
+        (void)phase;                                                                               \
+        SFX(backward_block)(j, gates, SFX(cell##_backward_step), beta, j->p[di], j->p[ci]);        \
+    }                                                                                              \
+    static void SFX(cell##_backward_units)(const job_t *j, int64_t i) {                             \
+        SFX(backward_phase)(j, i, gates, SFX(cell##_backward_step), beta, j->p[di], j->p[ci]);     \
+    }
 
 /* ----- vanilla RNN: h_new = tanh(xp + W_hh.T @ h) ----------------------------------------- */
 /* p = (W_hh, xp, hs) */
@@ -169,10 +190,7 @@ static void SFX(rnn_backward_step)(const job_t *j, int64_t t) {
     }
 }
 
-static void SFX(rnn_forward_block)(const job_t *j) { SFX(drive_forward)(j, 1, SFX(rnn_forward_step)); }
-static void SFX(rnn_backward_block)(const job_t *j) {
-    SFX(drive_backward)(j, 1, SFX(rnn_backward_step), 0, j->p[3], j->p[4]);
-}
+DEFINE_CELL(rnn, 1, 0, 3, 4)
 
 /* ----- GRU (gates r, z, n), see charsmith.nn.gru ------------------------------------------ */
 /* p = (W_hh, b_hn, xp, hs, a, n): a (3H, T, B) = [r | z | ghn], n (H, T, B) */
@@ -233,10 +251,7 @@ static void SFX(gru_backward_step)(const job_t *j, int64_t t) {
     }
 }
 
-static void SFX(gru_forward_block)(const job_t *j) { SFX(drive_forward)(j, 3, SFX(gru_forward_step)); }
-static void SFX(gru_backward_block)(const job_t *j) {
-    SFX(drive_backward)(j, 3, SFX(gru_backward_step), 1, j->p[5], j->p[7]);
-}
+DEFINE_CELL(gru, 3, 1, 5, 7)
 
 /* ----- LSTM (gates i, f, g, o), see charsmith.nn.lstm ------------------------------------- */
 /* p = (W_hh, xp, hs, cs, acts, tc): acts (4H, T, B) = [i | f | g | o] activated,
@@ -302,15 +317,13 @@ static void SFX(lstm_backward_step)(const job_t *j, int64_t t) {
     }
 }
 
-static void SFX(lstm_forward_block)(const job_t *j) { SFX(drive_forward)(j, 4, SFX(lstm_forward_step)); }
-static void SFX(lstm_backward_block)(const job_t *j) {
-    SFX(drive_backward)(j, 4, SFX(lstm_backward_step), 0, j->p[5], j->p[6]);
-}
+DEFINE_CELL(lstm, 4, 0, 5, 6)
 
 /* ----- one step, batch-major, no cache (sampling), split over threads by rows ------------- *
  * xp (B, G), state rows (B, H); gh = h @ W_hh for SB rows at a time into a scratch block.
  * job: B, H, m = (gates), p = (W_hh, b_hn or NULL, xp, h, c or NULL, h_new, c_new or NULL). */
-static void SFX(step_block)(const job_t *j) {
+static void SFX(step_block)(const job_t *j, int64_t phase) {
+    (void)phase;
     const int64_t H = j->H, gates = j->m[0], G = gates * H;
     const real *W = j->p[0], *b_hn = j->p[1], *xp = j->p[2], *h = j->p[3], *c = j->p[4];
     real *h_new = j->p[5], *c_new = j->p[6];
@@ -351,14 +364,16 @@ static void SFX(step_block)(const job_t *j) {
     free(gh);
 }
 
-void SFX(cell_step)(int64_t B, int64_t H, int64_t gates, void *const *ptrs, int64_t nthreads) {
+void SFX(cell_step)(int64_t B, int64_t H, int64_t gates, void *const *ptrs, int64_t nblocks,
+                    int64_t nthreads) {
     job_t job = {.fn = SFX(step_block), .B = B, .H = H, .m = {gates}};
     memcpy(job.p, ptrs, 7 * sizeof(void *));
-    run_split(&job, nthreads, SPLIT_BATCH);
+    run_split(&job, nblocks, nthreads, SPLIT_BATCH, 1);
 }
 
 /* ----- C = op(A) @ op(B), split by rows of C (B = M) or by columns (B = N) ---------------- */
-static void SFX(matmul_rows_block)(const job_t *j) {
+static void SFX(matmul_rows_block)(const job_t *j, int64_t phase) {
+    (void)phase;
     const int64_t *m = j->m, r0 = j->b0, nr = j->b1 - j->b0;
     const real *A = j->p[0];
     const real *a = m[0] ? A + r0 : A + r0 * m[5]; /* rows r0.. of op(A) */
@@ -366,7 +381,8 @@ static void SFX(matmul_rows_block)(const job_t *j) {
          (real *)j->p[2] + r0 * m[7], m[7]);
 }
 
-static void SFX(matmul_cols_block)(const job_t *j) {
+static void SFX(matmul_cols_block)(const job_t *j, int64_t phase) {
+    (void)phase;
     const int64_t *m = j->m, c0 = j->b0, nc = j->b1 - j->b0;
     const real *Bm = j->p[1];
     const real *b = m[1] ? Bm + c0 * m[6] : Bm + c0; /* columns c0.. of op(B) */
@@ -375,19 +391,20 @@ static void SFX(matmul_cols_block)(const job_t *j) {
 }
 
 /* m = (trans_a, trans_b, M, N, K, lda, ldb, ldc), p = (A, B, C); splits the larger of M, N */
-void SFX(matmul)(const int64_t *m, void *const *p, int64_t nthreads) {
+void SFX(matmul)(const int64_t *m, void *const *p, int64_t nblocks, int64_t nthreads) {
     const int by_rows = m[2] >= m[3];
     job_t job = {.fn = by_rows ? SFX(matmul_rows_block) : SFX(matmul_cols_block),
                  .B = by_rows ? m[2] : m[3], .p = {p[0], p[1], p[2]}};
     memcpy(job.m, m, 8 * sizeof(int64_t));
-    run_split(&job, nthreads, SPLIT_BATCH);
+    run_split(&job, nblocks, nthreads, SPLIT_BATCH, 1);
 }
 
 /* ----- Adam, fused: one pass over the flat parameters (see charsmith.optim.update) --------- *
  * p -= decay * mask * p;  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  p -= step m / (sqrt(v) + eps)
  * mask is 1 where weight decay applies, else 0. Split over threads by element ranges:
  * job p = (p, g, m, v, mask, hyper = {step, b1, b2, eps, decay}). */
-static void SFX(adam_block)(const job_t *j) {
+static void SFX(adam_block)(const job_t *j, int64_t phase) {
+    (void)phase;
     const double *hp = j->p[5];
     const real rstep = (real)hp[0], rb1 = (real)hp[1], rb2 = (real)hp[2], reps = (real)hp[3];
     const real rdecay = (real)hp[4];
@@ -405,11 +422,12 @@ static void SFX(adam_block)(const job_t *j) {
 }
 
 void SFX(adam)(int64_t n, real *p, const real *g, real *m, real *v, const real *mask,
-               double step, double b1, double b2, double eps, double decay, int64_t nthreads) {
+               double step, double b1, double b2, double eps, double decay, int64_t nblocks,
+               int64_t nthreads) {
     const double hyper[5] = {step, b1, b2, eps, decay};
     job_t job = {.fn = SFX(adam_block), .B = n,
                  .p = {p, (void *)g, m, v, (void *)mask, (void *)hyper}};
-    run_split(&job, nthreads, SPLIT_BATCH);
+    run_split(&job, nblocks, nthreads, SPLIT_BATCH, 1);
 }
 
 /* ----- the output layer and its loss, fused, forward and backward (see charsmith.model) ------ *
@@ -417,11 +435,12 @@ void SFX(adam)(int64_t n, real *p, const real *g, real *m, real *v, const real *
  *   z = W_out.T @ y + b_out (V, N);  nll_k = -log softmax(z[:, k])[y_k]  (0 where w_k == 0)
  *   g = w * (softmax(z) - onehot(y)) (V, N);  dW_out = y @ g.T;  db_out = g summed over k;
  *   dy = W_out @ g (H, N, contiguous)
- * Columns go in blocks of HB, so z and g stay in cache; each thread (a range of columns)
- * sums its own dW_out, db_out into its slot of `parts`, and the caller adds the slots in
- * order (the same sums whatever thread finishes first: runs stay reproducible).
+ * Columns go in blocks of HB, so z and g stay in cache; each block of the split (a range of
+ * columns) sums its own dW_out, db_out into its slot of `parts`, and the caller adds the
+ * slots in order (the same sums whichever threads ran the blocks: runs stay reproducible).
  * job: T = N, H, B = N (split), m = (V, ldy), p = (y, W_out, b_out, targets, w, nll, parts, dy). */
-static void SFX(head_block)(const job_t *j) {
+static void SFX(head_block)(const job_t *j, int64_t phase) {
+    (void)phase;
     const int64_t N = j->T, H = j->H, V = j->m[0], ldy = j->m[1];
     const real *y = j->p[0], *W = j->p[1], *bias = j->p[2], *w = j->p[4];
     const int64_t *tgt = j->p[3];
@@ -475,18 +494,19 @@ static void SFX(head_block)(const job_t *j) {
     free(g);
 }
 
-/* dWb (H*V + V) = [dW_out | db_out]; `parts` has room for nthreads such slots. */
+/* dWb (H*V + V) = [dW_out | db_out]; `parts` has room for nblocks such slots. */
 void SFX(head_xent)(int64_t N, int64_t H, int64_t V, const real *y, int64_t ldy, const real *W,
                     const real *bias, const int64_t *targets, const real *w, real *nll,
-                    real *dWb, real *dy, real *parts, int64_t nthreads) {
+                    real *dWb, real *dy, real *parts, int64_t nblocks, int64_t nthreads) {
     const int64_t S = H * V + V;
-    if (nthreads < 1) nthreads = 1;
-    memset(parts, 0, sizeof(real) * (size_t)(S * nthreads));
+    if (nblocks < 1) nblocks = 1;
+    if (nblocks > MAX_BLOCKS) nblocks = MAX_BLOCKS;
+    memset(parts, 0, sizeof(real) * (size_t)(S * nblocks));
     job_t job = {.fn = SFX(head_block), .T = N, .B = N, .H = H, .m = {V, ldy},
                  .p = {(void *)y, (void *)W, (void *)bias, (void *)targets, (void *)w, nll, parts, dy}};
-    run_split(&job, nthreads, SPLIT_BATCH);
+    run_split(&job, nblocks, nthreads, SPLIT_BATCH, 1);
     for (int64_t k = 0; k < S; k++) dWb[k] = parts[k];
-    for (int64_t t = 1; t < nthreads; t++)
+    for (int64_t t = 1; t < nblocks; t++)
         for (int64_t k = 0; k < S; k++) dWb[k] += parts[t * S + k];
 }
 
@@ -538,7 +558,8 @@ int SFX(xent)(int64_t n, int64_t V, const real *restrict logits, const int64_t *
  * Split over threads by rows. Runs of one id (padding, say) would chain every addition
  * on the one before; NACC interleaved partial sums break the chain. job: B = D (rows),
  * T = N, H = n, p = (idx, cols, out, scratch of NACC * n per thread). */
-static void SFX(scatter_cols_block)(const job_t *j) {
+static void SFX(scatter_cols_block)(const job_t *j, int64_t phase) {
+    (void)phase;
     const int64_t N = j->T, n = j->H;
     const int64_t *restrict idx = j->p[0];
     real *restrict acc = malloc(sizeof(real) * NACC * n);
@@ -561,28 +582,42 @@ static void SFX(scatter_cols_block)(const job_t *j) {
 }
 
 void SFX(scatter_cols)(int64_t D, int64_t N, int64_t n, const int64_t *idx, const real *cols,
-                       real *out, int64_t nthreads) {
+                       real *out, int64_t nblocks, int64_t nthreads) {
     job_t job = {.fn = SFX(scatter_cols_block), .T = N, .B = D, .H = n,
                  .p = {(void *)idx, (void *)cols, out}};
-    run_split(&job, nthreads, SPLIT_BATCH);
+    run_split(&job, nblocks, nthreads, SPLIT_BATCH, 1);
 }
 
-/* ----- exported entry points: sizes, threads, split mode, the block's pointers, and for a
+/* ----- exported entry points: sizes, blocks, threads, split mode, the pointers, and for a
  * forward pass optionally ids (T*B) and the table width ldt (then xp is the table) ------- */
-#define EXPORT(name, np)                                                                     \
-    void SFX(name)(int64_t T, int64_t B, int64_t H, int64_t nthreads, int64_t mode,          \
-                   void *const *ptrs, const int64_t *ids, int64_t ldt) {                     \
-        job_t job = {.fn = SFX(name##_block), .T = T, .B = B, .H = H, .ids = ids, .ldt = ldt}; \
-        memcpy(job.p, ptrs, (np) * sizeof(void *));                                          \
-        run_split(&job, nthreads, (int)mode);                                                \
+#define EXPORT(cell, gates, np_fwd, np_bwd)                                                        \
+    void SFX(cell##_forward)(int64_t T, int64_t B, int64_t H, int64_t nblocks, int64_t nthreads,   \
+                             int64_t mode, void *const *ptrs, const int64_t *ids, int64_t ldt) {   \
+        const int units = mode == SPLIT_UNITS;                                                     \
+        job_t job = {.fn = units ? SFX(cell##_forward_units) : SFX(cell##_forward_batch),          \
+                     .T = T, .B = B, .H = H, .ids = ids, .ldt = ldt};                              \
+        memcpy(job.p, ptrs, (np_fwd) * sizeof(void *));                                            \
+        if (units && ids) { /* one scratch for all blocks: each uses only its own rows */          \
+            job.scratch = malloc(sizeof(real) * (gates) * H * B);                                  \
+            if (!job.scratch) abort();                                                             \
+        }                                                                                          \
+        run_split(&job, nblocks, nthreads, (int)mode, units ? T : 1);                              \
+        free(job.scratch);                                                                         \
+    }                                                                                              \
+    void SFX(cell##_backward)(int64_t T, int64_t B, int64_t H, int64_t nblocks, int64_t nthreads,  \
+                              int64_t mode, void *const *ptrs, const int64_t *ids, int64_t ldt) {  \
+        (void)ids, (void)ldt;                                                                      \
+        const int units = mode == SPLIT_UNITS;                                                     \
+        job_t job = {.fn = units ? SFX(cell##_backward_units) : SFX(cell##_backward_batch),        \
+                     .T = T, .B = B, .H = H};                                                      \
+        memcpy(job.p, ptrs, (np_bwd) * sizeof(void *));                                            \
+        run_split(&job, nblocks, nthreads, (int)mode, units ? T + 1 : 1);                          \
     }
-EXPORT(rnn_forward, 3)
-EXPORT(rnn_backward, 5)
-EXPORT(gru_forward, 6)
-EXPORT(gru_backward, 8)
-EXPORT(lstm_forward, 6)
-EXPORT(lstm_backward, 8)
+EXPORT(rnn, 1, 3, 5)
+EXPORT(gru, 3, 6, 8)
+EXPORT(lstm, 4, 6, 8)
 #undef EXPORT
+#undef DEFINE_CELL
 
 #undef GEMM
 #undef SIGMOID
