@@ -45,11 +45,25 @@ def write_json(path: str | None, payload: dict[str, Any]) -> None:
         Path(path).write_text(json.dumps(payload, indent=1, default=str) + "\n", encoding="utf-8")
 
 
+def write_section(results: Path, heading: str, lines: list[str]) -> None:
+    """Replace the top-level section ``heading`` ("# ...") of the results file, from that line
+    to the next top-level heading, by ``lines`` (or add them at the end); atomically. run_all.py
+    keeps the top-level sections after its own."""
+    old = results.read_text(encoding="utf-8").splitlines() if results.is_file() else ["# charsmith benchmark results"]
+    start = next((i for i, ln in enumerate(old) if ln == heading), len(old))
+    end = next((i for i in range(start + 1, len(old)) if old[i].startswith("# ")), len(old))
+    new = old[:start] + (lines if start < len(old) else ["", *lines]) + old[end:]
+    tmp = results.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(new).rstrip("\n") + "\n", encoding="utf-8")
+    tmp.replace(results)
+
+
 class Worker:
     """A ``worker.py`` child speaking one JSON object per line each way."""
 
-    def __init__(self, side: str, *, blas_threads: int = 1, data_dir: str | None = None) -> None:
-        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(blas_threads), MKL_NUM_THREADS=str(blas_threads))
+    def __init__(self, side: str, *, blas_threads: int = 1, data_dir: str | None = None,
+                 env: dict[str, str] | None = None) -> None:  # fmt: skip
+        env = dict(os.environ, **(env or {}), OPENBLAS_NUM_THREADS=str(blas_threads), MKL_NUM_THREADS=str(blas_threads))
         if side == "torch":  # torch sets its own thread count (torch.set_num_threads); MKL must not be pinned
             env.pop("MKL_NUM_THREADS", None)
         cmd = [sys.executable, str(HERE / "worker.py"), side]

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from charsmith import bench  # noqa: E402
+from charsmith import backend, bench  # noqa: E402
 from charsmith.config import ModelConfig  # noqa: E402
 from charsmith.vocab import END  # noqa: E402
 
@@ -45,6 +45,7 @@ class Side:
             tr.setup_threads()
         self.base_rss = maxrss_mb()
         self.work: list = []
+        self.engine = backend.default()
 
     # ----- training -----
     def train_setup(self, cell: str, hidden: int, batch: int, embed: int = 64, seed: int = 0) -> dict:
@@ -66,17 +67,19 @@ class Side:
 
     def train_run(self, start: int, count: int, cap: float = 1e9) -> dict:
         n = len(self.work)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         chars = flops = 0.0
         done = 0
-        for j in range(start, start + count):
-            self.step(self.work[j % n])
-            chars += self.chars[j % n]
-            flops += self.flops[j % n]
-            done += 1
-            if time.perf_counter() - t0 > cap:
-                break
-        return {"units": chars, "seconds": time.perf_counter() - t0, "flops": flops, "done": done}
+        with backend.use(self.engine):
+            for j in range(start, start + count):
+                self.step(self.work[j % n])
+                chars += self.chars[j % n]
+                flops += self.flops[j % n]
+                done += 1
+                if time.perf_counter() - t0 > cap:
+                    break
+        return {"units": chars, "seconds": time.perf_counter() - t0, "cpu_seconds": time.process_time() - c0,
+                "flops": flops, "done": done}
 
     # ----- sampling -----
     def sample_setup(self, npz: str, hidden: int, embed: int, n: int, seed: int = 0) -> dict:
@@ -113,6 +116,13 @@ class Side:
         if self.tr is not None:
             self.tr.setup_threads(n)
         return {"threads": n}
+
+    def engine_options(self, **options: object) -> dict:
+        """charsmith's backend for the runs that follow: the default with these options
+        (``threads``, ``pace``, ...; see charsmith.backend.compiled.Compiled.with_options)."""
+        be = backend.default()
+        self.engine = be.with_options(**options) if be.compiled else be  # type: ignore[attr-defined]
+        return {"status": self.engine.status, "threads": self.engine.threads}
 
     def rss(self) -> dict:
         return {"maxrss_mb": maxrss_mb(), "base_mb": self.base_rss}

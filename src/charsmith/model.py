@@ -310,7 +310,9 @@ def _features(
         if i == 0:  # layer 0's inputs are looked up by id in the table
             hs, st, rc = layer.recur_forward(cfg.cell, p, table, tuple(state[0]), ids=ids_t)
         else:
-            xp = be.matmul(p["W_ih"].T, inputs[i])  # (G, T*B)
+            x = inputs[i]
+            assert x is not None  # the output of layer i - 1
+            xp = be.matmul(p["W_ih"].T, x)  # (G, T*B)
             xp += p["b"][:, None]
             hs, st, rc = layer.recur_forward(cfg.cell, p, xp.reshape(-1, T, B), tuple(state[i]))
         out = hs[:, 1:].reshape(H, T * B)  # a view of hs, rows of stride (T+1) * B

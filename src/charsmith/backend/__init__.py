@@ -87,7 +87,8 @@ def _choose() -> Backend:
     if settings.isa in loaded.variants:
         isa = settings.isa
     elif settings.isa:
-        warnings.warn(f"CHARSMITH_ISA={settings.isa} is not run by this CPU; using {isa}", CharsmithWarning, stacklevel=3)
+        warnings.warn(f"CHARSMITH_ISA={settings.isa} is not run by this CPU; using {isa}", CharsmithWarning,
+                      stacklevel=3)
     threads = settings.threads or _settings.usable_cores()
     return Compiled(Kernels(loaded, threads), isa, threads, settings.tuning)
 

@@ -36,7 +36,8 @@ class Cell(Protocol):
     def backward_fm(self, q: dict[str, np.ndarray], d_new: Arrays, state: Arrays, new_state: Arrays,
                     cache: Arrays, grads: Arrays, d_prev: Arrays, scratch: np.ndarray) -> None: ...  # fmt: skip
 
-    def step(self, p: dict[str, np.ndarray], xp: np.ndarray, state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]: ...
+    def step(self, p: dict[str, np.ndarray], xp: np.ndarray,
+             state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]: ...  # fmt: skip
 
 
 class Backend(abc.ABC):

@@ -44,7 +44,8 @@ _GEMMS = (
     ("cblas_sgemm", "cblas_dgemm", False),
 )
 # per-thread BLAS thread count setters: OpenBLAS >= 0.3.27 (NumPy's wheels), MKL
-_LOCAL_THREADS = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads_local64_", "mkl_set_num_threads_local")
+_LOCAL_THREADS = ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads_local64_",
+                  "mkl_set_num_threads_local")
 _BLAS_NAMES = ("blas", "mkl", "accelerate", "veclib")  # a loaded library whose file name holds one of these
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
 __all__ = ["Pace"]
 
@@ -38,7 +38,7 @@ class _Site:
 class Pace:
     """Per-site choice between ``n`` threads and one; ``clock`` is replaceable for tests."""
 
-    def __init__(self, clock: object = time.perf_counter) -> None:
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         self._sites: dict[Hashable, _Site] = {}
         self.clock = clock
 

@@ -78,8 +78,9 @@ class Compiled(Backend):
     # ----- the object ---------------------------------------------------------------------
     @property
     def status(self) -> str:
+        checked = sorted(self._k.checked.items())
         failed = [f"the {group} kernels disagree with NumPy ({problem}) and run on NumPy"
-                  for (isa, group), problem in sorted(self._k.checked.items()) if isa == self.isa and problem]  # fmt: skip
+                  for (isa, group), problem in checked if isa == self.isa and problem]  # fmt: skip
         return "; ".join([f"compiled kernels in use ({self.isa})", *failed])
 
     @property
@@ -154,7 +155,8 @@ class Compiled(Backend):
             return a @ b
         return self._matmul(a, b, la, lb, nblocks)
 
-    def _matmul(self, a: np.ndarray, b: np.ndarray, la: tuple[int, int], lb: tuple[int, int], nblocks: int) -> np.ndarray:
+    def _matmul(self, a: np.ndarray, b: np.ndarray, la: tuple[int, int], lb: tuple[int, int],
+                nblocks: int) -> np.ndarray:  # fmt: skip
         (M, K), N = a.shape, b.shape[1]
         out = np.empty((M, N), dtype=a.dtype)
         m = (ctypes.c_int64 * 8)(la[0], lb[0], M, N, K, la[1], lb[1], N)
@@ -250,7 +252,8 @@ class Compiled(Backend):
         found = self._softmax_xent(logits, targets, w)
         return found if found is not None else _REFERENCE.softmax_xent(logits, targets, w)
 
-    def _softmax_xent(self, logits: np.ndarray, targets: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    def _softmax_xent(self, logits: np.ndarray, targets: np.ndarray,
+                      w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
         N, V = logits.shape
         targets = np.ascontiguousarray(targets, dtype=np.int64)
         w = np.ascontiguousarray(w, dtype=logits.dtype)

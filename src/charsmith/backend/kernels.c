@@ -111,6 +111,7 @@ typedef struct job {
     int64_t T, B, H;
     int64_t b0, b1, u0, u1; /* this block's batch columns and hidden units */
     int64_t k;              /* this block's number, 0 .. nblocks - 1 */
+    int64_t nblocks, phases;
     const int64_t *ids;     /* forward only: if set, xp is a table (G, ldt) read by id */
     int64_t ldt;
     void *scratch;          /* this block's own scratch (the recurrence's gathered inputs) */
@@ -118,7 +119,7 @@ typedef struct job {
     int64_t m[8]; /* matmul: trans_a, trans_b, M, N, K, lda, ldb, ldc; head_xent: V, ldy */
 } job_t;
 
-enum { MAX_BLOCKS = 64, SPIN = 20000, WAIT_SPIN = 2000 };
+enum { MAX_BLOCKS = 32, SPIN = 20000, WAIT_SPIN = 2000 };
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -126,24 +127,23 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* The claim word of a call: (call number : 24 | phase : 32 | next unclaimed block : 8). A
- * thread still busy with an earlier call sees another call number and claims nothing. */
-#define CLAIM(gen, phase, next) (((unsigned long long)(gen) & 0xffffffu) << 40 | (unsigned long long)(phase) << 8 | (next))
-#define CLAIM_GEN(c) ((unsigned)((c) >> 40))
-#define CLAIM_PHASE(c) ((int64_t)(((c) >> 8) & 0xffffffffu))
-#define CLAIM_NEXT(c) ((int)((c) & 0xffu))
+/* The claim word of the running call: (phase << 32) | the blocks of the phase taken (bit k:
+ * block k; bits from nblocks on are always set). A thread claims a block by setting its
+ * bit, so the word says exactly which phase's block it got; phase DONE: the call is over. */
+#define DONE 0xffffffffull
+#define ALL_TAKEN 0xffffffffull
 
 static struct {
     pthread_mutex_t mu, call_mu;
     pthread_cond_t cv;
     int workers;
-    const job_t *jobs;      /* the current call's blocks */
-    atomic_int nblocks, helpers, joined;
-    atomic_llong nphases;
+    const job_t *jobs;      /* the running call's blocks */
+    atomic_int helpers, joined;
     atomic_int done;        /* blocks of the current phase finished */
     atomic_uint gen;        /* bumped to wake the workers for a call */
     atomic_ullong claim;
-} g_pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .call_mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+} g_pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .call_mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+            .claim = DONE << 32 | ALL_TAKEN};
 
 /* A forked child has none of the parent's worker threads: start again with an empty pool
  * (and fresh locks, in case the fork came while another thread held one). */
@@ -154,23 +154,28 @@ static void pool_reset_in_child(void) {
     g_pool.workers = 0;
 }
 
-/* Run blocks of call `gen` until its last phase is done. A thread that finds every block
- * of the phase claimed waits for the phase to end (it only ever waits for blocks that
- * are running); the one finishing a phase's last block opens the next phase. */
-static void work(unsigned gen) {
-    const int n = atomic_load(&g_pool.nblocks);
-    const int64_t phases = atomic_load(&g_pool.nphases);
+static unsigned long long phase_start(int64_t phase, int64_t nblocks) {
+    return (unsigned long long)phase << 32 | (ALL_TAKEN << nblocks & ALL_TAKEN);
+}
+
+/* Run blocks of the running call until it is over, block `home` first when it is free (a
+ * thread tends to keep the same rows, and their weights stay in its cache). A thread that
+ * finds every block of the phase taken waits for the phase to end: it only ever waits for
+ * blocks that are running. The one finishing a phase's last block opens the next phase. */
+static void work(int home) {
     for (;;) {
         unsigned long long c = atomic_load(&g_pool.claim);
-        if (CLAIM_GEN(c) != (gen & 0xffffffu) || CLAIM_PHASE(c) >= phases) return;
-        const int64_t phase = CLAIM_PHASE(c);
-        if (CLAIM_NEXT(c) < n) {
-            if (!atomic_compare_exchange_weak(&g_pool.claim, &c, c + 1)) continue;
-            const job_t *j = &g_pool.jobs[CLAIM_NEXT(c)];
-            j->fn(j, phase);
-            if (atomic_fetch_add(&g_pool.done, 1) == n - 1) { /* the phase's last block */
+        const unsigned long long phase = c >> 32, taken = c & ALL_TAKEN;
+        if (phase == DONE) return;
+        if (taken != ALL_TAKEN) {
+            const int b = home < MAX_BLOCKS && !(taken >> home & 1) ? home : __builtin_ctzll(~taken);
+            if (!atomic_compare_exchange_weak(&g_pool.claim, &c, c | 1ull << b)) continue;
+            const job_t *j = &g_pool.jobs[b];
+            j->fn(j, (int64_t)phase);
+            if (atomic_fetch_add(&g_pool.done, 1) == j->nblocks - 1) { /* the phase's last block */
                 atomic_store(&g_pool.done, 0);
-                atomic_store(&g_pool.claim, CLAIM(gen, phase + 1, 0));
+                const int64_t next = (int64_t)phase + 1;
+                atomic_store(&g_pool.claim, next < j->phases ? phase_start(next, j->nblocks) : DONE << 32 | ALL_TAKEN);
             }
             continue;
         }
@@ -184,7 +189,8 @@ static void work(unsigned gen) {
 }
 
 static void *worker(void *arg) {
-    unsigned seen = (unsigned)(uintptr_t)arg;
+    const int home = (int)((uintptr_t)arg & 0xff); /* this worker's block, if the call has that many */
+    unsigned seen = (unsigned)((uint64_t)(uintptr_t)arg >> 32); /* the call number before its first call */
     if (g_blas_local_threads) g_blas_local_threads(1); /* we are one of the threads already */
     for (;;) {
         unsigned g = atomic_load(&g_pool.gen);
@@ -195,7 +201,7 @@ static void *worker(void *arg) {
             pthread_mutex_unlock(&g_pool.mu);
         }
         seen = g;
-        if (atomic_fetch_add(&g_pool.joined, 1) < atomic_load(&g_pool.helpers)) work(g);
+        if (atomic_fetch_add(&g_pool.joined, 1) < atomic_load(&g_pool.helpers)) work(home);
     }
     return NULL;
 }
@@ -222,11 +228,13 @@ static void run_split(job_t *base, int64_t nblocks, int64_t nthreads, int mode, 
         const int64_t s1 = s0 + chunk < total ? s0 + chunk : total;
         jobs[n] = *base;
         jobs[n].k = n;
+        jobs[n].phases = phases;
         if (mode == SPLIT_UNITS)
             jobs[n].u0 = s0, jobs[n].u1 = s1;
         else
             jobs[n].b0 = s0, jobs[n].b1 = s1;
     }
+    for (int k = 0; k < n; k++) jobs[k].nblocks = n;
     if (nthreads > n) nthreads = n;
     if (nthreads <= 1 || pthread_mutex_trylock(&g_pool.call_mu) != 0) { /* alone, or the pool is in use */
         run_here(jobs, n, phases);
@@ -234,8 +242,8 @@ static void run_split(job_t *base, int64_t nblocks, int64_t nthreads, int mode, 
     }
     while (g_pool.workers < nthreads - 1) {
         pthread_t tid;
-        unsigned gen = atomic_load(&g_pool.gen);
-        if (pthread_create(&tid, NULL, worker, (void *)(uintptr_t)gen) != 0) break;
+        const uint64_t arg = (uint64_t)atomic_load(&g_pool.gen) << 32 | (uint64_t)(g_pool.workers + 1);
+        if (pthread_create(&tid, NULL, worker, (void *)(uintptr_t)arg) != 0) break;
         pthread_detach(tid);
         g_pool.workers++;
     }
@@ -244,22 +252,19 @@ static void run_split(job_t *base, int64_t nblocks, int64_t nthreads, int mode, 
         run_here(jobs, n, phases);
         return;
     }
-    const unsigned gen = atomic_load(&g_pool.gen) + 1;
     g_pool.jobs = jobs;
-    atomic_store(&g_pool.nblocks, n);
-    atomic_store(&g_pool.nphases, phases);
     atomic_store(&g_pool.helpers, (int)nthreads - 1);
     atomic_store(&g_pool.joined, 0);
     atomic_store(&g_pool.done, 0);
-    atomic_store(&g_pool.claim, CLAIM(gen, 0, 0));
+    atomic_store(&g_pool.claim, phase_start(0, n));
     pthread_mutex_lock(&g_pool.mu);
-    atomic_store(&g_pool.gen, gen);
+    atomic_fetch_add(&g_pool.gen, 1);
     pthread_cond_broadcast(&g_pool.cv);
     pthread_mutex_unlock(&g_pool.mu);
     /* The caller's BLAS calls stay on its own thread while the pool works beside it, however
      * many threads the BLAS was given (two levels of threads would fight for the cores). */
     const int blas_threads = g_blas_local_threads ? g_blas_local_threads(1) : 0;
-    work(gen); /* returns when the last phase is done: every block has finished */
+    work(0); /* returns when the last phase is done: every block has finished */
     if (g_blas_local_threads) g_blas_local_threads(blas_threads);
     pthread_mutex_unlock(&g_pool.call_mu);
 }

@@ -24,7 +24,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-
 __all__ = [
     "NAME",
     "GATES",

@@ -98,7 +98,7 @@ def recur_forward(
     T, B = ids.shape if ids is not None else xp.shape[1:]
     H = p["W_hh"].shape[0]
     S = [np.empty((H, T + 1, B), dtype=xp.dtype) for _ in range(mod.STATE_SIZE)]  # S[0] = hs
-    for s, s0 in zip(S, state):
+    for s, s0 in zip(S, state, strict=True):
         s[:, 0] = s0.T
     C = [np.empty((rows, T, B), dtype=xp.dtype) for rows in mod.cache_rows(H)]
     backend.current().recur_forward(mod, p, xp, S, C, ids)

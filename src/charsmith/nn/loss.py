@@ -67,7 +67,8 @@ def cross_entropy_forward(
         raise ValueError(f"logits must be a float (B, T, V) array, got {logits.dtype} shape {logits.shape}")
     w, safe = weights_and_targets(logits.shape, logits.dtype, targets, mask, reduction)
     V = logits.shape[2]
-    nll, grad = backend.current().softmax_xent(np.ascontiguousarray(logits).reshape(-1, V), safe.reshape(-1), w.reshape(-1))
+    logits2 = np.ascontiguousarray(logits).reshape(-1, V)  # (B*T, V)
+    nll, grad = backend.current().softmax_xent(logits2, safe.reshape(-1), w.reshape(-1))
     return float(w.reshape(-1) @ nll), (grad.reshape(logits.shape), w)
 
 

@@ -20,7 +20,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-
 __all__ = [
     "NAME",
     "GATES",

@@ -19,7 +19,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-
 __all__ = [
     "NAME",
     "GATES",
