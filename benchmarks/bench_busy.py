@@ -164,9 +164,9 @@ def main(argv: list[str] | None = None) -> int:
                     row = run_config(workers, cell, hidden, batch, conditions, args.seconds, args.rounds)
                     rows.append(row)
                     print(f"{cell:4} H{hidden:<4} B{batch:<4}" + "".join(
-                        f"  {c}: one {row[c]['rates']['one']:>9,.0f}/s default {row[c]['ratios']['default']:.2f}x"
-                        f" eager {row[c]['ratios']['eager']:.2f}x (load {row[c]['load_before']:.1f})" for c in conditions),
-                        flush=True)
+                        f"  {c}: one {x['rates']['one']:>9,.0f}/s default {x['ratios']['default']:.2f}x"
+                        f" eager {x['ratios']['eager']:.2f}x (load {x['load_before']:.1f})"
+                        for c in conditions if (x := row[c])), flush=True)  # fmt: skip
     finally:
         for w in workers.values():
             w.close()

@@ -37,8 +37,8 @@ from _common import HERE, command_line, parser, write_json  # noqa: E402
 import numpy as np  # noqa: E402
 
 import charsmith  # noqa: E402
+from charsmith import backend  # noqa: E402
 from charsmith import model as M  # noqa: E402
-from charsmith.nn import native  # noqa: E402
 from charsmith.scoring import log_softmax_at  # noqa: E402
 
 CASES: dict[str, dict[str, Any]] = {
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     for a in acc:
         print(f"accuracy {a['case']}: {a}", flush=True)
     payload = {"command": command_line(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-               "engine": native.status() if not native.available() else f"compiled kernels, {native.threads()} threads",
+               "engine": f"compiled kernels, {be.threads} threads" if (be := backend.current()).compiled else be.status,
                "cpus": os.cpu_count(), "load": os.getloadavg(), "n": args.n, "rows": rows, "cli": cli,
                "accuracy": acc}
     write_json(args.json, payload)
