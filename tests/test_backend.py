@@ -494,3 +494,18 @@ def test_the_pace_runs_the_faster_way_and_tries_the_other_now_and_then() -> None
     cost[1] = 1.0
     lucky = calls(3000, two=lambda: 0.6 if rng.random() < 0.5 else 3.0)
     assert lucky[-2000:].count(2) < 100
+
+
+def test_read_only_and_strided_inputs_are_read_where_they_are(compiled: Compiled) -> None:
+    """Weights loaded read-only, and strided views, go to the kernels as they are (their
+    addresses are found another way than a writable buffer's)."""
+    p, xp, state, dhs, d_state = random_problem("gru", 4, 6, 5, np.float64)
+    want = on(REF, run_layer, "gru", p, xp, state, dhs, d_state)
+    for a in (*p.values(), xp, *state, dhs, *d_state):
+        a.flags.writeable = False
+    got = on(compiled.with_options(threads=2, min_work=1), run_layer, "gru", p, xp, state, dhs, d_state)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    step = compiled.cell_step(gru, p, xp[:, 0].T, state)  # xp[:, 0].T: a strided (B, G) view
+    for a, b in zip(step, gru.step(p, xp[:, 0].T, state), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
