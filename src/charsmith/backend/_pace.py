@@ -7,8 +7,9 @@ and runs the faster. The way in use is timed on every call (a running average, e
 counted at most three times the average, so one hiccup does not decide); the other way is
 tried now and then, for a few calls whose mean replaces its time. A try that changes the
 choice is followed by the next soon; otherwise, and when the way in use turns out slower
-after all, the interval between tries doubles, up to a limit. A mean over a few calls, not
-one call, since on a busy core two threads are fast or very slow by luck; and a way must be
+after all, the interval between tries doubles, up to a limit, and is long enough in any case
+for the tries to cost at most a small share of the time. A mean over a few calls, not one
+call, since on a busy core two threads are fast or very slow by luck; and a way must be
 faster by a margin to be chosen.
 
 Only who runs the blocks changes, never the blocks themselves, so the numbers a call returns
@@ -30,6 +31,7 @@ ALPHA = 0.3  # weight of a new time in the running average
 CLIP = 3.0  # a time counts at most this many times the running average
 MARGIN = 0.95  # after a try, the way tried is chosen when its time is below this share of the other's
 DROP = 0.6  # between tries, the way in use is dropped when the other's time is below this share of its
+BUDGET = 0.02  # the share of the time that tries of a slower way may cost
 
 
 class _Site:
@@ -48,7 +50,11 @@ class _Site:
             self.interval = FIRST_TRY
         else:
             self.interval = min(2 * self.interval, MAX_INTERVAL)
-        self.best, self.countdown = way, self.interval
+        self.best = way
+        ours, other = self.time[way], self.time[1 - way]
+        cost = TRY_CALLS * (other / ours - 1) if ours > 0 else 0.0  # of a try, in calls of the way in use
+        spacing = int(cost / BUDGET) if cost > 0 else 0  # (nan: the other way is not timed yet)
+        self.countdown = max(self.interval, min(spacing, MAX_INTERVAL))
 
 
 class Pace:
