@@ -12,9 +12,10 @@ Sides, each in its own worker process, training on the same batches, alternating
   split call chosen from measured times, see charsmith.backend._pace);
 - ``eager``: the same budget with every split call run on all its threads (pace "all": the
   engine as it was before pacing).
-Condition ``busy``: a process spinning on the last core (pinned there with sched_setaffinity),
-started before the condition's warm-up and killed after its last round; ``idle``: no spinner
-(other users of the machine are not controlled: the load average is recorded).
+The conditions run one after the other over the whole grid: ``idle``, no spinner (other users
+of the machine are not controlled: the load average is recorded), then ``busy``, a process
+spinning on the last core (pinned there with sched_setaffinity) from the start of the condition
+to its end. Each size is warmed up in each condition before its rounds.
 A ratio is a side's chars/s (wall clock) over ``one``'s in the same round; the median over
 rounds is reported with its range. ``--write`` replaces the "Steady under a busy core" section
 of ``benchmarks/RESULTS.md``.
@@ -67,36 +68,32 @@ def spinner(busy: bool) -> Iterator[None]:
         proc.wait()
 
 
-def run_config(workers: dict[str, Worker], cell: str, hidden: int, batch: int, conditions: list[str],
-               seconds: float, rounds: int) -> dict[str, Any]:  # fmt: skip
+def measure(workers: dict[str, Worker], row: dict[str, Any], cond: str, seconds: float, rounds: int) -> None:
+    """One grid size in one condition: every side trains on the same batches; row[cond] = the rates."""
     info = {}
     for w in workers.values():
-        info = w("train_setup", cell=cell, hidden=hidden, batch=batch)
-    one = workers["one"]
-    one("train_run", start=0, count=3)
-    probe = one("train_run", start=3, count=10)
-    k = max(5, min(info["batches"], int(10 * seconds / probe["seconds"])))
-    row: dict[str, Any] = {"cell": cell, "hidden": hidden, "batch": batch, "k": k}
-    names = list(workers)
-    for cond in conditions:
-        with spinner(cond == "busy"):
-            before = load()
-            for w in workers.values():  # warm-up in this condition (the pace learns it here)
-                w("train_run", start=0, count=max(10, k // 3))
-            rates: dict[str, list[float]] = {n: [] for n in names}
-            for r in range(rounds):
-                for n in names if r % 2 == 0 else names[::-1]:
-                    res = workers[n]("train_run", start=13 + r * k, count=k)
-                    rates[n].append(res["units"] / res["seconds"])
-        ratios = {n: [a / b for a, b in zip(rates[n], rates["one"], strict=True)] for n in names if n != "one"}
-        row[cond] = {
-            "rates": {n: statistics.median(v) for n, v in rates.items()},
-            "ratios": {n: statistics.median(v) for n, v in ratios.items()},
-            "ranges": {n: (min(v), max(v)) for n, v in ratios.items()},
-            "load_before": before,
-            "load_after": load(),
-        }
-    return row
+        info = w("train_setup", cell=row["cell"], hidden=row["hidden"], batch=row["batch"])
+    if "k" not in row:  # batches per round, calibrated once on the reference side
+        workers["one"]("train_run", start=0, count=3)
+        probe = workers["one"]("train_run", start=3, count=10)
+        row["k"] = max(5, min(info["batches"], int(10 * seconds / probe["seconds"])))
+    k, names = row["k"], list(workers)
+    before = load()
+    for w in workers.values():  # warm-up (the pace meets this size here)
+        w("train_run", start=0, count=max(10, k // 3))
+    rates: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        for n in names if r % 2 == 0 else names[::-1]:
+            res = workers[n]("train_run", start=13 + r * k, count=k)
+            rates[n].append(res["units"] / res["seconds"])
+    ratios = {n: [a / b for a, b in zip(rates[n], rates["one"], strict=True)] for n in names if n != "one"}
+    row[cond] = {
+        "rates": {n: statistics.median(v) for n, v in rates.items()},
+        "ratios": {n: statistics.median(v) for n, v in ratios.items()},
+        "ranges": {n: (min(v), max(v)) for n, v in ratios.items()},
+        "load_before": before,
+        "load_after": load(),
+    }
 
 
 def table(rows: list[dict[str, Any]], conditions: list[str]) -> str:
@@ -153,20 +150,20 @@ def main(argv: list[str] | None = None) -> int:
     conditions = args.conditions.split(",")
     t0 = time.perf_counter()
     workers = {n: Worker("charsmith", data_dir=args.data_dir) for n in SIDES}
-    rows = []
+    grid = [(c, h, b) for c in args.cells.split(",") for h in ints(args.hidden) for b in ints(args.batch)]
+    rows: list[dict[str, Any]] = [{"cell": c, "hidden": h, "batch": b} for c, h, b in grid]
     try:
         for n, options in SIDES.items():
             status = workers[n]("engine_options", **options)
             print(f"{n}: {status['status']}, {status['threads']} threads", flush=True)
-        for cell in args.cells.split(","):
-            for hidden in ints(args.hidden):
-                for batch in ints(args.batch):
-                    row = run_config(workers, cell, hidden, batch, conditions, args.seconds, args.rounds)
-                    rows.append(row)
-                    print(f"{cell:4} H{hidden:<4} B{batch:<4}" + "".join(
-                        f"  {c}: one {x['rates']['one']:>9,.0f}/s default {x['ratios']['default']:.2f}x"
-                        f" eager {x['ratios']['eager']:.2f}x (load {x['load_before']:.1f})"
-                        for c in conditions if (x := row[c])), flush=True)  # fmt: skip
+        for cond in conditions:  # one condition after the other: the spinner runs through all of busy
+            with spinner(cond == "busy"):
+                for row in rows:
+                    measure(workers, row, cond, args.seconds, args.rounds)
+                    x = row[cond]
+                    print(f"{cond:4} {row['cell']:4} H{row['hidden']:<4} B{row['batch']:<4} one "
+                          f"{x['rates']['one']:>9,.0f}/s  default {x['ratios']['default']:.2f}x  "
+                          f"eager {x['ratios']['eager']:.2f}x  (load {x['load_before']:.1f})", flush=True)
     finally:
         for w in workers.values():
             w.close()

@@ -27,18 +27,20 @@ sizes only. How many threads run the blocks is measured as the run goes (all of 
 caller alone while that is faster, e.g. when another process holds a core: see ``_pace``),
 and never changes a result: the same inputs and budget give the same bits.
 
-Adding a kernel: write the NumPy version as a method of :class:`Reference`, with its shapes
-and maths in the docstring of an abstract method of :class:`Backend` (``_interface.py``); call
-it where it is needed as ``backend.current().name(...)``. That alone is complete: the compiled
-backend must offer every method, so add it to ``Compiled`` too, at first as a call of the
-reference. To compile it, write the C in ``kernels_body.h`` in terms of ``real`` and
-``SFX(name)`` (it is built for float and double and each instruction set; split big calls with
-``run_split`` so blocks, not threads, decide the sums), declare its arguments in
-``_library._declare``, call it from ``Compiled.name`` (falling back to the reference for what it
-does not handle), add a small problem to ``_check.py`` (run once per process before the
-kernel's first use), and compare it with the reference in tests/test_backend.py for awkward
-sizes, both dtypes and several thread counts. ``pip install -e .`` rebuilds the library; a
-library built from other sources than those beside it is refused.
+Adding a kernel: declare it as an abstract method of :class:`Backend` (``_interface.py``),
+its shapes and maths in the docstring; write it in NumPy as a method of :class:`Reference`
+(the specification); give ``Compiled`` the same method, at first as a call of the reference;
+call it where it is needed as ``backend.current().name(...)``, and test it through both
+backends (the tests' ``engine`` fixture) against finite differences or PyTorch as the other
+kernels are. To compile it: write the C once in ``kernels_body.h`` in terms of ``real`` and
+``SFX(name)`` (it is built for float and double and for each instruction set), splitting a
+big call with ``run_split`` (blocks decide the sums, never the threads that run them);
+declare its arguments in ``_library._declare``; in ``Compiled.name`` call it after
+``self._ok("name")`` (which checks it once against the reference, on a problem you add to
+``_check.py``), running the reference for whatever it does not handle; compare it with the
+reference in tests/test_backend.py for awkward sizes, both dtypes and several thread budgets.
+``pip install -e .`` rebuilds the library (a library built from other sources than those
+beside it is refused).
 """
 
 from __future__ import annotations
