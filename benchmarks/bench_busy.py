@@ -40,7 +40,13 @@ from _common import HERE, Worker, command_line, parser, write_json, write_sectio
 
 SIDES = {"one": {"threads": 1}, "default": {}, "eager": {"pace": "all"}}
 SECTION = "# Steady under a busy core"
-SPIN = "import os, sys\nos.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True:\n    pass\n"
+SPIN = """import os, sys
+os.sched_setaffinity(0, {int(sys.argv[1])})
+parent = os.getppid()
+while os.getppid() == parent:  # spins until killed, or until this script ends however it ends
+    for _ in range(100000):
+        pass
+"""
 
 
 def ints(s: str) -> list[int]:
