@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The gate loops' arrays never overlap: let the compiler vectorise without alias checks. */
 #if defined(__clang__)
@@ -91,8 +92,8 @@ DEFINE_GEMM(_f64, double, g_dgemm, dgemm64_t, dgemm32_t)
  *
  * A thread never waits for a block nobody has started: a worker that is slow to come (asleep,
  * or its core taken by another process) simply finds nothing left, and the caller ran its
- * blocks. Workers spin briefly after a call, since training makes calls back to back, then
- * sleep on a condition variable. The BLAS is called single-threaded from each thread. One
+ * blocks. Workers spin a few milliseconds after a call, since training makes calls back to
+ * back, then sleep on a condition variable. The BLAS is called single-threaded from each thread. One
  * call at a time uses the pool; a call that finds it in use runs on its own thread.
  *
  * Work goes in phases: all blocks of a phase finish before any block of the next starts.
@@ -119,7 +120,18 @@ typedef struct job {
     int64_t m[8]; /* matmul: trans_a, trans_b, M, N, K, lda, ldb, ldc; head_xent: V, ldy */
 } job_t;
 
-enum { MAX_BLOCKS = 32, SPIN = 20000, WAIT_SPIN = 2000 };
+/* A worker waits SPIN_NS after a call before it sleeps (training makes calls a few hundred
+ * microseconds apart, and waking a sleeping thread costs tens of them): WAIT_SPIN pauses,
+ * then yielding its core, in case it shares one, until the time is up. A thread waiting for
+ * a phase's last blocks does the same, without a time limit. */
+enum { MAX_BLOCKS = 32, WAIT_SPIN = 2000 };
+#define SPIN_NS 3000000LL
+
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -194,7 +206,15 @@ static void *worker(void *arg) {
     if (g_blas_local_threads) g_blas_local_threads(1); /* we are one of the threads already */
     for (;;) {
         unsigned g = atomic_load(&g_pool.gen);
-        for (int i = 0; g == seen && i < SPIN; i++, g = atomic_load(&g_pool.gen)) cpu_relax();
+        const int64_t until = now_ns() + SPIN_NS;
+        for (int i = 1; g == seen; i++, g = atomic_load(&g_pool.gen)) {
+            if (i < WAIT_SPIN) {
+                cpu_relax();
+                continue;
+            }
+            if (now_ns() > until) break;
+            sched_yield(); /* a core shared with another thread (the caller's, say) goes to it */
+        }
         if (g == seen) {
             pthread_mutex_lock(&g_pool.mu);
             while ((g = atomic_load(&g_pool.gen)) == seen) pthread_cond_wait(&g_pool.cv, &g_pool.mu);
