@@ -2,8 +2,8 @@
 idle and with one core held by another process (which this script starts), same run.
 
     python benchmarks/bench_busy.py [--cells rnn,gru,lstm] [--hidden 64,128,256,512]
-                                    [--batch 32,256] [--conditions idle,busy] [--seconds 1.5]
-                                    [--rounds 3] [--data-dir DIR] [--json OUT] [--write]
+                                    [--batch 32,256] [--conditions idle,busy] [--seconds 0.5]
+                                    [--rounds 9] [--data-dir DIR] [--json OUT] [--write]
 
 Model and batches as bench_train.py (embedding 64, 1 layer, Adam, clip-norm 5, makemore names).
 Sides, each in its own worker process, training on the same batches, alternating A B C / C B A:
@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", default="32,256")
     ap.add_argument("--conditions", default="idle,busy")
     ap.add_argument("--write", action="store_true", help="put the table into benchmarks/RESULTS.md")
+    ap.set_defaults(seconds=0.5, rounds=9)  # short rounds, many: other users' bursts spoil only a few
     args = ap.parse_args(argv)
     conditions = args.conditions.split(",")
     t0 = time.perf_counter()
