@@ -217,7 +217,7 @@ def main() -> int:
     ap.add_argument("--write", action="store_true", help="put the results in benchmarks/RESULTS.md")
     ap.add_argument("--json", default=None, help="also write the results as JSON here")
     args = ap.parse_args()
-    from charsmith.nn import native
+    from charsmith import backend
 
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "serve.log"
@@ -242,7 +242,7 @@ def main() -> int:
         "when": time.strftime("%Y-%m-%d %H:%M %Z"),
         "clients": args.clients, "seconds": args.seconds, "wall": got["wall"],
         "threads": args.threads if args.threads is not None else "1, serve's default",
-        "kernels": "yes" if native.available() else f"no ({native.status()})",
+        "kernels": "yes" if backend.current().compiled else f"no ({backend.current().status})",
         "load_before": load_before, "rss_idle_mb": rss_idle, "rss_peak_mb": rss_peak,
         "server_cpu_s": cpu[0], "client_cpu_s": cpu[1], "cores": os.cpu_count(),
         "summary": summarise(got["rows"], got["wall"]),

@@ -49,7 +49,7 @@ import numpy as np  # noqa: E402
 import charsmith  # noqa: E402
 from build_pretrained import RECIPES  # noqa: E402
 from charsmith.cli import main as cli_main  # noqa: E402
-from charsmith.nn import native  # noqa: E402
+from charsmith import backend  # noqa: E402
 from quality_common import parse_option, write_section  # noqa: E402
 
 RESULTS = HERE / "results" / "finetune_quality.json"
@@ -195,7 +195,7 @@ def main() -> None:
         [(lang, n) for lang, ns in CASES.items() for n in ns]
     bases = {k: Path(v) for k, _, v in (b.partition("=") for b in args.base)}
     results = {"date": str(datetime.date.today()), "minutes": args.minutes, "options": options, "seed": SEED,
-               "engine": "compiled kernels" if native.available() else "NumPy only", "cases": [],
+               "engine": "compiled kernels" if backend.current().compiled else "NumPy only", "cases": [],
                "load_average_start": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

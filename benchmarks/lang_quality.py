@@ -38,7 +38,7 @@ sys.path.insert(0, str(HERE))
 import numpy as np  # noqa: E402
 
 import charsmith  # noqa: E402
-from charsmith.nn import native  # noqa: E402
+from charsmith import backend  # noqa: E402
 from lang_split import SEED, overlap, split, write_tsv  # noqa: E402
 from quality_common import parse_option, write_section  # noqa: E402
 
@@ -87,7 +87,7 @@ def run(minutes: float, data_dir: Path, options: dict, tag: str) -> dict:
         "model": vars(m.ckpt.model), "train": vars(m.ckpt.train), "steps": curve[-1]["step"],
         "best_step": m.ckpt.info["step"], "best_val_loss": m.ckpt.info["best_val_loss"],
         "train_seconds": round(train_s, 1), "load_average_start": load_start, "load_average_end": os.getloadavg(),
-        "engine": "compiled kernels" if native.available() else "NumPy only",
+        "engine": "compiled kernels" if backend.current().compiled else "NumPy only",
         "date": str(datetime.date.today()),
         "command": f"python benchmarks/lang_quality.py --minutes {minutes:g}"
                    + (f" {flags} --tag {tag}" if tag else ""),

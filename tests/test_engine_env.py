@@ -15,7 +15,6 @@ import pytest
 from conftest import has_compiler, plant_library
 
 from charsmith import backend
-from charsmith.nn import native
 
 TUNING = {  # variable: the warning for a value that cannot be read
     "CHARSMITH_MIN_WORK": "is not a positive integer",
@@ -91,7 +90,6 @@ def test_info_engine_says_which_engine_runs() -> None:
         assert proc.stdout == f"engine: NumPy only: {be.status}\n"
     data = json.loads(charsmith("info", "--engine", "--json").stdout)
     assert data == {"compiled": be.compiled, "status": be.status, "threads": be.threads}
-    assert (native.available(), native.status(), native.threads()) == (be.compiled, be.status, be.threads)  # the old names
     proc = charsmith("info", "--engine", env={"CHARSMITH_NATIVE": "0"})
     assert proc.stdout == "engine: NumPy only: turned off by CHARSMITH_NATIVE=0\n"
     proc = charsmith("info")

@@ -4,7 +4,7 @@ Cells (:mod:`rnn`, :mod:`lstm`, :mod:`gru`) are pure one-timestep functions in N
 :mod:`layer` composes them over a sequence; :mod:`loss` is the masked cross-entropy. What
 takes the time (a layer's time loop, the big matmuls, the fused loss) goes through
 :mod:`charsmith.backend`, which runs it compiled or in NumPy; its docstring describes the
-interface and how to add a kernel. (:mod:`native` is the engine's old name.)
+interface and how to add a kernel.
 
 Every cell module offers the same functions (its ``__all__``) in two layouts:
 
@@ -17,6 +17,6 @@ Every cell module offers the same functions (its ``__all__``) in two layouts:
   time loop calls them step by step, and the compiled kernels do the same maths.
 """
 
-from charsmith.nn import gru, layer, loss, lstm, native, rnn
+from charsmith.nn import gru, layer, loss, lstm, rnn
 
-__all__ = ["rnn", "lstm", "gru", "layer", "loss", "native"]
+__all__ = ["rnn", "lstm", "gru", "layer", "loss"]
