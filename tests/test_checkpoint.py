@@ -152,3 +152,23 @@ def test_atomic_write_gives_ordinary_permissions(tmp_path: Path) -> None:
         assert stat.S_IMODE((tmp_path / "new.bin").stat().st_mode) == 0o600  # kept on replace
     finally:
         os.umask(old)
+
+
+def test_format_1_is_still_read(saved: Path) -> None:
+    """Format 1: fixed names ``model.npz``/``known.npy``, the weights' hash in the config."""
+    files = data_files(saved)
+    weights = files["weights"].rename(saved / "model.npz")
+    files["known"].rename(saved / "known.npy")
+    meta = json.loads((saved / "config.json").read_text())
+    del meta["files"]
+    meta.update(format_version=1, has_known=True, weights_sha256=hashlib.sha256(weights.read_bytes()).hexdigest())
+    (saved / "config.json").write_text(json.dumps(meta))
+    back, ckpt = load_checkpoint(saved), make_ckpt()
+    np.testing.assert_array_equal(back.known, ckpt.known)
+    for k in ckpt.params:
+        np.testing.assert_array_equal(back.params[k], ckpt.params[k])
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 1
+    weights.write_bytes(bytes(data))  # the hash still guards format 1
+    with pytest.raises(CheckpointError, match="does not match the hash"):
+        load_checkpoint(saved)
