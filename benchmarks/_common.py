@@ -95,7 +95,7 @@ class Worker:
                 pass
             self.proc.wait(timeout=30)
 
-    def __enter__(self) -> "Worker":
+    def __enter__(self) -> Worker:
         return self
 
     def __exit__(self, *exc: object) -> None:

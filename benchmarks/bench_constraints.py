@@ -32,9 +32,8 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from _common import HERE, command_line, parser, write_json  # noqa: E402
-
 import numpy as np  # noqa: E402
+from _common import HERE, command_line, parser, write_json  # noqa: E402
 
 import charsmith  # noqa: E402
 from charsmith import backend  # noqa: E402
@@ -166,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         acc = [row for name in ("rare", "pattern") for row in accuracy(m, name, 1000, (16, 64, 256))]
     for a in acc:
         print(f"accuracy {a['case']}: {a}", flush=True)
-    payload = {"command": command_line(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+    payload = {"command": command_line(), "date": datetime.datetime.now(datetime.UTC).isoformat(),
                "engine": f"compiled kernels, {be.threads} threads" if (be := backend.current()).compiled else be.status,
                "cpus": os.cpu_count(), "load": os.getloadavg(), "n": args.n, "rows": rows, "cli": cli,
                "accuracy": acc}

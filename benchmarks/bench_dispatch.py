@@ -81,9 +81,8 @@ def side_main(library: str, seconds: float, data_dir: str | None) -> None:
         _library.load = functools.partial(_library.load, Path(library))  # type: ignore[assignment]
 
     import charsmith
-    from charsmith import bench
+    from charsmith import backend, bench
     from charsmith.config import ModelConfig
-    from charsmith import backend
 
     assert backend.default().compiled, backend.status()
     seeds = iter(range(10**9))

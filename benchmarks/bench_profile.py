@@ -16,6 +16,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import cProfile  # noqa: E402
 import pstats  # noqa: E402
+from typing import Any  # noqa: E402
 
 from _common import command_line, parser, write_json  # noqa: E402
 
@@ -52,15 +53,18 @@ def main(argv: list[str] | None = None) -> int:
             rel = file.split("/src/")[-1] if "/src/" in file else file.split("site-packages/")[-1]
             rows.append({"func": f"{rel}:{line}({fn})" if line else fn, "calls": v[1], "tottime": v[2], "share": v[2] / total})
         rows.sort(key=lambda r: -r["tottime"])
-        def share(pred) -> float:
+        def share(pred: Any, rows: list[dict[str, Any]] = rows) -> float:
             return sum(r["share"] for r in rows if pred(r["func"]))
-        kernel = lambda name: (lambda f: "backend/compiled.py" in f and f.endswith(f"({name})"))  # noqa: E731
+
+        def kernel(name: str) -> Any:
+            return lambda f: "backend/compiled.py" in f and f.endswith(f"({name})")
+
         groups = {
             "compiled recurrence (a layer's whole time loop per call; cProfile books the C time here)": share(kernel("recurrence")),
             "matmuls over all timesteps (the backend's matmul)": share(kernel("matmul")),
             "compiled output layer + loss, scatter by id, Adam": share(
                 lambda f: any(kernel(n)(f) for n in ("head_xent", "_softmax_xent", "scatter_cols", "adam"))),
-            "NumPy cells per timestep (used only without the compiled kernels)": share(lambda f: "charsmith/nn/" + cell in f),
+            "NumPy cells per timestep (used only without the compiled kernels)": share(lambda f, cell=cell: "charsmith/nn/" + cell in f),
             "layer glue (nn/layer.py)": share(lambda f: "nn/layer.py" in f),
             "model.py (forward/backward/checks)": share(lambda f: "charsmith/model.py" in f),
             "loss (nn/loss.py)": share(lambda f: "nn/loss.py" in f),

@@ -51,11 +51,11 @@ def main(argv: list[str] | None = None) -> int:
                 cs("sample_setup", npz=npz, hidden=args.hidden, embed=64, n=n)
                 probe = cs("sample_run", reps=2)
                 reps = max(1, int(args.seconds * 2 / probe["seconds"]))
-                sides = {"charsmith": lambda: cs("sample_run", reps=reps)}
+                sides = {"charsmith": lambda reps=reps: cs("sample_run", reps=reps)}
                 if tw is not None:
                     tw("sample_setup", npz=npz, hidden=args.hidden, embed=64, n=n)
                     for t in (os.cpu_count() or 1, 1):
-                        sides[f"torch_{t}t"] = (lambda t=t: (tw("threads", n=t), tw("sample_run", reps=reps, cap=2 * args.seconds))[1])
+                        sides[f"torch_{t}t"] = (lambda t=t, reps=reps: (tw("threads", n=t), tw("sample_run", reps=reps, cap=2 * args.seconds))[1])
                     tw("sample_run", reps=1)
                 rates: dict[str, list[float]] = {k: [] for k in sides}
                 order = list(sides)

@@ -51,7 +51,7 @@ def run_config(workers: dict, cell: str, hidden: int, batch: int, seconds: float
         if cores > 1:
             sides["torch_1t"] = torch_at(1)
     # warm-up every side, then calibrate k on charsmith
-    for name, fn in sides.items():
+    for fn in sides.values():
         fn(0, 3)
     probe = cs("train_run", start=3, count=10)
     k = max(3, min(info["batches"], int(10 * seconds / probe["seconds"])))

@@ -45,12 +45,12 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import numpy as np  # noqa: E402
+from build_pretrained import RECIPES  # noqa: E402
+from quality_common import parse_option, write_section  # noqa: E402
 
 import charsmith  # noqa: E402
-from build_pretrained import RECIPES  # noqa: E402
-from charsmith.cli import main as cli_main  # noqa: E402
 from charsmith import backend  # noqa: E402
-from quality_common import parse_option, write_section  # noqa: E402
+from charsmith.cli import main as cli_main  # noqa: E402
 
 RESULTS = HERE / "results" / "finetune_quality.json"
 CASES = {"Irish": (100, 150), "Italian": (100, 300)}  # Irish has 232 names: 300 cannot be drawn

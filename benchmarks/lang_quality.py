@@ -36,11 +36,11 @@ sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
 import numpy as np  # noqa: E402
+from lang_split import SEED, overlap, split, write_tsv  # noqa: E402
+from quality_common import parse_option, write_section  # noqa: E402
 
 import charsmith  # noqa: E402
 from charsmith import backend  # noqa: E402
-from lang_split import SEED, overlap, split, write_tsv  # noqa: E402
-from quality_common import parse_option, write_section  # noqa: E402
 
 RESULTS = HERE / "results"
 GOALS = {"nll": 1.85, "micro": 0.87, "macro": 0.60}

@@ -41,7 +41,7 @@ def split(data_dir: str | os.PathLike[str], *, seed: int = SEED, fraction: float
     test: list[Pair] = []
     for k, (cat, names) in enumerate(categories(data_dir).items()):
         order = np.random.default_rng([seed, k]).permutation(len(names))
-        n_test = min(max(int(round(fraction * len(names))), 1), len(names) - 1)
+        n_test = min(max(round(fraction * len(names)), 1), len(names) - 1)
         test += [(cat, names[i]) for i in order[:n_test]]
         train += [(cat, names[i]) for i in order[n_test:]]
     return train, test

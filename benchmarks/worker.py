@@ -38,7 +38,6 @@ class Side:
         self.tr = None
         if side == "torch":
             import torch
-
             import torch_reference as tr
 
             self.torch, self.tr = torch, tr

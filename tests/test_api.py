@@ -31,7 +31,7 @@ def test_train_then_use(tmp_path: Path) -> None:
 
 def test_unknown_option_is_a_type_error(tmp_path: Path) -> None:
     (tmp_path / "d.txt").write_text("abc\n")
-    with pytest.raises(TypeError, match="unknown training option.*hiden"):
+    with pytest.raises(TypeError, match=r"unknown training option.*hiden"):
         charsmith.train(tmp_path / "d.txt", tmp_path / "o", hiden=3)
 
 

@@ -151,7 +151,7 @@ def test_text_models_take_a_pattern() -> None:
     greedy = bard.complete("ROMEO:", 20, greedy=True, pattern="\nJ", exclude="e")
     assert greedy[0].startswith("ROMEO:\nJ") and "e" not in greedy[0][6:] and len(greedy[0]) == 26
     for kind in (dict(suffix="a"), dict(contains="ab"), dict(min_len=3), dict(max_len=9)):
-        with pytest.raises(ConstraintError, match="appl(y|ies) to list items.*running text"):
+        with pytest.raises(ConstraintError, match=r"appl(y|ies) to list items.*running text"):
             bard.complete("ROMEO:", 20, **kind)
     with pytest.raises(ConstraintError, match="no completion can match the pattern 'abcdef' and fit in 3"):
         bard.complete("", 3, pattern="abcdef")

@@ -127,7 +127,7 @@ def test_text_windows_are_contiguous_per_row() -> None:
     np.testing.assert_array_equal(np.diff(x, axis=1), 1)  # each row reads the stream in order
     np.testing.assert_array_equal(y, x + 1)
     assert all(w.ids.shape[1] <= 10 for w in windows)
-    assert list(text_windows(ids, 4, 10, offset=3))[0].ids[0, 0] == 3
+    assert next(iter(text_windows(ids, 4, 10, offset=3))).ids[0, 0] == 3
 
 
 def test_vocab_encode_decode_rows_and_errors() -> None:

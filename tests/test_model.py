@@ -196,14 +196,14 @@ def test_bad_inputs_raise_clear_errors() -> None:
         model.forward(params, cfg, ids, state[:1])
     with pytest.raises(ValueError, match="2 array"):
         model.forward(params, cfg, ids, ((state[0][0],), state[1]))
-    with pytest.raises(TypeError, match="float32.*float64"):
+    with pytest.raises(TypeError, match=r"float32.*float64"):
         model.forward(params, cfg, ids, model.init_state(cfg, 2, np.float64))
     with pytest.raises(ValueError, match=r"\(B,\).*\(2, 3\)"):
         model.step(params, cfg, ids, state)
     bad = dict(params, **{"l1.W_hh": np.zeros((4, 4), np.float32)})
     with pytest.raises(ValueError, match=r"l1\.W_hh.*\(4, 16\).*\(4, 4\)"):
         model.forward(bad, cfg, ids, state)
-    with pytest.raises(ValueError, match="missing.*wte"):
+    with pytest.raises(ValueError, match=r"missing.*wte"):
         model.check_params({k: v for k, v in params.items() if k != "wte"}, cfg)
     logits, _, cache = model.forward(params, cfg, ids, state)
     with pytest.raises(ValueError, match=r"\(2, 3, 7\).*\(2, 3, 6\)"):

@@ -97,5 +97,5 @@ def test_a_corrupt_resume_state_is_one_line(tmp_path: Path) -> None:
     t = Trainer(c, mcfg, tcfg, tmp_path / "r")
     t.run(lambda p: t.request_stop() if p.step == 3 else None)
     (tmp_path / "r" / "resume.npz").write_bytes(b"PK\x05\x06" + bytes(18))
-    with pytest.raises(CheckpointError, match="resume.npz"):
+    with pytest.raises(CheckpointError, match=r"resume\.npz"):
         Trainer(c, mcfg, tcfg, tmp_path / "r", resume=True)

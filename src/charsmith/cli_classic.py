@@ -88,7 +88,10 @@ def _dinos(args: argparse.Namespace, out: TextIO) -> int:
         raise ValueError(f"{args.file} holds a single name; it needs one name per line")
     vocab_size = len(char_to_ix)
     print("There are %d total characters and %d unique characters in your data." % (len(data), vocab_size), file=out)
-    log = (lambda s: print(s, file=out))
+
+    def log(s: str) -> None:
+        print(s, file=out)
+
     params = dinos.model(data, ix_to_char, char_to_ix, num_iterations=args.iterations, n_a=args.hidden,
                          dino_names=args.names, vocab_size=vocab_size, log=log, sample_seed=args.seed)
     if args.save:

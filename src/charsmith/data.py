@@ -245,7 +245,7 @@ def _read_tsv(path: Path, text: str) -> list[tuple[str, str]]:
 def split_items(items: Sequence[str], val_fraction: float, rng: np.random.Generator) -> tuple[list[str], list[str]]:
     """Shuffle ``items`` and hold out ``val_fraction`` of them (at least one when any is asked)."""
     order = rng.permutation(len(items))
-    n_val = int(round(len(items) * val_fraction))
+    n_val = round(len(items) * val_fraction)
     if val_fraction > 0 and len(items) > 1:
         n_val = min(max(n_val, 1), len(items) - 1)
     else:

@@ -486,7 +486,7 @@ def step(
     mod = layer.get_cell(cfg.cell)
 
     p = _layer_params(params, 0)
-    if cfg.embed > 0 and B <= cfg.vocab_size:
+    if cfg.embed > 0 and cfg.vocab_size >= B:
         x = np.take(params["wte"], ids, axis=0, mode="wrap")  # (B, E)
         x[ids < 0] = 0.0  # -1 = zero input
         xp = x @ p["W_ih"]  # (B, G)

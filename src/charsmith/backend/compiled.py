@@ -193,7 +193,7 @@ class Compiled(Backend):
         for a in arrays:  # loops, not all(): this runs on every call
             if a.dtype != dtype:
                 return False
-        for b in buffers:
+        for b in buffers:  # noqa: SIM110
             if b.dtype != dtype or not b.flags.c_contiguous:
                 return False
         return True
@@ -236,7 +236,7 @@ class Compiled(Backend):
         H, G = W_hh.shape
         t = self.tuning
         nblocks = self._blocks(B * H * G, t.min_work)
-        units = t.split == "units" or (t.split != "batch" and B < nblocks * t.min_cols)
+        units = t.split == "units" or (t.split != "batch" and nblocks * t.min_cols > B)
         ptrs, id_ptr = _ptrs(list(arrays)), None if ids is None else _address(ids)
         fn = self._fn(name, dtype)
         def recurrence(threads: int) -> None:
