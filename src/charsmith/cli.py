@@ -20,7 +20,7 @@ import math
 import signal
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -46,7 +46,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _number(kind: type, low: float | None = None, *, strict: bool = True, high: float | None = None, what: str = ""):
+def _number(kind: type, low: float | None = None, *, strict: bool = True, high: float | None = None,
+            what: str = "") -> Callable[[str], Any]:
     """An argparse type: ``kind`` within (low, high]; strict=False makes low inclusive."""
 
     def parse(text: str) -> Any:
@@ -258,7 +259,12 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not args.quiet:
         _describe_run(trainer, out_dir, err)
     bar = _ProgressBar(err, trainer.cfg, quiet=args.quiet)
-    previous = signal.signal(signal.SIGINT, lambda *_: (trainer.request_stop(), signal.signal(signal.SIGINT, previous)))
+
+    def stop(*_: object) -> None:  # the first Ctrl-C asks for a clean stop; a second one interrupts
+        trainer.request_stop()
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, stop)
     try:
         done = trainer.run(bar)
     finally:

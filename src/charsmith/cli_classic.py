@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 __all__ = ["add_parser", "run"]
 
@@ -96,7 +96,8 @@ def _dinos(args: argparse.Namespace, out: TextIO) -> int:
                          dino_names=args.names, vocab_size=vocab_size, log=log, sample_seed=args.seed)
     if args.save:
         chars = np.array([ix_to_char[i] for i in range(vocab_size)])
-        np.savez(args.save, chars=chars, **params)
+        arrays: dict[str, Any] = {"chars": chars, **params}
+        np.savez(args.save, **arrays)
         print(f"saved parameters to {args.save}; `charsmith classic export {args.save} --out DIR` makes a checkpoint",
               file=out)
     return 0

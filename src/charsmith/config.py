@@ -29,8 +29,8 @@ def _non_negative_int(name: str, value: object) -> None:
 
 
 def _fraction(name: str, value: object, *, low_open: bool, high: float, high_open: bool) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if ok:
+    ok = False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         v = float(value)
         ok = (v > 0 if low_open else v >= 0) and (v < high if high_open else v <= high)
     if not ok:

@@ -420,7 +420,7 @@ def pad_batch(seqs: Sequence[np.ndarray], dtype: type = np.float32, cats: np.nda
     T = max(len(s) for s in seqs) - 1
     ids = np.zeros((len(seqs), T), dtype=np.int64)
     targets = np.zeros((len(seqs), T), dtype=np.int64)
-    mask = np.zeros((len(seqs), T), dtype=dtype)
+    mask: np.ndarray = np.zeros((len(seqs), T), dtype=dtype)
     for row, s in enumerate(seqs):
         n = len(s) - 1
         ids[row, :n] = s[:-1]
@@ -548,8 +548,9 @@ class TrainBatches:
                 self._plan = line_batch_plan(self._lengths, self.batch_size, rng)
             else:
                 ids = self.corpus.train
+                assert isinstance(ids, np.ndarray)  # text mode: the training ids
                 offset = int(rng.integers(0, min(self.seq_len, max(len(ids) - 2, 1))))
-                self._rows = _rows(ids[offset:], self.batch_size, self.seq_len)  # type: ignore[index,arg-type]
+                self._rows = _rows(ids[offset:], self.batch_size, self.seq_len)
                 self._plan = list(range(0, self._rows[0].shape[1], self.seq_len))
             self._plan_epoch = self.epoch
         return self._plan

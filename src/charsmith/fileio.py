@@ -15,7 +15,7 @@ import numpy as np
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "fsync_dir", "npz_bytes"]
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
+def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(f)`` on a temporary file and move it over ``path`` only once complete.
 
     A crash or an exception part-way leaves ``path`` as it was. The new file gets the old

@@ -137,7 +137,7 @@ class Trainer:
         self.stale_evals = 0
         self._stop = False
         # novelty means "not in the user's file": held-out items count as known too
-        self.known = item_hashes([*corpus.train, *corpus.val]) if corpus.mode == "lines" else None  # type: ignore[misc]
+        self.known = item_hashes([*corpus.train, *corpus.val]) if corpus.mode == "lines" else None
         self._val_items, self.val_chars = self._val_subset()
         self._val_cats = None if corpus.val_cats is None else corpus.val_cats[: len(self._val_items)]
         self.info = dict(info or {}, mode=corpus.mode, data_fingerprint=corpus.fingerprint,

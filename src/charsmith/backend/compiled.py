@@ -61,7 +61,8 @@ def _address(a: np.ndarray) -> int:
     """Where ``a``'s data starts: through the buffer protocol for a writable contiguous
     array (0.3 µs), else ``a.ctypes.data`` (1 µs: a sampling step passes a dozen arrays)."""
     try:
-        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+        # NumPy's stubs declare ndarray.__buffer__ for Python >= 3.12 only; an array is a buffer on 3.11 too
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))  # type: ignore[arg-type]
     except (TypeError, ValueError, BufferError):  # read-only, strided or empty
         return int(a.ctypes.data)
 

@@ -59,7 +59,7 @@ def numerical_gradients(f: Callable[[], float], params: dict[str, np.ndarray],
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     """||a - b|| / max(||a|| + ||b||, 1e-300): 0 for equal arrays, ~1 for unrelated ones."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300))
+    return float(np.linalg.norm(a - b) / max(float(np.linalg.norm(a) + np.linalg.norm(b)), 1e-300))
 
 
 def _check_batched(rng: np.random.Generator) -> dict[str, float]:
@@ -76,8 +76,9 @@ def _check_dinos(rng: np.random.Generator) -> dict[str, float]:
     n_a, V, T = 7, 6, 5
     params = {"Wax": rng.normal(0, 0.5, (n_a, V)), "Waa": rng.normal(0, 0.5, (n_a, n_a)),
               "Wya": rng.normal(0, 0.5, (V, n_a)), "b": rng.normal(0, 0.5, (n_a, 1)), "by": rng.normal(0, 0.5, (V, 1))}
-    X = [None] + [int(i) for i in rng.integers(0, V, T - 1)]
-    Y = X[1:] + [0]
+    ids = [int(i) for i in rng.integers(0, V, T - 1)]
+    X: list[int | None] = [None, *ids]
+    Y = [*ids, 0]
     a0 = rng.normal(0, 0.5, (n_a, 1))
     _, cache = dinos.rnn_forward(X, Y, a0, params)
     analytic, _ = dinos.rnn_backward(X, Y, params, cache)

@@ -62,7 +62,7 @@ def _forward(ids: np.ndarray, hprev: np.ndarray, params: Params) -> tuple[np.nda
     return Hs, E / np.sum(E, axis=1, keepdims=True)
 
 
-def loss_fun(inputs: Sequence[int], targets: Sequence[int], hprev: np.ndarray,
+def loss_fun(inputs: Sequence[int] | np.ndarray, targets: Sequence[int] | np.ndarray, hprev: np.ndarray,
              params: Params) -> tuple[np.float64, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The notebook's ``lossFun`` with the parameters passed in.
 
