@@ -27,7 +27,7 @@ DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "dinos.txt"
 
 
 def load_reference():
-    spec = importlib.util.spec_from_file_location("classic_reference", HERE / "classic_reference.py")
+    spec = importlib.util.spec_from_file_location("classic_reference", HERE.parent / "tests" / "classic_reference.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

@@ -80,17 +80,19 @@ def side_main(library: str, seconds: float, data_dir: str | None) -> None:
     if library:  # swap in the -march=native build before the kernels load
         _library.load = functools.partial(_library.load, Path(library))  # type: ignore[assignment]
 
+    import harness
+
     import charsmith
-    from charsmith import backend, bench
+    from charsmith import backend
     from charsmith.config import ModelConfig
 
     assert backend.default().compiled, backend.status()
     seeds = iter(range(10**9))
-    names = bench.load_names(data_dir)[0]
+    names = harness.load_names(data_dir)[0]
 
     def trainer(cell: Literal["gru", "lstm"], hidden: int) -> tuple[Any, float]:  # chars/s
-        vocab, batches = bench.make_batches(names, 32, seed=0)
-        step = bench.CharsmithTrainer(ModelConfig(cell=cell, vocab_size=vocab.size, hidden=hidden, embed=64)).step
+        vocab, batches = harness.make_batches(names, 32, seed=0)
+        step = harness.CharsmithTrainer(ModelConfig(cell=cell, vocab_size=vocab.size, hidden=hidden, embed=64)).step
         it = iter(batches * 10000)
         return lambda: step(next(it)), sum(b.n_chars for b in batches) / len(batches)
 

@@ -21,10 +21,10 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
+import harness  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import command_line, parser, write_json  # noqa: E402
+from _common import HERE, command_line, parser, write_json  # noqa: E402
 
-from charsmith import bench  # noqa: E402
 from charsmith.config import ModelConfig  # noqa: E402
 
 
@@ -44,19 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__)
     ap.add_argument("--sizes", default="gru:64:32,gru:128:32,gru:512:256,lstm:512:256")
     args = ap.parse_args(argv)
-    peak1 = bench.matmul_peak(1024, seconds=args.seconds)
-    child = subprocess.run([sys.executable, "-c", "from charsmith.bench import matmul_peak; print(matmul_peak(1024, 1.5))"],
-                           env=dict(os.environ, OPENBLAS_NUM_THREADS="2"), capture_output=True, text=True, check=True)
+    peak1 = harness.matmul_peak(1024, seconds=args.seconds)
+    child = subprocess.run([sys.executable, "-c", "from harness import matmul_peak; print(matmul_peak(1024, 1.5))"],
+                           env=dict(os.environ, OPENBLAS_NUM_THREADS="2"), cwd=HERE, capture_output=True,
+                           text=True, check=True)
     peak2 = float(child.stdout.strip())
     print(f"float32 matmul peak 1024^3: {peak1:.1f} GFLOP/s (1 BLAS thread), {peak2:.1f} GFLOP/s (2 BLAS threads)")
-    names, source = bench.load_names(args.data_dir)
+    names, source = harness.load_names(args.data_dir)
     rows = []
     for spec in args.sizes.split(","):
         cell, h, b = spec.split(":")
         H, B = int(h), int(b)
-        vocab, batches = bench.make_batches(names, B, seed=0)
+        vocab, batches = harness.make_batches(names, B, seed=0)
         cfg = ModelConfig(cell=cell, vocab_size=vocab.size, hidden=H, embed=64)
-        tr = bench.CharsmithTrainer(cfg)
+        tr = harness.CharsmithTrainer(cfg)
         for bt in batches[:3]:
             tr.step(bt)
         done, t0 = [], time.perf_counter()
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             done.append(bt)
             i += 1
         dt = time.perf_counter() - t0
-        achieved = bench.train_flops(cfg, done) / dt / 1e9
+        achieved = harness.train_flops(cfg, done) / dt / 1e9
         G = {"rnn": 1, "gru": 3, "lstm": 4}[cell] * H
         sp = small_peak(B, H, G)
         row = {"cell": cell, "hidden": H, "batch": B, "gflops": achieved, "small_peak": sp,

@@ -18,9 +18,9 @@ import cProfile  # noqa: E402
 import pstats  # noqa: E402
 from typing import Any  # noqa: E402
 
+import harness  # noqa: E402
 from _common import command_line, parser, write_json  # noqa: E402
 
-from charsmith import bench  # noqa: E402
 from charsmith.config import ModelConfig  # noqa: E402
 
 
@@ -30,15 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--top", type=int, default=12)
     args = ap.parse_args(argv)
-    names, source = bench.load_names(args.data_dir)
+    names, source = harness.load_names(args.data_dir)
     out = []
     for spec in args.sizes.split(","):
         parts = spec.split(":")
         cell, H, B = parts[0], int(parts[1]), int(parts[2])
         E = int(parts[3]) if len(parts) > 3 else 64
-        vocab, batches = bench.make_batches(names, B, seed=0)
+        vocab, batches = harness.make_batches(names, B, seed=0)
         cfg = ModelConfig(cell=cell, vocab_size=vocab.size, hidden=H, embed=E)
-        tr = bench.CharsmithTrainer(cfg)
+        tr = harness.CharsmithTrainer(cfg)
         for b in batches[:5]:
             tr.step(b)
         prof = cProfile.Profile()

@@ -20,10 +20,10 @@ import statistics  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import harness  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import Worker, command_line, parser, write_json  # noqa: E402
 
-from charsmith import bench  # noqa: E402
 from charsmith.config import ModelConfig  # noqa: E402
 from charsmith.vocab import Vocab  # noqa: E402
 
@@ -33,9 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hidden", type=int, default=128)
     ap.add_argument("--n", default="1000,10000")
     args = ap.parse_args(argv)
-    names, source = bench.load_names(args.data_dir)
+    names, source = harness.load_names(args.data_dir)
     cfg = ModelConfig(cell="gru", vocab_size=Vocab.from_texts(names).size, hidden=args.hidden, embed=64)
-    params, _ = bench.warm_model(names, cfg)
+    params, _ = harness.warm_model(names, cfg)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         npz = str(Path(tmp) / "w.npz")

@@ -14,19 +14,18 @@ import os
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+import harness  # noqa: E402
 from _common import command_line, parser, write_json  # noqa: E402
-
-from charsmith import bench  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = parser(__doc__)
     ap.add_argument("--batch", default="32,256")
     args = ap.parse_args(argv)
-    names, source = bench.load_names(args.data_dir)
+    names, source = harness.load_names(args.data_dir)
     rows = []
     for b in [int(x) for x in args.batch.split(",")]:
-        row = bench.seeds_case(names, args.seconds, args.rounds, batch=b)
+        row = harness.seeds_case(names, args.seconds, args.rounds, batch=b)
         rows.append(row)
         print(f"{row['case']}: charsmith {row['charsmith']:,.0f} chars/s, seeds' loop {row['reference']:,.0f} chars/s,"
               f" ratio {row['ratio']:.1f}x", flush=True)

@@ -21,9 +21,8 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import harness  # noqa: E402
 from _common import HERE, parser  # noqa: E402
-
-from charsmith import bench  # noqa: E402
 
 MISSES = HERE / "misses.md"  # hand-written analysis, included verbatim
 
@@ -59,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         res["memory"] = run("bench_memory", [], [c for c in common if c not in common[:4]], tmp)
         res["profile"] = run("bench_profile", [], [c for c in common if c not in common[:4]], tmp)
         res["dispatch"] = run("bench_dispatch", [], common, tmp)
-    env = bench.environment()
+    env = harness.environment()
     took = time.perf_counter() - t0
     L: list[str] = []
     w = L.append

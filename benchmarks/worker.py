@@ -22,7 +22,9 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from charsmith import backend, bench  # noqa: E402
+import harness  # noqa: E402
+
+from charsmith import backend  # noqa: E402
 from charsmith.config import ModelConfig  # noqa: E402
 from charsmith.vocab import END  # noqa: E402
 
@@ -34,7 +36,7 @@ def maxrss_mb() -> float:
 class Side:
     def __init__(self, side: str, data_dir: str | None) -> None:
         self.side = side
-        self.names, self.source = bench.load_names(data_dir)
+        self.names, self.source = harness.load_names(data_dir)
         self.tr = None
         if side == "torch":
             import torch
@@ -48,12 +50,12 @@ class Side:
 
     # ----- training -----
     def train_setup(self, cell: str, hidden: int, batch: int, embed: int = 64, seed: int = 0) -> dict:
-        vocab, batches = bench.make_batches(self.names, batch, seed=seed)
+        vocab, batches = harness.make_batches(self.names, batch, seed=seed)
         cfg = ModelConfig(cell=cell, vocab_size=vocab.size, hidden=hidden, embed=embed)
         self.chars = [b.n_chars for b in batches]
-        self.flops = [bench.train_flops(cfg, [b]) for b in batches]
+        self.flops = [harness.train_flops(cfg, [b]) for b in batches]
         if self.tr is None:
-            trainer = bench.CharsmithTrainer(cfg, seed=seed)
+            trainer = harness.CharsmithTrainer(cfg, seed=seed)
             self.work = batches
             self.step = trainer.step
         else:
@@ -90,10 +92,10 @@ class Side:
             params = {k: z[k] for k in z.files}
         self.n = n
         if self.tr is None:
-            self.sample = bench.sample_rate(params, cfg, vocab, n, np.random.default_rng(seed))
+            self.sample = harness.sample_rate(params, cfg, vocab, n, np.random.default_rng(seed))
         else:
             model = self.tr.TorchCharModel("gru", vocab.size, hidden, embed)
-            bench.copy_gru_to_torch(params, cfg, model)
+            harness.copy_gru_to_torch(params, cfg, model)
             gen = self.torch.Generator().manual_seed(seed)
             end = vocab.index(END)
             self.sample = lambda: len(self.tr.sample_names(model, n, end, vocab.chars, generator=gen))

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import charsmith
 from charsmith import backend
 from charsmith.backend.compiled import Compiled
 from charsmith.config import ModelConfig, TrainConfig
@@ -18,6 +19,9 @@ from charsmith.data import make_corpus
 from charsmith.trainer import Trainer
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# Where the charsmith under test was imported from (src/ of an editable install, or site-packages):
+# the PYTHONPATH for the child processes the tests start, so that they run the same code.
+PACKAGE_ROOT = str(Path(charsmith.__file__).resolve().parents[1])
 
 
 def compiler() -> str | None:

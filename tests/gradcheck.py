@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 
 import numpy as np
 
-_SRC = str(Path(__file__).resolve().parents[1] / "src")
-if _SRC not in sys.path:  # run the tests against this checkout without installing it
-    sys.path.insert(0, _SRC)
-
-from charsmith.classic.gradcheck import numerical_gradients  # noqa: E402
+from charsmith.classic.gradcheck import numerical_gradients
 
 __all__ = ["numerical_grad", "rel_error", "assert_grads_close"]
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_names
+from conftest import PACKAGE_ROOT, make_names
 
 import charsmith
 
@@ -44,7 +44,7 @@ def test_public_names_resolve() -> None:
 
 def test_importing_the_cli_sets_one_blas_thread_before_numpy() -> None:
     code = "import os, charsmith.cli, numpy; print(os.environ['OPENBLAS_NUM_THREADS'])"
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": PACKAGE_ROOT}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.stdout.strip() == "1", out.stderr
 

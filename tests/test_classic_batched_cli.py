@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "src") not in sys.path:
-    sys.path.insert(0, str(ROOT / "src"))
 
 from charsmith import cli_classic  # noqa: E402
 from charsmith.classic import batched, gradcheck  # noqa: E402

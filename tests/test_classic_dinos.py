@@ -1,18 +1,14 @@
 """charsmith.classic.dinos: every printed expected output of notebooks 001 and 000, and
-bit-for-bit agreement with a straight transcription (benchmarks/classic_reference.py)."""
+bit-for-bit agreement with a straight transcription (tests/classic_reference.py)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT / "src") not in sys.path:  # run against this checkout without installing it
-    sys.path.insert(0, str(ROOT / "src"))
 
 from charsmith.classic import dinos  # noqa: E402
 
@@ -20,10 +16,9 @@ DATA = ROOT.parent / "shared" / "data"
 
 
 def load_reference():
-    spec = importlib.util.spec_from_file_location("classic_reference", ROOT / "benchmarks" / "classic_reference.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    import classic_reference  # tests/classic_reference.py
+
+    return classic_reference
 
 
 @pytest.fixture(scope="module")

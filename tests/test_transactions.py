@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_names
+from conftest import PACKAGE_ROOT, make_names
 
 from charsmith.checkpoint import (
     Checkpoint,
@@ -44,7 +44,7 @@ from charsmith.vocab import Vocab
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="kill injection forks a child process")
 
 BOUNDARIES = ("fsync", "replace", "rename", "unlink")
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = PACKAGE_ROOT
 
 
 def killed_at(n: int, action: Callable[[], None]) -> bool:
