@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -131,6 +133,8 @@ def test_bad_training_files(tmp_path: Path, capsys, name: str, fragments: list[s
         (["train", "{names}", "--steps", "-5"], ["--steps", "must be > 0"]),
         (["train", "{names}", "--lr", "abc"], ["--lr", "expected a number"]),
         (["train", "{names}", "--out", "{tmp}/precious"], ["holds other files"]),
+        (["train", "{names}", "--lr", "20", "--out", "{tmp}/o"], ["lr must be in (0, 10.0], got 20.0"]),  # the config's check
+        (["classic", "dinos", "{tmp}/missing.txt"], ["missing.txt: no such file"]),
         (["sample", "{ckpt}", "--temperature", "0"], ["--temperature", "must be > 0"]),
         (["sample", "{ckpt}", "--top-k", "0"], ["--top-k", "must be > 0"]),
         (["sample", "{ckpt}", "--top-p", "0"], ["--top-p", "must be > 0"]),
@@ -169,6 +173,29 @@ def test_bad_arguments(tmp_path: Path, ckpt: str, capsys, argv: list[str], fragm
     code, _, err = run(argv, capsys)
     assert_one_line_error(code, err, *fragments)
     assert (tmp_path / "precious" / "notes.txt").read_text() == "keep me"
+
+
+def test_a_bug_shows_its_traceback(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Only the CharsmithError family and OSError are the user's errors: a ValueError or TypeError
+    from inside charsmith is a bug, and is not dressed as a usage error."""
+    from charsmith import api
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("an internal invariant broke")
+
+    monkeypatch.setattr(api.CharModel, "score", broken)
+    with pytest.raises(ValueError, match="an internal invariant broke"):
+        main(["score", "dinosaurs", "rex"])
+    assert "charsmith: error" not in capsys.readouterr().err
+    code = ("import sys, charsmith.api as a\n"
+            "def broken(*args, **kwargs): raise TypeError('an internal invariant broke')\n"
+            "a.CharModel.score = broken\n"
+            "from charsmith.cli import main\n"
+            "sys.exit(main(['score', 'dinosaurs', 'rex']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": PACKAGE_ROOT})
+    assert proc.returncode == 1 and "Traceback" in proc.stderr and "TypeError: an internal invariant broke" in proc.stderr
+    assert "charsmith: error" not in proc.stderr
 
 
 def test_corrupt_checkpoint(trained: Path, tmp_path: Path, capsys) -> None:

@@ -40,9 +40,9 @@ import numpy as np
 from charsmith import __version__
 from charsmith.categories import Categories
 from charsmith.config import ModelConfig, TrainConfig, config_from_dict
-from charsmith.errors import CheckpointError
+from charsmith.errors import CheckpointError, InputError
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, fsync_dir, npz_bytes
-from charsmith.model import param_count, param_shapes
+from charsmith.model import check_params, param_count, param_shapes
 from charsmith.safeload import (
     MAX_HEADER_BYTES,
     MAX_JSON_BYTES,
@@ -93,28 +93,14 @@ class Checkpoint:
         k = 0 if self.categories is None else self.categories.size
         if k != self.model.categories:
             raise CheckpointError(f"{k} category names for a model of {self.model.categories} categories")
-        check_params(self.model, self.params)
+        try:
+            check_params(self.params, self.model, finite=True)
+        except InputError as e:
+            raise CheckpointError(str(e)) from None
 
     @property
     def mode(self) -> str:
         return self.train.mode if self.train is not None else str(self.info.get("mode", "lines"))
-
-
-def check_params(cfg: ModelConfig, params: dict[str, np.ndarray]) -> None:
-    """Raise CheckpointError unless ``params`` has exactly the finite float arrays ``cfg`` needs."""
-    expected = param_shapes(cfg)
-    if set(params) != set(expected):
-        missing = sorted(set(expected) - set(params))
-        extra = sorted(set(params) - set(expected))
-        raise CheckpointError(f"weights do not fit the model config: missing {missing}, unexpected {extra}")
-    for name, shape in expected.items():
-        if params[name].shape != shape:
-            raise CheckpointError(f"weight {name} has shape {params[name].shape}, expected {shape}")
-        if not np.issubdtype(params[name].dtype, np.floating):
-            raise CheckpointError(f"weight {name} has dtype {params[name].dtype}, expected a float type")
-        if not np.isfinite(params[name]).all():
-            raise CheckpointError(f"weight {name} holds NaN or infinite values; the model is unusable "
-                                  "(retrain it, or use an earlier checkpoint)")
 
 
 def _manifest(path: Path) -> dict[str, Any] | None:

@@ -1,6 +1,8 @@
 """The ``charsmith`` command line. The only module that talks to the terminal.
 
-Every error a user can cause prints one line, ``charsmith: error: ...``, and exits 2.
+Every error a user can cause (the ``CharsmithError`` family, and ``OSError`` on the files and
+directories named) prints one line, ``charsmith: error: ...``, and exits 2; any other exception
+is a bug in charsmith and shows its traceback (exit 1).
 """
 
 from __future__ import annotations
@@ -627,7 +629,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except BrokenPipeError:  # e.g. `charsmith sample ... | head`: the reader left; not an error
         _silence_stdout()
         return 0
-    except (ValueError, TypeError, OSError) as e:  # CharsmithError is a ValueError
+    except (CharsmithError, OSError) as e:  # the user's mistakes, and files they named; anything else is a bug
         print(f"charsmith: error: {e}", file=err)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -15,6 +15,8 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
+from charsmith.errors import DataError
+
 __all__ = ["add_parser", "run"]
 
 
@@ -70,11 +72,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def _read(path: str) -> str:
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"{path}: no such file")
+        raise DataError(f"{path}: no such file")
     try:
         return p.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise ValueError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+        raise DataError(f"{path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
 
 
 def _dinos(args: argparse.Namespace, out: TextIO) -> int:
@@ -85,7 +87,7 @@ def _dinos(args: argparse.Namespace, out: TextIO) -> int:
     data = _read(args.file).lower()
     char_to_ix, ix_to_char = dinos.char_maps(data)
     if "\n" not in char_to_ix:
-        raise ValueError(f"{args.file} holds a single name; it needs one name per line")
+        raise DataError(f"{args.file} holds a single name; it needs one name per line")
     vocab_size = len(char_to_ix)
     print("There are %d total characters and %d unique characters in your data." % (len(data), vocab_size), file=out)
 

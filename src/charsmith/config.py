@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from charsmith.errors import InputError
+
 __all__ = ["CELLS", "ModelConfig", "TrainConfig", "config_from_dict"]
 
 CELLS = ("rnn", "lstm", "gru")
@@ -20,12 +22,12 @@ MODES = ("lines", "text")
 
 def _positive_int(name: str, value: object) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise InputError(f"{name} must be a positive integer, got {value!r}")
 
 
 def _non_negative_int(name: str, value: object) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        raise InputError(f"{name} must be a non-negative integer, got {value!r}")
 
 
 def _fraction(name: str, value: object, *, low_open: bool, high: float, high_open: bool) -> None:
@@ -36,12 +38,12 @@ def _fraction(name: str, value: object, *, low_open: bool, high: float, high_ope
     if not ok:
         lo = "(0" if low_open else "[0"
         hi = f"{high})" if high_open else f"{high}]"
-        raise ValueError(f"{name} must be in {lo}, {hi}, got {value!r}")
+        raise InputError(f"{name} must be in {lo}, {hi}, got {value!r}")
 
 
 def _choice(name: str, value: object, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        raise InputError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,7 @@ class ModelConfig:
         _non_negative_int("categories", self.categories)
         _non_negative_int("cat_embed", self.cat_embed)
         if (self.categories > 0) != (self.cat_embed > 0):
-            raise ValueError(f"cat_embed must be > 0 exactly when categories > 0, got categories={self.categories}, "
+            raise InputError(f"cat_embed must be > 0 exactly when categories > 0, got categories={self.categories}, "
                              f"cat_embed={self.cat_embed}")
 
 
@@ -122,19 +124,19 @@ class TrainConfig:
         _fraction("val_fraction", self.val_fraction, low_open=False, high=0.5, high_open=False)
         _fraction("min_lr_ratio", self.min_lr_ratio, low_open=False, high=1.0, high_open=False)
         if not isinstance(self.init, str):
-            raise ValueError(f"init must be a bundled model name or a checkpoint directory, got {self.init!r}")
+            raise InputError(f"init must be a bundled model name or a checkpoint directory, got {self.init!r}")
         for name in ("weight_decay", "clip_norm", "clip_value", "minutes"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}")
+                raise InputError(f"{name} must be a non-negative number, got {value!r}")
 
 
 def config_from_dict(cls: type, data: Any) -> Any:
     """Build ``cls`` from a JSON object, rejecting unknown or missing fields by name."""
     if not isinstance(data, dict):
-        raise ValueError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
+        raise InputError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        raise ValueError(f"{cls.__name__} has no field(s) {', '.join(unknown)}")
+        raise InputError(f"{cls.__name__} has no field(s) {', '.join(unknown)}")
     return cls(**data)

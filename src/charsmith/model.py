@@ -41,6 +41,7 @@ import numpy as np
 
 from charsmith import backend
 from charsmith.config import ModelConfig
+from charsmith.errors import InputError
 from charsmith.nn import layer, loss
 
 __all__ = [
@@ -136,21 +137,26 @@ def init_params(
     return params
 
 
-def check_params(params: dict[str, np.ndarray], cfg: ModelConfig) -> None:
-    """Raise ValueError unless ``params`` has exactly the keys and shapes of ``cfg``, one float dtype."""
+def check_params(params: dict[str, np.ndarray], cfg: ModelConfig, *, finite: bool = False) -> None:
+    """Raise InputError unless ``params`` has exactly the keys and shapes of ``cfg``, all of one
+    float dtype (W_out's); with ``finite``, also unless every value is finite (a pass over all
+    the weights: loading a checkpoint checks it, each forward does not)."""
     shapes = param_shapes(cfg)
     if params.keys() != shapes.keys():
         missing = [k for k in shapes if k not in params]
-        extra = [k for k in params if k not in shapes]
-        raise ValueError(f"params do not match the config: missing {missing}, unexpected {extra}")
+        extra = sorted(k for k in params if k not in shapes)
+        raise InputError(f"weights do not fit the model config: missing {missing}, unexpected {extra}")
     dtype = getattr(params["W_out"], "dtype", None)
     for name, shape in shapes.items():
         value = params[name]
         if not isinstance(value, np.ndarray) or value.shape != shape:
             got = getattr(value, "shape", type(value).__name__)
-            raise ValueError(f"param {name!r}: expected shape {shape}, got {got}")
-        if value.dtype != dtype or dtype.kind != "f":
-            raise ValueError(f"param {name!r}: expected float dtype {dtype} like W_out, got {value.dtype}")
+            raise InputError(f"weight {name} has shape {got}, expected {shape}")
+        if dtype is None or dtype.kind != "f" or value.dtype != dtype:
+            raise InputError(f"weight {name} has dtype {value.dtype}, expected one float type for all (W_out's {dtype})")
+        if finite and not np.isfinite(value).all():
+            raise InputError(f"weight {name} holds NaN or infinite values; the model is unusable "
+                             "(retrain it, or use an earlier checkpoint)")
 
 
 def init_state(cfg: ModelConfig, batch: int, dtype: Any = np.float32) -> State:
