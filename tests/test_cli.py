@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import PACKAGE_ROOT, make_names
 
-from charsmith.checkpoint import data_files
+from charsmith.checkpoint import data_files, load_checkpoint
 from charsmith.cli import main
 
 
@@ -161,6 +161,12 @@ def test_bad_training_files(tmp_path: Path, capsys, name: str, fragments: list[s
         (["eval", "{ckpt}", "{tmp}/missing.txt"], ["no such file"]),
         (["score", "{ckpt}", "ba", "--threads", "-1"], ["--threads", "must be >= 0"]),
         (["frobnicate"], ["invalid choice"]),
+        (["sample", "{ckpt}", "--suffix", "a", "--suffix", "b"], ["--suffix was given twice"]),
+        (["sample", "{ckpt}", "--length", "20"], ["--length is for text models", "--max-len"]),
+        (["sample", "{ckpt}", "--beam", "3", "--temperature", "0.5"], ["--beam takes the likeliest", "--temperature"]),
+        (["sample", "{ckpt}", "--greedy", "--beam", "3"], ["--greedy is a beam of width 1"]),
+        (["sample", "{ckpt}", "--temprature", "2"], ["unrecognized arguments: --temprature", "charsmith sample --help"]),
+        (["train", "{names}", "--out", "{tmp}/n.txt/run", "--steps", "1"], ["n.txt/run", "Not a directory"]),
     ],
 )
 def test_bad_arguments(tmp_path: Path, ckpt: str, capsys, argv: list[str], fragments: list[str]) -> None:
@@ -223,6 +229,40 @@ def test_existing_checkpoint_needs_resume_or_force(tmp_path: Path, capsys) -> No
     assert run(base[:-1] + ["--steps", "6", "--resume", "--quiet"], capsys)[0] == 0
     assert resume_step(tmp_path / "r") == 6
     assert run(base + ["--force"], capsys)[0] == 0
+
+
+def test_items_may_follow_options_and_short_results_say_why(ckpt: str, capsys) -> None:
+    code, stdout, _ = run(["score", ckpt, "--sort", "bob", "ba", "--json"], capsys)
+    assert code == 0 and {r["item"] for r in json.loads(stdout)["scores"]} == {"bob", "ba"}
+    code, stdout, err = run(["sample", ckpt, "-n", "3", "--max-len", "40", "--seed", "1", "--allow-known"], capsys)
+    assert code == 0 and "e+" not in err and "% of" in err  # an acceptance of 100% reads 100%, not 1e+02%
+    code, stdout, err = run(["sample", ckpt, "-n", "3", "--top-k", "1", "--max-draws", "50"], capsys)
+    assert code == 1 and "items of the data set or repeats" in err and "constraints" not in err
+
+
+def test_without_held_out_items_the_training_loss_is_named_so(tmp_path: Path, capsys) -> None:
+    data = tmp_path / "names.txt"
+    data.write_text("\n".join(make_names(50)))
+    code, stdout, _ = run(["train", str(data), "--out", str(tmp_path / "r"), "--steps", "2", "--hidden", "8",
+                           "--val-fraction", "0", "--quiet"], capsys)
+    assert code == 0 and "best training loss" in stdout and "validation" not in stdout and "after 2 steps" in stdout
+
+
+def test_resume_continues_with_the_saved_options(tmp_path: Path, capsys) -> None:
+    data = tmp_path / "names.txt"
+    data.write_text("\n".join(make_names(100)))
+    out = str(tmp_path / "r")
+    first = ["train", str(data), "--out", out, "--steps", "4", "--eval-every", "2", "--hidden", "8", "--model", "rnn",
+             "--layers", "1", "--lr", "0.02", "--seed", "3", "--quiet"]
+    assert run(first, capsys)[0] == 0
+    assert run(["train", str(data), "--out", out, "--resume", "--steps", "6", "--quiet"], capsys)[0] == 0
+    assert resume_step(tmp_path / "r") == 6
+    ckpt = load_checkpoint(tmp_path / "r")
+    assert (ckpt.model.cell, ckpt.model.hidden, ckpt.train.lr, ckpt.train.seed) == ("rnn", 8, 0.02, 3)
+    code, _, err = run(["train", str(data), "--out", out, "--resume", "--steps", "8", "--lr", "0.1"], capsys)
+    assert_one_line_error(code, err, "used lr 0.02, not 0.1", "drop that option")
+    code, _, err = run(["train", str(data), "--out", out, "--resume", "--steps", "8", "--hidden", "16"], capsys)
+    assert_one_line_error(code, err, "used hidden 8, not 16")
 
 
 def test_help_for_every_command(capsys) -> None:
@@ -299,7 +339,7 @@ def test_sample_with_constraints(ckpt: str, capsys: pytest.CaptureFixture[str]) 
 
 def test_nearly_impossible_constraints_say_how_many_were_found(ckpt: str, capsys) -> None:
     code, stdout, err = run(["sample", ckpt, "--suffix", "zzz", "--top-k", "1", "--max-draws", "2000"], capsys)
-    assert code == 0 and stdout.strip() == ""
+    assert code == 1 and stdout.strip() == ""  # fewer items than asked for: exit 1
     import re
 
     effort = re.search(r"found 0 of the 10 items asked for after ([\d,]+) draws and particles", err)

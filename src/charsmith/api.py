@@ -61,7 +61,7 @@ from charsmith.scoring import (
     stream_loss,
     summarize,
 )
-from charsmith.trainer import Progress, Trainer
+from charsmith.trainer import Progress, Trainer, saved_options
 from charsmith.vocab import END, Vocab
 
 __all__ = ["CharModel", "Classification", "bundled_models", "load", "make_trainer", "plan_run", "resolve_model",
@@ -421,7 +421,10 @@ def make_trainer(
     **options: Any,
 ) -> Trainer:
     """A :class:`Trainer` for the file at ``path`` with ``options`` settled by :func:`plan_run`,
-    starting from the weights of ``init`` when given (see :mod:`charsmith.finetune`)."""
+    starting from the weights of ``init`` when given (see :mod:`charsmith.finetune`). With
+    ``resume``, options not given are the saved run's."""
+    if resume:
+        options = {**saved_options(out), **{k: v for k, v in options.items() if v is not None}}
     corpus, model_cfg, train_cfg = plan_run(path, **options)
     info: dict[str, Any] = {"source": Path(path).name}
     params = None

@@ -22,7 +22,7 @@ import math
 import signal
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -32,7 +32,7 @@ from charsmith import __version__, backend
 from charsmith.api import CharModel, bundled_models, load, make_trainer
 from charsmith.config import CELLS, TrainConfig
 from charsmith.data import read_text
-from charsmith.errors import CharsmithError, CharsmithWarning
+from charsmith.errors import CharsmithError, CharsmithWarning, InputError
 from charsmith.generation import PARTICLES, default_max_draws
 from charsmith.trainer import Progress, Trainer
 
@@ -42,10 +42,12 @@ EXIT_USAGE = 2
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors."""
+    """argparse with one-line errors; ``commands`` are the subcommands' parsers."""
+
+    commands: Mapping[str, argparse.ArgumentParser]
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"charsmith: error: {message} (see {self.prog} --help)\n")
 
 
 def _number(kind: type, low: float | None = None, *, strict: bool = True, high: float | None = None,
@@ -75,10 +77,21 @@ NONNEG_FLOAT = _number(float, 0, strict=False)
 
 
 # ----- parsers ---------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
+class _Once(argparse.Action):
+    """An option that may be given once (a second --suffix would silently replace the first)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        if getattr(namespace, self.dest) != self.default:
+            parser.error(f"{option_string} was given twice; give it once")
+        setattr(namespace, self.dest, values)
+
+
+def build_parser() -> _Parser:
     p = _Parser(prog="charsmith", description="Learn a list of names or a text one character at a time; write new ones.")
     p.add_argument("--version", action="version", version=f"charsmith {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    p.commands = sub.choices
     _add_train(sub)
     _add_sample(sub)
     _add_score(sub)
@@ -147,7 +160,8 @@ def _add_sampling_controls(s: argparse.ArgumentParser) -> None:
     s.add_argument("--top-p", type=_number(float, 0, high=1.0, what=" (a probability in (0, 1])"), dest="top_p",
                    default=1.0, help="nucleus sampling: keep the likeliest characters covering this mass")
     s.add_argument("--seed", type=NONNEG_INT, help="make the output reproducible")
-    s.add_argument("--greedy", action="store_true", help="always take the likeliest character")
+    s.add_argument("--greedy", action="store_true", help="always take the likeliest character (lists: the likeliest "
+                   "item on that path, a beam of width 1)")
 
 
 def _add_sample(sub: Any) -> None:
@@ -157,13 +171,13 @@ def _add_sample(sub: Any) -> None:
     s.add_argument("model", help="checkpoint directory or bundled model name")
     s.add_argument("-n", type=POS_INT, help="how many items (default 10; for text models 1)")
     _add_sampling_controls(s)
-    s.add_argument("--prefix", default="", help="start every item (or the text) with this")
+    s.add_argument("--prefix", default="", action=_Once, help="start every item (or the text) with this")
     c = s.add_argument_group("constraints (every item meets all; drawn from the model conditioned on them)")
-    c.add_argument("--suffix", default="", help="end every item with this")
+    c.add_argument("--suffix", default="", action=_Once, help="end every item with this")
     c.add_argument("--contains", action="append", default=[], metavar="TEXT",
                    help="every item contains this (repeat for several)")
-    c.add_argument("--exclude", default="", metavar="CHARS", help="no item contains any of these characters")
-    c.add_argument("--pattern", metavar="REGEX", help="the whole item matches this regular expression (for a text "
+    c.add_argument("--exclude", default="", action=_Once, metavar="CHARS", help="no item contains any of these characters")
+    c.add_argument("--pattern", action=_Once, metavar="REGEX", help="the whole item matches this regular expression (for a text "
                    "model: the continuation begins with a match); see README for the subset supported")
     c.add_argument("--max-len", type=POS_INT, dest="max_len", help="longest item, prefix included (default 50)")
     c.add_argument("--min-len", type=NONNEG_INT, dest="min_len", help="shortest item, prefix included")
@@ -171,7 +185,7 @@ def _add_sample(sub: Any) -> None:
                    help=f"SMC particles per item when matches are rare (default {PARTICLES}; more is closer to exact)")
     c.add_argument("--max-draws", type=POS_INT, dest="max_draws",
                    help="give up after this many draws and particles (default max(200, 4 x particles) x n + 20000)")
-    s.add_argument("--length", type=NONNEG_INT, default=400, help="text mode: characters to add after the prompt")
+    s.add_argument("--length", type=NONNEG_INT, help="text models: characters to add after the prompt (default 400)")
     s.add_argument("--unique", action="store_true", help="no repeated items")
     s.add_argument("--allow-known", action="store_true", dest="allow_known", help="keep items of the data set")
     s.add_argument("--beam", type=POS_INT, help="the n most likely items by beam search of this width")
@@ -272,17 +286,17 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     bar.close()
-    return _finish_train(done, out_dir, out, err)
+    return _finish_train(done, out_dir, bool(len(trainer.corpus.val)), out, err)
 
 
 def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
     corpus, model_cfg, cfg, info = trainer.corpus, trainer.model_cfg, trainer.cfg, trainer.info
     if corpus.mode == "lines":
-        data = (f"{len(corpus.train)} training items, {len(corpus.val)} held out "
+        data = (f"{_count(len(corpus.train), 'training item')}, {len(corpus.val)} held out "
                 f"({corpus.overlap} of them also in training)")
     else:
-        data = f"{len(corpus.train)} training characters, {len(corpus.val)} held out"
-    limits = ", ".join(x for x in (cfg.steps and f"{cfg.steps} steps", cfg.minutes and f"{cfg.minutes:g} min") if x)
+        data = f"{_count(len(corpus.train), 'training character')}, {len(corpus.val)} held out"
+    limits = ", ".join(x for x in (cfg.steps and _count(cfg.steps, "step"), cfg.minutes and f"{cfg.minutes:g} min") if x)
     print(f"data: {corpus.mode} mode, {data}, {corpus.vocab.size} symbols", file=err)
     if corpus.categories is not None:
         held = np.bincount(np.asarray(corpus.val_cats, dtype=np.int64), minlength=corpus.categories.size)
@@ -315,7 +329,7 @@ def _engine() -> str:
     return f"{be.status}, {be.threads} threads" if be.compiled else f"NumPy only: {be.status}"
 
 
-def _finish_train(done: Progress, out_dir: Path, out: TextIO, err: TextIO) -> int:
+def _finish_train(done: Progress, out_dir: Path, held_out: bool, out: TextIO, err: TextIO) -> int:
     messages = {
         "steps": "reached the step limit", "minutes": "reached the time limit",
         "early-stop": "stopped early: the validation loss stopped improving",
@@ -325,9 +339,11 @@ def _finish_train(done: Progress, out_dir: Path, out: TextIO, err: TextIO) -> in
         print(f"charsmith: error: the loss became NaN/inf at step {done.step + 1}; the last good checkpoint is kept "
               f"in {out_dir}; lower --lr or set --clip-norm", file=err)
         return 1
-    best = f"{done.best_val:.4f}" if done.best_val is not None and math.isfinite(done.best_val) else "n/a"
-    print(f"{messages.get(done.reason, done.reason)} after {done.step} steps ({_clock(done.elapsed)}); "
-          f"best validation loss {best} nats/char; checkpoint: {out_dir}", file=out)
+    best = ""
+    if done.best_val is not None and math.isfinite(done.best_val):  # nothing held out: the training loss ranks
+        best = f"best {'validation' if held_out else 'training'} loss {done.best_val:.4f} nats/char; "
+    print(f"{messages.get(done.reason, done.reason)} after {_count(done.step, 'step')} ({_clock(done.elapsed)}); "
+          f"{best}checkpoint: {out_dir}", file=out)
     return 130 if done.reason == "interrupted" else 0
 
 
@@ -381,20 +397,25 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                    "pattern": args.pattern, "min_len": args.min_len, "max_len": args.max_len}
     if args.n is None:
         args.n = 1 if m.mode == "text" else 10
+    _check_search_options(args)
     if m.mode == "text":
         m.condition(args.category)  # a text model has no categories: refuse one
-        texts = m.complete(args.prefix, args.length, n=args.n, temperature=args.temperature, top_k=args.top_k,
+        length = 400 if args.length is None else args.length
+        texts = m.complete(args.prefix, length, n=args.n, temperature=args.temperature, top_k=args.top_k,
                            top_p=args.top_p, seed=args.seed, greedy=args.greedy, particles=args.particles,
                            max_draws=args.max_draws, **constraints)
-        _warn_short(len(texts), args.n, err, drawn=args.max_draws or default_max_draws(args.n, args.particles))
-        return _emit(args, out, {"samples": texts, "model": _config_json(m)}, "\n\n".join(texts))
+        short = _warn_short(len(texts), args.n, err, drawn=args.max_draws or default_max_draws(args.n, args.particles),
+                            constrained=True)
+        return _emit(args, out, {"samples": texts, "model": _config_json(m)}, "\n\n".join(texts)) or short
+    if args.length is not None:
+        raise InputError("--length is for text models; this model writes list items: use --max-len to bound them")
     if args.beam or args.greedy:
         found = m.most_likely(args.n, beam=args.beam or 1, prefix=args.prefix, allow_known=args.allow_known,
                               category=args.category, **constraints)
-        _warn_short(len(found), args.n, err)
+        short = _warn_short(len(found), args.n, err)
         samples = [s for s, _ in found]
         return _emit(args, out, {"samples": samples, "logprobs": [lp for _, lp in found], "model": _config_json(m)},
-                     "\n".join(samples))
+                     "\n".join(samples)) or short
     stream = m.stream(args.n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, prefix=args.prefix,
                       seed=args.seed, allow_known=args.allow_known, unique=args.unique, particles=args.particles,
                       max_draws=args.max_draws, category=args.category, **constraints)
@@ -404,12 +425,13 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.json:
         out.write("".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in report.items()))
         out.write(f", \"model\": {json.dumps(_config_json(m), ensure_ascii=False)}}}\n")
-        return 0
+        return _warn_short(stream.delivered, args.n, err, drawn=stream.drawn, constrained=stream.plan.constrained)
     note = []
     if stream.plan.constrained and stream.acceptance is not None:
         how = (f"items drawn by SMC, {stream.particles} particles each (approximate; more --particles is closer)"
-               if stream.method == "smc" else "items are the exact matches")
-        note.append(f"{100 * stream.acceptance:.2g}% of {stream.plain_draws:,} plain draws met the constraints; {how}")
+               if stream.method == "smc" else "items are exact matches")
+        note.append(f"{100 * stream.acceptance:.3g}% of {_count(stream.plain_draws, 'plain draw')} met the constraints"
+                    + (f"; {how}" if stream.delivered else ""))
     if stream.dropped_known:
         note.append(f"dropped {_count(stream.dropped_known, 'item')} already in the data set "
                     "(--allow-known keeps them)")
@@ -417,8 +439,20 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         note.append(f"dropped {_count(stream.dropped_duplicate, 'repeat')}")
     if note:
         print("; ".join(note), file=err)
-    _warn_short(stream.delivered, args.n, err, drawn=stream.drawn)
-    return 0
+    return _warn_short(stream.delivered, args.n, err, drawn=stream.drawn, constrained=stream.plan.constrained)
+
+
+def _check_search_options(args: argparse.Namespace) -> None:
+    """--beam and --greedy take the likeliest items: refuse what only sampling uses."""
+    if args.beam and args.greedy:
+        raise InputError("--greedy is a beam of width 1: give --greedy or --beam N, not both")
+    if not (args.beam or args.greedy):
+        return
+    search = "--beam" if args.beam else "--greedy"
+    for flag, value, default in (("--temperature", args.temperature, 1.0), ("--top-k", args.top_k, 0),
+                                 ("--top-p", args.top_p, 1.0), ("--seed", args.seed, None), ("--unique", args.unique, False)):
+        if value != default:
+            raise InputError(f"{search} takes the likeliest items, so {flag} has no effect: drop one of them")
 
 
 def _write_stream(stream: Iterable[str], as_json: bool, out: TextIO) -> None:
@@ -442,16 +476,21 @@ def _count(k: int, noun: str) -> str:
     return f"{k:,} {noun}{'' if k == 1 else 's'}"
 
 
-def _warn_short(found: int, asked: int, err: TextIO, *, drawn: int | None = None) -> None:
+def _warn_short(found: int, asked: int, err: TextIO, *, drawn: int | None = None, constrained: bool = False) -> int:
+    """Say so when fewer items were found than asked for; the exit status: 1 then, else 0."""
     if found >= asked:
-        return
+        return 0
     if drawn is None:  # beam search
         print(f"charsmith: warning: the search found {found} of the {asked} items asked for; widen --beam, "
               "loosen the constraints or pass --allow-known", file=err)
-        return
-    print(f"charsmith: warning: found {found} of the {asked} items asked for after {drawn:,} draws and particles; "
-          "the constraints are too unlikely under this model: loosen them, raise --max-draws or --temperature, "
-          "or pass --allow-known", file=err)
+    elif constrained:
+        print(f"charsmith: warning: found {found} of the {asked} items asked for after {drawn:,} draws and particles; "
+              "the constraints are too unlikely under this model: loosen them, raise --max-draws or --temperature, "
+              "or pass --allow-known", file=err)
+    else:
+        print(f"charsmith: warning: found {found} of the {asked} items asked for after {drawn:,} draws; the rest were "
+              "items of the data set or repeats: pass --allow-known, raise --temperature or --max-draws", file=err)
+    return 1
 
 
 def _items(args: argparse.Namespace, what: str) -> list[str]:
@@ -482,8 +521,9 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     r = m.evaluate(args.file, category=args.category)
     data = {"loss": r.loss, "bits_per_char": r.bits_per_char, "n_chars": r.n_chars, "n_items": r.n_items,
             "model": _config_json(m)}
-    return _emit(args, out, data, f"{r.loss:.4f} nats/char ({r.bits_per_char:.4f} bits/char) over {r.n_chars} "
-                                  f"characters" + (f" in {r.n_items} items" if m.mode == "lines" else ""))
+    return _emit(args, out, data, f"{r.loss:.4f} nats/char ({r.bits_per_char:.4f} bits/char) over "
+                                  f"{_count(r.n_chars, 'character')}"
+                                  + (f" in {_count(r.n_items, 'item')}" if m.mode == "lines" else ""))
 
 
 def cmd_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -603,6 +643,24 @@ def _silence_stdout() -> None:
         pass
 
 
+def _os_error(e: OSError) -> str:
+    """``/proc/x: No such file or directory``, not ``[Errno 2] No such file or directory: '/proc/x'``."""
+    if not (e.filename and e.strerror):
+        return str(e)
+    return f"{e.filename}" + (f" -> {e.filename2}" if e.filename2 else "") + f": {e.strerror}"
+
+
+def _parse(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse ``argv``; items may also follow options (``classify languages --top 1 Rossi``)."""
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if isinstance(getattr(args, "items", None), list) and not any(x.startswith("-") for x in extra):
+            args.items += extra
+        else:
+            parser.commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "score": cmd_score, "eval": cmd_eval, "classify": cmd_classify,
             "info": cmd_info, "bench": cmd_bench, "serve": cmd_serve}
 
@@ -613,7 +671,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     err = err or sys.stderr
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = _parse(parser, argv)
     except SystemExit as e:
         return int(e.code or 0)
     try:
@@ -630,7 +688,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         _silence_stdout()
         return 0
     except (CharsmithError, OSError) as e:  # the user's mistakes, and files they named; anything else is a bug
-        print(f"charsmith: error: {e}", file=err)
+        print(f"charsmith: error: {_os_error(e) if isinstance(e, OSError) else e}", file=err)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("charsmith: interrupted", file=err)

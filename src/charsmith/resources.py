@@ -65,6 +65,8 @@ def available_memory() -> int | None:
 
 
 def _size(n: int) -> str:
+    if n >= 1e12:
+        return f"{n / 1e12:,.0f} TB"
     return f"{n / 1e9:,.1f} GB" if n >= 1e8 else f"{n / 1e6:,.0f} MB"
 
 
@@ -74,8 +76,9 @@ def check_training_memory(model: ModelConfig, train: TrainConfig, max_len: int) 
     have = available_memory()
     if have is not None and need > have:
         _, P = param_count(model)
+        seq = f", sequences of {train.seq_len}" if train.mode == "text" else ""
         raise ResourceError(
             f"training this model needs about {_size(need)} ({P:,} parameters: {model.layers} layer(s) of "
-            f"hidden {model.hidden}, batch {train.batch_size}), more than the {_size(have)} of memory available; "
-            "lower --hidden, --layers or --batch-size"
+            f"hidden {model.hidden}, batch {train.batch_size}{seq}), more than the {_size(have)} of memory available; "
+            f"lower --hidden, --layers{', --seq-len' if seq else ''} or --batch-size"
         )

@@ -47,13 +47,14 @@ from charsmith.rundir import METRICS_FILE, RESUME_FILE, RunLock, open_run_dir
 from charsmith.safeload import NpzReader, json_from_bytes, read_regular
 from charsmith.scoring import lines_loss, stream_loss
 
-__all__ = ["Progress", "Trainer", "train_step"]
+__all__ = ["Progress", "Trainer", "saved_options", "train_step"]
 
 RESUME_FORMAT = "charsmith-resume"
 RESUME_VERSION = 1
 DEFAULT_PATIENCE = 5  # used when neither steps nor minutes bound the run
 DROPOUT_STREAM, PREVIEW_STREAM = 1, 2  # seeded_rng keys (TrainBatches uses 0 for the data order)
 RESUMABLE_CHANGES = ("steps", "minutes", "patience", "eval_every", "eval_chars")  # may differ on --resume
+MAX_RESUME_BYTES = 1 << 36  # a resume state is read whole; a bound only against a device or a runaway file
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,25 @@ def train_step(
     norm = opt.apply(grads, lr=lr, t=t, clip_norm=clip_norm, clip_value=clip_value, weight_decay=weight_decay)
     ok = math.isfinite(loss) and math.isfinite(norm)
     return float(loss), (new_state if ok else state), ok
+
+
+def saved_options(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The options of the run saved in ``out_dir`` (ModelConfig and TrainConfig fields of its
+    resume state, those the data sets left out): what a resumed run continues with, unless
+    an option is given again."""
+    file = Path(out_dir) / RESUME_FILE
+    if not file.is_file():
+        raise CheckpointError(f"nothing to resume in {out_dir} (no {RESUME_FILE}); drop --resume to start a new run")
+    reader = NpzReader(read_regular(file, MAX_RESUME_BYTES), file)
+    if "state" not in reader.names:
+        raise CheckpointError(f"{file} was written by an older charsmith and cannot be resumed; start over with --force")
+    state = json_from_bytes(reader.array("state", (None,), "u", max_bytes=1 << 20).tobytes(), file)
+    try:
+        saved = {**state["model"], **state["train"]}
+    except (KeyError, TypeError):
+        raise CheckpointError(f"{file} is corrupt (no run options); start over with --force") from None
+    derived = {"vocab_size", "categories"} | (set() if saved.get("categories") else {"cat_embed"})  # set by the data
+    return {k: v for k, v in saved.items() if k not in derived}
 
 
 class Trainer:
@@ -371,13 +391,12 @@ class Trainer:
             raise CheckpointError(f"the training data differs from the run in {out}; resume with the same file and options")
         model_cfg = config_from_dict(ModelConfig, state["model"])
         train_cfg = config_from_dict(TrainConfig, state["train"])
-        if model_cfg != self.model_cfg:
-            raise CheckpointError(f"the model options differ from the run in {out} ({model_cfg}); resume with the same ones")
-        for f in dataclasses.fields(TrainConfig):
-            was, now = getattr(train_cfg, f.name), getattr(self.cfg, f.name)
-            if f.name not in RESUMABLE_CHANGES and was != now:
-                raise CheckpointError(f"the run in {out} used {f.name} {was!r}, not {now!r}; resume with the same options "
-                                      f"(only {', '.join(RESUMABLE_CHANGES)} may change)")
+        for was_cfg, now_cfg in ((model_cfg, self.model_cfg), (train_cfg, self.cfg)):
+            for f in dataclasses.fields(was_cfg):
+                was, now = getattr(was_cfg, f.name), getattr(now_cfg, f.name)
+                if f.name not in RESUMABLE_CHANGES and was != now:
+                    raise CheckpointError(f"the run in {out} used {f.name} {was!r}, not {now!r}; drop that option to "
+                                          f"resume (only {', '.join(RESUMABLE_CHANGES)} may change)")
 
     def _trim_metrics(self) -> None:
         """Drop metrics lines past the resumed step (written after the resume state was saved)."""
