@@ -110,9 +110,11 @@ def test_lowercase_models_lowercase_their_input(names: charsmith.CharModel) -> N
     assert names.lowercase  # the dinosaurs model learned lower-cased names
     assert names.score(["Rex"])[0] == names.score(["rex"])[0]
     assert names.sample(4, prefix="Ty", seed=2) == names.sample(4, prefix="ty", seed=2)
-    assert not charsmith.load("names").lowercase
-    with pytest.raises(InputError, match="never saw: 'E'"):
-        charsmith.load("names").score(["Emma"])
+    uncased = charsmith.load("names")  # trained without --lowercase on data with no capitals
+    assert uncased.lowercase and uncased.score(["Emma"])[0] == uncased.score(["emma"])[0]
+    assert not charsmith.load("shakespeare").lowercase  # capitals are its own characters
+    with pytest.raises(InputError, match="never saw: '7'"):
+        uncased.score(["Emma7"])
 
 
 def test_is_known(names: charsmith.CharModel, bard: charsmith.CharModel) -> None:

@@ -109,8 +109,8 @@ class Classification:
 class CharModel:
     """A trained model: a checkpoint plus convenient methods.
 
-    Text given to a model trained with ``lowercase`` (a prefix, a prompt, items to score)
-    is lower-cased first, as its training data was. ``timeout`` (seconds) stops a call that
+    Text given to a model that knows no capital letters (trained with ``lowercase``, or on
+    data without any: a prefix, a prompt, constraints, items to score) is lower-cased first. ``timeout`` (seconds) stops a call that
     runs longer with TimeLimitError.
 
     For a model with categories, ``category`` (in ``sample``, ``stream``, ``most_likely``,
@@ -126,8 +126,11 @@ class CharModel:
 
     @property
     def lowercase(self) -> bool:
-        """Whether the model learned lower-cased data (and so lower-cases what it is given)."""
-        return bool(self.ckpt.train and self.ckpt.train.lowercase)
+        """Whether the model lower-cases what it is given: it was trained with ``lowercase``,
+        or its vocabulary has small letters and no capitals (so "Emma" means "emma")."""
+        chars = self.ckpt.vocab.chars
+        uncased = any(c != c.upper() for c in chars) and all(c == c.lower() for c in chars)
+        return bool(self.ckpt.train and self.ckpt.train.lowercase) or uncased
 
     def _text(self, text: str) -> str:
         return text.lower() if self.lowercase else text
@@ -164,7 +167,7 @@ class CharModel:
     def plan(self, constraints: Constraints, *, text_length: int | None = None) -> Plan:
         """``constraints`` compiled for this model (lower-cased first if it was trained on
         lower-cased data). ConstraintError, before any sampling, if they cannot be met."""
-        if self.ckpt.train is not None and self.ckpt.train.lowercase:
+        if self.lowercase:
             constraints = constraints.lower()
         return constraints.plan(self.ckpt.vocab, text_length=text_length)
 
