@@ -89,7 +89,7 @@ def test_interrupt_then_resume_continues_the_run(tmp_path: Path) -> None:
     np.testing.assert_array_equal(resumed.params["W_out"], trainer.params["W_out"])
     done = resumed.run()
     assert done.reason == "steps" and done.step == 90
-    with pytest.raises(CheckpointError, match="used cell .rnn., not .gru."):
+    with pytest.raises(CheckpointError, match=r"used cell 'rnn', not 'gru'"):
         Trainer(c, ModelConfig("gru", c.vocab.size, 32), tcfg, tmp_path / "r", resume=True)
     with pytest.raises(CheckpointError, match="training data differs"):
         Trainer(corpus(300), mcfg, tcfg, tmp_path / "r", resume=True)
