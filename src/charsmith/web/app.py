@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -67,7 +67,7 @@ def create_app(models: Models | None = None, limits: Limits | None = None, *,
         Route("/api/classify", api.classify, methods=["POST"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))] if allowed_hosts else []
+    middleware = [Middleware(_HostCheck, allowed=frozenset(allowed_hosts))] if allowed_hosts else []
     handlers: dict[Any, Callable[..., Any]] = {
         RequestError: lambda _, e: _error(e.status, e.message, e.limit),
         UnknownModel: lambda _, e: _error(404, str(e)),
@@ -81,6 +81,22 @@ def create_app(models: Models | None = None, limits: Limits | None = None, *,
 
 def _error(status: int, message: str, limit: str | None = None) -> JSONResponse:
     return JSONResponse({"error": message, **({"limit": limit} if limit else {})}, status_code=status)
+
+
+class _HostCheck:
+    """Answer only requests whose Host header names one of ``allowed`` (port aside); others
+    get a JSON 400 like every other refusal."""
+
+    def __init__(self, app: Any, allowed: frozenset[str]) -> None:
+        self.app, self.allowed = app, allowed
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        host = Headers(scope=scope).get("host", "").rsplit(":", 1)[0] if scope["type"] == "http" else None
+        if host is not None and host not in self.allowed:
+            served = " or ".join(sorted(self.allowed))
+            await _error(400, f"this server answers to {served}, not {host!r}; open it by that name")(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _internal_error(request: Request, exc: Exception) -> JSONResponse:
@@ -138,6 +154,8 @@ class _Api:
     async def sample(self, request: Request) -> Response:
         o = parse(await self._json(request), SAMPLE)
         m = self.models.get(o["model"])
+        if m.mode != "lines":
+            raise RequestError(422, f"model {o['model']!r} writes running text, not list items; use /api/complete")
         check_limit(self.limits, "max_n", o["n"], "n")
         if o["max_len"] is not None:
             check_limit(self.limits, "max_len", o["max_len"], "max_len")
