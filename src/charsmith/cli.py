@@ -33,7 +33,7 @@ from charsmith.api import CharModel, bundled_models, load, make_trainer
 from charsmith.config import CELLS, TrainConfig
 from charsmith.data import read_text
 from charsmith.errors import CharsmithError, CharsmithWarning, InputError
-from charsmith.generation import PARTICLES, default_max_draws
+from charsmith.generation import PARTICLES, SampleStream, default_max_draws
 from charsmith.trainer import Progress, Trainer
 
 __all__ = ["main"]
@@ -455,18 +455,19 @@ def _check_search_options(args: argparse.Namespace) -> None:
             raise InputError(f"{search} takes the likeliest items, so {flag} has no effect: drop one of them")
 
 
-def _write_stream(stream: Iterable[str], as_json: bool, out: TextIO) -> None:
-    """Write items as they come (a JSON array's opening and items with ``as_json``), flushing
-    once per batch the stream draws."""
-    last = -1
+def _write_stream(stream: SampleStream, as_json: bool, out: TextIO) -> None:
+    """Write items as they come (a JSON array's opening and items with ``as_json``): one
+    write and one flush per batch the stream draws."""
     if as_json:
         out.write('{"samples": [')
-    for i, item in enumerate(stream):
-        drawn = getattr(stream, "drawn", 0)
-        if drawn != last:
-            out.flush()
-            last = drawn
-        out.write((", " if i else "") + json.dumps(item, ensure_ascii=False) if as_json else item + "\n")
+    sep = ""
+    for items in stream.batches():
+        if as_json:
+            out.write(sep + ", ".join(json.dumps(item, ensure_ascii=False) for item in items))
+            sep = ", "
+        else:
+            out.write("\n".join(items) + "\n")
+        out.flush()
     if as_json:
         out.write("]")
     out.flush()

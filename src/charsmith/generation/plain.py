@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from charsmith.generation.constraints import Plan
-from charsmith.generation.controls import Controls, draw
+from charsmith.generation.controls import Controls
 from charsmith.generation.stepper import Stepper
 from charsmith.vocab import Vocab
 
@@ -43,10 +43,14 @@ def draw_matches(
             lengths[idx] = width
             break
         logits, rows = stepper.step(x, rows)
-        p = controls.probs(logits)  # (b, V)
-        if cut and plan.ends and t < plan.min_len:
-            p[:, END_ID] = 0.0  # a quick look keeps every row: too short to end, so it goes on
-        x = p.argmax(axis=1) if rng is None else draw(p, rng)
+        banned = END_ID if cut and plan.ends and t < plan.min_len else None  # a quick look: too short to end
+        if rng is None:
+            p = controls.probs(logits)  # (b, V)
+            if banned is not None:
+                p[:, banned] = 0.0
+            x = p.argmax(axis=1)
+        else:
+            x = controls.sample(logits, rng, banned=banned)
         ok = plan.permits(t, states, x)
         done = ok & (x == END_ID) if plan.ends else ok & (t + 1 == plan.max_len)
         if t < plan.max_len:

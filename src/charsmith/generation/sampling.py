@@ -21,6 +21,7 @@ same output every time.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -93,32 +94,56 @@ class SampleStream:
         self.max_draws = max_draws or default_max_draws(self.n, self.particles)
         self.method = method if plan.constrained or method != "auto" else "rejection"
         self.acceptance: float | None = None
-        self.drawn = self.plain_draws = self.matched = self.delivered = 0
+        self.drawn = self.plain_draws = self.matched = self.accepted = 0
         self.dropped_known = self.dropped_duplicate = self._smc_groups = self._smc_found = 0
         self._seen: set[str] = set()
         self._twist: Twist | None = None
-        self._items = self._run()
+        self._lists = self._run()
+        self._buffer: list[str] = []  # the current batch's accepted items, handed out from _pos on
+        self._pos = 0
 
     def __iter__(self) -> SampleStream:
         return self
 
     def __next__(self) -> str:
-        return next(self._items)
+        while self._pos == len(self._buffer):
+            self._buffer, self._pos = next(self._lists), 0
+        self._pos += 1
+        return self._buffer[self._pos - 1]
+
+    def batches(self) -> Iterator[list[str]]:
+        """The items not yet handed out, as lists of one model batch each (for writers: one
+        write per batch rather than per item)."""
+        if self._pos < len(self._buffer):
+            rest, self._buffer, self._pos = self._buffer[self._pos:], [], 0
+            yield rest
+        for items in self._lists:
+            self._buffer, self._pos = items, len(items)
+            yield items
+
+    @property
+    def delivered(self) -> int:
+        """Items handed out so far."""
+        return self.accepted - (len(self._buffer) - self._pos)
 
     @property
     def exhausted(self) -> bool:
         """Whether the effort bound ran out before ``n`` items were found."""
-        return self.delivered < self.n and self.drawn >= self.max_draws
+        return self.accepted < self.n and self.drawn >= self.max_draws
 
     def result(self) -> SampleResult:
         samples = list(self)
         return SampleResult(samples, self.drawn, self.dropped_known, self.dropped_duplicate, self.method,
                             self.acceptance)
 
-    def _run(self) -> Iterator[str]:
+    def _run(self) -> Iterator[list[str]]:
+        """Lists of accepted items, one per model batch, n items in all at most. Drops are
+        counted up to the n-th item, as if the items were examined one at a time."""
         for batch in self._batches():
-            old = is_known(batch, self.known) if self.known is not None else np.zeros(len(batch), dtype=bool)
-            for item, is_old in zip(batch, old, strict=True):
+            need = self.n - self.accepted
+            old = is_known(batch, self.known).tolist() if self.known is not None else itertools.repeat(False)
+            kept: list[str] = []
+            for item, is_old in zip(batch, old):
                 if is_old:
                     self.dropped_known += 1
                 elif self.unique and item in self._seen:
@@ -126,10 +151,14 @@ class SampleStream:
                 else:
                     if self.unique:
                         self._seen.add(item)
-                    self.delivered += 1
-                    yield item
-                    if self.delivered == self.n:
-                        return
+                    kept.append(item)
+                    if len(kept) == need:
+                        break
+            self.accepted += len(kept)
+            if kept:
+                yield kept
+            if self.accepted == self.n:
+                return
 
     def _batches(self) -> Iterator[list[str]]:
         """Lists of matching items, a model batch at a time, until n are delivered or the
@@ -139,13 +168,12 @@ class SampleStream:
             self.method = "rejection"
             self.acceptance = 0.0
             yield self._plain(self._afford(min(self.chunk, max(2 * self.n, 4 * self.particles))))
-        while self.delivered < self.n and self.drawn < self.max_draws:
-            need = self.n - self.delivered
+        while self.accepted < self.n and self.drawn < self.max_draws:
+            need = self.n - self.accepted
             if auto and self.method == "rejection" and (self.acceptance or 0.0) * self.particles < 1:
                 self.method = "smc"  # rejection would now cost more draws per item than SMC's particles
             if self.method == "rejection":
-                rate = self.delivered / self.drawn if self.delivered else (self.acceptance or 0.5)
-                yield self._plain(self._afford(min(self.chunk, math.ceil(1.1 * need / rate) + 16)))
+                yield self._plain(self._afford(min(self.chunk, self._plain_round(need))))
             else:
                 rate = self._smc_found / self._smc_groups if self._smc_found else 1.0
                 groups = min(max(self.chunk // self.particles, 1), math.ceil(1.1 * need / rate) + 1)
@@ -153,6 +181,21 @@ class SampleStream:
                 if groups == 0:
                     return
                 yield self._smc(groups)
+
+    def _plain_round(self, need: int) -> int:
+        """Plain draws for ``need`` more items: the expected number at the rate observed so
+        far (items accepted per draw, after the constraints, the novelty filter and
+        ``unique``) plus two standard deviations, so that one round usually suffices. Before
+        any draw, the rate is the pilot's acceptance, else 1 (a plan without constraints
+        keeps nearly every draw); after draws that found nothing, the next round doubles."""
+        if self.accepted:
+            rate = self.accepted / self.drawn
+        elif self.drawn:
+            return 2 * self.drawn
+        else:
+            rate = self.acceptance or 1.0
+        expect = need / rate
+        return math.ceil(expect + 2 * math.sqrt(expect * (1 - rate))) + 1
 
     def _afford(self, size: int) -> int:
         return max(min(size, self.max_draws - self.drawn), 0)
