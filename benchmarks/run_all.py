@@ -53,7 +53,6 @@ def main(argv: list[str] | None = None) -> int:
         res = {}
         res["train"] = run("bench_train", ["--cells", "gru"] if args.quick else [], common, tmp)
         res["seeds"] = run("bench_seeds", [], common, tmp)
-        res["sample"] = run("bench_sample", [], common, tmp)
         res["flops"] = run("bench_flops", [], common, tmp)
         res["memory"] = run("bench_memory", [], [c for c in common if c not in common[:4]], tmp)
         res["profile"] = run("bench_profile", [], [c for c in common if c not in common[:4]], tmp)
@@ -80,11 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         src = os.path.relpath(src, HERE.parent)  # no absolute machine paths in the results
     w(f"- data: makemore names (`{src}`, relative to the repo); a character = a real target (letters + end token)\n")
     w("## Commands\n")
-    for key in ("train", "seeds", "sample", "flops", "memory", "profile"):
+    for key in ("train", "seeds", "flops", "memory", "profile"):
         w(f"- `{res[key][0]}`")
     w("\nHeld-out loss per wall-clock minute (the quality targets) is in `QUALITY.md`, made by "
       "`python benchmarks/quality.py`, with the names-by-language references made by `python benchmarks/lang_refs.py`; "
-      "the classic notebook functions' speed by `python benchmarks/bench_classic.py`.\n")
+      "the classic notebook functions' speed by `python benchmarks/bench_classic.py`; sampling speed (the bundled "
+      "models through the CLI and the API, and PyTorch on the same weights) by `python benchmarks/bench_sample.py "
+      "--write`, in its own section below.\n")
     # training
     tr = res["train"][1]
     w("## Training throughput vs PyTorch (embedding 64, 1 layer, Adam, clip-norm 5)\n")
@@ -109,14 +110,6 @@ def main(argv: list[str] | None = None) -> int:
     w("| --- | ---: | ---: | ---: |")
     for r in res["seeds"][1]["rows"]:
         w(f"| {r['case']} | {fmt(r['charsmith'])} | {fmt(r['reference'])} | **{r['ratio']:.1f}x** ({r['spread'][0]:.1f}–{r['spread'][1]:.1f}) |")
-    w("")
-    # sampling
-    w("## Batched sampling vs PyTorch (GRU E64, same weights, names/s)\n")
-    w("| hidden | names per call | charsmith names/s | torch 2 threads | torch 1 thread | **ratio** |")
-    w("| ---: | ---: | ---: | ---: | ---: | ---: |")
-    for r in res["sample"][1]["rows"]:
-        rt = r["rates"]
-        w(f"| {r['hidden']} | {r['n']} | {fmt(rt['charsmith'])} | {fmt(rt.get('torch_2t'))} | {fmt(rt.get('torch_1t'))} | **{fmt(r.get('ratio_vs_best_torch'), '.2f')}x** |")
     w("")
     # flops
     fl = res["flops"][1]

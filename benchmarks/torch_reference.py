@@ -90,16 +90,21 @@ def make_trainer(model: TorchCharModel, *, lr: float = 3e-3, clip_norm: float = 
 
 @torch.inference_mode()
 def sample_names(model: TorchCharModel, n: int, end: int, chars: str, *, max_len: int = 50,
-                 generator: torch.Generator | None = None) -> list[str]:
+                 generator: torch.Generator | None = None, temperature: float = 1.0, top_k: int = 0) -> list[str]:
     """``n`` names drawn together: step the recurrent module one character at a time for the
-    whole batch, torch.multinomial, drop rows that produced the end token."""
+    whole batch, softmax(logits / temperature) over the ``top_k`` likeliest (0: all),
+    torch.multinomial, drop rows that produced the end token."""
     x = torch.full((n,), end, dtype=torch.long)
     out = torch.full((n, max_len), end, dtype=torch.long)
     rows = torch.arange(n)
     state = None
     for t in range(max_len):
         o, state = model.rnn(model.inputs(x)[:, None, :], state)
-        probs = torch.softmax(model.head(o[:, 0]), dim=-1)
+        logits = model.head(o[:, 0]) / temperature
+        if 0 < top_k < logits.shape[1]:
+            kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        probs = torch.softmax(logits, dim=-1)
         x = torch.multinomial(probs, 1, generator=generator)[:, 0]
         out[rows, t] = x
         live = x != end

@@ -510,6 +510,6 @@ def step(
             xp = be.matmul(new_state[-1][0], p["W_ih"])  # (B, G)
             xp += p["b"]
         new_state.append(be.cell_step(mod, p, xp, tuple(state[i])))
-    logits = new_state[-1][0] @ params["W_out"]  # (B, V)
+    logits = be.matmul(new_state[-1][0], params["W_out"])  # (B, V), split over threads when big enough
     logits += params["b_out"]
     return logits, tuple(new_state)

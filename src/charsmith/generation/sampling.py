@@ -41,7 +41,7 @@ from charsmith.vocab import Vocab
 __all__ = ["CHUNK", "METHODS", "PARTICLES", "SampleResult", "SampleStream", "complete", "complete_stream",
            "default_max_draws", "generate", "sample_items"]
 
-CHUNK = 4096  # rows per model batch: bounds memory whatever n is
+CHUNK = 2048  # rows per model batch: bounds memory whatever n is (measured fastest of 1024-8192 on dinosaurs)
 PARTICLES = 64
 METHODS = ("auto", "rejection", "smc")
 
@@ -140,25 +140,40 @@ class SampleStream:
         """Lists of accepted items, one per model batch, n items in all at most. Drops are
         counted up to the n-th item, as if the items were examined one at a time."""
         for batch in self._batches():
-            need = self.n - self.accepted
-            old = is_known(batch, self.known).tolist() if self.known is not None else itertools.repeat(False)
-            kept: list[str] = []
-            for item, is_old in zip(batch, old):
-                if is_old:
-                    self.dropped_known += 1
-                elif self.unique and item in self._seen:
-                    self.dropped_duplicate += 1
-                else:
-                    if self.unique:
-                        self._seen.add(item)
-                    kept.append(item)
-                    if len(kept) == need:
-                        break
+            kept = self._unique(batch) if self.unique else self._novel(batch)
             self.accepted += len(kept)
             if kept:
                 yield kept
             if self.accepted == self.n:
                 return
+
+    def _novel(self, batch: list[str]) -> list[str]:
+        """The items of ``batch`` not in ``known``, up to the ones still needed."""
+        need = self.n - self.accepted
+        if self.known is None:
+            return batch[:need]
+        old = is_known(batch, self.known)
+        found = np.cumsum(~old)  # items accepted up to each position
+        end = int(np.searchsorted(found, need)) + 1  # examined up to the need-th, or all
+        self.dropped_known += int(old[:end].sum())
+        return [item for item, is_old in zip(batch[:end], old[:end].tolist()) if not is_old]
+
+    def _unique(self, batch: list[str]) -> list[str]:
+        """The items of ``batch`` neither known nor seen before, up to the ones still needed."""
+        need = self.n - self.accepted
+        old = is_known(batch, self.known).tolist() if self.known is not None else itertools.repeat(False)
+        kept: list[str] = []
+        for item, is_old in zip(batch, old):
+            if is_old:
+                self.dropped_known += 1
+            elif item in self._seen:
+                self.dropped_duplicate += 1
+            else:
+                self._seen.add(item)
+                kept.append(item)
+                if len(kept) == need:
+                    break
+        return kept
 
     def _batches(self) -> Iterator[list[str]]:
         """Lists of matching items, a model batch at a time, until n are delivered or the

@@ -7,6 +7,10 @@ a row as rows are dropped, copied (SMC resampling) or reordered (beam search). A
 model input (for example a category condition, ``cond`` (B, K)) plugs in here and nowhere
 else: ``prime`` puts each row's value in ``Rows.extras`` and ``step`` hands the extras to
 ``model.step`` as keyword arguments.
+
+Steps run with the calling thread's BLAS on one thread: the compiled kernels split a step
+over their own threads, and a threaded BLAS under them fights them for the cores (sampling
+on two threads was slower than on one where ``OPENBLAS_NUM_THREADS`` was not set).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from charsmith import backend
 from charsmith import model as M
 from charsmith.config import ModelConfig
 from charsmith.deadline import NEVER, Deadline
@@ -77,13 +82,15 @@ class Stepper:
             distinct, row = np.unique(conds, axis=0, return_inverse=True)
             extras["cond"] = distinct
         state = M.init_state(self.cfg, len(extras["cond"]) if extras else 1, dtype)
-        for i in ids[:-1]:
-            _, state = M.step(self.params, self.cfg, np.full(len(state[0][0]), i), state, cond=extras.get("cond"))
+        with backend.current().blas_on_one_thread():
+            for i in ids[:-1]:
+                _, state = M.step(self.params, self.cfg, np.full(len(state[0][0]), i), state, cond=extras.get("cond"))
         rows = Rows(state, extras).take(np.asarray(row).reshape(-1))
         return np.full(batch, ids[-1], dtype=np.int64), rows
 
     def step(self, x: np.ndarray, rows: Rows) -> tuple[np.ndarray, Rows]:
         """One character for every row: ids x (B,) -> logits (B, V) and the rows' new state."""
         self.deadline.check()
-        logits, state = M.step(self.params, self.cfg, x, rows.state, check=False, **rows.extras)
+        with backend.current().blas_on_one_thread():  # the compiled kernels bring their own threads
+            logits, state = M.step(self.params, self.cfg, x, rows.state, check=False, **rows.extras)
         return logits, Rows(state, rows.extras)
