@@ -205,6 +205,10 @@ def test_one_step_for_sampling_matches_numpy(variant: Compiled, cell: str, threa
     ref = mod.step(p, xp, state)  # the NumPy cell
     for a, b in zip(ours, ref, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    table, ids = xp[:7], rng.integers(0, 7, B)  # the inputs as rows of a table, read by id
+    by_id = variant.with_options(threads=threads, min_matmul=1).cell_step(mod, p, table, state, ids)
+    for a, b in zip(by_id, mod.step(p, table[ids], state), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("threads", [1, 3])

@@ -492,13 +492,17 @@ def step(
     mod = layer.get_cell(cfg.cell)
 
     p = _layer_params(params, 0)
+    rows = None  # with rows, xp is a table (V+1, G) and row b's input is its row rows[b]
     if cfg.embed > 0 and cfg.vocab_size >= B:
         x = np.take(params["wte"], ids, axis=0, mode="wrap")  # (B, E)
         x[ids < 0] = 0.0  # -1 = zero input
         xp = x @ p["W_ih"]  # (B, G)
         xp += p["b"]
-    else:  # every id's projected input row (bias included), then one gather
-        xp = np.take(_input_rows(params, cfg, p), ids, axis=0, mode="wrap")  # (B, G)
+    else:  # every id's projected input row (bias included), read by id
+        xp = _input_rows(params, cfg, p)  # (V+1, G)
+        rows = np.where(ids < 0, cfg.vocab_size, ids)  # (B,)
+        if w is not None:
+            xp, rows = np.take(xp, rows, axis=0), None  # (B, G)
     if w is not None:
         xp += w @ (params["cat"] @ params["W_cat"])  # (B, K) @ (K, G): each row's category
 
@@ -507,9 +511,9 @@ def step(
     for i in range(cfg.layers):
         if i > 0:  # the layer below's new h is this layer's input
             p = _layer_params(params, i)
-            xp = be.matmul(new_state[-1][0], p["W_ih"])  # (B, G)
+            xp, rows = be.matmul(new_state[-1][0], p["W_ih"]), None  # (B, G)
             xp += p["b"]
-        new_state.append(be.cell_step(mod, p, xp, tuple(state[i])))
+        new_state.append(be.cell_step(mod, p, xp, tuple(state[i]), rows))
     logits = be.matmul(new_state[-1][0], params["W_out"])  # (B, V), split over threads when big enough
     logits += params["b_out"]
     return logits, tuple(new_state)

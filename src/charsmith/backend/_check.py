@@ -46,7 +46,7 @@ def check(compiled: Compiled, reference: Backend, group: str, cell: Cell | None)
 
 def _check_cell(checker: Compiled, reference: Backend, cell: Cell, rng: np.random.Generator) -> str:
     """Forward (from an array and by id) and backward, split by units and by batch, and the
-    sampling step."""
+    sampling step (from an array and by id)."""
     T, B, H, n = 3, 5, 4, 6
     G = cell.GATES * H
     p = {"W_hh": rng.normal(0, 0.5, (H, G))}
@@ -57,6 +57,7 @@ def _check_cell(checker: Compiled, reference: Backend, cell: Cell, rng: np.rando
     state = [rng.normal(0, 0.7, (B, H)) for _ in range(cell.STATE_SIZE)]
     dhs, d_final = rng.normal(0, 1, (H, T, B)), [rng.normal(0, 1, (B, H)) for _ in state]
     xp_step = rng.normal(0, 1.5, (B, G))
+    step_ids = rng.integers(0, n + 1, B)  # rows of table.T read by the step
 
     def run(be: Any, by_id: bool) -> list[np.ndarray]:
         S = [np.empty((H, T + 1, B)) for _ in state]
@@ -67,7 +68,8 @@ def _check_cell(checker: Compiled, reference: Backend, cell: Cell, rng: np.rando
         be.recur_forward(cell, p, xp, S, C, ids if by_id else None)
         D = [np.empty((rows, T, B)) for rows in cell.grad_rows(H)]
         carry = be.recur_backward(cell, p, S, C, dhs, D, [np.ascontiguousarray(d.T) for d in d_final])
-        return [*S, *C, *D, *carry, *be.cell_step(cell, p, xp_step, tuple(state))]
+        by_row = be.cell_step(cell, p, np.ascontiguousarray(table.T), tuple(state), step_ids)
+        return [*S, *C, *D, *carry, *be.cell_step(cell, p, xp_step, tuple(state)), *by_row]
 
     want = run(reference, False)
     for split in ("units", "batch"):
@@ -93,9 +95,9 @@ class _Raw:
                        dhs: np.ndarray, D: list[np.ndarray], carry: list[np.ndarray]) -> list[np.ndarray]:  # fmt: skip
         return self.c._recur_backward(cell, p, S, C, dhs, D, carry)
 
-    def cell_step(self, cell: Cell, p: dict[str, np.ndarray], xp: np.ndarray,
-                  state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:  # fmt: skip
-        return self.c._cell_step(cell, p, xp, state)
+    def cell_step(self, cell: Cell, p: dict[str, np.ndarray], xp: np.ndarray, state: tuple[np.ndarray, ...],
+                  ids: np.ndarray | None = None) -> tuple[np.ndarray, ...]:  # fmt: skip
+        return self.c._cell_step(cell, p, xp, state, ids)
 
 
 def _check_matmul(c: Compiled, ref: Backend, rng: np.random.Generator) -> str:

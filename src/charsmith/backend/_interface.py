@@ -84,10 +84,11 @@ class Backend(abc.ABC):
         (H, B)) is the final state's gradient, and may be overwritten; returns the initial state's."""
 
     @abc.abstractmethod
-    def cell_step(self, cell: Cell, p: dict[str, np.ndarray], xp: np.ndarray,
-                  state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:  # fmt: skip
-        """One batch-major step without a cache (sampling): xp (B, G), state (h,) or (h, c),
-        each (B, H) -> the new state."""
+    def cell_step(self, cell: Cell, p: dict[str, np.ndarray], xp: np.ndarray, state: tuple[np.ndarray, ...],
+                  ids: np.ndarray | None = None) -> tuple[np.ndarray, ...]:  # fmt: skip
+        """One batch-major step without a cache (sampling): xp (B, G) projected inputs, or with
+        ``ids`` (B,) a table (n, G) whose row ids[b] is row b's (ids in [0, n)); state (h,) or
+        (h, c), each (B, H) -> the new state."""
 
     @abc.abstractmethod
     def softmax_xent(self, logits: np.ndarray, targets: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -245,19 +245,20 @@ class Compiled(Backend):
 
         self._paced((name, ids is not None, B, H, nblocks, units), nblocks, T * B * H * G, recurrence)
 
-    def cell_step(self, cell: Cell, p: dict[str, np.ndarray], xp: np.ndarray,
-                  state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:  # fmt: skip
+    def cell_step(self, cell: Cell, p: dict[str, np.ndarray], xp: np.ndarray, state: tuple[np.ndarray, ...],
+                  ids: np.ndarray | None = None) -> tuple[np.ndarray, ...]:  # fmt: skip
         if not self._supports(p["W_hh"], xp, *state) or not self._ok(cell.NAME, cell):
-            return _REFERENCE.cell_step(cell, p, xp, state)
-        return self._cell_step(cell, p, xp, state)
+            return _REFERENCE.cell_step(cell, p, xp, state, ids)
+        return self._cell_step(cell, p, xp, state, ids)
 
-    def _cell_step(self, cell: Cell, p: dict[str, np.ndarray], xp: np.ndarray,
-                   state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:  # fmt: skip
+    def _cell_step(self, cell: Cell, p: dict[str, np.ndarray], xp: np.ndarray, state: tuple[np.ndarray, ...],
+                   ids: np.ndarray | None = None) -> tuple[np.ndarray, ...]:  # fmt: skip
         W = p["W_hh"]
         (B, H), G = state[0].shape, W.shape[1]
         new = tuple(np.empty((B, H), W.dtype) for _ in state)
         lstm = len(state) == 2
-        arrays = [W, p.get("b_hn"), xp, state[0], state[1] if lstm else None, new[0], new[1] if lstm else None]
+        rows = None if ids is None else np.ascontiguousarray(ids, dtype=np.int64)  # (B,) rows of the table xp
+        arrays = [W, p.get("b_hn"), xp, state[0], state[1] if lstm else None, new[0], new[1] if lstm else None, rows]
         arrays = [None if a is None else np.ascontiguousarray(a) for a in arrays]  # kept alive for the call
         ptrs = _ptrs(arrays)
         nblocks = self._blocks(B * H * G, self.tuning.min_matmul)

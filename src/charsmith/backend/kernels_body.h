@@ -320,20 +320,23 @@ static void SFX(lstm_backward_step)(const job_t *j, int64_t t) {
 DEFINE_CELL(lstm, 4, 0, 5, 6)
 
 /* ----- one step, batch-major, no cache (sampling), split over threads by rows ------------- *
- * xp (B, G), state rows (B, H); gh = h @ W_hh for SB rows at a time into a scratch block.
- * job: B, H, m = (gates), p = (W_hh, b_hn or NULL, xp, h, c or NULL, h_new, c_new or NULL). */
+ * xp (B, G), or a table (n, G) read by ids (B,); state rows (B, H); gh = h @ W_hh for SB rows
+ * at a time into a scratch block.
+ * job: B, H, m = (gates), p = (W_hh, b_hn or NULL, xp, h, c or NULL, h_new, c_new or NULL,
+ * ids or NULL). */
 static void SFX(step_block)(const job_t *j, int64_t phase) {
     (void)phase;
     const int64_t H = j->H, gates = j->m[0], G = gates * H;
     const real *W = j->p[0], *b_hn = j->p[1], *xp = j->p[2], *h = j->p[3], *c = j->p[4];
     real *h_new = j->p[5], *c_new = j->p[6];
+    const int64_t *ids = j->p[7]; /* if set, xp is a table (n, G) and row b's input is its row ids[b] */
     real *gh = malloc(sizeof(real) * SB * G);
     if (!gh) abort();
     for (int64_t r0 = j->b0; r0 < j->b1; r0 += SB) {
         const int64_t nr = r0 + SB < j->b1 ? SB : j->b1 - r0;
         GEMM(0, 0, nr, G, H, h + r0 * H, H, W, G, 0, gh, G);
         for (int64_t r = 0; r < nr; r++) {
-            const real *restrict a = gh + r * G, *restrict x = xp + (r0 + r) * G;
+            const real *restrict a = gh + r * G, *restrict x = xp + (ids ? ids[r0 + r] : r0 + r) * G;
             const real *restrict hr = h + (r0 + r) * H;
             real *restrict ho = h_new + (r0 + r) * H;
             if (gates == 1) {
@@ -367,7 +370,7 @@ static void SFX(step_block)(const job_t *j, int64_t phase) {
 void SFX(cell_step)(int64_t B, int64_t H, int64_t gates, void *const *ptrs, int64_t nblocks,
                     int64_t nthreads) {
     job_t job = {.fn = SFX(step_block), .B = B, .H = H, .m = {gates}};
-    memcpy(job.p, ptrs, 7 * sizeof(void *));
+    memcpy(job.p, ptrs, 8 * sizeof(void *));
     run_split(&job, nblocks, nthreads, SPLIT_BATCH, 1);
 }
 

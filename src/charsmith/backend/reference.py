@@ -100,9 +100,9 @@ class Reference(Backend):
             gm[...] = tm.transpose(1, 0, 2)
         return carry
 
-    def cell_step(self, cell: Cell, p: dict[str, np.ndarray], xp: np.ndarray,
-                  state: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:  # fmt: skip
-        return cell.step(p, xp, state)
+    def cell_step(self, cell: Cell, p: dict[str, np.ndarray], xp: np.ndarray, state: tuple[np.ndarray, ...],
+                  ids: np.ndarray | None = None) -> tuple[np.ndarray, ...]:  # fmt: skip
+        return cell.step(p, xp if ids is None else np.take(xp, ids, axis=0), state)
 
     def softmax_xent(self, logits: np.ndarray, targets: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         N, V = logits.shape
