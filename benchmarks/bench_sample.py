@@ -35,7 +35,6 @@ import argparse
 import datetime
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -206,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     rates = {k: statistics.median(r[k] for r in rounds if r.get(k)) for k in sides if any(r.get(k) for r in rounds)}
     torches = [k for k in WARM_SIDES if k.startswith("torch") and k in rates]
     payload = {
-        "command": command_line(), "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "command": command_line(), "date": datetime.datetime.now(datetime.UTC).isoformat(),
         "environment": environment(), "load_after": os.getloadavg(), "n": args.n, "api_n": args.api_n,
         "temperature": args.temperature, "top_k": args.top_k, "rounds": rounds, "rates": rates,
         "cli_n": {name: max(1, int(args.n * share)) for name, (_, _, share) in CLI_CASES.items()},

@@ -101,7 +101,7 @@ def draw(p: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if p.shape[0] >= _BY_COLUMNS:
         return _draw_columns(p.T.copy(), rng)
     cdf = np.cumsum(p, axis=1)  # (B, V)
-    u = _below(rng.random(p.shape[0]), cdf[:, -1])
+    u = _below(rng.random((p.shape[0],)), cdf[:, -1])
     return np.argmax(cdf > u[:, None], axis=1)
 
 
@@ -111,7 +111,7 @@ def _draw_columns(w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     (B, V) array is ~10x slower); the same numbers, the same draws."""
     for k in range(1, w.shape[0]):
         np.add(w[k], w[k - 1], out=w[k])
-    u = _below(rng.random(w.shape[1]), w[-1])
+    u = _below(rng.random((w.shape[1],)), w[-1])
     return np.add.reduce(w <= u, axis=0, dtype=np.intp)
 
 
