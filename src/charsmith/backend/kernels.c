@@ -31,7 +31,7 @@
 enum { XR = 16 };  /* rows per block in xent */
 enum { NACC = 4 }; /* partial sums in scatter_cols */
 enum { HB = 64 };  /* columns per block in head_xent */
-enum { SB = 64 };  /* rows per block in cell_step */
+enum { SB_FLOATS = 1 << 16 };  /* cell_step: rows per GEMM block so that its (rows, G) scratch holds about this many numbers (256 KB of float: one W_hh packing serves more rows while the block stays in L2) */
 
 /* ----- the BLAS ------------------------------------------------------------------------------ */
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 }; /* CBLAS enum values */

@@ -321,7 +321,7 @@ DEFINE_CELL(lstm, 4, 0, 5, 6)
 
 /* ----- one step, batch-major, no cache (sampling), split over threads by rows ------------- *
  * xp (B, G), or a table (n, G) read by ids (B,); state rows (B, H); gh = h @ W_hh for SB rows
- * at a time into a scratch block.
+ * at a time (16 to 256, so that the block is about SB_FLOATS numbers) into a scratch block.
  * job: B, H, m = (gates), p = (W_hh, b_hn or NULL, xp, h, c or NULL, h_new, c_new or NULL,
  * ids or NULL). */
 static void SFX(step_block)(const job_t *j, int64_t phase) {
@@ -330,6 +330,7 @@ static void SFX(step_block)(const job_t *j, int64_t phase) {
     const real *W = j->p[0], *b_hn = j->p[1], *xp = j->p[2], *h = j->p[3], *c = j->p[4];
     real *h_new = j->p[5], *c_new = j->p[6];
     const int64_t *ids = j->p[7]; /* if set, xp is a table (n, G) and row b's input is its row ids[b] */
+    const int64_t SB = G < SB_FLOATS / 256 ? 256 : G > SB_FLOATS / 16 ? 16 : SB_FLOATS / G; /* rows per block */
     real *gh = malloc(sizeof(real) * SB * G);
     if (!gh) abort();
     for (int64_t r0 = j->b0; r0 < j->b1; r0 += SB) {
