@@ -193,14 +193,14 @@ def test_scatter_cols_matches_a_loop(variant: Compiled, threads: int) -> None:
 
 @pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("cell", CELLS)
-def test_one_step_for_sampling_matches_numpy(variant: Compiled, cell: str, threads: int) -> None:
+@pytest.mark.parametrize(("B", "H"), [(130, 9), (600, 300)])  # H 300: GEMM blocks of 54-218 rows, a remainder
+def test_one_step_for_sampling_matches_numpy(variant: Compiled, cell: str, threads: int, B: int, H: int) -> None:
     """The batch-major step (sampling), over blocks of rows that do not divide the batch."""
     mod = {"rnn": rnn, "gru": gru, "lstm": lstm}[cell]
-    p, _, _, _, _ = random_problem(cell, 1, 1, 9, np.float64)
+    p, _, _, _, _ = random_problem(cell, 1, 1, H, np.float64)
     rng = np.random.default_rng(17)
-    B = 130
     xp = rng.normal(size=(B, p["W_hh"].shape[1]))
-    state = tuple(rng.normal(size=(B, 9)) for _ in range(mod.STATE_SIZE))
+    state = tuple(rng.normal(size=(B, H)) for _ in range(mod.STATE_SIZE))
     ours = variant.with_options(threads=threads, min_matmul=1).cell_step(mod, p, xp, state)
     ref = mod.step(p, xp, state)  # the NumPy cell
     for a, b in zip(ours, ref, strict=True):
