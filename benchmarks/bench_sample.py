@@ -2,7 +2,7 @@
 the same weights.
 
     python benchmarks/bench_sample.py [--rounds 3] [--seconds 1.5] [--n 100000] [--api-n 10000]
-                                      [--json OUT] [--write]
+                                      [--json OUT] [--write] [--conditions TEXT] [--rewrite JSON]
 
 Every figure is measured on a bundled model, the way users run it:
 
@@ -184,9 +184,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--top-k", type=int, default=0, dest="top_k")
     ap.add_argument("--no-torch", action="store_true", dest="no_torch")
     ap.add_argument("--write", action="store_true", help="replace the section in benchmarks/RESULTS.md")
+    ap.add_argument("--conditions", default="", help="a sentence on the machine's state, for the section")
+    ap.add_argument("--rewrite", metavar="JSON", help="only rewrite the section from a previous run's --json output")
     ap.add_argument("--child", choices=("charsmith", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.rewrite:
+        payload = json.loads(Path(args.rewrite).read_text(encoding="utf-8"))
+        payload["conditions"] = args.conditions or payload.get("conditions", "")
+        write_json(args.rewrite, payload)
+        write_section(HERE / "RESULTS.md", SECTION, section(payload))
+        return 0
     if args.child:
         print(json.dumps(child(args.child, args.threads, args.api_n, args.seconds, args.temperature, args.top_k)))
         return 0
@@ -208,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": command_line(), "date": datetime.datetime.now(datetime.UTC).isoformat(),
         "environment": environment(), "load_after": os.getloadavg(), "n": args.n, "api_n": args.api_n,
         "temperature": args.temperature, "top_k": args.top_k, "rounds": rounds, "rates": rates,
+        "conditions": args.conditions,
         "cli_n": {name: max(1, int(args.n * share)) for name, (_, _, share) in CLI_CASES.items()},
         "ratios": {
             "api_vs_torch": ratios(rounds, "api", torches) if torches else None,
@@ -258,14 +267,15 @@ def section(p: dict[str, Any]) -> list[str]:
          f"Made by `{p['command']}` on {p['date'][:16].replace('T', ' ')} UTC ({env['engine']}, {env['threads']} "
          f"threads, {env['cores']} cores; Python {env['python']}, NumPy {env['numpy']}, PyTorch {env['torch']}; load "
          f"average {p['load_after'][0]:.1f} when it ended: the machine is shared). Every figure is a bundled model "
-         f"as users run it; {sampling}; medians over {len(p['rounds'])} rounds, the sides alternating.", "",
+         f"as users run it; {sampling}; medians over {len(p['rounds'])} rounds, the sides alternating."
+         + (f" {p['conditions']}" if p.get("conditions") else ""), "",
          "**The command line, end to end** (the wall clock of the `charsmith` process: Python start, imports, "
          "model load, sampling, writing the file):", "",
          "| command | names | names/s | target |", "| --- | ---: | ---: | --- |"]
     for name, (model, extra, _) in CLI_CASES.items():
         target = "≥ 50,000 " + ("✓" if rates.get(name, 0) >= 50_000 else "✗") if name == "dinosaurs" else ""
-        w.append(f"| `charsmith sample {model} -n {p['cli_n'][name]:,} --allow-known {' '.join(extra)} > out.txt` | "
-                 f"{p['cli_n'][name]:,} | {rate(name)} | {target} |")
+        command = " ".join(["charsmith sample", model, "-n", str(p["cli_n"][name]), "--allow-known", *extra])
+        w.append(f"| `{command} > out.txt` | {p['cli_n'][name]:,} | {rate(name)} | {target} |")
     w += ["", f"**Warm, through the API** (`CharModel.sample({p['api_n']:,}, allow_known=True)` on `dinosaurs`, "
           "GRU 1x128, in a process that has sampled already, `OPENBLAS_NUM_THREADS` unset) **against PyTorch on the "
           "same weights** (the bundled weights in `nn.GRU`, the same batched maths, "
