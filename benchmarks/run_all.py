@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         res = {}
         res["train"] = run("bench_train", ["--cells", "gru"] if args.quick else [], common, tmp)
         res["seeds"] = run("bench_seeds", [], common, tmp)
+        res["sample"] = run("bench_sample", ["--write"], common, tmp)  # writes its own section, kept below
         res["flops"] = run("bench_flops", [], common, tmp)
         res["memory"] = run("bench_memory", [], [c for c in common if c not in common[:4]], tmp)
         res["profile"] = run("bench_profile", [], [c for c in common if c not in common[:4]], tmp)
@@ -79,13 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         src = os.path.relpath(src, HERE.parent)  # no absolute machine paths in the results
     w(f"- data: makemore names (`{src}`, relative to the repo); a character = a real target (letters + end token)\n")
     w("## Commands\n")
-    for key in ("train", "seeds", "flops", "memory", "profile"):
+    for key in ("train", "seeds", "sample", "flops", "memory", "profile"):
         w(f"- `{res[key][0]}`")
     w("\nHeld-out loss per wall-clock minute (the quality targets) is in `QUALITY.md`, made by "
       "`python benchmarks/quality.py`, with the names-by-language references made by `python benchmarks/lang_refs.py`; "
-      "the classic notebook functions' speed by `python benchmarks/bench_classic.py`; sampling speed (the bundled "
-      "models through the CLI and the API, and PyTorch on the same weights) by `python benchmarks/bench_sample.py "
-      "--write`, in its own section below.\n")
+      "the classic notebook functions' speed by `python benchmarks/bench_classic.py`. Sampling (the bundled models "
+      "through the CLI and the API, and PyTorch on the same weights) is in its own section below, written by "
+      "`bench_sample.py --write`.\n")
     # training
     tr = res["train"][1]
     w("## Training throughput vs PyTorch (embedding 64, 1 layer, Adam, clip-norm 5)\n")
