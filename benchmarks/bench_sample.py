@@ -13,7 +13,8 @@ Every figure is measured on a bundled model, the way users run it:
 - API, warm: ``CharModel.sample(api_n, allow_known=True)`` in a process that has sampled
   already, on the default thread budget (every core) and on one
   (``backend.use(backend.current().with_threads(1))``), with ``OPENBLAS_NUM_THREADS`` unset,
-  as in a user's script.
+  as in a user's script; and, for the record, as it was before sampling kept the BLAS on one
+  thread under the kernels (``blas_on_one_thread`` made a no-op).
 - PyTorch, same weights: the bundled ``dinosaurs`` weights copied into
   ``torch_reference.TorchCharModel`` (``nn.Embedding`` -> ``nn.GRU`` -> ``nn.Linear``), the
   same maths: the whole batch one step at a time, softmax(logits / temperature) (after top-k
@@ -53,6 +54,7 @@ CLI_CASES = {  # name: (model, extra options, share of --n)
     "languages --category Japanese": ("languages", ["--category", "Japanese"], 0.1),
 }
 WARM_SIDES = {"api": ("charsmith", 0), "api --threads 1": ("charsmith", 1),
+              "api, BLAS threads not pinned": ("unpinned", 0),  # as before: OpenBLAS's threads under the kernels'
               "torch 2 threads": ("torch", 2), "torch 1 thread": ("torch", 1)}
 
 
@@ -76,6 +78,12 @@ def child(side: str, threads: int, n: int, seconds: float, temperature: float, t
         def call(seed: int) -> int:
             return len(tr.sample_names(model, n, end, chars, generator=gen, temperature=temperature, top_k=top_k))
     else:
+        if side == "unpinned":  # sampling as it was: the steps leave the BLAS's own threads on
+            import contextlib
+
+            from charsmith.backend.compiled import Compiled
+
+            Compiled.blas_on_one_thread = lambda self: contextlib.nullcontext()  # type: ignore[method-assign]
         be = backend.current().with_threads(threads) if threads else backend.current()
 
         def call(seed: int) -> int:
@@ -186,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true", help="replace the section in benchmarks/RESULTS.md")
     ap.add_argument("--conditions", default="", help="a sentence on the machine's state, for the section")
     ap.add_argument("--rewrite", metavar="JSON", help="only rewrite the section from a previous run's --json output")
-    ap.add_argument("--child", choices=("charsmith", "torch"), help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=("charsmith", "unpinned", "torch"), help=argparse.SUPPRESS)
     ap.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.rewrite:
@@ -222,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             "api_vs_torch": ratios(rounds, "api", torches) if torches else None,
             "cli_2_vs_1_threads": ratios(rounds, "dinosaurs", ["dinosaurs --threads 1"]),
             "api_2_vs_1_threads": ratios(rounds, "api", ["api --threads 1"]),
+            "api_vs_unpinned": ratios(rounds, "api", ["api, BLAS threads not pinned"]),
         },
         "novelty": novelty(("dinosaurs", "names"), (10, 1000, 10_000)),
     }
@@ -287,6 +296,7 @@ def section(p: dict[str, Any]) -> list[str]:
           f"| charsmith API ÷ the faster PyTorch | {ratio('api_vs_torch')} | ≥ 2x |",
           f"| CLI `dinosaurs`, default threads ÷ `--threads 1` | {ratio('cli_2_vs_1_threads')} | ≥ 1x |",
           f"| API, default threads ÷ one thread | {ratio('api_2_vs_1_threads')} | ≥ 1x |",
+          f"| API ÷ the API with the BLAS's threads left on, as before | {ratio('api_vs_unpinned')} | |",
           "", "**Novelty filter** (`CharModel.sample(n, seed=0)`, items of the data set dropped): plain draws per "
           "item returned, against the least possible (the draws the filter examined up to the n-th novel item, per "
           "item). Rounds are sized from the acceptance rate observed so far, with a margin of two standard "
