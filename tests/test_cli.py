@@ -136,7 +136,7 @@ def test_bad_training_files(tmp_path: Path, capsys, name: str, fragments: list[s
         (["train", "{names}", "--lr", "20", "--out", "{tmp}/o"], ["lr must be in (0, 10.0], got 20.0"]),  # the config's check
         (["classic", "dinos", "{tmp}/missing.txt"], ["missing.txt: no such file"]),
         (["sample", "{ckpt}", "--temperature", "0"], ["--temperature", "must be > 0"]),
-        (["sample", "{ckpt}", "--top-k", "0"], ["--top-k", "must be > 0"]),
+        (["sample", "{ckpt}", "--top-k", "-1"], ["--top-k", "must be >= 0"]),
         (["sample", "{ckpt}", "--top-p", "0"], ["--top-p", "must be > 0"]),
         (["sample", "{ckpt}", "--top-p", "1.5"], ["--top-p", "must be <= 1.0"]),
         (["sample", "{ckpt}", "--prefix", "Q7"], ["never saw: 'q7'"]),  # no capitals in the data: lower-cased

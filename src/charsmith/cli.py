@@ -156,7 +156,8 @@ def _add_train(sub: Any) -> None:
 
 def _add_sampling_controls(s: argparse.ArgumentParser) -> None:
     s.add_argument("--temperature", type=POS_FLOAT, default=1.0, help="> 0; lower is safer, higher is wilder")
-    s.add_argument("--top-k", type=POS_INT, dest="top_k", default=0, help="keep the k likeliest characters (>= 1)")
+    s.add_argument("--top-k", type=NONNEG_INT, dest="top_k", default=0,
+                   help="keep the k likeliest characters (default 0: all)")
     s.add_argument("--top-p", type=_number(float, 0, high=1.0, what=" (a probability in (0, 1])"), dest="top_p",
                    default=1.0, help="nucleus sampling: keep the likeliest characters covering this mass")
     s.add_argument("--seed", type=NONNEG_INT, help="make the output reproducible")
