@@ -162,6 +162,7 @@ def test_bad_training_files(tmp_path: Path, capsys, name: str, fragments: list[s
         (["score", "{ckpt}", "ba", "--threads", "-1"], ["--threads", "must be >= 0"]),
         (["frobnicate"], ["invalid choice"]),
         (["sample", "{ckpt}", "--suffix", "a", "--suffix", "b"], ["--suffix was given twice"]),
+        (["train", "{names}", "--resume", "--force"], ["give one of them"]),
         (["sample", "{ckpt}", "--length", "20"], ["--length is for text models", "--max-len"]),
         (["sample", "{ckpt}", "--beam", "3", "--temperature", "0.5"], ["--beam takes the likeliest", "--temperature"]),
         (["sample", "{ckpt}", "--greedy", "--beam", "3"], ["--greedy is a beam of width 1"]),

@@ -149,7 +149,8 @@ def _add_train(sub: Any) -> None:
     s.add_argument("--patience", type=NONNEG_INT, help="stop after this many evaluations without improvement")
     s.add_argument("--val-fraction", type=_number(float, 0, strict=False, high=0.5), dest="val_fraction")
     s.add_argument("--seed", type=NONNEG_INT)
-    t.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run saved in --out, with its options (--steps/--minutes may be raised)")
     t.add_argument("--force", action="store_true", help="replace a checkpoint already in --out")
     t.add_argument("--quiet", action="store_true", help="no progress bar or samples")
 
@@ -269,6 +270,8 @@ TRAIN_OPTIONS = ("mode", "lowercase", "cell", "hidden", "layers", "embed", "drop
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.resume and args.force:
+        raise InputError("--resume continues the run in --out and --force replaces it: give one of them")
     options = {k: getattr(args, k) for k in TRAIN_OPTIONS}
     options["lowercase"] = args.lowercase or None
     out_dir = Path(args.out) if args.out else Path("runs") / Path(args.file).stem
