@@ -68,7 +68,7 @@ def lines_of(path: Path) -> list[str]:
     return [s for s in (ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()) if s]
 
 
-def languages_base(data_dir: Path, language: str, out: Path) -> Path:
+def languages_base(data_dir: Path, language: str, out: Path, minutes: float | None = None) -> Path:
     """The bundled ``languages`` recipe on the data without ``language``: its file, and its
     names wherever else they occur."""
     folder, options = RECIPES["languages"]
@@ -79,27 +79,38 @@ def languages_base(data_dir: Path, language: str, out: Path) -> Path:
         for f in sorted((data_dir / folder).glob("*.txt")):
             if f.stem != language:
                 (data / f.name).write_text("".join(s + "\n" for s in lines_of(f) if s not in theirs), encoding="utf-8")
-        code = cli_main(["train", str(data), "--out", str(out), "--seed", "0", "--quiet", *options])
+        budget = ["--minutes", f"{minutes:g}"] if minutes else []  # an exploration's shorter base
+        code = cli_main(["train", str(data), "--out", str(out), "--seed", "0", "--quiet", *options, *budget])
     if code != 0:
         raise SystemExit(f"training the languages base without the held-out {language} names failed ({code})")
     return out
 
 
 def one_run(train_file: Path, held: list[str], start: str, base: Path | None, minutes: float, out: Path,
-            options: dict) -> dict:
+            options: dict, seeds: int = 1) -> dict:
+    """Train from ``start`` with seeds 0 .. seeds-1 (each its own split of the drawn names into
+    training and early-stopping items, first weights and order); the held-out loss is their mean."""
     init = {"scratch": None, "names": "names", "languages": str(base)}[start]
-    m = charsmith.train(train_file, out, minutes=minutes, seed=0, init=init, **options)
-    curve = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
     held_file = out.parent / f"{out.name}_held.txt"
     held_file.write_text("\n".join(held) + "\n", encoding="utf-8")
-    r = m.evaluate(held_file)
-    return {"start": start, "held_out_loss": r.loss, "held_out_names": r.n_items, "steps": curve[-1]["step"],
-            "best_step": m.ckpt.info["step"], "val_loss": m.ckpt.info["best_val_loss"],
+    per_seed = []
+    for seed in range(seeds):
+        run_dir = out.with_name(f"{out.name}_seed{seed}")
+        m = charsmith.train(train_file, run_dir, minutes=minutes, seed=seed, init=init, **options)
+        curve = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        r = m.evaluate(held_file)
+        per_seed.append({"seed": seed, "held_out_loss": r.loss, "held_out_names": r.n_items,
+                         "steps": curve[-1]["step"], "best_step": m.ckpt.info["step"],
+                         "val_loss": m.ckpt.info["best_val_loss"]})
+    return {"start": start, "held_out_loss": float(np.mean([x["held_out_loss"] for x in per_seed])),
+            "held_out_names": per_seed[0]["held_out_names"], "steps": per_seed[0]["steps"],
+            "best_step": per_seed[0]["best_step"], "val_loss": per_seed[0]["val_loss"], "per_seed": per_seed,
             "model": vars(m.ckpt.model),
-            "train": dict(vars(m.ckpt.train), init=Path(init).name if init else "")}  # no path of this machine
+            "train": dict(vars(m.ckpt.train), seed=0, init=Path(init).name if init else "")}  # no path of this machine
 
 
-def case(data_dir: Path, language: str, n: int, base: Path, minutes: float, tmp: Path, options: dict) -> dict:
+def case(data_dir: Path, language: str, n: int, base: Path, minutes: float, tmp: Path, options: dict,
+         starts: tuple[str, ...] = STARTS, seeds: int = 1) -> dict:
     names = lines_of(data_dir / "names_by_language" / f"{language}.txt")
     order = draw(names, language)
     drawn = [names[i] for i in order[:n]]
@@ -109,8 +120,8 @@ def case(data_dir: Path, language: str, n: int, base: Path, minutes: float, tmp:
     train_file = tmp / f"{language}_{n}.txt"
     train_file.write_text("\n".join(drawn) + "\n", encoding="utf-8")
     makemore = {s.lower() for s in lines_of(data_dir / NAMES_BASE)}
-    runs = [one_run(train_file, scorable, start, base, minutes, tmp / f"{language}_{n}_{start}", options)
-            for start in STARTS]
+    runs = [one_run(train_file, scorable, start, base, minutes, tmp / f"{language}_{n}_{start}", options, seeds)
+            for start in starts]
     return {"language": language, "n": n, "held_out": len(held), "scored": len(scorable),
             "held_out_in_drawn": sum(s in set(drawn) for s in held),
             "held_out_in_names_base": sum(s.lower() in makemore for s in held), "runs": runs}
@@ -184,8 +195,13 @@ def main() -> None:
     p.add_argument("--base", action="append", default=[], metavar="LANGUAGE=DIR",
                    help="reuse a languages base already made for LANGUAGE")
     p.add_argument("--keep-bases", type=Path, help="keep the languages bases made here")
+    p.add_argument("--base-minutes", type=float, help="train the languages bases this long (an exploration; "
+                   "the recorded run uses the bundled recipe's budget)")
+    p.add_argument("--seeds", type=int, default=3, help="runs per start (seeds 0..N-1); the loss is their mean")
+    p.add_argument("--starts", default=",".join(STARTS), help="the starts to run (a variant may run fewer)")
     p.add_argument("--tag", default="", help="a variant: results go to finetune_quality_<tag>.json, no table")
     p.add_argument("--table", action="store_true")
+    p.add_argument("--out-dir", type=Path, help="an exploration: write the results file there; leave QUALITY.md alone")
     args = p.parse_args()
     if args.table:
         table(json.loads(RESULTS.read_text()))
@@ -195,6 +211,7 @@ def main() -> None:
         [(lang, n) for lang, ns in CASES.items() for n in ns]
     bases = {k: Path(v) for k, _, v in (b.partition("=") for b in args.base)}
     results = {"date": str(datetime.date.today()), "minutes": args.minutes, "options": options, "seed": SEED,
+               "seeds": args.seeds,
                "engine": "compiled kernels" if backend.current().compiled else "NumPy only", "cases": [],
                "load_average_start": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -202,16 +219,19 @@ def main() -> None:
         for language, n in todo:
             if language not in bases:
                 where = (args.keep_bases or tmp) / f"languages_without_{language}"
-                bases[language] = languages_base(args.data_dir, language, where)
-            c = case(args.data_dir, language, n, bases[language], args.minutes, tmp, options)
+                bases[language] = languages_base(args.data_dir, language, where, args.base_minutes)
+            c = case(args.data_dir, language, n, bases[language], args.minutes, tmp, options, tuple(args.starts.split(",")),
+                     args.seeds)
             results["cases"].append(c)
             print(json.dumps({"language": language, "n": n, **{r["start"]: round(r["held_out_loss"], 4)
                                                                for r in c["runs"]}}), flush=True)
     results["load_average_end"] = os.getloadavg()
     out = RESULTS if not args.tag else RESULTS.with_name(f"finetune_quality_{args.tag}.json")
+    if args.out_dir:
+        out = args.out_dir / out.name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")
-    if not args.tag:
+    if not args.tag and not args.out_dir:
         table(results)
 
 

@@ -26,6 +26,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the CLI does
 import argparse  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
+import shutil  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -41,6 +42,7 @@ from quality_common import parse_option, write_section  # noqa: E402
 
 import charsmith  # noqa: E402
 from charsmith import backend  # noqa: E402
+from charsmith.scoring import category_logliks  # noqa: E402
 
 RESULTS = HERE / "results"
 GOALS = {"nll": 1.85, "micro": 0.87, "macro": 0.60}
@@ -58,11 +60,32 @@ def accuracy(model: charsmith.CharModel, test: list[tuple[str, str]], *, uniform
     return {"micro": float(hit.mean()), "macro": float(np.mean(list(recall.values()))), "recall": recall}
 
 
+PRIOR_POWERS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+
+
+def prior_powers(model: charsmith.CharModel, test: list[tuple[str, str]]) -> dict[str, dict[str, float]]:
+    """A diagnostic, not a decision rule: micro and macro accuracy on the test names when the
+    priors are raised to a power a (argmax_c log P(x | c) + a log pi_c; a = 0 is the uniform
+    prior, 1 the training prior). It shows how far any prior exponent, even one chosen on
+    the test names themselves, could move the two figures."""
+    cats, ck = model.ckpt.categories, model.ckpt
+    ok = np.array([scorable(model, n) for _, n in test])  # an unscorable name counts as wrong
+    loglik = category_logliks(ck.params, ck.model, ck.vocab, [n for (_, n), k in zip(test, ok) if k])  # (N, K)
+    truth = np.array([cats.index(c) for c, _ in test])
+    out = {}
+    for a in PRIOR_POWERS:
+        hit = np.zeros(len(test), dtype=bool)
+        hit[ok] = (loglik + a * cats.log_priors()).argmax(axis=1) == truth[ok]
+        recall = [hit[truth == k].mean() for k in range(cats.size)]
+        out[f"{a:g}"] = {"micro": float(hit.mean()), "macro": float(np.mean(recall))}
+    return out
+
+
 def scorable(model: charsmith.CharModel, name: str) -> bool:
     return not model.ckpt.vocab.unknown(name)
 
 
-def run(minutes: float, data_dir: Path, options: dict, tag: str) -> dict:
+def run(minutes: float, data_dir: Path, options: dict, tag: str, keep: Path | None = None) -> dict:
     train, test = split(data_dir)
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -74,7 +97,10 @@ def run(minutes: float, data_dir: Path, options: dict, tag: str) -> dict:
         unseen = [n for _, n in test if not scorable(m, n)]  # characters absent from training: unscorable
         write_tsv([(c, n) for c, n in test if scorable(m, n)], Path(tmp) / "test.tsv")
         nll = m.evaluate(Path(tmp) / "test.tsv")
+        if keep:
+            shutil.copytree(Path(tmp) / "run", keep)
     priors, uniform = accuracy(m, test, uniform=False), accuracy(m, test, uniform=True)
+    powers = prior_powers(m, test)
     ov = overlap(train, test)
     flags = " ".join(f"--set {k}={v}" for k, v in options.items())
     return {
@@ -83,7 +109,7 @@ def run(minutes: float, data_dir: Path, options: dict, tag: str) -> dict:
         "nll": nll.loss, "n_chars": nll.n_chars, "nll_names": nll.n_items,
         "micro": priors["micro"], "macro": priors["macro"],
         "micro_uniform": uniform["micro"], "macro_uniform": uniform["macro"],
-        "recall": priors["recall"], "recall_uniform": uniform["recall"],
+        "recall": priors["recall"], "recall_uniform": uniform["recall"], "prior_powers": powers,
         "model": vars(m.ckpt.model), "train": vars(m.ckpt.train), "steps": curve[-1]["step"],
         "best_step": m.ckpt.info["step"], "best_val_loss": m.ckpt.info["best_val_loss"],
         "train_seconds": round(train_s, 1), "load_average_start": load_start, "load_average_end": os.getloadavg(),
@@ -172,16 +198,21 @@ def main() -> None:
                    help="a charsmith.train option (e.g. hidden=384)")
     p.add_argument("--tag", default="", help="name of a variant run (its own results file)")
     p.add_argument("--table", action="store_true", help="only rewrite the QUALITY.md section")
+    p.add_argument("--out-dir", type=Path, help="an exploration: write the results file there, not in results/, "
+                   "and leave QUALITY.md alone")
+    p.add_argument("--keep", type=Path, help="copy the trained run directory there")
     args = p.parse_args()
     if not args.table:
         options = dict(parse_option(s) for s in args.set)
-        r = run(args.minutes, args.data_dir, options, args.tag)
-        RESULTS.mkdir(parents=True, exist_ok=True)
+        r = run(args.minutes, args.data_dir, options, args.tag, args.keep)
+        out = args.out_dir or RESULTS
+        out.mkdir(parents=True, exist_ok=True)
         name = f"lang_quality_{args.minutes:g}min" + (f"_{args.tag}" if args.tag else "")
-        (RESULTS / f"{name}.json").write_text(json.dumps(r, indent=1) + "\n")
+        (out / f"{name}.json").write_text(json.dumps(r, indent=1) + "\n")
         print(f"{name}: NLL {r['nll']:.4f}, micro {r['micro']:.3f}, macro {r['macro']:.3f}; uniform prior: "
               f"micro {r['micro_uniform']:.3f}, macro {r['macro_uniform']:.3f}; {r['steps']} steps")
-    table()
+    if not args.out_dir:
+        table()
 
 
 if __name__ == "__main__":

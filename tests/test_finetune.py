@@ -14,7 +14,9 @@ from test_cli import assert_one_line_error, run
 import charsmith
 from charsmith import model as M
 from charsmith.api import plan_run
-from charsmith.finetune import extend_vocab, start_params
+from charsmith.categories import posterior
+from charsmith.finetune import _blend_of, extend_vocab, start_params
+from charsmith.scoring import category_logliks
 from charsmith.vocab import Vocab
 
 
@@ -66,6 +68,23 @@ def test_new_characters_get_rows_and_old_rows_are_unchanged(tmp_path: Path, embe
     np.testing.assert_allclose(after[..., :V0], before, rtol=1e-5, atol=1e-6)
 
 
+def fitted_blend(b: charsmith.CharModel, items: list[str]) -> np.ndarray:
+    """The blend start_params gives ``items``, checked to be the maximum-likelihood mixture
+    weights: EM's fixed point, and a better fit than the mean posterior under the base's priors."""
+    ck = b.ckpt
+    loglik = category_logliks(ck.params, ck.model, ck.vocab, items)  # (N, K)
+    w = _blend_of(ck, ck.params, ck.vocab, items)
+    np.testing.assert_allclose(posterior(loglik, np.log(w)).mean(axis=0), w, atol=1e-4)  # a fixed point of EM
+
+    def fit(v: np.ndarray) -> float:  # sum_i log sum_k v_k P(x_i | k)
+        z = loglik + np.log(v)
+        return float((np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1)) + z.max(axis=1)).sum())
+
+    one_step = posterior(loglik, ck.categories.log_priors()).mean(axis=0)
+    assert fit(w) >= fit(one_step) - 1e-9 and fit(w) > fit(np.full(len(w), 1 / len(w)))
+    return w
+
+
 def test_unlabelled_data_on_a_base_with_categories_folds_the_blend(styled: Path, tmp_path: Path) -> None:
     """The new model has no categories and starts as the base conditioned on the blend its
     classifier gives the training items."""
@@ -75,6 +94,7 @@ def test_unlabelled_data_on_a_base_with_categories_folds_the_blend(styled: Path,
     assert cfg.categories == 0 and "cat" not in s["params"] and corpus.categories is None
     blend = s["info"]["folded_blend"]
     assert set(blend) == {"bo", "ki"} and blend["ki"] > 0.6 and sum(blend.values()) == pytest.approx(1, abs=1e-3)
+    np.testing.assert_allclose(list(blend.values()), fitted_blend(b, corpus.train), atol=1e-6)
     w = b.condition(blend)
     ids = np.array([[0, 3, 4, 2, 7], [0, 1, 1, 5, 6]])
     st = M.init_state(cfg, 2)
@@ -100,11 +120,18 @@ def test_categories_are_matched_by_name(styled: Path, tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "ki.txt").write_text("\n".join(make_styles(20)["ki"]) + "\n")
     (folder / "zu.txt").write_text("zuzu\nzuzo\nzozu\n")
+    (folder / "bo2.txt").write_text("\n".join(make_styles(20, seed=7)["bo"]) + "\n")  # new name, bo's style
     b, corpus, cfg, s = start(styled, folder)
-    assert corpus.categories.names == ("ki", "zu") and s["info"]["new_categories"] == ["zu"]
-    cat = b.ckpt.params["cat"]
-    np.testing.assert_array_equal(s["params"]["cat"][0], cat[1])
-    np.testing.assert_allclose(s["params"]["cat"][1], cat.mean(axis=0))
+    assert corpus.categories.names == ("bo2", "ki", "zu") and s["info"]["new_categories"] == ["bo2", "zu"]
+    cat = b.ckpt.params["cat"]  # base: bo, ki
+    np.testing.assert_array_equal(s["params"]["cat"][1], cat[1])
+    # a new category starts as the blend of the base's categories that fits its items best
+    k = corpus.categories.index("bo2")
+    items = [x for x, c in zip(corpus.train, corpus.train_cats) if c == k]
+    blend = fitted_blend(b, items)
+    assert blend[0] > 0.9  # bo-style names: near bo's vector, far from the mean
+    np.testing.assert_allclose(s["params"]["cat"][0], blend @ cat, rtol=1e-4, atol=1e-5)
+    assert np.linalg.norm(s["params"]["cat"][0] - cat[0]) < 0.2 * np.linalg.norm(cat[0] - cat[1])
 
 
 def test_train_init_through_the_cli(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

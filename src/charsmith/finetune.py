@@ -13,12 +13,15 @@ layers and the embedding widths. Its weights are the starting point, adapted to 
   column instead would halve the probability of every letter that gains a new case: a
   names base trained in lower case lost log 2 nats on every character of capitalised names.)
 - **Categories.** Labelled data on a base with categories: each category starts from the
-  base's vector of the same name, a new one from the mean of the base's vectors. Labelled
+  base's vector of the same name; a new one starts as the blend of the base's vectors that
+  fits its training items best (as for unlabelled data below; the mean of the base's
+  vectors if it has no training items), so it starts near the styles its items resemble. Labelled
   data on a base without categories: fresh category vectors and a zero projection
   ``W_cat``, so the run starts exactly as the base. Unlabelled data on a base with
-  categories: the new model has none. The blend the base's classifier gives the training
-  items (the mean of their posteriors, with the base's priors) is folded into layer 0's
-  bias (``b += (w @ cat) @ W_cat``), so the run starts as the base writing in that blend.
+  categories: the new model has none. The blend of the base's categories that fits the
+  training items best (the maximum-likelihood mixture weights, see :func:`_blend_of`) is
+  folded into layer 0's bias (``b += (w @ cat) @ W_cat``), so the run starts as the base
+  writing in that blend.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from charsmith.vocab import END, Vocab
 
 __all__ = ["FIXED", "check_base", "describe", "extend_vocab", "fixed_options", "start_params"]
 
+BLEND_EM_STEPS = 50  # EM steps of the blend a base's categories give the new items (see _blend_of)
 FIXED = {"cell": "--model", "hidden": "--hidden", "layers": "--layers", "embed": "--embed",
          "cat_embed": "--cat-embed"}  # ModelConfig fields the base decides, and their options
 
@@ -116,11 +120,11 @@ def start_params(
     ours, theirs = corpus.categories, base.categories
     if theirs is not None and ours is not None:
         idx = [theirs.names.index(n) if n in theirs.names else -1 for n in ours.names]
-        mean = params["cat"].mean(axis=0)
-        params["cat"] = np.stack([params["cat"][i] if i >= 0 else mean for i in idx])
+        params["cat"] = np.stack([params["cat"][i] if i >= 0 else _new_category(base, params, corpus, k)
+                                  for k, i in enumerate(idx)])
         info["new_categories"] = [n for n, i in zip(ours.names, idx) if i < 0]
     elif theirs is not None:  # unlabelled data: fold the base classifier's blend into the bias
-        w = _blend_of(base, params, corpus)
+        w = _blend_of(base, params, corpus.vocab, corpus.train)  # type: ignore[arg-type]
         shift = (w @ params.pop("cat")) @ params.pop("W_cat")  # (G,): the blend's input, fed at every step
         params["l0.b"] = (params["l0.b"] + shift).astype(params["l0.b"].dtype)
         info["folded_blend"] = {n: float(x) for n, x in zip(theirs.names, w)}
@@ -131,11 +135,31 @@ def start_params(
     return params, info
 
 
-def _blend_of(base: Checkpoint, params: dict[str, np.ndarray], corpus: Corpus) -> np.ndarray:
-    """The mean posterior P(category | item) over the training items, under the base
-    (vocabulary already extended) with its priors: (K,) weights summing to 1."""
+def _new_category(base: Checkpoint, params: dict[str, np.ndarray], corpus: Corpus, k: int) -> np.ndarray:
+    """The starting vector (C,) of the data's category k, which the base lacks: the blend of
+    the base's vectors its classifier gives that category's training items (w @ cat), or
+    their mean if it has none."""
+    items = [s for s, c in zip(corpus.train, corpus.train_cats) if c == k]  # type: ignore[arg-type]
+    if not items:
+        return params["cat"].mean(axis=0)
+    return (_blend_of(base, params, corpus.vocab, items) @ params["cat"]).astype(params["cat"].dtype)
+
+
+def _blend_of(base: Checkpoint, params: dict[str, np.ndarray], vocab: Vocab, items: list[str]) -> np.ndarray:
+    """The blend w (K,) of the base's categories that ``items`` fit best: the mixture weights
+    that maximise sum_i log sum_k w_k P(item_i | k) under the base (vocabulary already
+    extended to ``vocab``), by EM from the base's priors (w <- the mean posterior of the items
+    under prior w), for at most ``BLEND_EM_STEPS`` steps. (One step gives the mean posterior
+    under the base's priors, which leans towards the categories with many training items.)"""
     cats: Categories = base.categories  # type: ignore[assignment]
-    cfg = dataclasses.replace(base.model, vocab_size=corpus.vocab.size)
-    loglik = category_logliks(params, cfg, corpus.vocab, corpus.train)  # type: ignore[arg-type]
-    w = posterior(loglik, cats.log_priors()).mean(axis=0)
+    cfg = dataclasses.replace(base.model, vocab_size=vocab.size)
+    loglik = category_logliks(params, cfg, vocab, items)  # (N, K)
+    w = np.exp(cats.log_priors())
+    for _ in range(BLEND_EM_STEPS):
+        with np.errstate(divide="ignore"):  # a weight of 0 stays 0
+            new = posterior(loglik, np.log(w)).mean(axis=0)
+        done = np.abs(new - w).max() < 1e-6
+        w = new
+        if done:
+            break
     return w / w.sum()

@@ -39,6 +39,7 @@ from charsmith.data import (
     seeded_rng,
     text_layout,
 )
+from charsmith.discriminative import hybrid_loss_and_grads
 from charsmith.errors import CheckpointError
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
 from charsmith.generation import Constraints, Stepper, complete, sample_items
@@ -53,6 +54,7 @@ RESUME_FORMAT = "charsmith-resume"
 RESUME_VERSION = 1
 DEFAULT_PATIENCE = 5  # used when neither steps nor minutes bound the run
 DROPOUT_STREAM, PREVIEW_STREAM = 1, 2  # seeded_rng keys (TrainBatches uses 0 for the data order)
+RECURRENT = (".W_ih", ".W_hh")  # the recurrent layers' weight matrices ("l0.W_hh", ...), frozen for cfg.freeze_steps
 RESUMABLE_CHANGES = ("steps", "minutes", "patience", "eval_every", "eval_chars")  # may differ on --resume
 MAX_RESUME_BYTES = 1 << 36  # a resume state is read whole; a bound only against a device or a runaway file
 
@@ -78,13 +80,16 @@ class Progress:
 def train_step(
     cfg: ModelConfig, opt: optim.FlatOptimizer, batch: Batch, state: M.State, *, lr: float, t: int,
     clip_norm: float, clip_value: float = 0.0, weight_decay: float = 0.0, rng: np.random.Generator | None = None,
-    check: bool = True,
+    check: bool = True, frozen: tuple[str, ...] = (),
 ) -> tuple[float, M.State, bool]:
     """One update of ``opt.params`` on ``batch``: the loss and gradients (:func:`charsmith.model.loss_and_grads`),
     clip, optimiser step. Returns (loss, final state, ok); ok is False (and nothing is
-    updated) when the loss or the gradient is not finite. ``rng`` drives dropout."""
+    updated) when the loss or the gradient is not finite. ``rng`` drives dropout; the
+    params named in ``frozen`` get a zero gradient."""
     loss, grads, new_state = M.loss_and_grads(opt.params, cfg, batch.ids, batch.targets, batch.mask, state,
                                               cond=batch.cats, rng=rng, check=check)
+    for name in frozen:
+        grads[name][...] = 0.0
     norm = opt.apply(grads, lr=lr, t=t, clip_norm=clip_norm, clip_value=clip_value, weight_decay=weight_decay)
     ok = math.isfinite(loss) and math.isfinite(norm)
     return float(loss), (new_state if ok else state), ok
@@ -148,6 +153,9 @@ class Trainer:
             fresh = {k: params[k].astype(fresh[k].dtype) for k in fresh}
         self.opt = optim.FlatOptimizer(cfg.optimizer, fresh)
         self.params = self.opt.params  # views of the optimiser's flat array
+        self._start = self.opt.flat.copy() if cfg.l2sp else None  # the starting weights, for L2-SP
+        # the weights evaluated and saved: the optimiser's, or their moving average (cfg.ema)
+        self._ema_flat, self.eval_params = (optim.flatten(self.params) if cfg.ema else (None, self.params))
         self.batches = TrainBatches(corpus, cfg.batch_size, cfg.seq_len, cfg.seed)
         self.carry: M.State | None = None  # the hidden state carried into the next text window
         self.step = 0
@@ -207,6 +215,8 @@ class Trainer:
                 break
             self.carry = state
             self.step += 1
+            self._pull_to_start()
+            self._average()
             self.elapsed = time.perf_counter() - start
             self.smooth = loss if self.smooth is None else 0.98 * self.smooth + 0.02 * loss
             speed = batch.n_chars / max(time.perf_counter() - t0, 1e-9)
@@ -245,9 +255,38 @@ class Trainer:
     def _train_step(self, batch: Batch, state: M.State) -> tuple[float, M.State, bool]:
         c = self.cfg
         rng = seeded_rng(c.seed, DROPOUT_STREAM, self.step) if self.model_cfg.dropout else None
+        if c.disc_weight and self.corpus.categories is not None and batch.cats is not None:
+            return self._hybrid_step(batch, state, rng)
+        frozen = RECURRENT if self.step < c.freeze_steps else ()
         return train_step(self.model_cfg, self.opt, batch, state, lr=self._lr(), t=self.step + 1,
                           clip_norm=c.clip_norm, clip_value=c.clip_value, weight_decay=c.weight_decay,
-                          rng=rng, check=self.step == 0)
+                          rng=rng, check=self.step == 0, frozen=tuple(k for k in self.params if k.endswith(frozen)))
+
+    def _hybrid_step(self, batch: Batch, state: M.State, rng: np.random.Generator | None
+                     ) -> tuple[float, M.State, bool]:
+        """A step of the loss with the discriminative term (lines mode: every batch starts
+        from the zero state, which is returned unchanged)."""
+        c, cats = self.cfg, self.corpus.categories
+        assert cats is not None and batch.cats is not None
+        xent, disc, grads = hybrid_loss_and_grads(
+            self.opt.params, self.model_cfg, batch.ids, batch.targets, batch.mask, batch.cats, cats.log_priors(),
+            disc_weight=c.disc_weight, disc_items=c.disc_items, rng=rng, check=self.step == 0)
+        norm = self.opt.apply(grads, lr=self._lr(), t=self.step + 1, clip_norm=c.clip_norm, clip_value=c.clip_value,
+                              weight_decay=c.weight_decay)
+        return xent, state, math.isfinite(xent) and math.isfinite(disc) and math.isfinite(norm)
+
+    def _pull_to_start(self) -> None:
+        """L2-SP (cfg.l2sp): move every weight towards its starting value, decoupled from the
+        gradient as weight decay is: w -= lr * l2sp * (w - w_start)."""
+        if self._start is not None:
+            self.opt.flat -= (self._lr() * self.cfg.l2sp) * (self.opt.flat - self._start)
+
+    def _average(self) -> None:
+        """Move the weights' average towards the weights (cfg.ema; at step n the decay is
+        at most (1 + n) / (10 + n), so the first steps do not keep the starting weights)."""
+        if self._ema_flat is not None:
+            decay = min(self.cfg.ema, (1 + self.step) / (10 + self.step))
+            self._ema_flat += (1.0 - decay) * (self.opt.flat - self._ema_flat)
 
     def _lr(self) -> float:
         c = self.cfg
@@ -282,8 +321,8 @@ class Trainer:
         if not self.val_chars[0]:
             return None
         if corpus.mode == "lines":
-            return lines_loss(self.params, self.model_cfg, corpus.vocab, self._val_items, cond=self._val_cats).loss
-        return stream_loss(self.params, self.model_cfg, corpus.val, seq_len=self.cfg.seq_len,  # type: ignore[arg-type]
+            return lines_loss(self.eval_params, self.model_cfg, corpus.vocab, self._val_items, cond=self._val_cats).loss
+        return stream_loss(self.eval_params, self.model_cfg, corpus.val, seq_len=self.cfg.seq_len,  # type: ignore[arg-type]
                            max_chars=self.cfg.eval_chars).loss
 
     def preview(self, n: int = 5) -> list[str]:
@@ -292,9 +331,10 @@ class Trainer:
         if self.corpus.mode == "lines":
             cats = self.corpus.categories  # labelled: each preview item's category drawn from the priors
             priors = None if cats is None else np.exp(cats.log_priors())
-            return sample_items(Stepper(self.params, self.model_cfg, priors=priors, rng=rng), self.corpus.vocab, n, rng)
+            return sample_items(Stepper(self.eval_params, self.model_cfg, priors=priors, rng=rng), self.corpus.vocab, n,
+                                rng)
         text = Constraints().plan(self.corpus.vocab, text_length=160)
-        return complete(Stepper(self.params, self.model_cfg), self.corpus.vocab, text, rng)
+        return complete(Stepper(self.eval_params, self.model_cfg), self.corpus.vocab, text, rng)
 
     def _evaluate(self, rate: float) -> Progress:
         val = self.val_loss()
@@ -313,7 +353,7 @@ class Trainer:
     # ----- saving and resuming ----------------------------------------------------------
     def checkpoint(self) -> Checkpoint:
         info = dict(self.info, step=self.step, best_val_loss=self.best_val if math.isfinite(self.best_val) else None)
-        return Checkpoint(self.model_cfg, self.corpus.vocab, {k: v.copy() for k, v in self.params.items()},
+        return Checkpoint(self.model_cfg, self.corpus.vocab, {k: v.copy() for k, v in self.eval_params.items()},
                           self.cfg, self.known, info, self.corpus.categories)
 
     def _save(self, improved: bool, record: dict[str, Any]) -> None:
@@ -345,6 +385,8 @@ class Trainer:
     def _save_resume(self) -> None:
         arrays = {"state": np.frombuffer(json.dumps(self._resume_state()).encode(), dtype=np.uint8),
                   "flat": self.opt.flat, **{f"opt/{k}": v for k, v in self.opt.state.items()}}
+        if self._ema_flat is not None:
+            arrays["ema"] = self._ema_flat
         for i, layer_state in enumerate(self.carry or ()):
             arrays.update({f"carry/{i}/{j}": s for j, s in enumerate(layer_state)})
         atomic_write_bytes(self.out_dir / RESUME_FILE, npz_bytes(arrays))
@@ -353,7 +395,7 @@ class Trainer:
         file = self.out_dir / RESUME_FILE
         P, H, L = self.opt.flat.size, self.model_cfg.hidden, self.model_cfg.layers
         per_layer = 2 if self.model_cfg.cell == "lstm" else 1
-        most = 8 * (P * (1 + len(self.opt.state)) + L * per_layer * self.cfg.batch_size * H) + (4 << 20)
+        most = 8 * (P * (2 + len(self.opt.state)) + L * per_layer * self.cfg.batch_size * H) + (4 << 20)
         reader = NpzReader(read_regular(file, most), file)
         if "state" not in reader.names:
             raise CheckpointError(f"{file} was written by an older charsmith and cannot be resumed; start over with --force")
@@ -362,8 +404,11 @@ class Trainer:
             self._check_resumable(state)
             rows = state["carry_rows"]
             carry = [f"carry/{i}/{j}" for i in range(L) for j in range(per_layer)] if rows else []
-            reader.require_names({"state", "flat", *(f"opt/{k}" for k in self.opt.state), *carry})
+            ema = ["ema"] if self._ema_flat is not None else []
+            reader.require_names({"state", "flat", *(f"opt/{k}" for k in self.opt.state), *carry, *ema})
             self.opt.flat[...] = reader.array("flat", (P,))
+            if self._ema_flat is not None:
+                self._ema_flat[...] = reader.array("ema", (P,))
             for k, v in self.opt.state.items():
                 v[...] = reader.array(f"opt/{k}", (P,))
             if rows:

@@ -1,0 +1,91 @@
+"""Training options that change what the loop does with the weights: the moving average
+(ema), the pull towards the starting weights (l2sp) and frozen recurrent weights (freeze_steps)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_names
+
+from charsmith.checkpoint import load_checkpoint
+from charsmith.config import ModelConfig, TrainConfig
+from charsmith.data import make_corpus
+from charsmith.trainer import Progress, Trainer
+
+
+def corpus():
+    return make_corpus("\n".join(make_names(200, seed=3)), mode="lines", lowercase=False, val_fraction=0.1,
+                       rng=np.random.default_rng(0))
+
+
+def trainer(tmp_path: Path, name: str = "run", **train: object) -> Trainer:
+    c = corpus()
+    options = dict(steps=6, eval_every=3, batch_size=16, warmup_steps=0, decay="none", lr=1e-2) | train
+    return Trainer(c, ModelConfig("gru", c.vocab.size, 16, embed=4), TrainConfig(**options), tmp_path / name)  # type: ignore[arg-type]
+
+
+def test_ema_saves_the_moving_average_of_the_weights(tmp_path: Path) -> None:
+    t = trainer(tmp_path, ema=0.9)
+    avg = t.opt.flat.astype(np.float64)
+    seen: list[int] = []
+
+    def follow(p: Progress) -> None:  # the average by hand, after every step
+        nonlocal avg
+        if p.kind == "step" and p.step not in seen:
+            seen.append(p.step)
+            decay = min(0.9, (1 + p.step) / (10 + p.step))
+            avg = decay * avg + (1 - decay) * t.opt.flat
+
+    t.run(follow)
+    assert seen == list(range(1, 7))
+    saved = load_checkpoint(tmp_path / "run").params
+    flat = np.concatenate([saved[k].ravel() for k in t.params])
+    np.testing.assert_allclose(flat, avg, rtol=1e-5, atol=1e-6)
+    assert np.abs(flat - t.opt.flat).max() > 1e-3  # not the optimiser's own weights
+
+
+def test_ema_resume_matches_the_uninterrupted_run(tmp_path: Path) -> None:
+    whole = trainer(tmp_path, "whole", ema=0.9)
+    whole.run()
+    first = trainer(tmp_path, "split", ema=0.9)
+    first.run(lambda p: first.request_stop() if p.kind == "step" and p.step == 4 else None)
+    second = Trainer(first.corpus, first.model_cfg, first.cfg, tmp_path / "split", resume=True)
+    assert second.step == 4
+    second.run()
+    a, b = load_checkpoint(tmp_path / "whole").params, load_checkpoint(tmp_path / "split").params
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_l2sp_pulls_the_weights_back_to_where_they_started(tmp_path: Path) -> None:
+    # lr * l2sp = 1: every step ends exactly at the starting weights
+    t = trainer(tmp_path, l2sp=100.0)
+    start = t.opt.flat.copy()
+    t.run()
+    np.testing.assert_allclose(t.opt.flat, start, rtol=0, atol=1e-6)
+    # a weaker pull: the weights move, but less far than without it
+    free, pulled = trainer(tmp_path, "free"), trainer(tmp_path, "pulled", l2sp=20.0)
+    free.run()
+    pulled.run()
+    assert 0 < np.linalg.norm(pulled.opt.flat - start) < 0.8 * np.linalg.norm(free.opt.flat - start)
+
+
+def test_freeze_steps_keeps_the_recurrent_matrices_only(tmp_path: Path) -> None:
+    t = trainer(tmp_path, freeze_steps=4, steps=4)
+    before = {k: v.copy() for k, v in t.params.items()}
+    t.run()
+    for k, v in t.params.items():
+        frozen = k.endswith((".W_ih", ".W_hh"))
+        assert np.array_equal(v, before[k]) == frozen, k
+    later = Trainer(t.corpus, t.model_cfg, TrainConfig(**(vars(t.cfg) | {"steps": 6})), tmp_path / "run", resume=True)
+    later.run()  # past freeze_steps the matrices train too
+    assert not np.array_equal(later.params["l0.W_hh"], before["l0.W_hh"])
+
+
+@pytest.mark.parametrize("field,value", [("ema", 1.0), ("ema", -0.1), ("l2sp", -1.0), ("freeze_steps", -1)])
+def test_bad_values_are_refused(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(**{field: value})  # type: ignore[arg-type]
+
