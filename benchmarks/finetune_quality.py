@@ -127,20 +127,29 @@ def case(data_dir: Path, language: str, n: int, base: Path, minutes: float, tmp:
             "held_out_in_names_base": sum(s.lower() in makemore for s in held), "runs": runs}
 
 
+READING = [  # what the recorded figures say (written after the run that made them)
+    "TODO",
+]
+
+
 def table(results: dict) -> None:
+    seeds = results.get("seeds", 1)
     lines = [
-        f"`python benchmarks/finetune_quality.py` ({results['date']}, {results['engine']}). For each language, n names",
-        "are drawn from its file and the rest is held out; every run gets the same 1-minute budget and",
-        "otherwise charsmith's defaults (for `--init`: its fine-tuning defaults). The `languages` base is the",
-        "bundled recipe retrained without that language (its file, and its names wherever else they occur):",
-        "the bundled model saw every name, held-out ones included, and would flatter the comparison. This",
-        "base saw none of them and has no category for the language, so the list is folded in as a blend of",
-        "the others (the case of names in no bundled category). The `names` base (makemore's lower-case first",
-        "names) is the bundled model; the column 'in names' counts held-out names that are in its data too.",
-        "Held-out loss: nats/char with the end token, over the held-out names whose characters all occur in",
-        "the drawn names (the same names for every run). Irish has 232 names, so its larger draw is 150 (the",
-        "size in the issue's example), not 300.",
-        "",
+        f"`python benchmarks/finetune_quality.py` ({results['date']}, {results['engine']}, load average "
+        f"{results['load_average_start'][0]:.1f} at the start and {results['load_average_end'][0]:.1f} at the end).",
+        "For each language, n names are drawn from its file and the rest is held out; every run gets the same",
+        "1-minute budget and otherwise charsmith's defaults (for `--init`: its fine-tuning defaults,",
+        f"`defaults.finetune`). Each cell is the mean of {seeds} runs with seeds 0 to {seeds - 1} (the seed also "
+        "picks the",
+        "10% of the drawn names held back for early stopping, so the mean is over those splits too). The",
+        "`languages` base is the bundled recipe retrained without that language (its file, and its names",
+        "wherever else they occur): the bundled model saw every name, held-out ones included, and would",
+        "flatter the comparison. This base saw none of them and has no category for the language, so the",
+        "list is folded in as a blend of the others (the case of names in no bundled category). The `names`",
+        "base (makemore's lower-case first names) is the bundled model; the column 'in names' counts",
+        "held-out names that are in its data too. Held-out loss: nats/char with the end token, over the",
+        "held-out names whose characters all occur in the drawn names (the same names for every run). Irish",
+        "has 232 names, so its larger draw is 150 (the size in the issue's example), not 300.",
         "",
         "| language, drawn | held out (scored; also in the draw; in names) | scratch | `--init names` "
         "| `--init languages` | command |",
@@ -151,8 +160,9 @@ def table(results: dict) -> None:
         cells = []
         for start in STARTS:
             r = loss[start]
-            cells.append(f"{r['held_out_loss']:.4f} ({r['steps']} steps, best {r['best_step']})")
-        cmd = f"charsmith train {c['language']}_{c['n']}.txt [--init names / --init DIR] --minutes 1"
+            best = "/".join(str(x["best_step"]) for x in r.get("per_seed", [r]))
+            cells.append(f"{r['held_out_loss']:.4f} (best at step {best})")
+        cmd = f"charsmith train {c['language']}_{c['n']}.txt [--init names / --init DIR] --minutes 1 --seed S"
         lines.append(f"| {c['language']}, {c['n']} | {c['held_out']} ({c['scored']}; {c['held_out_in_drawn']}; "
                      f"{c['held_out_in_names_base']}) | {' | '.join(cells)} | `{cmd}` |")
     cases = ", ".join(f"{c['language']} {c['n']}" for c in results["cases"])
@@ -163,26 +173,20 @@ def table(results: dict) -> None:
             loss = {r["start"]: r["held_out_loss"] for r in c["runs"]}
             deltas.append(f"{loss[start] - loss['scratch']:+.3f}")
         lines.append(f"- `--init {start}`: {', '.join(deltas)}")
-    lines += [
-        "",
-        "Every run stops early, well inside the minute: 90 to 270 training names are a few batches, and a",
-        "fine-tuned network (the names base's LSTM 2x256 or the languages base's GRU 256) fits them within",
-        "60 to 170 steps and then overfits, which early stopping on the 10 to 30 names held back catches,",
-        "while the scratch GRU 128 with weight decay generalises about as well from so little. A start from",
-        "`names` is worse in every case: makemore's names are lower-case English first names, these are",
-        "capitalised surnames of other languages. A start from `languages` (which never saw the language)",
-        "helps the Irish names and not the Italian ones. Other learning rates did not change the picture.",
-    ]
     variants = [json.loads(f.read_text()) for f in sorted(RESULTS.parent.glob("finetune_quality_*.json"))]
     if variants:
-        lines += ["", "Also tried: another learning rate for every run (`--set lr=...`, same bases; held-out loss):",
+        lines += ["", "**What was tried** (other options for every run, `--set ...`; held-out loss; the bases of the "
+                  "time; † a single run, seed 0, before the benchmark averaged seeds):",
                   "", "| options | language, drawn | scratch | `--init names` | `--init languages` |",
                   "| --- | --- | --- | --- | --- |"]
         for v in variants:
-            opts = " ".join(f"{k}={x}" for k, x in v["options"].items())
+            opts = v.get("note") or " ".join(f"{k}={x}" for k, x in v["options"].items())
+            mark = "" if v.get("seeds", 1) > 1 else " †"
             for c in v["cases"]:
                 loss = {r["start"]: f"{r['held_out_loss']:.4f}" for r in c["runs"]}
-                lines.append(f"| {opts} | {c['language']}, {c['n']} | " + " | ".join(loss[s] for s in STARTS) + " |")
+                lines.append(f"| {opts}{mark} | {c['language']}, {c['n']} | "
+                             + " | ".join(loss.get(s, "") for s in STARTS) + " |")
+    lines += ["", *READING]
     write_section(HERE / "QUALITY.md", "Fine-tuning small lists", "\n".join(lines))
 
 
