@@ -1,5 +1,5 @@
 """Training options that change what the loop does with the weights: the moving average
-(ema), the pull towards the starting weights (l2sp) and frozen recurrent weights (freeze_steps)."""
+(ema) and frozen recurrent weights (freeze_steps)."""
 
 from __future__ import annotations
 
@@ -59,19 +59,6 @@ def test_ema_resume_matches_the_uninterrupted_run(tmp_path: Path) -> None:
         np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
-def test_l2sp_pulls_the_weights_back_to_where_they_started(tmp_path: Path) -> None:
-    # lr * l2sp = 1: every step ends exactly at the starting weights
-    t = trainer(tmp_path, l2sp=100.0)
-    start = t.opt.flat.copy()
-    t.run()
-    np.testing.assert_allclose(t.opt.flat, start, rtol=0, atol=1e-6)
-    # a weaker pull: the weights move, but less far than without it
-    free, pulled = trainer(tmp_path, "free"), trainer(tmp_path, "pulled", l2sp=20.0)
-    free.run()
-    pulled.run()
-    assert 0 < np.linalg.norm(pulled.opt.flat - start) < 0.8 * np.linalg.norm(free.opt.flat - start)
-
-
 def test_freeze_steps_keeps_the_recurrent_matrices_only(tmp_path: Path) -> None:
     t = trainer(tmp_path, freeze_steps=4, steps=4)
     before = {k: v.copy() for k, v in t.params.items()}
@@ -84,7 +71,7 @@ def test_freeze_steps_keeps_the_recurrent_matrices_only(tmp_path: Path) -> None:
     assert not np.array_equal(later.params["l0.W_hh"], before["l0.W_hh"])
 
 
-@pytest.mark.parametrize("field,value", [("ema", 1.0), ("ema", -0.1), ("l2sp", -1.0), ("freeze_steps", -1)])
+@pytest.mark.parametrize("field,value", [("ema", 1.0), ("ema", -0.1), ("freeze_steps", -1)])
 def test_bad_values_are_refused(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         TrainConfig(**{field: value})  # type: ignore[arg-type]

@@ -320,7 +320,8 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
     print(f"model: {model_cfg.cell} x{model_cfg.layers}, hidden {model_cfg.hidden}, embed {model_cfg.embed}{cats}, "
           f"dropout {model_cfg.dropout:g}; {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
           f"weight decay {cfg.weight_decay:g}{f', weight average {cfg.ema:g}' if cfg.ema else ''}"
-          f"{f', pull to the start {cfg.l2sp:g}' if cfg.l2sp else ''}; evaluate every {cfg.eval_every} steps, "
+          f"{f', recurrent matrices frozen for {cfg.freeze_steps} steps' if cfg.freeze_steps else ''}; "
+          f"evaluate every {cfg.eval_every} steps, "
           f"stop at {limits or 'early stopping'}{patience}; writing {out_dir}", file=err)
     print(f"engine: {_engine()}", file=err)
     scored, held_chars = trainer.val_chars

@@ -110,11 +110,8 @@ class TrainConfig:
     val_fraction: float = 0.1
     seed: int = 0
     init: str = ""  # where the weights started: a bundled model or checkpoint directory ("": fresh)
-    l2sp: float = 0.0  # decoupled decay of every weight towards its starting value (L2-SP, for --init runs)
     freeze_steps: int = 0  # steps at the start during which the recurrent layers' weights stay fixed
     ema: float = 0.0  # decay of the moving average of the weights that is evaluated and saved; 0: the weights
-    disc_weight: float = 0.0  # labelled items: weight of the discriminative term (charsmith.discriminative); 0: off
-    disc_items: int = 8  # items of each batch the discriminative term runs under every category
 
     def __post_init__(self) -> None:
         _choice("mode", self.mode, MODES)
@@ -123,7 +120,7 @@ class TrainConfig:
         _positive_int("batch_size", self.batch_size)
         _positive_int("seq_len", self.seq_len)
         _positive_int("eval_every", self.eval_every)
-        for name in ("warmup_steps", "steps", "patience", "seed", "eval_chars", "disc_items", "freeze_steps"):
+        for name in ("warmup_steps", "steps", "patience", "seed", "eval_chars", "freeze_steps"):
             _non_negative_int(name, getattr(self, name))
         _fraction("lr", self.lr, low_open=True, high=10.0, high_open=False)
         _fraction("val_fraction", self.val_fraction, low_open=False, high=0.5, high_open=False)
@@ -131,7 +128,7 @@ class TrainConfig:
         _fraction("ema", self.ema, low_open=False, high=1.0, high_open=True)
         if not isinstance(self.init, str):
             raise InputError(f"init must be a bundled model name or a checkpoint directory, got {self.init!r}")
-        for name in ("weight_decay", "clip_norm", "clip_value", "minutes", "disc_weight", "l2sp"):
+        for name in ("weight_decay", "clip_norm", "clip_value", "minutes"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise InputError(f"{name} must be a non-negative number, got {value!r}")

@@ -39,7 +39,6 @@ from charsmith.data import (
     seeded_rng,
     text_layout,
 )
-from charsmith.discriminative import hybrid_loss_and_grads
 from charsmith.errors import CheckpointError
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
 from charsmith.generation import Constraints, Stepper, complete, sample_items
@@ -153,7 +152,6 @@ class Trainer:
             fresh = {k: params[k].astype(fresh[k].dtype) for k in fresh}
         self.opt = optim.FlatOptimizer(cfg.optimizer, fresh)
         self.params = self.opt.params  # views of the optimiser's flat array
-        self._start = self.opt.flat.copy() if cfg.l2sp else None  # the starting weights, for L2-SP
         # the weights evaluated and saved: the optimiser's, or their moving average (cfg.ema)
         self._ema_flat, self.eval_params = (optim.flatten(self.params) if cfg.ema else (None, self.params))
         self.batches = TrainBatches(corpus, cfg.batch_size, cfg.seq_len, cfg.seed)
@@ -215,7 +213,6 @@ class Trainer:
                 break
             self.carry = state
             self.step += 1
-            self._pull_to_start()
             self._average()
             self.elapsed = time.perf_counter() - start
             self.smooth = loss if self.smooth is None else 0.98 * self.smooth + 0.02 * loss
@@ -255,31 +252,10 @@ class Trainer:
     def _train_step(self, batch: Batch, state: M.State) -> tuple[float, M.State, bool]:
         c = self.cfg
         rng = seeded_rng(c.seed, DROPOUT_STREAM, self.step) if self.model_cfg.dropout else None
-        if c.disc_weight and self.corpus.categories is not None and batch.cats is not None:
-            return self._hybrid_step(batch, state, rng)
         frozen = RECURRENT if self.step < c.freeze_steps else ()
         return train_step(self.model_cfg, self.opt, batch, state, lr=self._lr(), t=self.step + 1,
                           clip_norm=c.clip_norm, clip_value=c.clip_value, weight_decay=c.weight_decay,
                           rng=rng, check=self.step == 0, frozen=tuple(k for k in self.params if k.endswith(frozen)))
-
-    def _hybrid_step(self, batch: Batch, state: M.State, rng: np.random.Generator | None
-                     ) -> tuple[float, M.State, bool]:
-        """A step of the loss with the discriminative term (lines mode: every batch starts
-        from the zero state, which is returned unchanged)."""
-        c, cats = self.cfg, self.corpus.categories
-        assert cats is not None and batch.cats is not None
-        xent, disc, grads = hybrid_loss_and_grads(
-            self.opt.params, self.model_cfg, batch.ids, batch.targets, batch.mask, batch.cats, cats.log_priors(),
-            disc_weight=c.disc_weight, disc_items=c.disc_items, rng=rng, check=self.step == 0)
-        norm = self.opt.apply(grads, lr=self._lr(), t=self.step + 1, clip_norm=c.clip_norm, clip_value=c.clip_value,
-                              weight_decay=c.weight_decay)
-        return xent, state, math.isfinite(xent) and math.isfinite(disc) and math.isfinite(norm)
-
-    def _pull_to_start(self) -> None:
-        """L2-SP (cfg.l2sp): move every weight towards its starting value, decoupled from the
-        gradient as weight decay is: w -= lr * l2sp * (w - w_start)."""
-        if self._start is not None:
-            self.opt.flat -= (self._lr() * self.cfg.l2sp) * (self.opt.flat - self._start)
 
     def _average(self) -> None:
         """Move the weights' average towards the weights (cfg.ema; at step n the decay is
