@@ -143,8 +143,9 @@ READING = [  # what the recorded figures say (written after the run that made th
     "in all four cases in an exploration not recorded here); and the recurrent matrices stay frozen for",
     "the first 50 steps (-0.013 to -0.023 nats/char against the `freeze_steps=0` rows above, in all",
     "four cases). L2-SP (`l2sp=1`: after each step every weight is pulled towards its start, w -= lr *",
-    "1 * (w - w_start); an option tried at commit 89660ba and removed) changed the loss by less than the",
-    "seeds' spread; lower learning rates (the † rows, on the bases of the time) did not help either.",
+    "1 * (w - w_start); an option tried and removed, in the commit that added",
+    "src/charsmith/discriminative.py) changed the loss by less than the seeds' spread; lower learning",
+    "rates (the † rows, on the bases of the time) did not help either.",
 ]
 
 
