@@ -110,7 +110,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     seed: int = 0
     init: str = ""  # where the weights started: a bundled model or checkpoint directory ("": fresh)
-    freeze_steps: int = 0  # steps at the start during which the recurrent layers' weights stay fixed
+    freeze_steps: int = 0  # first steps in which the recurrent layers' matrices get no gradient (fine-tuning)
     ema: float = 0.0  # decay of the moving average of the weights that is evaluated and saved; 0: the weights
 
     def __post_init__(self) -> None:

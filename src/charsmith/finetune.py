@@ -136,9 +136,9 @@ def start_params(
 
 
 def _new_category(base: Checkpoint, params: dict[str, np.ndarray], corpus: Corpus, k: int) -> np.ndarray:
-    """The starting vector (C,) of the data's category k, which the base lacks: the blend of
-    the base's vectors its classifier gives that category's training items (w @ cat), or
-    their mean if it has none."""
+    """The starting vector (C,) of the data's category k, which the base lacks: w @ cat for
+    the blend w that fits that category's training items best (:func:`_blend_of`), or the
+    mean of the base's vectors if it has none."""
     items = [s for s, c in zip(corpus.train, corpus.train_cats) if c == k]  # type: ignore[arg-type]
     if not items:
         return params["cat"].mean(axis=0)

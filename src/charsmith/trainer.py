@@ -252,10 +252,10 @@ class Trainer:
     def _train_step(self, batch: Batch, state: M.State) -> tuple[float, M.State, bool]:
         c = self.cfg
         rng = seeded_rng(c.seed, DROPOUT_STREAM, self.step) if self.model_cfg.dropout else None
-        frozen = RECURRENT if self.step < c.freeze_steps else ()
+        frozen = tuple(k for k in self.params if k.endswith(RECURRENT)) if self.step < c.freeze_steps else ()
         return train_step(self.model_cfg, self.opt, batch, state, lr=self._lr(), t=self.step + 1,
                           clip_norm=c.clip_norm, clip_value=c.clip_value, weight_decay=c.weight_decay,
-                          rng=rng, check=self.step == 0, frozen=tuple(k for k in self.params if k.endswith(frozen)))
+                          rng=rng, check=self.step == 0, frozen=frozen)
 
     def _average(self) -> None:
         """Move the weights' average towards the weights (cfg.ema; at step n the decay is
