@@ -153,7 +153,10 @@ class Trainer:
         self.opt = optim.FlatOptimizer(cfg.optimizer, fresh)
         self.params = self.opt.params  # views of the optimiser's flat array
         # the weights evaluated and saved: the optimiser's, or their moving average (cfg.ema)
-        self._ema_flat, self.eval_params = (optim.flatten(self.params) if cfg.ema else (None, self.params))
+        self._ema_flat: np.ndarray | None = None
+        self.eval_params = self.params
+        if cfg.ema:
+            self._ema_flat, self.eval_params = optim.flatten(self.params)
         self.batches = TrainBatches(corpus, cfg.batch_size, cfg.seq_len, cfg.seed)
         self.carry: M.State | None = None  # the hidden state carried into the next text window
         self.step = 0
