@@ -32,7 +32,7 @@ def _requirements() -> str:
         import playwright  # noqa: F401
         import starlette  # noqa: F401
     except ModuleNotFoundError as e:
-        return f"{e.name} is not installed (pip install -e '.[web,test]' playwright)"
+        return f"{e.name} is not installed (pip install -e '.[test,web]')"
     if chromium_path() is None:
         return "no chromium binary on PATH (apt-get install chromium, or set CHARSMITH_CHROMIUM)"
     return ""
