@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import PACKAGE_ROOT, make_names
 
@@ -165,6 +166,8 @@ def test_bad_training_files(tmp_path: Path, capsys, name: str, fragments: list[s
         (["train", "{names}", "--resume", "--force"], ["give one of them"]),
         (["sample", "{ckpt}", "--length", "20"], ["--length is for text models", "--max-len"]),
         (["sample", "{ckpt}", "--beam", "3", "--temperature", "0.5"], ["--beam takes the likeliest", "--temperature"]),
+        (["sample", "shakespeare", "--beam", "2"], ["--beam searches list items", "--greedy"]),
+        (["classic", "export", "{tmp}/missing.npz", "--out", "{tmp}/e"], ["missing.npz: no such file"]),
         (["sample", "{ckpt}", "--greedy", "--beam", "3"], ["--greedy is a beam of width 1"]),
         (["sample", "{ckpt}", "--temprature", "2"], ["unrecognized arguments: --temprature", "charsmith sample --help"]),
         (["train", "{names}", "--out", "{tmp}/n.txt/run", "--steps", "1"], ["n.txt/run", "Not a directory"]),
@@ -264,6 +267,37 @@ def test_resume_continues_with_the_saved_options(tmp_path: Path, capsys) -> None
     assert_one_line_error(code, err, "used lr 0.02, not 0.1", "drop that option")
     code, _, err = run(["train", str(data), "--out", out, "--resume", "--steps", "8", "--hidden", "16"], capsys)
     assert_one_line_error(code, err, "used hidden 8, not 16")
+
+
+def test_a_run_saved_before_ema_and_freeze_steps_resumes(tmp_path: Path, capsys) -> None:
+    import zipfile
+
+    data = tmp_path / "names.txt"
+    data.write_text("\n".join(make_names(100)).lower())
+    out = str(tmp_path / "r")
+    assert run(["train", str(data), "--out", out, "--init", "dinosaurs", "--steps", "4", "--eval-every", "2",
+                "--quiet"], capsys)[0] == 0
+    with zipfile.ZipFile(tmp_path / "r" / "resume.npz") as z:  # the fields an older charsmith did not save
+        arrays = {n[:-4]: np.load(z.open(n)) for n in z.namelist()}
+    state = json.loads(arrays["state"].tobytes())
+    assert state["train"]["freeze_steps"] > 0  # fine-tuning's default, which the old run did not have
+    for field in ("ema", "freeze_steps"):
+        del state["train"][field]
+    arrays["state"] = np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "r" / "resume.npz", **arrays)
+    assert run(["train", str(data), "--out", out, "--resume", "--steps", "6", "--quiet"], capsys)[0] == 0
+    assert resume_step(tmp_path / "r") == 6
+
+
+def test_a_new_budget_on_resume_replaces_the_saved_one(tmp_path: Path, capsys) -> None:
+    data = tmp_path / "names.txt"
+    data.write_text("\n".join(make_names(100)))
+    out = str(tmp_path / "r")
+    assert run(["train", str(data), "--out", out, "--minutes", "0.002", "--hidden", "8", "--eval-every", "2",
+                "--quiet"], capsys)[0] == 0
+    first = resume_step(tmp_path / "r")
+    code, stdout, _ = run(["train", str(data), "--out", out, "--resume", "--steps", str(first + 5), "--quiet"], capsys)
+    assert code == 0 and "reached the step limit" in stdout and resume_step(tmp_path / "r") == first + 5
 
 
 def test_help_for_every_command(capsys) -> None:

@@ -90,11 +90,16 @@ def test_rounds_grow_when_nothing_is_accepted_yet() -> None:
     """With a rule that rejects nearly everything and no pilot (method="rejection"), rounds
     double until items come, and the effort bound is kept."""
     m = charsmith.load("dinosaurs")
-    plan = m.plan(Constraints(prefix="zz"))
+    plan = m.plan(Constraints(pattern="q[a-z]*x"))  # no match in thousands of plain draws
     stream = SampleStream(m.stepper(), m.ckpt.vocab, plan, Controls(), 5, np.random.default_rng(0),
                           method="rejection", max_draws=3000)
+    sizes: list[int] = []
+    plain = stream._plain
+    stream._plain = lambda size: (sizes.append(size), plain(size))[1]  # type: ignore[method-assign]
     items = list(stream)
-    assert stream.drawn <= 3000 and all(s.startswith("zz") for s in items)
+    assert items == [] and stream.drawn == sum(sizes) == 3000  # nothing found, and the bound kept exactly
+    # each round draws twice what was drawn so far, the last what the bound leaves
+    assert sizes[1:-1] == [2 * sum(sizes[:i]) for i in range(1, len(sizes) - 1)] and len(sizes) >= 4
 
 
 @pytest.mark.parametrize("name", ["dinosaurs", "languages"])
@@ -130,3 +135,13 @@ def test_sampling_steps_keep_the_blas_on_one_thread(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(type(backend.current()), "blas_on_one_thread", watched)
     charsmith.load("dinosaurs").sample(3, seed=0)
     assert len(entered) >= 3  # the prime and every step
+
+
+@pytest.mark.parametrize("rows", [5, 64])  # both summing paths
+@pytest.mark.parametrize("controls", [Controls(temperature=0.01), Controls(temperature=1e-40),
+                                      Controls(temperature=0.01, top_p=0.5)])
+def test_a_banned_id_holding_all_the_mass_leaves_the_likeliest_allowed_one(rows: int, controls: Controls) -> None:
+    logits = np.zeros((rows, 5), np.float32)
+    logits[:, 0], logits[:, 3] = 5.0, 0.5  # id 0 banned (as the end token is before the minimum length)
+    ids = controls.sample(logits, np.random.default_rng(0), banned=0)
+    assert (ids == 3).all()  # at these temperatures, the likeliest id left

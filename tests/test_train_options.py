@@ -60,7 +60,7 @@ def test_ema_resume_matches_the_uninterrupted_run(tmp_path: Path) -> None:
 
 
 def test_freeze_steps_keeps_the_recurrent_matrices_only(tmp_path: Path) -> None:
-    t = trainer(tmp_path, freeze_steps=4, steps=4)
+    t = trainer(tmp_path, freeze_steps=4, steps=4, weight_decay=0.5)  # decay would move them too
     before = {k: v.copy() for k, v in t.params.items()}
     t.run()
     for k, v in t.params.items():
@@ -69,6 +69,16 @@ def test_freeze_steps_keeps_the_recurrent_matrices_only(tmp_path: Path) -> None:
     later = Trainer(t.corpus, t.model_cfg, TrainConfig(**(vars(t.cfg) | {"steps": 6})), tmp_path / "run", resume=True)
     later.run()  # past freeze_steps the matrices train too
     assert not np.array_equal(later.params["l0.W_hh"], before["l0.W_hh"])
+
+
+def test_without_an_embedding_the_characters_table_is_not_frozen(tmp_path: Path) -> None:
+    c = corpus()
+    t = Trainer(c, ModelConfig("gru", c.vocab.size, 16, embed=0),
+                TrainConfig(steps=3, eval_every=3, batch_size=16, freeze_steps=3), tmp_path / "r")
+    before = {k: v.copy() for k, v in t.params.items()}
+    t.run()
+    assert np.array_equal(t.params["l0.W_hh"], before["l0.W_hh"])
+    assert not np.array_equal(t.params["l0.W_ih"], before["l0.W_ih"])  # layer 0's input rows: the characters
 
 
 @pytest.mark.parametrize("field,value", [("ema", 1.0), ("ema", -0.1), ("freeze_steps", -1)])

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -124,7 +125,7 @@ class CharModel:
     def mode(self) -> str:
         return self.ckpt.mode
 
-    @property
+    @functools.cached_property
     def lowercase(self) -> bool:
         """Whether the model lower-cases what it is given: it was trained with ``lowercase``,
         or its vocabulary has small letters and no capitals (so "Emma" means "emma")."""
@@ -427,7 +428,11 @@ def make_trainer(
     starting from the weights of ``init`` when given (see :mod:`charsmith.finetune`). With
     ``resume``, options not given are the saved run's."""
     if resume:
-        options = {**saved_options(out), **{k: v for k, v in options.items() if v is not None}}
+        given = {k: v for k, v in options.items() if v is not None}
+        saved = saved_options(out)
+        if "steps" in given or "minutes" in given:  # a new budget replaces the saved one, as in a new run
+            saved.pop("steps"), saved.pop("minutes")
+        options = {**saved, **given}
     corpus, model_cfg, train_cfg = plan_run(path, **options)
     info: dict[str, Any] = {"source": Path(path).name}
     params = None

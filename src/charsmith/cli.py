@@ -405,6 +405,8 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         args.n = 1 if m.mode == "text" else 10
     _check_search_options(args)
     if m.mode == "text":
+        if args.beam:
+            raise InputError("--beam searches list items; for a text model --greedy takes the likeliest characters")
         m.condition(args.category)  # a text model has no categories: refuse one
         length = 400 if args.length is None else args.length
         texts = m.complete(args.prefix, length, n=args.n, temperature=args.temperature, top_k=args.top_k,
@@ -458,7 +460,7 @@ def _check_search_options(args: argparse.Namespace) -> None:
     for flag, value, default in (("--temperature", args.temperature, 1.0), ("--top-k", args.top_k, 0),
                                  ("--top-p", args.top_p, 1.0), ("--seed", args.seed, None), ("--unique", args.unique, False)):
         if value != default:
-            raise InputError(f"{search} takes the likeliest items, so {flag} has no effect: drop one of them")
+            raise InputError(f"{search} takes the likeliest, so {flag} has no effect: drop one of them")
 
 
 def _write_stream(stream: SampleStream, as_json: bool, out: TextIO) -> None:

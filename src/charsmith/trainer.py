@@ -84,12 +84,15 @@ def train_step(
     """One update of ``opt.params`` on ``batch``: the loss and gradients (:func:`charsmith.model.loss_and_grads`),
     clip, optimiser step. Returns (loss, final state, ok); ok is False (and nothing is
     updated) when the loss or the gradient is not finite. ``rng`` drives dropout; the
-    params named in ``frozen`` get a zero gradient."""
+    params named in ``frozen`` keep their values (a zero gradient, and no weight decay)."""
     loss, grads, new_state = M.loss_and_grads(opt.params, cfg, batch.ids, batch.targets, batch.mask, state,
                                               cond=batch.cats, rng=rng, check=check)
+    kept = {name: opt.params[name].copy() for name in frozen}
     for name in frozen:
         grads[name][...] = 0.0
     norm = opt.apply(grads, lr=lr, t=t, clip_norm=clip_norm, clip_value=clip_value, weight_decay=weight_decay)
+    for name, value in kept.items():
+        opt.params[name][...] = value
     ok = math.isfinite(loss) and math.isfinite(norm)
     return float(loss), (new_state if ok else state), ok
 
@@ -105,10 +108,11 @@ def saved_options(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     if "state" not in reader.names:
         raise CheckpointError(f"{file} was written by an older charsmith and cannot be resumed; start over with --force")
     state = json_from_bytes(reader.array("state", (None,), "u", max_bytes=1 << 20).tobytes(), file)
-    try:
-        saved = {**state["model"], **state["train"]}
-    except (KeyError, TypeError):
+    try:  # through the configs, so that a field an older charsmith did not save takes its old default
+        model, train = config_from_dict(ModelConfig, state["model"]), config_from_dict(TrainConfig, state["train"])
+    except (KeyError, TypeError, ValueError):
         raise CheckpointError(f"{file} is corrupt (no run options); start over with --force") from None
+    saved = {**dataclasses.asdict(model), **dataclasses.asdict(train)}
     derived = {"vocab_size", "categories"} | (set() if saved.get("categories") else {"cat_embed"})  # set by the data
     return {k: v for k, v in saved.items() if k not in derived}
 
@@ -252,10 +256,16 @@ class Trainer:
             p = max(p, self.elapsed / (self.cfg.minutes * 60))
         return p
 
+    def _frozen(self) -> tuple[str, ...]:
+        """The recurrent layers' weight matrices, but layer 0's input matrix when it is the
+        characters' own table (no embedding): the characters adapt from the start."""
+        table = "l0.W_ih" if self.model_cfg.embed == 0 else ""
+        return tuple(k for k in self.params if k.endswith(RECURRENT) and k != table)
+
     def _train_step(self, batch: Batch, state: M.State) -> tuple[float, M.State, bool]:
         c = self.cfg
         rng = seeded_rng(c.seed, DROPOUT_STREAM, self.step) if self.model_cfg.dropout else None
-        frozen = tuple(k for k in self.params if k.endswith(RECURRENT)) if self.step < c.freeze_steps else ()
+        frozen = self._frozen() if self.step < c.freeze_steps else ()
         return train_step(self.model_cfg, self.opt, batch, state, lr=self._lr(), t=self.step + 1,
                           clip_norm=c.clip_norm, clip_value=c.clip_value, weight_decay=c.weight_decay,
                           rng=rng, check=self.step == 0, frozen=frozen)

@@ -31,6 +31,7 @@ import numpy as np
 
 from charsmith.classic.dinos import examples_from_text, initialize_parameters
 from charsmith.config import ModelConfig
+from charsmith.errors import DataError
 from charsmith.vocab import END, Vocab
 
 __all__ = ["DEFAULT_CHARS", "to_modern", "from_modern", "classic_config", "load_classic",
@@ -70,12 +71,12 @@ def from_modern(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def _chars_from_array(arr: np.ndarray) -> str:
     if arr.dtype.kind != "U":
-        raise ValueError(f"'chars' in the npz must be a string array, got dtype {arr.dtype}")
+        raise DataError(f"'chars' in the npz must be a string array, got dtype {arr.dtype}")
     if arr.ndim == 0:
         return str(arr)
     items = [str(c) for c in arr.ravel()]
     if any(len(c) != 1 for c in items):
-        raise ValueError("'chars' in the npz must hold one character per element")
+        raise DataError("'chars' in the npz must hold one character per element")
     return "".join(items)
 
 
@@ -83,15 +84,15 @@ def load_classic(npz_path: str | os.PathLike[str], data_text: str | None = None)
     """Read PARAMS.npz -> (classic parameters, characters in the parameters' index order)."""
     path = Path(npz_path)
     if not path.is_file():
-        raise ValueError(f"{path}: no such file")
+        raise DataError(f"{path}: no such file")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as e:
-        raise ValueError(f"{path} is not a readable .npz of arrays ({e})") from None
+        raise DataError(f"{path} is not a readable .npz of arrays ({e})") from None
     missing = [k for k in CLASSIC_KEYS if k not in arrays]
     if missing:
-        raise ValueError(f"{path} lacks {', '.join(missing)}; save it with np.savez(path, Wax=..., Waa=..., Wya=..., b=..., by=...)")
+        raise DataError(f"{path} lacks {', '.join(missing)}; save it with np.savez(path, Wax=..., Waa=..., Wya=..., b=..., by=...)")
     if "chars" in arrays:
         chars = _chars_from_array(arrays["chars"])
     elif data_text is not None:
@@ -105,22 +106,22 @@ def load_classic(npz_path: str | os.PathLike[str], data_text: str | None = None)
 
 def _check_shapes(p: dict[str, np.ndarray], V: int, path: Path) -> None:
     if p["Wax"].ndim != 2:
-        raise ValueError(f"{path}: Wax must be 2-D (n_a, n_x), got shape {p['Wax'].shape}")
+        raise DataError(f"{path}: Wax must be 2-D (n_a, n_x), got shape {p['Wax'].shape}")
     n_a = p["Wax"].shape[0]
     want = {"Wax": (n_a, V), "Waa": (n_a, n_a), "Wya": (V, n_a), "b": (n_a, 1), "by": (V, 1)}
     for k, shape in want.items():
         if p[k].shape != shape:
-            raise ValueError(f"{path}: {k} has shape {p[k].shape}, expected {shape} for {V} characters and n_a={n_a}")
+            raise DataError(f"{path}: {k} has shape {p[k].shape}, expected {shape} for {V} characters and n_a={n_a}")
         if not np.issubdtype(p[k].dtype, np.floating):
-            raise ValueError(f"{path}: {k} must be a float array, got {p[k].dtype}")
+            raise DataError(f"{path}: {k} must be a float array, got {p[k].dtype}")
 
 
 def _reorder(params: dict[str, np.ndarray], chars: str) -> tuple[dict[str, np.ndarray], Vocab]:
     """Permute the vocabulary axis so the newline comes first and the rest is sorted."""
     if len(set(chars)) != len(chars):
-        raise ValueError("the character list repeats a character")
+        raise DataError("the character list repeats a character")
     if END not in chars:
-        raise ValueError("the character list has no newline (the end-of-name token)")
+        raise DataError("the character list has no newline (the end-of-name token)")
     order = END + "".join(sorted(set(chars) - {END}))
     perm = np.array([chars.index(c) for c in order])
     out = dict(params)
@@ -148,7 +149,7 @@ def export_checkpoint(npz_path: str | os.PathLike[str], out_dir: str | os.PathLi
         try:
             data_text = Path(data_path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
-            raise ValueError(f"cannot read {data_path}: {e}") from None
+            raise DataError(f"cannot read {data_path}: {e}") from None
     params, chars = load_classic(npz_path, data_text)
     params, vocab = _reorder(params, chars)
     cfg = classic_config(vocab.size, params["Waa"].shape[0])

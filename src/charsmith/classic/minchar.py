@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from charsmith.classic.dinos import _outer_sum_reversed
+from charsmith.errors import DataError, InputError
 
 __all__ = ["PARAM_NAMES", "init_params", "loss_fun", "sample", "char_maps", "train", "TrainResult"]
 
@@ -122,10 +123,10 @@ def char_maps(data: str, chars: str | None = None) -> tuple[dict[str, int], dict
     """char_to_ix, ix_to_char over ``chars`` (default: the sorted characters of ``data``)."""
     order = sorted(set(data)) if chars is None else list(chars)
     if len(set(order)) != len(order):
-        raise ValueError("chars must not repeat a character")
+        raise DataError("chars must not repeat a character")
     missing = set(data) - set(order)
     if missing:
-        raise ValueError(f"characters of the data missing from chars: {''.join(sorted(missing))!r}")
+        raise DataError(f"characters of the data missing from chars: {''.join(sorted(missing))!r}")
     return {ch: i for i, ch in enumerate(order)}, {i: ch for i, ch in enumerate(order)}
 
 
@@ -149,9 +150,9 @@ def train(data: str, *, hidden_size: int = 100, seq_length: int = 25, learning_r
     "sgd" (the notebook's printed run: p -= lr*d, with lr 1e-3, hidden 10, no samples).
     """
     if optimizer not in ("adagrad", "sgd"):
-        raise ValueError(f"optimizer must be 'adagrad' or 'sgd', got {optimizer!r}")
+        raise InputError(f"optimizer must be 'adagrad' or 'sgd', got {optimizer!r}")
     if len(data) < seq_length + 2:
-        raise ValueError(f"the text has {len(data)} characters; need at least seq_length + 2 = {seq_length + 2}")
+        raise DataError(f"the text has {len(data)} characters; need at least seq_length + 2 = {seq_length + 2}")
     char_to_ix, ix_to_char = char_maps(data, chars)
     vocab_size = len(char_to_ix)
     if params is None:

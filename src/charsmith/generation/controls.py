@@ -52,11 +52,11 @@ class Controls:
         any) left out, as :func:`draw` draws. Float32 logits without top-k or top-p are drawn
         in float32 from the unnormalised weights exp((logits - max) / temperature): the same
         distribution, without the float64 copy and the normalising pass."""
+        if banned is not None:  # out before the maximum, so the likeliest allowed id keeps weight 1
+            logits = logits.copy()
+            logits[:, banned] = -np.inf
         if self.top_k or self.top_p < 1.0 or logits.dtype != np.float32 or self.temperature < _FAST_MIN_T:
-            w = self.probs(logits)
-            if banned is not None:
-                w[:, banned] = 0.0
-            return draw(w, rng)
+            return draw(self.probs(logits), rng)
         by_columns = logits.shape[0] >= _BY_COLUMNS
         w = logits.T.copy() if by_columns else logits.copy()  # (V, B) or (B, V)
         axis = 0 if by_columns else 1
@@ -64,8 +64,6 @@ class Controls:
         if self.temperature != 1.0:
             w *= np.float32(1.0 / self.temperature)
         np.exp(w, out=w)
-        if banned is not None:
-            (w[banned] if by_columns else w[:, banned])[...] = 0.0
         return _draw_columns(w, rng) if by_columns else draw(w, rng)
 
 
