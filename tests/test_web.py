@@ -146,6 +146,7 @@ BAD_REQUESTS = [
     ("/api/sample", {"model": "names", "min_len": 9, "max_len": 5}, 422, "minimum length 9 is above the maximum length 5", None),
     ("/api/sample", {"model": "names", "seed": -1}, 422, "seed must be a non-negative integer", None),
     ("/api/sample", {"model": "names", "beam": 0}, 422, "beam must be a whole number >= 1", None),
+    ("/api/sample", {"model": "names", "beam": 4, "temperature": 0.5}, 422, "beam takes the likeliest items, so temperature has no effect", None),
     ("/api/sample", {"model": "shakespeare"}, 422, "writes running text, not list items; use /api/complete", None),
     ("/api/sample", {"model": "nope"}, 404, "no model named 'nope'; this server has: dinosaurs, languages, names",
      None),

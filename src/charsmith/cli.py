@@ -33,7 +33,7 @@ from charsmith.api import CharModel, bundled_models, load, make_trainer
 from charsmith.config import CELLS, TrainConfig
 from charsmith.data import read_text
 from charsmith.errors import CharsmithError, CharsmithWarning, InputError
-from charsmith.generation import PARTICLES, SampleStream, default_max_draws
+from charsmith.generation import PARTICLES, SampleStream, default_max_draws, sampling_only
 from charsmith.trainer import Progress, Trainer
 
 __all__ = ["main"]
@@ -457,10 +457,10 @@ def _check_search_options(args: argparse.Namespace) -> None:
     if not (args.beam or args.greedy):
         return
     search = "--beam" if args.beam else "--greedy"
-    for flag, value, default in (("--temperature", args.temperature, 1.0), ("--top-k", args.top_k, 0),
-                                 ("--top-p", args.top_p, 1.0), ("--seed", args.seed, None), ("--unique", args.unique, False)):
-        if value != default:
-            raise InputError(f"{search} takes the likeliest, so {flag} has no effect: drop one of them")
+    ignored = sampling_only(vars(args))
+    if ignored:
+        flag = "--" + ignored[0].replace("_", "-")
+        raise InputError(f"{search} takes the likeliest, so {flag} has no effect: drop one of them")
 
 
 def _write_stream(stream: SampleStream, as_json: bool, out: TextIO) -> None:

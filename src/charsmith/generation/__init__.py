@@ -14,7 +14,7 @@ correction.
 
 from charsmith.generation.beam import beam_search
 from charsmith.generation.constraints import Constraints, Plan
-from charsmith.generation.controls import Controls, draw, next_probs
+from charsmith.generation.controls import SAMPLING_ONLY, Controls, draw, next_probs, sampling_only
 from charsmith.generation.sampling import (
     PARTICLES,
     SampleResult,
@@ -29,6 +29,7 @@ from charsmith.generation.stepper import Rows, Stepper
 
 __all__ = [
     "PARTICLES",
+    "SAMPLING_ONLY",
     "Constraints",
     "Controls",
     "Plan",
@@ -44,4 +45,5 @@ __all__ = [
     "generate",
     "next_probs",
     "sample_items",
+    "sampling_only",
 ]

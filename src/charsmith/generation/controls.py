@@ -13,13 +13,15 @@ Limits, defined rather than left to floating point:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from charsmith.errors import CharsmithError
 
-__all__ = ["Controls", "draw", "next_probs"]
+__all__ = ["SAMPLING_ONLY", "Controls", "draw", "next_probs", "sampling_only"]
 
 _FAST_MIN_T = 1e-30  # below this, 1 / temperature overflows float32: the float64 path defines the limit
 _BY_COLUMNS = 64  # rows from which the weights are summed as columns (see _draw_columns)
@@ -65,6 +67,15 @@ class Controls:
             w *= np.float32(1.0 / self.temperature)
         np.exp(w, out=w)
         return _draw_columns(w, rng) if by_columns else draw(w, rng)
+
+
+SAMPLING_ONLY = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": None, "unique": False}  # with defaults
+
+
+def sampling_only(options: Mapping[str, Any]) -> list[str]:
+    """The options of ``options`` that only sampling uses, set away from their defaults: a
+    search for the likeliest items (beam, greedy) would ignore them, so callers refuse them."""
+    return [name for name, default in SAMPLING_ONLY.items() if options.get(name, default) != default]
 
 
 def next_probs(logits: np.ndarray, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> np.ndarray:

@@ -35,6 +35,7 @@ from charsmith import __version__
 from charsmith.api import CharModel
 from charsmith.deadline import Deadline
 from charsmith.errors import CharsmithError, TimeLimitError
+from charsmith.generation import sampling_only
 from charsmith.scoring import LN2, ItemScore
 from charsmith.web.limits import Limits
 from charsmith.web.models import Models, UnknownModel, library_supports
@@ -161,6 +162,9 @@ class _Api:
             check_limit(self.limits, "max_len", o["max_len"], "max_len")
         if o["beam"] is not None:
             check_limit(self.limits, "max_beam", o["beam"], "beam")
+            ignored = sampling_only(o)
+            if ignored:
+                raise RequestError(422, f"beam takes the likeliest items, so {ignored[0]} has no effect; drop one of them")
         method = "sample" if o["beam"] is None else "most_likely"
         extras = _extras(o, method, ("category", "suffix", "contains", "exclude", "pattern"))
         return JSONResponse(await self._compute(_sample, m, o, extras, self.limits.seconds))
