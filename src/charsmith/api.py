@@ -431,7 +431,7 @@ def make_trainer(
         given = {k: v for k, v in options.items() if v is not None}
         saved = saved_options(out)
         if "steps" in given or "minutes" in given:  # a new budget replaces the saved one, as in a new run
-            saved.pop("steps"), saved.pop("minutes")
+            del saved["steps"], saved["minutes"]
         options = {**saved, **given}
     corpus, model_cfg, train_cfg = plan_run(path, **options)
     info: dict[str, Any] = {"source": Path(path).name}

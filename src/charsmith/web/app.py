@@ -154,9 +154,7 @@ class _Api:
 
     async def sample(self, request: Request) -> Response:
         o = parse(await self._json(request), SAMPLE)
-        m = self.models.get(o["model"])
-        if m.mode != "lines":
-            raise RequestError(422, f"model {o['model']!r} writes running text, not list items; use /api/complete")
+        m = self._model(o["model"], "lines")
         check_limit(self.limits, "max_n", o["n"], "n")
         if o["max_len"] is not None:
             check_limit(self.limits, "max_len", o["max_len"], "max_len")
@@ -168,6 +166,15 @@ class _Api:
         method = "sample" if o["beam"] is None else "most_likely"
         extras = _extras(o, method, ("category", "suffix", "contains", "exclude", "pattern"))
         return JSONResponse(await self._compute(_sample, m, o, extras, self.limits.seconds))
+
+    def _model(self, name: str, mode: str) -> CharModel:
+        """The model ``name``, which must write ``mode`` ("lines": list items, "text": running text)."""
+        m = self.models.get(name)
+        if m.mode != mode:
+            what, other = ("list items", "running text") if mode == "lines" else ("running text", "list items")
+            endpoint = "/api/complete" if mode == "lines" else "/api/sample"
+            raise RequestError(422, f"model {name!r} writes {other}, not {what}; use {endpoint}")
+        return m
 
     def _items(self, o: dict[str, Any], what: str) -> None:
         if not o["items"]:
@@ -196,9 +203,7 @@ class _Api:
 
     async def complete(self, request: Request) -> Response:
         o = parse(await self._json(request), COMPLETE)
-        m = self.models.get(o["model"])
-        if m.mode != "text":
-            raise RequestError(422, f"model {o['model']!r} writes list items, not running text; use /api/sample")
+        m = self._model(o["model"], "text")
         check_limit(self.limits, "max_length", o["length"], "length")
         check_limit(self.limits, "max_prompt", len(o["prompt"]), "the prompt's length")
         extras = _extras(o, "complete_stream", ("pattern",))
