@@ -18,8 +18,10 @@ outputs depend on exactly that. ``charsmith.classic`` reproduces it on purpose: 
 one allowed exception to charsmith's rule against touching global RNG state. Everything
 else in charsmith uses explicit ``numpy.random.Generator`` objects.
 
-Library code never prints; ``dinos.model`` and ``minchar.train`` take ``log`` callables
-that receive the text the notebooks print.
+``dinos.model`` and ``minchar.train`` print their progress as the notebooks' cells do: the one
+place charsmith prints outside its CLI, since these functions are the cells. ``log=None``
+silences them; ``log=lines.append`` collects the lines. docs/notebooks.md maps each notebook's
+cells to these functions and to ``charsmith classic``.
 """
 
 from charsmith.classic.dinos import (

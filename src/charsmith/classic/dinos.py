@@ -29,6 +29,7 @@ charsmith allowed to touch global RNG state.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import overload
 
 import numpy as np
 
@@ -384,11 +385,32 @@ def sample(parameters: Params, char_to_ix: dict[str, int], seed: int) -> list[in
 # --------------------------------------------------------------------------- training
 
 
-def model(data: str, ix_to_char: dict[int, str], char_to_ix: dict[str, int], num_iterations: int = 35000,
-          n_a: int = 50, dino_names: int = 7, vocab_size: int = 27, *, log: Log = None,
-          parameters: Params | None = None, losses: list[float] | None = None,
-          sample_seed: int = 0) -> Params:
-    """Train on the names in ``data`` (one per line) and sample ``dino_names`` every 2,000 steps.
+@overload
+def model(data: str, ix_to_char: dict[int, str], char_to_ix: dict[str, int], num_iterations: int = ...,
+          n_a: int = ..., dino_names: int = ..., vocab_size: int = ..., verbose: bool = ..., *,
+          log: Log = ..., parameters: Params | None = ..., losses: list[float] | None = ...,
+          sample_seed: int = ...) -> Params: ...
+
+
+@overload
+def model(data: list[str], ix_to_char: dict[int, str], char_to_ix: dict[str, int], num_iterations: int = ...,
+          n_a: int = ..., dino_names: int = ..., vocab_size: int = ..., verbose: bool = ..., *,
+          log: Log = ..., parameters: Params | None = ..., losses: list[float] | None = ...,
+          sample_seed: int = ...) -> tuple[Params, str]: ...
+
+
+def model(data: str | list[str], ix_to_char: dict[int, str], char_to_ix: dict[str, int],
+          num_iterations: int = 35000, n_a: int = 50, dino_names: int = 7, vocab_size: int = 27,
+          verbose: bool = False, *, log: Log = print, parameters: Params | None = None,
+          losses: list[float] | None = None, sample_seed: int = 0) -> Params | tuple[Params, str]:
+    """Train on the names in ``data`` and sample ``dino_names`` every 2,000 steps.
+
+    Two notebook signatures: the seed's ``model(data, ...)`` with ``data`` the text of the
+    names file (names lower-cased and stripped, blank lines dropped), returning the
+    parameters; and the course's newer ``model(data_x, ..., verbose=False)`` with ``data_x``
+    a list of names (each stripped, kept as given), returning ``(parameters,
+    last_dino_name)``; ``verbose=True`` adds that notebook's debugging lines (the example and
+    index at iterations 0, len-1 and len). Both train the same way and print the same reports.
 
     As the notebook: parameters from ``initialize_parameters`` (unless ``parameters`` is
     given, e.g. another notebook's initialisation; it is updated in place), names
@@ -396,8 +418,9 @@ def model(data: str, ix_to_char: dict[int, str], char_to_ix: dict[str, int], num
     (lr 0.01, clip 5) with the hidden state carried from name to name, and the loss smoothed
     from ``get_initial_loss(vocab_size, dino_names)``.
 
-    ``data`` is the text of the names file (the notebook's ``dinos.txt``). ``log`` receives
-    each line the notebook prints (``log(s)`` should act as ``print(s)``); None is silent.
+    ``log`` receives each line the notebook prints: ``print`` by default, as the notebook
+    (the one place charsmith prints outside its CLI: this function is the notebook's cell);
+    ``log=None`` is silent, ``log=lines.append`` collects them.
     ``losses``, if given, receives every iteration's unsmoothed loss. ``sample_seed`` is
     the first name's sampling seed (the notebook's 0; name k uses sample_seed + k).
     Returns the trained parameters.
@@ -406,7 +429,8 @@ def model(data: str, ix_to_char: dict[int, str], char_to_ix: dict[str, int], num
     if parameters is None:
         parameters = initialize_parameters(n_a, n_x, n_y)
     loss = get_initial_loss(vocab_size, dino_names)
-    examples = examples_from_text(data)
+    newer = isinstance(data, list)
+    examples = [x.strip() for x in data] if isinstance(data, list) else examples_from_text(data)
     if not examples:
         raise ValueError("no training examples: the data is empty")
     np.random.seed(0)
@@ -418,16 +442,21 @@ def model(data: str, ix_to_char: dict[int, str], char_to_ix: dict[str, int], num
         encoded.append((np.array([-1] + ids, dtype=np.intp), np.array(ids + [newline], dtype=np.intp)))
     trainer = _Trainer(parameters, learning_rate=0.01, max_value=5)
     a_prev = np.zeros(n_a)  # (n_a,)
+    last_name = "abc"  # the newer notebook's starting value
     for j in range(num_iterations):
         X, Y = encoded[j % len(examples)]
         curr_loss, a_prev = trainer.step(X, Y, a_prev)
+        if verbose and log is not None:
+            _debug(log, j, examples, char_to_ix)
         if losses is not None:
             losses.append(float(curr_loss))
         loss = smooth(loss, curr_loss)
-        if j % 2000 == 0 and log is not None:
+        if j % 2000 == 0 and (log is not None or newer):
             trainer.sync()
-            _report(log, j, loss, parameters, ix_to_char, char_to_ix, dino_names, sample_seed)
+            last_name = _report(log, j, loss, parameters, ix_to_char, char_to_ix, dino_names, sample_seed)
     trainer.sync()
+    if newer:
+        return parameters, last_name
     return parameters
 
 
@@ -471,12 +500,35 @@ def _encode(name: str, char_to_ix: dict[str, int]) -> list[int]:
         raise ValueError(f"character {e.args[0]!r} in {name!r} is not in char_to_ix") from None
 
 
-def _report(log: Callable[[str], None], j: int, loss: float, parameters: Params,
-            ix_to_char: dict[int, str], char_to_ix: dict[str, int], dino_names: int, seed: int) -> None:
-    """The notebook's progress block: header line, blank line, the names, two blank lines."""
-    log("Iteration: %d, Loss: %f" % (j, loss) + "\n")
+def _report(log: Log, j: int, loss: float, parameters: Params,
+            ix_to_char: dict[int, str], char_to_ix: dict[str, int], dino_names: int, seed: int) -> str:
+    """The notebook's progress block: header line, blank line, the names, two blank lines.
+    Returns the last name sampled (the newer notebook's ``last_dino_name``, without its
+    newline); the names are sampled (and the global RNG drawn) even when ``log`` is None."""
+    if log is not None:
+        log("Iteration: %d, Loss: %f" % (j, loss) + "\n")
+    name = ""
     for _ in range(dino_names):
-        sampled_indices = sample(parameters, char_to_ix, seed)
-        log(print_sample(sampled_indices, ix_to_char)[:-1])  # print(txt, end='') of a newline-ended txt
+        name = print_sample(sample(parameters, char_to_ix, seed), ix_to_char)[:-1]
+        if log is not None:
+            log(name)  # print(txt, end='') of a newline-ended txt
         seed += 1
-    log("\n")
+    if log is not None:
+        log("\n")
+    return name
+
+
+def _debug(log: Callable[[str], None], j: int, examples: list[str], char_to_ix: dict[str, int]) -> None:
+    """The newer notebook's ``verbose`` lines: the index at iterations 0, len-1 and len, and the
+    first example as characters, ids, X and Y."""
+    idx = j % len(examples)
+    if j in (0, len(examples) - 1, len(examples)):
+        log(f"j =  {j} idx =  {idx}")
+    if j == 0:
+        ids = [char_to_ix[c] for c in examples[idx]]
+        X: list[int | None] = [None, *ids]
+        Y = [*ids, char_to_ix["\n"]]
+        log(f"single_example = {examples[idx]}")
+        log(f"single_example_chars {list(examples[idx])}")
+        log(f"single_example_ix {ids}")
+        log(f" X =  {X} \n Y =        {Y} \n")

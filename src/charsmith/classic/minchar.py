@@ -137,7 +137,7 @@ class TrainResult(dict):
 def train(data: str, *, hidden_size: int = 100, seq_length: int = 25, learning_rate: float = 1e-1,
           optimizer: str = "adagrad", num_iterations: int = 10000, seed: int | None = 1337,
           chars: str | None = None, sample_every: int = 100, sample_length: int = 200,
-          print_every: int = 100, log: Callable[[str], None] | None = None,
+          print_every: int = 100, log: Callable[[str], None] | None = print,
           params: Params | None = None) -> TrainResult:
     """min-char-rnn's loop: 25-character windows swept left to right, state carried across.
 
