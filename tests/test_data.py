@@ -48,7 +48,7 @@ def test_read_text_normalises_newlines_and_bom(tmp_path: Path) -> None:
 def test_split_lines_strips_skips_lowercases() -> None:
     assert split_lines("  Anna \n\nBOB\n", lowercase=True) == ["anna", "bob"]
     assert split_lines("Anna\n", lowercase=False) == ["Anna"]
-    with pytest.raises(DataError, match="--mode text"):
+    with pytest.raises(DataError, match="`mode=text`"):
         split_lines("a\n" + "x" * (MAX_ITEM_CHARS + 1), lowercase=False)
 
 

@@ -159,7 +159,7 @@ def test_train_init_through_the_cli(trained: Path, tmp_path: Path, capsys: pytes
     (["--init", "{base}", "--model", "lstm"], ["--model lstm conflicts with its cell gru"]),
     (["--init", "{base}", "--layers", "2"], ["--layers 2 conflicts with its layers 1"]),
     (["--init", "{base}", "--embed", "0"], ["--embed 0 conflicts with its embed 16"]),
-    (["--cat-embed", "4"], ["cat_embed is for labelled items", "has no categories"]),
+    (["--cat-embed", "4"], ["--cat-embed is for labelled items", "has no categories"]),
 ])
 def test_bad_init(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
                   fragments: list[str]) -> None:

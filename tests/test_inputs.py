@@ -23,20 +23,20 @@ def bard() -> charsmith.CharModel:
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"n": 0}, "n must be a whole number >= 1"),
-    ({"temperature": 0.0}, "temperature must be a finite number > 0"),
-    ({"temperature": math.inf}, "temperature must be a finite number > 0"),
-    ({"temperature": math.nan}, "temperature must be a finite number > 0"),
-    ({"top_k": -1}, "top_k must be >= 1"),
-    ({"top_p": 0.0}, r"top_p must be in \(0, 1\]"),
-    ({"top_p": 1.5}, r"top_p must be in \(0, 1\]"),
+    ({"n": 0}, "`n` must be a whole number >= 1"),
+    ({"temperature": 0.0}, "`temperature` must be a finite number > 0"),
+    ({"temperature": math.inf}, "`temperature` must be a finite number > 0"),
+    ({"temperature": math.nan}, "`temperature` must be a finite number > 0"),
+    ({"top_k": -1}, "`top_k` must be a whole number >= 0"),
+    ({"top_p": 0.0}, r"`top_p` must be a probability in \(0, 1\]"),
+    ({"top_p": 1.5}, r"`top_p` must be a probability in \(0, 1\]"),
     ({"prefix": "abc1"}, "never saw: '1'"),
     ({"prefix": "ab\ncd"}, "has a newline"),
     ({"max_len": 2, "prefix": "abc"}, "no item can start with 'abc' and be at most 2"),
     ({"min_len": 9, "max_len": 8}, "the minimum length 9 is above the maximum length 8"),
-    ({"min_len": -1}, "min_len must be a whole number >= 0"),
-    ({"seed": -3}, "seed must be a non-negative integer"),
-    ({"timeout": 0}, "timeout must be a positive number"),
+    ({"min_len": -1}, "`min_len` must be a whole number >= 0"),
+    ({"seed": -3}, "`seed` must be a whole number >= 0"),
+    ({"timeout": 0}, "`timeout` must be a positive number"),
 ])  # fmt: skip
 def test_sampling_mistakes_are_charsmith_errors(names: charsmith.CharModel, kwargs: dict, message: str) -> None:
     with pytest.raises(CharsmithError, match=message):
@@ -46,13 +46,13 @@ def test_sampling_mistakes_are_charsmith_errors(names: charsmith.CharModel, kwar
 def test_other_mistakes_are_charsmith_errors(names: charsmith.CharModel, bard: charsmith.CharModel) -> None:
     with pytest.raises(CharsmithError, match="running text; use complete"):
         bard.sample(3)
-    with pytest.raises(CharsmithError, match="beam must be a whole number >= 1"):
+    with pytest.raises(CharsmithError, match="`beam` must be a whole number >= 1"):
         names.most_likely(2, beam=0)
     with pytest.raises(InputError, match="never saw: '7'"):
         names.score(["rex7"])
     with pytest.raises(InputError, match="spans lines"):
         names.score(["rex\nosaurus"])
-    with pytest.raises(CharsmithError, match="length of a completion must be a whole number >= 0"):
+    with pytest.raises(CharsmithError, match="`length` must be a whole number >= 0"):
         bard.complete("ROMEO:", -1)
     with pytest.raises(CharsmithError, match="has characters the model never saw"):
         bard.complete_stream("ROMEO: \u00e9", 5)

@@ -76,9 +76,9 @@ def test_prefix_and_lengths(m: charsmith.CharModel) -> None:
     assert all(s for s in m.sample(200, seed=1, temperature=3.0, allow_known=True).samples)  # never empty
     with pytest.raises(ConstraintError, match="never saw: '7!'"):
         m.sample(1, seed=0, prefix="7!")
-    with pytest.raises(CharsmithError, match="temperature must be a finite number > 0"):
+    with pytest.raises(CharsmithError, match="`temperature` must be a finite number > 0"):
         m.sample(1, seed=0, temperature=0)
-    with pytest.raises(CharsmithError, match="top_p must be in"):
+    with pytest.raises(CharsmithError, match="`top_p` must be a probability in"):
         m.sample(1, seed=0, top_p=1.5)
 
 

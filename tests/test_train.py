@@ -82,7 +82,7 @@ def test_interrupt_then_resume_continues_the_run(tmp_path: Path) -> None:
 
     first = trainer.run(stop_at_50)
     assert first.reason == "interrupted" and first.step == 50
-    with pytest.raises(CheckpointError, match="pass --resume"):
+    with pytest.raises(CheckpointError, match="pass `resume`"):
         Trainer(c, mcfg, tcfg, tmp_path / "r")
     resumed = Trainer(c, mcfg, tcfg, tmp_path / "r", resume=True)
     assert resumed.step == 50

@@ -137,16 +137,16 @@ BAD_REQUESTS = [
     ("/api/sample", {"model": "names", "n": 10**30}, 422, "max_n", "max_n"),
     ("/api/sample", {"model": "names", "max_len": 65}, 422, r"limit of 64 \(max_len\)", "max_len"),
     ("/api/sample", {"model": "names", "beam": 33}, 422, r"\(max_beam\)", "max_beam"),
-    ("/api/sample", {"model": "names", "n": 0}, 422, "n must be a whole number >= 1", None),
-    ("/api/sample", {"model": "names", "temperature": 0}, 422, "temperature must be a finite number > 0", None),
-    ("/api/sample", {"model": "names", "top_p": 1.5}, 422, r"top_p must be in \(0, 1\]", None),
-    ("/api/sample", {"model": "names", "top_k": -2}, 422, "top_k must be >= 1", None),
+    ("/api/sample", {"model": "names", "n": 0}, 422, "'n' must be a whole number >= 1", None),
+    ("/api/sample", {"model": "names", "temperature": 0}, 422, "'temperature' must be a finite number > 0", None),
+    ("/api/sample", {"model": "names", "top_p": 1.5}, 422, r"'top_p' must be a probability in \(0, 1\]", None),
+    ("/api/sample", {"model": "names", "top_k": -2}, 422, "'top_k' must be a whole number >= 0", None),
     ("/api/sample", {"model": "names", "prefix": "Zo7"}, 422, "prefix 'zo7' has characters the model never saw: '7'", None),
     ("/api/sample", {"model": "names", "prefix": "a\nb"}, 422, "has a newline", None),
     ("/api/sample", {"model": "names", "min_len": 9, "max_len": 5}, 422, "minimum length 9 is above the maximum length 5", None),
-    ("/api/sample", {"model": "names", "seed": -1}, 422, "seed must be a non-negative integer", None),
-    ("/api/sample", {"model": "names", "beam": 0}, 422, "beam must be a whole number >= 1", None),
-    ("/api/sample", {"model": "names", "beam": 4, "temperature": 0.5}, 422, "beam takes the likeliest items, so temperature has no effect", None),
+    ("/api/sample", {"model": "names", "seed": -1}, 422, "'seed' must be a whole number >= 0", None),
+    ("/api/sample", {"model": "names", "beam": 0}, 422, "'beam' must be a whole number >= 1", None),
+    ("/api/sample", {"model": "names", "beam": 4, "temperature": 0.5}, 422, "'beam' takes the likeliest, so 'temperature' has no effect", None),
     ("/api/sample", {"model": "shakespeare"}, 422, "writes running text, not list items; use /api/complete", None),
     ("/api/sample", {"model": "nope"}, 404, "no model named 'nope'; this server has: dinosaurs, languages, names",
      None),
@@ -161,9 +161,9 @@ BAD_REQUESTS = [
     ("/api/complete", {"model": "names"}, 422, "writes list items, not running text; use /api/sample", None),
     ("/api/complete", {"model": "shakespeare", "length": 2001}, 422, r"\(max_length\)", "max_length"),
     ("/api/complete", {"model": "shakespeare", "prompt": "a" * 2001}, 422, r"\(max_prompt\)", "max_prompt"),
-    ("/api/complete", {"model": "shakespeare", "length": -1}, 422, "length of a completion must be a whole number >= 0", None),
+    ("/api/complete", {"model": "shakespeare", "length": -1}, 422, "'length' must be a whole number >= 0", None),
     ("/api/complete", {"model": "shakespeare", "prompt": "\u00e9t\u00e9"}, 422, "has characters the model never saw", None),
-    ("/api/complete", {"model": "shakespeare", "temperature": -1}, 422, "temperature must be a finite number > 0", None),
+    ("/api/complete", {"model": "shakespeare", "temperature": -1}, 422, "'temperature' must be a finite number > 0", None),
 ]
 
 
@@ -177,7 +177,7 @@ def test_bad_requests_get_a_json_4xx(client: TestClient, path: str, body: Any, s
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == "application/json"
     error = r.json()
-    assert set(error) <= {"error", "limit"} and "\n" not in error["error"] and "Traceback" not in error["error"]
+    assert set(error) <= {"error", "limit", "param"} and "\n" not in error["error"] and "Traceback" not in error["error"]
     assert __import__("re").search(message, error["error"]), error
     assert error.get("limit") == limit
 
@@ -302,15 +302,15 @@ def _request(url: str, path: str, body: dict[str, Any] | None = None, timeout: f
 
 
 def test_a_slow_request_does_not_hold_up_the_others() -> None:
-    """A sample call held open on its worker thread until the test lets it go: meanwhile the
-    server answers other requests, model work included."""
+    """A sample request held open on its worker thread (while it scores its items) until the
+    test lets it go: meanwhile the server answers other requests, model work included."""
     started, release = threading.Event(), threading.Event()
 
     class Held(charsmith.CharModel):
-        def sample(self, *args: Any, **kwargs: Any) -> Any:
+        def score(self, *args: Any, **kwargs: Any) -> Any:
             started.set()
             assert release.wait(30)
-            return super().sample(*args, **kwargs)
+            return super().score(*args, **kwargs)
 
     dinos = charsmith.load("dinosaurs")
     models = Models({"held": Held(dinos.ckpt), "dinosaurs": dinos})

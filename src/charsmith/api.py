@@ -40,7 +40,7 @@ from charsmith.data import (
 from charsmith.deadline import NEVER, Deadline
 from charsmith.defaults import finetune as finetune_defaults
 from charsmith.defaults import suggest
-from charsmith.errors import CategoryError, CharsmithError, CheckpointError, DataError, InputError
+from charsmith.errors import CategoryError, CheckpointError, DataError, InputError
 from charsmith.generation import (
     PARTICLES,
     Constraints,
@@ -52,6 +52,22 @@ from charsmith.generation import (
     beam_search,
     complete,
     complete_stream,
+    default_max_draws,
+)
+from charsmith.request import (
+    LENGTH,
+    N_ITEMS,
+    N_TEXTS,
+    TEMPERATURE,
+    TOP_K,
+    TOP_P,
+    Generate,
+    check_category,
+    check_flag,
+    check_items,
+    check_path,
+    check_top,
+    whole,
 )
 from charsmith.scoring import (
     EvalResult,
@@ -69,10 +85,8 @@ __all__ = ["CharModel", "Classification", "bundled_models", "load", "make_traine
            "train"]
 
 
-def _rng(seed: int | None) -> np.random.Generator:
-    if isinstance(seed, int) and seed < 0:
-        raise InputError(f"seed must be a non-negative integer, got {seed}")
-    return np.random.default_rng(seed)
+def _constraints(r: Generate) -> Constraints:
+    return Constraints(r.prefix, r.suffix, r.contains, r.exclude, r.pattern, r.min_len, r.max_len)
 
 
 def bundled_models() -> list[str]:
@@ -133,6 +147,19 @@ class CharModel:
         uncased = any(c != c.upper() for c in chars) and all(c == c.lower() for c in chars)
         return bool(self.ckpt.train and self.ckpt.train.lowercase) or uncased
 
+    @functools.cached_property
+    def parameters(self) -> int:
+        """The number of trained numbers (weights and biases) in the model."""
+        return int(sum(p.size for p in self.ckpt.params.values()))
+
+    def describe(self) -> dict[str, Any]:
+        """The model as a JSON object: its mode, configs, parameter count, vocabulary,
+        categories and the facts of its training run (``charsmith info --json``)."""
+        c = self.ckpt
+        return {"mode": self.mode, "model": dataclasses.asdict(c.model), "parameters": self.parameters,
+                "train": None if c.train is None else dataclasses.asdict(c.train), "vocab": c.vocab.chars,
+                "categories": None if c.categories is None else c.categories.to_json(), "info": c.info}
+
     def _text(self, text: str) -> str:
         return text.lower() if self.lowercase else text
 
@@ -145,11 +172,11 @@ class CharModel:
         """``category`` (a name, blend string or mapping) as weights (K,) summing to 1; None
         for None. Unknown names, bad weights, or any category for a model without
         categories raise CategoryError."""
-        return condition_weights(self.ckpt.categories, category)
+        return condition_weights(self.ckpt.categories, check_category(category))
 
     def _require_lines(self, what: str) -> None:
         if self.mode != "lines":
-            raise CharsmithError(f"{what}() writes list items, but this model learned running text; use complete()")
+            raise InputError(f"{what}() writes list items, but this model learned running text; use complete()")
 
     def _args(self) -> tuple[dict[str, np.ndarray], ModelConfig, Vocab]:
         return self.ckpt.params, self.ckpt.model, self.ckpt.vocab
@@ -173,9 +200,9 @@ class CharModel:
         return constraints.plan(self.ckpt.vocab, text_length=text_length)
 
     def stream(
-        self, n: int, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, prefix: str = "",
-        suffix: str = "", contains: str | Sequence[str] = (), exclude: str = "", pattern: str | None = None,
-        max_len: int | None = None, min_len: int | None = None, seed: int | None = None,
+        self, n: int, *, temperature: float = TEMPERATURE, top_k: int = TOP_K, top_p: float = TOP_P,
+        prefix: str = "", suffix: str = "", contains: str | Sequence[str] = (), exclude: str = "",
+        pattern: str | None = None, max_len: int | None = None, min_len: int | None = None, seed: int | None = None,
         rng: np.random.Generator | None = None, allow_known: bool = False, unique: bool = False,
         particles: int = PARTICLES, max_draws: int | None = None, timeout: float | None = None,
         category: Condition | None = None,
@@ -183,19 +210,27 @@ class CharModel:
         """An iterator over ``n`` new items (lines mode), found a batch at a time in bounded
         memory, for any n; see ``sample`` for the options. Its counts (``drawn``,
         ``dropped_known``, ...) are current as you iterate."""
+        return self._stream(Generate(
+            n=n, temperature=temperature, top_k=top_k, top_p=top_p, prefix=prefix, suffix=suffix, contains=contains,
+            exclude=exclude, pattern=pattern, max_len=max_len, min_len=min_len, seed=seed, rng=rng,
+            allow_known=allow_known, unique=unique, particles=particles, max_draws=max_draws, timeout=timeout,
+            category=category))
+
+    def _stream(self, r: Generate) -> SampleStream:
         self._require_lines("stream")
-        deadline = Deadline.after(timeout)
-        plan = self.plan(Constraints(prefix, suffix, contains, exclude, pattern, min_len, max_len))
-        rng = rng if rng is not None else _rng(seed)
-        stepper = self.stepper(deadline, category=category, rng=rng)
-        return SampleStream(stepper, self.ckpt.vocab, plan, Controls(temperature, top_k, top_p), n, rng,
-                            known=None if allow_known else self.ckpt.known, unique=unique, particles=particles,
-                            max_draws=max_draws)
+        r.for_mode(self.mode)
+        deadline = Deadline.after(r.timeout)
+        plan = self.plan(_constraints(r))
+        rng = r.rng if r.rng is not None else np.random.default_rng(r.seed)
+        stepper = self.stepper(deadline, category=r.category, rng=rng)
+        return SampleStream(stepper, self.ckpt.vocab, plan, Controls(r.temperature, r.top_k, r.top_p),
+                            r.count(self.mode), rng, known=None if r.allow_known else self.ckpt.known,
+                            unique=r.unique, particles=r.particles, max_draws=r.max_draws)
 
     def sample(
-        self, n: int = 10, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, prefix: str = "",
-        suffix: str = "", contains: str | Sequence[str] = (), exclude: str = "", pattern: str | None = None,
-        max_len: int | None = None, min_len: int | None = None, seed: int | None = None,
+        self, n: int = N_ITEMS, *, temperature: float = TEMPERATURE, top_k: int = TOP_K, top_p: float = TOP_P,
+        prefix: str = "", suffix: str = "", contains: str | Sequence[str] = (), exclude: str = "",
+        pattern: str | None = None, max_len: int | None = None, min_len: int | None = None, seed: int | None = None,
         rng: np.random.Generator | None = None, allow_known: bool = False, unique: bool = False,
         particles: int = PARTICLES, max_draws: int | None = None, timeout: float | None = None,
         category: Condition | None = None,
@@ -210,7 +245,7 @@ class CharModel:
         ``unique`` drops repeats; the search stops after ``max_draws`` draws and particles,
         with fewer items. Pass ``seed`` or ``rng`` to reproduce. With categories: ``category``
         (a name or a blend) for every item; without it, each item's category is drawn from
-        the training priors."""
+        the training priors. (:class:`charsmith.request.Generate` holds the defaults and checks.)"""
         return self.stream(n, temperature=temperature, top_k=top_k, top_p=top_p, prefix=prefix, suffix=suffix,
                            contains=contains, exclude=exclude, pattern=pattern, max_len=max_len, min_len=min_len,
                            seed=seed, rng=rng, allow_known=allow_known, unique=unique, particles=particles,
@@ -226,42 +261,63 @@ class CharModel:
         search (width ``beam``, default ``n``), with their log-probabilities; items of the
         input file are skipped unless ``allow_known``. A model with categories needs
         ``category``."""
+        width = whole("n", n, 1) if beam is None else beam
+        found = self._most_likely(Generate(
+            n=n, beam=width, prefix=prefix, suffix=suffix, contains=contains, exclude=exclude, pattern=pattern,
+            max_len=max_len, min_len=min_len, allow_known=allow_known, timeout=timeout, category=category))
+        assert found.logprobs is not None
+        return list(zip(found.samples, found.logprobs))
+
+    def _most_likely(self, r: Generate) -> SampleResult:
         self._require_lines("most_likely")
-        if n < 1:
-            raise InputError(f"n must be >= 1, got {n}")
-        if self.condition(category) is None and self.categories:
+        r.for_mode(self.mode)
+        if self.condition(r.category) is None and self.categories:
             names = ", ".join(self.categories)
-            raise CategoryError(f"the most likely items depend on the category: pass one of {names}")
-        deadline = Deadline.after(timeout)
-        plan = self.plan(Constraints(prefix, suffix, contains, exclude, pattern, min_len, max_len))
+            raise CategoryError(f"the most likely items depend on the category: pass one of {names}", param="category")
+        deadline = Deadline.after(r.timeout)
+        plan = self.plan(_constraints(r))
         known = self.ckpt.known
-        exclude_known = None if allow_known or known is None else (lambda items: is_known(items, known))
-        return beam_search(self.stepper(deadline, category=category), self.ckpt.vocab, plan,
-                           n if beam is None else beam, n=n, exclude=exclude_known)
+        exclude_known = None if r.allow_known or known is None else (lambda items: is_known(items, known))
+        found = beam_search(self.stepper(deadline, category=r.category), self.ckpt.vocab, plan, r.beam or 1,
+                            n=r.count(self.mode), exclude=exclude_known)
+        return SampleResult([s for s, _ in found], 0, 0, 0, method="beam", logprobs=[lp for _, lp in found])
 
     def complete(
-        self, prompt: str = "", length: int = 200, *, n: int = 1, temperature: float = 1.0, top_k: int = 0,
-        top_p: float = 1.0, seed: int | None = None, greedy: bool = False, pattern: str | None = None,
-        exclude: str = "", suffix: str = "", contains: str | Sequence[str] = (), min_len: int | None = None,
-        max_len: int | None = None, particles: int = PARTICLES, max_draws: int | None = None,
-        timeout: float | None = None,
+        self, prompt: str = "", length: int = LENGTH, *, n: int = N_TEXTS, temperature: float = TEMPERATURE,
+        top_k: int = TOP_K, top_p: float = TOP_P, seed: int | None = None, greedy: bool = False,
+        pattern: str | None = None, exclude: str = "", suffix: str = "", contains: str | Sequence[str] = (),
+        min_len: int | None = None, max_len: int | None = None, particles: int = PARTICLES,
+        max_draws: int | None = None, timeout: float | None = None,
     ) -> list[str]:
         """Text mode: continue ``prompt`` by ``length`` characters, ``n`` times. ``pattern``:
         the continuation begins with a match; ``exclude``: characters it never contains.
         ``suffix``, ``contains``, ``min_len`` and ``max_len`` describe list items and are
-        refused here with a ConstraintError."""
-        if self.mode != "text":
-            raise CharsmithError("complete() continues running text, but this model writes list items; use sample()")
-        deadline = Deadline.after(timeout)
-        plan = self.plan(Constraints(prompt, suffix, contains, exclude, pattern, min_len, max_len), text_length=length)
-        rng = None if greedy else _rng(seed)
-        return complete(self.stepper(deadline), self.ckpt.vocab, plan, rng, n=n,
-                        controls=Controls(temperature, top_k, top_p), particles=particles, max_draws=max_draws)
+        refused here with a ConstraintError. ``greedy`` takes the likeliest character at each
+        step (so it refuses the sampling options)."""
+        return self._complete(Generate(
+            n=n, prefix=prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+            greedy=greedy, pattern=pattern, exclude=exclude, suffix=suffix, contains=contains, min_len=min_len,
+            max_len=max_len, particles=particles, max_draws=max_draws, timeout=timeout)).samples
+
+    def _complete(self, r: Generate) -> SampleResult:
+        self._require_text()
+        r.for_mode(self.mode)
+        self.condition(r.category)  # a text model has no categories: refuse one
+        deadline = Deadline.after(r.timeout)
+        length = LENGTH if r.length is None else r.length
+        n = r.count(self.mode)
+        plan = self.plan(_constraints(r), text_length=length)
+        rng = None if r.greedy else (r.rng if r.rng is not None else np.random.default_rng(r.seed))
+        texts = complete(self.stepper(deadline), self.ckpt.vocab, plan, rng, n=n,
+                         controls=Controls(r.temperature, r.top_k, r.top_p), particles=r.particles,
+                         max_draws=r.max_draws)
+        drawn = 0 if len(texts) == n else r.max_draws or default_max_draws(n, r.particles)  # short: the bound ran out
+        return SampleResult(texts, drawn, 0, 0, method="greedy" if r.greedy else "text")
 
     def complete_stream(
-        self, prompt: str = "", length: int = 200, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-        seed: int | None = None, greedy: bool = False, pattern: str | None = None, exclude: str = "",
-        timeout: float | None = None,
+        self, prompt: str = "", length: int = LENGTH, *, temperature: float = TEMPERATURE, top_k: int = TOP_K,
+        top_p: float = TOP_P, seed: int | None = None, greedy: bool = False, pattern: str | None = None,
+        exclude: str = "", timeout: float | None = None,
     ) -> Iterator[str]:
         """Text mode: a continuation of ``prompt`` by ``length`` characters, one character at
         a time as each is drawn (seeded draws are reproducible, but not the characters
@@ -269,22 +325,27 @@ class CharModel:
         (as for ``complete``) the continuation is found first and then given out, as a match
         is only known once it is complete. Arguments are checked, and the prompt read,
         before this returns; ``timeout`` covers the whole iteration."""
-        if self.mode != "text":
-            raise CharsmithError("complete() continues running text, but this model writes list items; use sample()")
+        r = Generate(prefix=prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+                     greedy=greedy, pattern=pattern, exclude=exclude, timeout=timeout)
+        self._require_text()
         if pattern is not None or exclude:
-            text = self.complete(prompt, length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-                                 greedy=greedy, pattern=pattern, exclude=exclude, timeout=timeout)
+            text = self._complete(r).samples
             return iter(text[0][len(self._text(prompt)):] if text else "")
-        deadline = Deadline.after(timeout)
-        plan = self.plan(Constraints(prompt), text_length=length)
-        rng = None if greedy else _rng(seed)
-        return complete_stream(self.stepper(deadline), self.ckpt.vocab, plan, rng, Controls(temperature, top_k, top_p))
+        deadline = Deadline.after(r.timeout)
+        plan = self.plan(Constraints(r.prefix), text_length=LENGTH if r.length is None else r.length)
+        rng = None if r.greedy else np.random.default_rng(r.seed)
+        return complete_stream(self.stepper(deadline), self.ckpt.vocab, plan, rng,
+                               Controls(r.temperature, r.top_k, r.top_p))
 
-    def score(self, items: Sequence[str], *, timeout: float | None = None,
+    def _require_text(self) -> None:
+        if self.mode != "text":
+            raise InputError("complete() continues running text, but this model writes list items; use sample()")
+
+    def score(self, items: str | Sequence[str], *, timeout: float | None = None,
               category: Condition | None = None) -> list[ItemScore]:
         """Log-probability of each item (end token included), with each character's share.
         With categories: given ``category``, or without it under the mixture of categories
-        weighted by their priors, log P(item) = log sum_k P(item | k) pi_k."""
+        weighted by their priors, log P(item) = log sum_k P(item | k) pi_k. A string is one item."""
         items = self._items(items)
         deadline = Deadline.after(timeout)
         w = self.condition(category)
@@ -294,42 +355,46 @@ class CharModel:
             return mixture_scores(*self._args(), items, self.ckpt.categories.log_priors(), deadline=deadline)
         return score_items(*self._args(), items, deadline=deadline)
 
-    def _items(self, items: Sequence[str]) -> list[str]:
+    def _items(self, items: str | Sequence[str]) -> list[str]:
         """``items`` as the model reads them (lower-cased if it learned so), one line each."""
-        items = [self._text(s) for s in items]
+        items = [self._text(s) for s in check_items(items)]
         if self.mode == "lines":
             for item in items:
                 if END in item:
-                    raise InputError(f"item {item!r} spans lines; score one item per line")
+                    raise InputError(f"item {item!r} spans lines; score one item per line", param="items")
         return items
 
-    def classify(self, items: Sequence[str], *, top: int | None = None, uniform_prior: bool = False,
+    def classify(self, items: str | Sequence[str], *, top: int | None = None, uniform_prior: bool = False,
                  timeout: float | None = None) -> list[Classification]:
         """P(category | item) by Bayes' rule from the model's likelihood of the item under
         each category and the priors (the training counts, or equal with ``uniform_prior``
-        for macro-balanced decisions); the ``top`` likeliest categories of each item."""
+        for macro-balanced decisions); the ``top`` likeliest categories of each item. A
+        string is one item."""
+        top = check_top(top)
+        items = self._items(items)
+        uniform_prior = check_flag("uniform_prior", uniform_prior)
         cats = self.ckpt.categories
         if cats is None:
             raise CategoryError("this model was trained without categories, so it cannot classify; train it on "
                                 "labelled items (a folder of category files or category<TAB>item lines)")
-        if top is not None and top < 1:
-            raise CategoryError(f"top must be >= 1, got {top}")
-        items = self._items(items)
         loglik = category_logliks(*self._args(), items, deadline=Deadline.after(timeout))
         probs = posterior(loglik, cats.log_priors(uniform=uniform_prior))
         order = np.argsort(-probs, axis=1, kind="stable")[:, :top]
         return [Classification(s, [(cats.names[k], float(p[k])) for k in o]) for s, p, o in zip(items, probs, order)]
 
-    def is_known(self, items: Sequence[str]) -> list[bool] | None:
+    def is_known(self, items: str | Sequence[str]) -> list[bool] | None:
         """Which ``items`` are in the model's data set (held-out ones included); None if the
-        checkpoint keeps no record of it (text models)."""
+        checkpoint keeps no record of it (text models). A string is one item."""
+        items = [self._text(s) for s in check_items(items)]
         known = self.ckpt.known
-        return None if known is None else is_known([self._text(s) for s in items], known).tolist()
+        return None if known is None else is_known(items, known).tolist()
 
     def evaluate(self, path: str | os.PathLike[str], *, category: Condition | None = None) -> EvalResult:
         """Mean held-out NLL per character of a file, read the way the model was trained.
         Labelled items (a folder of category files or category<TAB>item lines) are each
         scored under their own category; other items under ``category`` (see :meth:`score`)."""
+        path = check_path(path)
+        self.condition(category)  # checked before the file is read
         lower = self.lowercase
         text = None if Path(path).is_dir() else read_text(path)
         if self.mode == "lines" and is_labelled(path, text):
@@ -392,7 +457,7 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
         chosen = suggest(corpus)
     if corpus.categories is None:
         if "cat_embed" in given:
-            raise DataError(f"cat_embed is for labelled items, and {path} has no categories; drop it")
+            raise DataError(f"`cat_embed` is for labelled items, and {path} has no categories; drop it", param="cat_embed")
         chosen.pop("cat_embed", None)
     if "steps" in given and "minutes" not in given:
         chosen["minutes"] = 0.0  # an explicit step budget replaces the default time budget
@@ -414,7 +479,8 @@ def _read_corpus(path: str | os.PathLike[str], given: dict[str, Any]) -> Corpus:
         data = read_labelled(path, lowercase=given.get("lowercase", False))
         return make_labelled_corpus(data, val_fraction=given["val_fraction"], rng=rng)
     if Path(path).is_dir():
-        raise DataError(f"{path} is a folder of category files, read in lines mode; drop --mode text")
+        raise DataError(f"{path} is a folder of category files, read in lines mode; drop `mode=text`",
+                        param="mode")
     given["mode"] = detect_mode(read_chunks(path)) if mode == "auto" else mode
     return load_corpus(path, mode=given["mode"], lowercase=given.get("lowercase", False),
                        val_fraction=given["val_fraction"], rng=rng)

@@ -173,7 +173,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}: the directory does not exist")
     if not path.is_dir():
-        raise CheckpointError(f"{path} is a file, not a checkpoint directory; pass the directory `charsmith train --out` wrote")
+        raise CheckpointError(f"{path} is a file, not a checkpoint directory; pass the directory a training run wrote (its `out`)")
     for _ in range(LOAD_ATTEMPTS):
         raw = _config_bytes(path)
         if raw is None:

@@ -16,7 +16,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import contextlib
-import dataclasses
+import functools
 import json
 import math
 import signal
@@ -29,11 +29,13 @@ from typing import Any, NoReturn, TextIO
 import numpy as np
 
 from charsmith import __version__, backend
-from charsmith.api import CharModel, bundled_models, load, make_trainer
+from charsmith.api import bundled_models, load, make_trainer
 from charsmith.config import CELLS, TrainConfig
-from charsmith.data import read_text
+from charsmith.data import read_text, split_lines
 from charsmith.errors import CharsmithError, CharsmithWarning, InputError
-from charsmith.generation import PARTICLES, SampleStream, default_max_draws, sampling_only
+from charsmith.generation import PARTICLES, SampleResult, SampleStream
+from charsmith.generation.constraints import DEFAULT_MAX_LEN
+from charsmith.request import LENGTH, N_ITEMS, N_TEXTS, TEMPERATURE, TOP_K, TOP_P, Generate
 from charsmith.trainer import Progress, Trainer
 
 __all__ = ["main"]
@@ -156,11 +158,11 @@ def _add_train(sub: Any) -> None:
 
 
 def _add_sampling_controls(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--temperature", type=POS_FLOAT, default=1.0, help="> 0; lower is safer, higher is wilder")
-    s.add_argument("--top-k", type=NONNEG_INT, dest="top_k", default=0,
-                   help="keep the k likeliest characters (default 0: all)")
+    s.add_argument("--temperature", type=POS_FLOAT,
+                   help=f"> 0; lower is safer, higher is wilder (default {TEMPERATURE:g})")
+    s.add_argument("--top-k", type=NONNEG_INT, dest="top_k", help=f"keep the k likeliest characters (default {TOP_K}: all)")
     s.add_argument("--top-p", type=_number(float, 0, high=1.0, what=" (a probability in (0, 1])"), dest="top_p",
-                   default=1.0, help="nucleus sampling: keep the likeliest characters covering this mass")
+                   help=f"nucleus sampling: keep the likeliest characters covering this mass (default {TOP_P:g})")
     s.add_argument("--seed", type=NONNEG_INT, help="make the output reproducible")
     s.add_argument("--greedy", action="store_true", help="always take the likeliest character (lists: the likeliest "
                    "item on that path, a beam of width 1)")
@@ -171,23 +173,23 @@ def _add_sample(sub: Any) -> None:
                        description="Write new items from MODEL (a checkpoint directory or a bundled model: "
                                    f"{', '.join(bundled_models()) or 'none installed'}).")
     s.add_argument("model", help="checkpoint directory or bundled model name")
-    s.add_argument("-n", type=POS_INT, help="how many items (default 10; for text models 1)")
+    s.add_argument("-n", type=POS_INT, help=f"how many items (default {N_ITEMS}; for text models {N_TEXTS})")
     _add_sampling_controls(s)
     s.add_argument("--prefix", default="", action=_Once, help="start every item (or the text) with this")
     c = s.add_argument_group("constraints (every item meets all; drawn from the model conditioned on them)")
     c.add_argument("--suffix", default="", action=_Once, help="end every item with this")
-    c.add_argument("--contains", action="append", default=[], metavar="TEXT",
+    c.add_argument("--contains", action="append", metavar="TEXT",
                    help="every item contains this (repeat for several)")
     c.add_argument("--exclude", default="", action=_Once, metavar="CHARS", help="no item contains any of these characters")
     c.add_argument("--pattern", action=_Once, metavar="REGEX", help="the whole item matches this regular expression (for a text "
                    "model: the continuation begins with a match); see README for the subset supported")
-    c.add_argument("--max-len", type=POS_INT, dest="max_len", help="longest item, prefix included (default 50)")
+    c.add_argument("--max-len", type=POS_INT, dest="max_len", help=f"longest item, prefix included (default {DEFAULT_MAX_LEN})")
     c.add_argument("--min-len", type=NONNEG_INT, dest="min_len", help="shortest item, prefix included")
-    c.add_argument("--particles", type=POS_INT, default=PARTICLES,
+    c.add_argument("--particles", type=POS_INT,
                    help=f"SMC particles per item when matches are rare (default {PARTICLES}; more is closer to exact)")
     c.add_argument("--max-draws", type=POS_INT, dest="max_draws",
                    help="give up after this many draws and particles (default max(200, 4 x particles) x n + 20000)")
-    s.add_argument("--length", type=NONNEG_INT, help="text models: characters to add after the prompt (default 400)")
+    s.add_argument("--length", type=NONNEG_INT, help=f"text models: characters to add after the prompt (default {LENGTH})")
     s.add_argument("--unique", action="store_true", help="no repeated items")
     s.add_argument("--allow-known", action="store_true", dest="allow_known", help="keep items of the data set")
     s.add_argument("--beam", type=POS_INT, help="the n most likely items by beam search of this width")
@@ -397,43 +399,29 @@ class _ProgressBar:
             self.err.flush()
 
 
+SAMPLE_OPTIONS = ("n", "temperature", "top_k", "top_p", "seed", "greedy", "beam", "prefix", "suffix", "contains",
+                  "exclude", "pattern", "min_len", "max_len", "length", "particles", "max_draws", "allow_known",
+                  "unique", "category")  # Generate's fields this command sets
+
+
 def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     m = load(args.model)
-    constraints = {"suffix": args.suffix, "contains": args.contains, "exclude": args.exclude,
-                   "pattern": args.pattern, "min_len": args.min_len, "max_len": args.max_len}
-    if args.n is None:
-        args.n = 1 if m.mode == "text" else 10
-    _check_search_options(args)
-    if m.mode == "text":
-        if args.beam:
-            raise InputError("--beam searches list items; for a text model --greedy takes the likeliest characters")
-        m.condition(args.category)  # a text model has no categories: refuse one
-        length = 400 if args.length is None else args.length
-        texts = m.complete(args.prefix, length, n=args.n, temperature=args.temperature, top_k=args.top_k,
-                           top_p=args.top_p, seed=args.seed, greedy=args.greedy, particles=args.particles,
-                           max_draws=args.max_draws, **constraints)
-        short = _warn_short(len(texts), args.n, err, drawn=args.max_draws or default_max_draws(args.n, args.particles),
-                            constrained=True)
-        return _emit(args, out, {"samples": texts, "model": _config_json(m)}, "\n\n".join(texts)) or short
-    if args.length is not None:
-        raise InputError("--length is for text models; this model writes list items: use --max-len to bound them")
-    if args.beam or args.greedy:
-        found = m.most_likely(args.n, beam=args.beam or 1, prefix=args.prefix, allow_known=args.allow_known,
-                              category=args.category, **constraints)
-        short = _warn_short(len(found), args.n, err)
-        samples = [s for s, _ in found]
-        return _emit(args, out, {"samples": samples, "logprobs": [lp for _, lp in found], "model": _config_json(m)},
-                     "\n".join(samples)) or short
-    stream = m.stream(args.n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, prefix=args.prefix,
-                      seed=args.seed, allow_known=args.allow_known, unique=args.unique, particles=args.particles,
-                      max_draws=args.max_draws, category=args.category, **constraints)
+    request = Generate(**{k: getattr(args, k) for k in SAMPLE_OPTIONS if getattr(args, k) is not None})
+    started = request.start(m)
+    n = request.count(m.mode)
+    if isinstance(started, SampleResult):  # a text's continuations, or the likeliest items
+        found = started
+        sep = "\n\n" if m.mode == "text" else "\n"
+        short = _warn_short(len(found.samples), n, err, drawn=found.drawn or None, constrained=m.mode == "text")
+        return _emit(args, out, {**found.to_json(), "model": m.describe()}, sep.join(found.samples)) or short
+    stream = started
     _write_stream(stream, args.json, out)
     report = {"drawn": stream.drawn, "dropped_known": stream.dropped_known,
               "dropped_duplicate": stream.dropped_duplicate, "method": stream.method, "acceptance": stream.acceptance}
     if args.json:
         out.write("".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in report.items()))
-        out.write(f", \"model\": {json.dumps(_config_json(m), ensure_ascii=False)}}}\n")
-        return _warn_short(stream.delivered, args.n, err, drawn=stream.drawn, constrained=stream.plan.constrained)
+        out.write(f", \"model\": {json.dumps(m.describe(), ensure_ascii=False)}}}\n")
+        return _warn_short(stream.delivered, n, err, drawn=stream.drawn, constrained=stream.plan.constrained)
     note = []
     if stream.plan.constrained and stream.acceptance is not None:
         how = (f"items drawn by SMC, {stream.particles} particles each (approximate; more --particles is closer)"
@@ -447,20 +435,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         note.append(f"dropped {_count(stream.dropped_duplicate, 'repeat')}")
     if note:
         print("; ".join(note), file=err)
-    return _warn_short(stream.delivered, args.n, err, drawn=stream.drawn, constrained=stream.plan.constrained)
-
-
-def _check_search_options(args: argparse.Namespace) -> None:
-    """--beam and --greedy take the likeliest items: refuse what only sampling uses."""
-    if args.beam and args.greedy:
-        raise InputError("--greedy is a beam of width 1: give --greedy or --beam N, not both")
-    if not (args.beam or args.greedy):
-        return
-    search = "--beam" if args.beam else "--greedy"
-    ignored = sampling_only(vars(args))
-    if ignored:
-        flag = "--" + ignored[0].replace("_", "-")
-        raise InputError(f"{search} takes the likeliest, so {flag} has no effect: drop one of them")
+    return _warn_short(stream.delivered, n, err, drawn=stream.drawn, constrained=stream.plan.constrained)
 
 
 def _write_stream(stream: SampleStream, as_json: bool, out: TextIO) -> None:
@@ -506,7 +481,7 @@ def _items(args: argparse.Namespace, what: str) -> list[str]:
     """The items of the command line and of --file (the model lower-cases them if it learned so)."""
     items = list(args.items)
     if args.file:
-        items += [ln.strip() for ln in read_text(args.file).split("\n") if ln.strip()]
+        items += split_lines(read_text(args.file), lowercase=False, source=args.file)
     if not items:
         raise CharsmithError(f"nothing to {what}: give items on the command line or --file FILE")
     return items
@@ -522,14 +497,14 @@ def cmd_score(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     width = max(len(s.item) for s in scores)
     table = [f"{'item':<{width}}  {'log-prob':>9}  {'nats/char':>9}  {'bits/char':>9}"]
     table += [f"{s.item:<{width}}  {s.logprob:9.3f}  {s.nats_per_char:9.4f}  {s.bits_per_char:9.4f}" for s in scores]
-    return _emit(args, out, {"scores": rows, "model": _config_json(m)}, "\n".join(table))
+    return _emit(args, out, {"scores": rows, "model": m.describe()}, "\n".join(table))
 
 
 def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     m = load(args.model)
     r = m.evaluate(args.file, category=args.category)
     data = {"loss": r.loss, "bits_per_char": r.bits_per_char, "n_chars": r.n_chars, "n_items": r.n_items,
-            "model": _config_json(m)}
+            "model": m.describe()}
     return _emit(args, out, data, f"{r.loss:.4f} nats/char ({r.bits_per_char:.4f} bits/char) over "
                                   f"{_count(r.n_chars, 'character')}"
                                   + (f" in {_count(r.n_items, 'item')}" if m.mode == "lines" else ""))
@@ -541,7 +516,7 @@ def cmd_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     rows = [{"item": r.item, "categories": [{"category": c, "probability": p} for c, p in r.probs]} for r in results]
     width = max(len(r.item) for r in results)
     lines = [f"{r.item:<{width}}  " + "  ".join(f"{c} {p:.3f}" for c, p in r.probs) for r in results]
-    data = {"classifications": rows, "uniform_prior": args.uniform_prior, "model": _config_json(m)}
+    data = {"classifications": rows, "uniform_prior": args.uniform_prior, "model": m.describe()}
     return _emit(args, out, data, "\n".join(lines))
 
 
@@ -553,7 +528,7 @@ def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         data = {"compiled": be.compiled, "status": be.status, "threads": be.threads}
         return _emit(args, out, data, f"engine: {_engine()}")
     m = load(args.model)
-    data = _config_json(m)
+    data = m.describe()
     lines = [f"{k}: {v}" for k, v in data.items() if k not in ("vocab", "categories")] + [f"vocab: {data['vocab']!r}"]
     if m.ckpt.categories is not None:
         c = m.ckpt.categories
@@ -597,14 +572,6 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except KeyboardInterrupt:
             pass  # Ctrl-C is how a server is stopped
     return 0
-
-
-def _config_json(m: CharModel) -> dict[str, Any]:
-    c = m.ckpt
-    n_params = int(sum(p.size for p in c.params.values()))
-    return {"mode": m.mode, "model": dataclasses.asdict(c.model), "parameters": n_params,
-            "train": None if c.train is None else dataclasses.asdict(c.train), "vocab": c.vocab.chars,
-            "categories": None if c.categories is None else c.categories.to_json(), "info": c.info}
 
 
 def _finite(value: Any) -> Any:
@@ -659,6 +626,32 @@ def _os_error(e: OSError) -> str:
     return f"{e.filename}" + (f" -> {e.filename2}" if e.filename2 else "") + f": {e.strerror}"
 
 
+# Library parameters spelled differently here than any option's dest (the others are found by dest).
+PARAM_FLAGS = {"path": "FILE", "name_or_path": "MODEL", "prompt": "--prefix", "items": "ITEMS"}
+
+
+def _flag(parser: argparse.ArgumentParser, param: str, value: str | None = None) -> str:
+    """How this command line spells the library parameter ``param`` (set to ``value``): its
+    option (``cell`` is ``--model``, ``mode=text`` is ``--mode text``), or the parameter
+    itself if no option sets it."""
+    flag = PARAM_FLAGS.get(param) or next(_options(parser, param), param)
+    return flag if value is None or value == "True" else f"{flag} {value}"
+
+
+def _options(parser: argparse.ArgumentParser, dest: str) -> Iterator[str]:
+    """The options that set ``dest`` in ``parser`` and its subcommands (longest spelling)."""
+    for action in parser._actions:
+        if action.dest == dest and action.option_strings:
+            yield max(action.option_strings, key=len)
+        for sub in (action.choices or {}).values() if isinstance(action, argparse._SubParsersAction) else ():
+            yield from _options(sub, dest)
+
+
+def _message(e: CharsmithError, parser: argparse.ArgumentParser) -> str:
+    """``e``'s message with the parameters it names spelled as this command's options."""
+    return e.render(functools.partial(_flag, parser))
+
+
 def _parse(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse ``argv``; items may also follow options (``classify languages --top 1 Rossi``)."""
     args, extra = parser.parse_known_args(argv)
@@ -697,7 +690,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         _silence_stdout()
         return 0
     except (CharsmithError, OSError) as e:  # the user's mistakes, and files they named; anything else is a bug
-        print(f"charsmith: error: {_os_error(e) if isinstance(e, OSError) else e}", file=err)
+        text = _os_error(e) if isinstance(e, OSError) else _message(e, parser.commands.get(args.command, parser))
+        print(f"charsmith: error: {text}", file=err)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("charsmith: interrupted", file=err)

@@ -62,7 +62,7 @@ __all__ = [
     "with_vocab",
 ]
 
-MAX_ITEM_CHARS = 500  # a longer "line" is surely running text: suggest --mode text
+MAX_ITEM_CHARS = 500  # a longer "line" is surely running text: suggest mode="text"
 _CHUNK = 1 << 22  # characters handled at a time when scanning a long text
 _CHUNK_BYTES = 1 << 20  # bytes read at a time
 
@@ -163,7 +163,7 @@ def _check_lengths(items: Sequence[str], source: str, numbers: Sequence[int] | N
             where = f"line {numbers[k]}" if numbers is not None else f"item {k + 1}"
             raise DataError(
                 f"{source}: {where} is {len(item)} characters long (lines mode allows "
-                f"{MAX_ITEM_CHARS}); for running text use --mode text"
+                f"{MAX_ITEM_CHARS}); for running text use `mode=text`"
             )
 
 
@@ -231,7 +231,7 @@ def _read_tsv(path: Path, text: str) -> list[tuple[str, str]]:
         cat, item = cat.strip(), item.strip()
         if not tab or not cat or not item or "\t" in item:
             raise DataError(f"{path}: line {number} is not category<TAB>item: {line[:60]!r}; write each line as a "
-                            "category, one TAB, then the item (or pass --mode text to read running text)")
+                            "category, one TAB, then the item (or pass `mode=text` to read running text)")
         try:
             check_name(cat, f"{path}: line {number}")
         except CategoryError as e:

@@ -28,7 +28,7 @@ class Deadline:
         if seconds is None:
             return NEVER
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < math.inf:
-            raise InputError(f"timeout must be a positive number of seconds, got {seconds!r}")
+            raise InputError(f"`timeout` must be a positive number of seconds, got {seconds!r}", param="timeout")
         return cls(float(seconds), time.monotonic() + seconds)
 
     def remaining(self) -> float | None:

@@ -2,14 +2,51 @@
 
 The exceptions are all ``ValueError`` subclasses, so callers may catch either. Messages are one line:
 what is wrong, then what to do about it.
+
+Messages name the library's parameters, never a face's spelling of them: a parameter in a
+message is written in backquotes, alone or with a value (```hidden```, ```mode=text```), and
+``param`` holds the one the error is about (None if none). The command line shows
+``e.render(...)`` with its options (``--hidden``, ``--mode text``), the web API its JSON fields.
 """
+
+import re
+from collections.abc import Callable
 
 __all__ = ["CategoryError", "CharsmithError", "CharsmithWarning", "CheckpointError", "ConstraintError", "DataError",
            "InputError", "ResourceError", "RunLockedError", "TimeLimitError"]
 
 
+_NAMED = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)(?:=([^`]*))?`")
+
+
 class CharsmithError(ValueError):
-    """Base class of charsmith's own errors."""
+    """Base class of charsmith's own errors. ``param``: the parameter the error is about
+    (a keyword of the function called, e.g. "temperature"), or None."""
+
+    param: str | None
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+    def __reduce__(self) -> tuple[object, ...]:  # param survives pickling (errors cross process pools)
+        return (_rebuild, (type(self), str(self), self.param))
+
+    @property
+    def params(self) -> list[str]:
+        """Every parameter the message names (in backquotes), in order."""
+        return [m[1] for m in _NAMED.finditer(str(self))]
+
+    def render(self, name: Callable[[str, str | None], str]) -> str:
+        """The message with each parameter named in it written as ``name(parameter, value)``
+        (value: the text after ``=``, or None)."""
+        return _NAMED.sub(lambda m: name(m[1], m[2]), str(self))
+
+
+def _rebuild(cls: type[CharsmithError], message: str, param: str | None) -> CharsmithError:
+    e = cls.__new__(cls)
+    CharsmithError.__init__(e, message, param=param)
+    return e
 
 
 class DataError(CharsmithError):

@@ -44,8 +44,7 @@ from charsmith.vocab import END, Vocab
 __all__ = ["FIXED", "check_base", "describe", "extend_vocab", "fixed_options", "start_params"]
 
 BLEND_EM_STEPS = 50  # EM steps of the blend a base's categories give the new items (see _blend_of)
-FIXED = {"cell": "--model", "hidden": "--hidden", "layers": "--layers", "embed": "--embed",
-         "cat_embed": "--cat-embed"}  # ModelConfig fields the base decides, and their options
+FIXED = ("cell", "hidden", "layers", "embed", "cat_embed")  # the ModelConfig fields the base decides
 
 
 def describe(cfg: ModelConfig) -> str:
@@ -58,13 +57,14 @@ def check_base(base: Checkpoint, init: str, mode: str, given: Mapping[str, Any])
     """Refuse a base of the other mode, or options that would change its network's shape."""
     if base.mode != mode:
         what = {"lines": "a list of items (lines mode)", "text": "running text (text mode)"}
-        raise CheckpointError(f"--init {init} learned {what[base.mode]}, but the data is {what[mode]}; "
-                              f"start from a {mode}-mode model")
-    for name, flag in FIXED.items():
+        raise CheckpointError(f"`init` {init} learned {what[base.mode]}, but the data is {what[mode]}; "
+                              f"start from a {mode}-mode model", param="init")
+    for name in FIXED:
         ours = getattr(base.model, name)
         if name in given and given[name] != ours and not (name == "cat_embed" and base.model.categories == 0):
-            raise CheckpointError(f"--init {init} is a {describe(base.model)}; {flag} {given[name]} conflicts with "
-                                  f"its {name.replace('_', ' ')} {ours}: drop {flag} (the base fixes the network)")
+            raise CheckpointError(f"`init` {init} is a {describe(base.model)}; `{name}` {given[name]} conflicts with "
+                                  f"its {name.replace('_', ' ')} {ours}: drop `{name}` (the base fixes the network)",
+                                  param=name)
 
 
 def fixed_options(base: Checkpoint) -> dict[str, Any]:

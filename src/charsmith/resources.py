@@ -80,5 +80,5 @@ def check_training_memory(model: ModelConfig, train: TrainConfig, max_len: int) 
         raise ResourceError(
             f"training this model needs about {_size(need)} ({P:,} parameters: {model.layers} layer(s) of "
             f"hidden {model.hidden}, batch {train.batch_size}{seq}), more than the {_size(have)} of memory available; "
-            f"lower --hidden, --layers{', --seq-len' if seq else ''} or --batch-size"
+            f"lower `hidden`, `layers`{', `seq_len`' if seq else ''} or `batch_size`"
         )

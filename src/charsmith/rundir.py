@@ -143,21 +143,23 @@ def open_run_dir(path: str | os.PathLike[str], *, resume: bool = False, force: b
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
-        raise CheckpointError(f"--out {path} is a file; choose a new or empty directory")
+        raise CheckpointError(f"`out` {path} is a file; choose a new or empty directory", param="out")
     if path.is_dir() and any(path.iterdir()) and not _marked(path):
-        raise CheckpointError(f"--out {path} holds other files; choose a new or empty directory")
+        raise CheckpointError(f"`out` {path} holds other files; choose a new or empty directory", param="out")
     if resume and not (path / RESUME_FILE).is_file():
-        raise CheckpointError(f"nothing to resume in {path} (no {RESUME_FILE}); drop --resume to start a new run")
+        raise CheckpointError(f"nothing to resume in {path} (no {RESUME_FILE}); drop `resume` to start a new run",
+                              param="resume")
     lock = RunLock(path)
     try:
         owned = owned_files(path)
         if (path / CONFIG_FILE).exists() and path / CONFIG_FILE not in owned:
-            raise CheckpointError(f"--out {path} holds a {CONFIG_FILE} charsmith did not write; move it or choose another directory")
+            raise CheckpointError(f"`out` {path} holds a {CONFIG_FILE} charsmith did not write; move it or choose another "
+                                  "directory", param="out")
         stale = [p for p in owned if _base_name(p.name) != p.name]  # temporaries of an interrupted write
         if not resume:
             if (is_checkpoint(path) or (path / RESUME_FILE).exists()) and not force:
-                raise CheckpointError(f"--out {path} already holds a checkpoint; pass --resume to continue it "
-                                      "or --force to replace it")
+                raise CheckpointError(f"`out` {path} already holds a checkpoint; pass `resume` to continue it "
+                                      "or `force` to replace it", param="out")
             stale = [p for p in owned if p.name != LOCK_FILE]
         for p in stale:
             p.unlink(missing_ok=True)

@@ -103,15 +103,17 @@ def saved_options(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     an option is given again."""
     file = Path(out_dir) / RESUME_FILE
     if not file.is_file():
-        raise CheckpointError(f"nothing to resume in {out_dir} (no {RESUME_FILE}); drop --resume to start a new run")
+        raise CheckpointError(f"nothing to resume in {out_dir} (no {RESUME_FILE}); drop `resume` to start a new run",
+                              param="resume")
     reader = NpzReader(read_regular(file, MAX_RESUME_BYTES), file)
     if "state" not in reader.names:
-        raise CheckpointError(f"{file} was written by an older charsmith and cannot be resumed; start over with --force")
+        raise CheckpointError(f"{file} was written by an older charsmith and cannot be resumed; start over with "
+                              "`force`", param="out")
     state = json_from_bytes(reader.array("state", (None,), "u", max_bytes=1 << 20).tobytes(), file)
     try:  # through the configs, so that a field an older charsmith did not save takes its old default
         model, train = config_from_dict(ModelConfig, state["model"]), config_from_dict(TrainConfig, state["train"])
     except (KeyError, TypeError, ValueError):
-        raise CheckpointError(f"{file} is corrupt (no run options); start over with --force") from None
+        raise CheckpointError(f"{file} is corrupt (no run options); start over with `force`", param="out") from None
     saved = {**dataclasses.asdict(model), **dataclasses.asdict(train)}
     derived = {"vocab_size", "categories"} | (set() if saved.get("categories") else {"cat_embed"})  # set by the data
     return {k: v for k, v in saved.items() if k not in derived}
@@ -387,7 +389,8 @@ class Trainer:
         most = 8 * (P * (2 + len(self.opt.state)) + L * per_layer * self.cfg.batch_size * H) + (4 << 20)
         reader = NpzReader(read_regular(file, most), file)
         if "state" not in reader.names:
-            raise CheckpointError(f"{file} was written by an older charsmith and cannot be resumed; start over with --force")
+            raise CheckpointError(f"{file} was written by an older charsmith and cannot be resumed; start over with "
+                              "`force`", param="out")
         state = json_from_bytes(reader.array("state", (None,), "u", max_bytes=1 << 20).tobytes(), file)
         try:
             self._check_resumable(state)
@@ -413,16 +416,18 @@ class Trainer:
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, CheckpointError):
                 raise
-            raise CheckpointError(f"{file} is corrupt ({e!r}); start over with --force") from None
+            raise CheckpointError(f"{file} is corrupt ({e!r}); start over with `force`", param="out") from None
         self._trim_metrics()
 
     def _check_resumable(self, state: Any) -> None:
         """Raise CheckpointError unless ``state`` is a resume state of this very run."""
         out = self.out_dir
         if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT or state.get("format_version") != RESUME_VERSION:
-            raise CheckpointError(f"{out / RESUME_FILE} is not a resume state this charsmith reads; start over with --force")
+            raise CheckpointError(f"{out / RESUME_FILE} is not a resume state this charsmith reads; start over with `force`",
+                                  param="out")
         if state.get("data_fingerprint") != self.corpus.fingerprint or state.get("vocab") != self.corpus.vocab.chars:
-            raise CheckpointError(f"the training data differs from the run in {out}; resume with the same file and options")
+            raise CheckpointError(f"the training data differs from the run in {out}; resume with the same file and options",
+                                  param="path")
         model_cfg = config_from_dict(ModelConfig, state["model"])
         train_cfg = config_from_dict(TrainConfig, state["train"])
         for was_cfg, now_cfg in ((model_cfg, self.model_cfg), (train_cfg, self.cfg)):

@@ -184,7 +184,7 @@ class _Compiler:
                                       "(a completion of a given length); constrain it with a pattern or exclude")
         elif self.min_len > self.max_len:
             raise ConstraintError(f"the minimum length {self.min_len} is above the maximum length {self.max_len}; "
-                                  "lower min_len or raise max_len (--min-len, --max-len)")
+                                  "lower `min_len` or raise `max_len`", param="min_len")
         if self.max_len > MAX_LEN_LIMIT and not self.text:
             raise ConstraintError(f"the maximum length must be at most {MAX_LEN_LIMIT}, got {self.max_len}")
         named = [("prefix", c.prefix), ("suffix", c.suffix), ("exclude", c.exclude)]

@@ -21,7 +21,9 @@ import numpy as np
 
 from charsmith.errors import CharsmithError
 
-__all__ = ["SAMPLING_ONLY", "Controls", "draw", "next_probs", "sampling_only"]
+__all__ = ["SAMPLING_ONLY", "TEMPERATURE", "TOP_K", "TOP_P", "Controls", "draw", "next_probs", "sampling_only"]
+
+TEMPERATURE, TOP_K, TOP_P = 1.0, 0, 1.0  # the defaults: the model's own distribution, unfiltered
 
 _FAST_MIN_T = 1e-30  # below this, 1 / temperature overflows float32: the float64 path defines the limit
 _BY_COLUMNS = 64  # rows from which the weights are summed as columns (see _draw_columns)
@@ -32,9 +34,9 @@ class Controls:
     """How sharply to sample: ``temperature`` > 0; ``top_k`` >= 1 keeps the k likeliest
     characters (0: all); ``top_p`` in (0, 1] keeps the likeliest covering that mass."""
 
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
+    temperature: float = TEMPERATURE
+    top_k: int = TOP_K
+    top_p: float = TOP_P
 
     def __post_init__(self) -> None:
         t = self.temperature
@@ -69,7 +71,8 @@ class Controls:
         return _draw_columns(w, rng) if by_columns else draw(w, rng)
 
 
-SAMPLING_ONLY = {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "seed": None, "unique": False}  # with defaults
+SAMPLING_ONLY = {"temperature": TEMPERATURE, "top_k": TOP_K, "top_p": TOP_P, "seed": None, "rng": None,
+                 "unique": False}  # with their defaults
 
 
 def sampling_only(options: Mapping[str, Any]) -> list[str]:
@@ -78,7 +81,8 @@ def sampling_only(options: Mapping[str, Any]) -> list[str]:
     return [name for name, default in SAMPLING_ONLY.items() if options.get(name, default) != default]
 
 
-def next_probs(logits: np.ndarray, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> np.ndarray:
+def next_probs(logits: np.ndarray, *, temperature: float = TEMPERATURE, top_k: int = TOP_K,
+               top_p: float = TOP_P) -> np.ndarray:
     """Next-character distribution (B, V) from logits (B, V) after temperature, then top-k,
     then top-p (nucleus) filtering. ``top_k=0`` and ``top_p=1`` disable the filters."""
     z = logits.astype(np.float64)

@@ -57,8 +57,10 @@ class SampleResult:
     """Accepted samples and what was dropped on the way.
 
     drawn: plain draws plus SMC particles used; dropped_known: items of the input file;
-    dropped_duplicate: repeats (with ``unique``); method: "rejection" (exact) or "smc";
-    acceptance: the share of plain draws that matched the constraints (None if unmeasured).
+    dropped_duplicate: repeats (with ``unique``); method: "rejection" (exact), "smc",
+    "beam" (a search for the likeliest) or "greedy" (a text's likeliest continuation);
+    acceptance: the share of plain draws that matched the constraints (None if unmeasured);
+    logprobs: each item's log-probability (beam search only).
     """
 
     samples: list[str]
@@ -67,9 +69,20 @@ class SampleResult:
     dropped_duplicate: int
     method: str = "rejection"
     acceptance: float | None = None
+    logprobs: list[float] | None = None
 
     def short_by(self, n: int) -> int:
         return max(n - len(self.samples), 0)
+
+    def to_json(self) -> dict[str, object]:
+        """The result as a JSON object (the CLI's ``--json``), without the fields that do not apply."""
+        out: dict[str, object] = {"samples": self.samples}
+        if self.logprobs is not None:
+            out["logprobs"] = self.logprobs
+        if self.method not in ("beam", "greedy"):
+            out.update(drawn=self.drawn, dropped_known=self.dropped_known, dropped_duplicate=self.dropped_duplicate,
+                       method=self.method, acceptance=self.acceptance)
+        return out
 
 
 class SampleStream:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -35,10 +36,10 @@ from charsmith import __version__
 from charsmith.api import CharModel
 from charsmith.deadline import Deadline
 from charsmith.errors import CharsmithError, TimeLimitError
-from charsmith.generation import sampling_only
+from charsmith.request import LENGTH, Generate
 from charsmith.scoring import LN2, ItemScore
 from charsmith.web.limits import Limits
-from charsmith.web.models import Models, UnknownModel, library_supports
+from charsmith.web.models import Models, UnknownModel
 from charsmith.web.schema import CLASSIFY, COMPLETE, SAMPLE, SCORE, RequestError, check_limit, parse, parse_body
 from charsmith.web.streaming import TextStream
 
@@ -70,18 +71,33 @@ def create_app(models: Models | None = None, limits: Limits | None = None, *,
     ]
     middleware = [Middleware(_HostCheck, allowed=frozenset(allowed_hosts))] if allowed_hosts else []
     handlers: dict[Any, Callable[..., Any]] = {
-        RequestError: lambda _, e: _error(e.status, e.message, e.limit),
-        UnknownModel: lambda _, e: _error(404, str(e)),
+        RequestError: lambda _, e: _error(e.status, e.message, e.limit, e.param),
+        UnknownModel: lambda _, e: _error(404, str(e), param="model"),
         TimeLimitError: lambda _, e: _error(422, api.over_time(), "seconds"),
-        CharsmithError: lambda _, e: _error(422, str(e)),
+        CharsmithError: _library_error,
         HTTPException: lambda _, e: _error(e.status_code, str(e.detail)),
         Exception: _internal_error,
     }
     return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=api.lifespan)
 
 
-def _error(status: int, message: str, limit: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": message, **({"limit": limit} if limit else {})}, status_code=status)
+def _error(status: int, message: str, limit: str | None = None, param: str | None = None) -> JSONResponse:
+    extra = {**({"limit": limit} if limit else {}), **({"param": param} if param else {})}
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+FIELDS = {"/api/complete": {"prefix": "prompt"}}  # library parameters under another JSON name, per endpoint
+
+
+def _library_error(request: Request, e: CharsmithError) -> JSONResponse:
+    """A 422 naming the request's JSON fields where the library names its parameters."""
+    names = FIELDS.get(request.url.path, {})
+
+    def field(param: str, value: str | None) -> str:
+        name = repr(names.get(param, param))
+        return name if value is None else f"{name}: {json.dumps(value)}"
+
+    return _error(422, e.render(field), param=None if e.param is None else names.get(e.param, e.param))
 
 
 class _HostCheck:
@@ -155,17 +171,13 @@ class _Api:
     async def sample(self, request: Request) -> Response:
         o = parse(await self._json(request), SAMPLE)
         m = self._model(o["model"], "lines")
-        check_limit(self.limits, "max_n", o["n"], "n")
-        if o["max_len"] is not None:
-            check_limit(self.limits, "max_len", o["max_len"], "max_len")
-        if o["beam"] is not None:
-            check_limit(self.limits, "max_beam", o["beam"], "beam")
-            ignored = sampling_only(o)
-            if ignored:
-                raise RequestError(422, f"beam takes the likeliest items, so {ignored[0]} has no effect; drop one of them")
-        method = "sample" if o["beam"] is None else "most_likely"
-        extras = _extras(o, method, ("category", "suffix", "contains", "exclude", "pattern"))
-        return JSONResponse(await self._compute(_sample, m, o, extras, self.limits.seconds))
+        ask = Generate(**{k: v for k, v in o.items() if k != "model" and v is not None})
+        check_limit(self.limits, "max_n", ask.count(m.mode), "n")
+        if ask.max_len is not None:
+            check_limit(self.limits, "max_len", ask.max_len, "max_len")
+        if ask.beam is not None:
+            check_limit(self.limits, "max_beam", ask.beam, "beam")
+        return JSONResponse(await self._compute(_sample, m, o["model"], ask, self.limits.seconds))
 
     def _model(self, name: str, mode: str) -> CharModel:
         """The model ``name``, which must write ``mode`` ("lines": list items, "text": running text)."""
@@ -186,7 +198,7 @@ class _Api:
         o = parse(await self._json(request), SCORE)
         m = self.models.get(o["model"])
         self._items(o, "score")
-        extras = _extras(o, "score", ("category",))
+        extras = {} if o["category"] is None else {"category": o["category"]}
         seconds = self.limits.seconds  # counted from when a worker takes the request
         scores, known = await self._compute(lambda: _score(m, o["items"], extras, Deadline.after(seconds)))
         return JSONResponse({"model": o["model"], "items": [_row(s, k, chars=True) for s, k in zip(scores, known)]})
@@ -195,8 +207,6 @@ class _Api:
         o = parse(await self._json(request), CLASSIFY)
         m = self.models.get(o["model"])
         self._items(o, "classify")
-        if not hasattr(m, "classify"):
-            raise RequestError(422, "'classify' is not supported by this version of charsmith")
         found = await self._compute(m.classify, o["items"], top=o["top"], uniform_prior=o["uniform_prior"])
         rows = [{"item": r.item, "categories": [{"category": c, "probability": p} for c, p in r.probs]} for r in found]
         return JSONResponse({"model": o["model"], "items": rows})
@@ -204,43 +214,26 @@ class _Api:
     async def complete(self, request: Request) -> Response:
         o = parse(await self._json(request), COMPLETE)
         m = self._model(o["model"], "text")
-        check_limit(self.limits, "max_length", o["length"], "length")
+        given = {k: v for k, v in o.items() if k not in ("model", "prompt") and v is not None}
+        check_limit(self.limits, "max_length", given.get("length", LENGTH), "length")
         check_limit(self.limits, "max_prompt", len(o["prompt"]), "the prompt's length")
-        extras = _extras(o, "complete_stream", ("pattern",))
-        start = functools.partial(m.complete_stream, o["prompt"], o["length"], temperature=o["temperature"],
-                                  top_k=o["top_k"], top_p=o["top_p"], seed=o["seed"], greedy=o["greedy"],
-                                  timeout=self.limits.seconds, **extras)  # fmt: skip
+        start = functools.partial(m.complete_stream, o["prompt"], timeout=self.limits.seconds, **given)
         stream = TextStream(self.pool, start, self.over_time())
         await stream.begin()  # the options are checked before the answer starts: a mistake is still a 4xx
         headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
         return StreamingResponse(_ndjson(stream), media_type="application/x-ndjson", headers=headers)
 
 
-def _extras(o: dict[str, Any], method: str, keys: Sequence[str]) -> dict[str, Any]:
-    """The options given among ``keys``, refused unless ``CharModel.<method>`` takes them."""
-    given = {k: o[k] for k in keys if o.get(k) is not None}
-    for key in given:
-        if not library_supports(method, key):
-            raise RequestError(422, f"{key!r} is not supported by this version of charsmith")
-    return given
-
-
-def _sample(m: CharModel, o: dict[str, Any], extras: dict[str, Any], seconds: float) -> dict[str, Any]:
+def _sample(m: CharModel, name: str, ask: Generate, seconds: float) -> dict[str, Any]:
     deadline = Deadline.after(seconds)  # the time limit counts from when a worker takes the request
-    common = {"prefix": o["prefix"], "max_len": o["max_len"], "min_len": o["min_len"],
-              "allow_known": o["allow_known"], **extras}  # fmt: skip
-    report: dict[str, Any] = {}
-    if o["beam"] is not None:
-        items = [s for s, _ in m.most_likely(o["n"], beam=o["beam"], timeout=deadline.remaining(), **common)]
-    else:
-        r = m.sample(o["n"], temperature=o["temperature"], top_k=o["top_k"], top_p=o["top_p"], seed=o["seed"],
-                     unique=o["unique"], timeout=deadline.remaining(), **common)
-        items = r.samples
-        report = {"drawn": r.drawn, "dropped_known": r.dropped_known, "dropped_duplicate": r.dropped_duplicate}
-    score_extras = {k: v for k, v in extras.items() if k == "category" and library_supports("score", k)}
-    scores, known = _score(m, items, score_extras, deadline)
+    found = dataclasses.replace(ask, timeout=deadline.remaining()).run(m)
+    report = found.to_json()
+    for key in ("samples", "logprobs", "method", "acceptance"):  # the items' rows give the first two
+        report.pop(key, None)
+    extras = {} if ask.category is None else {"category": ask.category}
+    scores, known = _score(m, found.samples, extras, deadline)
     rows = [_row(s, k) for s, k in zip(scores, known)]
-    return {"model": o["model"], "items": rows, "short_by": o["n"] - len(items), **report}
+    return {"model": name, "items": rows, "short_by": ask.count(m.mode) - len(found.samples), **report}
 
 
 def _score(m: CharModel, items: list[str], extras: dict[str, Any],

@@ -6,7 +6,6 @@ directories are read once, when the server starts.
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,19 +15,13 @@ from charsmith.api import CharModel, bundled_models, load, resolve_model
 from charsmith.errors import CharsmithError
 from charsmith.web.limits import Limits
 
-__all__ = ["CONSTRAINTS", "Models", "UnknownModel", "library_supports"]
+__all__ = ["CONSTRAINTS", "Models", "UnknownModel"]
 
-CONSTRAINTS = ("suffix", "contains", "exclude", "pattern")  # sampling options some charsmith versions have
+CONSTRAINTS = {"lines": ["suffix", "contains", "exclude", "pattern"], "text": ["exclude", "pattern"]}  # by mode
 
 
 class UnknownModel(CharsmithError):
     """A request named a model this server does not offer."""
-
-
-def library_supports(method: str, option: str) -> bool:
-    """Whether ``CharModel.<method>`` takes the keyword ``option`` in this charsmith."""
-    fn = getattr(CharModel, method, None)
-    return fn is not None and option in inspect.signature(fn).parameters
 
 
 class Models:
@@ -76,7 +69,7 @@ class Models:
         """What the page needs to know to offer a model's controls."""
         m = self.get(name)
         ck, lines = m.ckpt, m.mode == "lines"
-        categories = list(getattr(m, "categories", None) or [])
+        categories = m.categories
         return {
             "name": name,
             "bundled": name in self._bundled,
@@ -86,7 +79,7 @@ class Models:
             "cell": ck.model.cell,
             "layers": ck.model.layers,
             "hidden": ck.model.hidden,
-            "parameters": int(sum(p.size for p in ck.params.values())),
+            "parameters": m.parameters,
             "source": ck.info.get("source"),
             "held_out_loss": ck.info.get("best_val_loss"),
             "novelty": ck.known is not None,
@@ -98,8 +91,8 @@ class Models:
                 "beam": lines,
                 "complete": not lines,
                 "score": True,
-                "category": bool(categories) and library_supports("sample", "category"),
-                "classify": bool(categories) and hasattr(CharModel, "classify"),
-                "constraints": [c for c in CONSTRAINTS if library_supports("sample" if lines else "complete_stream", c)],
+                "category": bool(categories),
+                "classify": bool(categories),
+                "constraints": CONSTRAINTS[m.mode],
             },
         }

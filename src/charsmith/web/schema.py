@@ -1,8 +1,9 @@
 """The JSON requests the API takes: their fields, types and defaults, and the limits.
 
 Types are checked here (JSON has no argparse); the values' rules (temperature > 0, a
-prefix in the model's alphabet, ...) are CharModel's, so the API and the CLI agree. A
-field that is absent or null takes its default.
+prefix in the model's alphabet, ...) and the defaults are the library's
+(``charsmith.request``), so the API and the CLI agree. A field that is absent or null takes
+the library's default (None here).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ class RequestError(Exception):
     """A request the server refuses: HTTP ``status``, a one-line message, and the limit
     it broke, if that was the reason."""
 
-    def __init__(self, status: int, message: str, limit: str | None = None) -> None:
+    def __init__(self, status: int, message: str, limit: str | None = None, param: str | None = None) -> None:
         super().__init__(message)
-        self.status, self.message, self.limit = status, message, limit
+        self.status, self.message, self.limit, self.param = status, message, limit, param
 
 
 Check = Callable[[str, Any], Any]
@@ -31,7 +32,7 @@ REQUIRED = object()
 
 
 def _type_error(key: str, want: str, value: Any) -> RequestError:
-    return RequestError(400, f"{key!r} must be {want}, got {json.dumps(value)[:60]}")
+    return RequestError(400, f"{key!r} must be {want}, got {json.dumps(value)[:60]}", param=key)
 
 
 def integer(key: str, v: Any) -> int:
@@ -80,16 +81,16 @@ Spec = dict[str, tuple[Check, Any]]
 
 _CONTROLS: Spec = {
     "model": (text, REQUIRED),
-    "temperature": (number, 1.0),
-    "top_k": (integer, 0),
-    "top_p": (number, 1.0),
+    "temperature": (number, None),
+    "top_k": (integer, None),
+    "top_p": (number, None),
     "seed": (integer, None),
 }
 SAMPLE: Spec = {
     **_CONTROLS,
-    "n": (integer, 10),
+    "n": (integer, None),
     "prefix": (text, ""),
-    "min_len": (integer, None),  # None: the library's default (an explicit length is a constraint)
+    "min_len": (integer, None),
     "max_len": (integer, None),
     "unique": (flag, False),
     "allow_known": (flag, False),
@@ -106,7 +107,7 @@ CLASSIFY: Spec = {"model": (text, REQUIRED), "items": (texts, REQUIRED), "top": 
 COMPLETE: Spec = {
     **_CONTROLS,
     "prompt": (text, ""),
-    "length": (integer, 200),
+    "length": (integer, None),
     "greedy": (flag, False),
     "pattern": (text, None),
 }
@@ -137,7 +138,7 @@ def parse(data: dict[str, Any], spec: Spec) -> dict[str, Any]:
         value = data.get(key)
         if value is None:
             if default is REQUIRED:
-                raise RequestError(400, f"{key!r} is required")
+                raise RequestError(400, f"{key!r} is required", param=key)
             out[key] = default
         else:
             out[key] = check(key, value)

@@ -38,14 +38,14 @@ def bind(host: str, port: int) -> socket.socket:
                                                              flags=socket.AI_PASSIVE)[0]  # fmt: skip
         sock = socket.socket(family, kind, proto)
     except OSError as e:
-        raise CharsmithError(f"cannot listen on {host!r}: {e.strerror or e}; pass --host 127.0.0.1") from None
+        raise CharsmithError(f"cannot listen on {host!r}: {e.strerror or e}; pass `host` 127.0.0.1", param="host") from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
         sock.listen(2048)
     except OSError as e:
         sock.close()
-        raise CharsmithError(f"cannot listen on {host}:{port}: {e.strerror or e}; pick another --port") from None
+        raise CharsmithError(f"cannot listen on {host}:{port}: {e.strerror or e}; pick another `port`", param="port") from None
     return sock
 
 
