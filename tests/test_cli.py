@@ -134,7 +134,7 @@ def test_bad_training_files(tmp_path: Path, capsys, name: str, fragments: list[s
         (["train", "{names}", "--steps", "-5"], ["--steps", "must be > 0"]),
         (["train", "{names}", "--lr", "abc"], ["--lr", "expected a number"]),
         (["train", "{names}", "--out", "{tmp}/precious"], ["holds other files"]),
-        (["train", "{names}", "--lr", "20", "--out", "{tmp}/o"], ["lr must be in (0, 10.0], got 20.0"]),  # the config's check
+        (["train", "{names}", "--lr", "20", "--out", "{tmp}/o"], ["--lr must be in (0, 10.0], got 20.0"]),  # the config's check
         (["classic", "dinos", "{tmp}/missing.txt"], ["missing.txt: no such file"]),
         (["sample", "{ckpt}", "--temperature", "0"], ["--temperature", "must be > 0"]),
         (["sample", "{ckpt}", "--top-k", "-1"], ["--top-k", "must be >= 0"]),

@@ -23,6 +23,7 @@ import numpy as np
 from charsmith import finetune
 from charsmith.categories import Condition, condition_weights, posterior
 from charsmith.checkpoint import Checkpoint, load_checkpoint
+from charsmith.checks import flag, whole
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.data import (
     Corpus,
@@ -63,11 +64,9 @@ from charsmith.request import (
     TOP_P,
     Generate,
     check_category,
-    check_flag,
     check_items,
     check_path,
     check_top,
-    whole,
 )
 from charsmith.scoring import (
     EvalResult,
@@ -372,7 +371,7 @@ class CharModel:
         string is one item."""
         top = check_top(top)
         items = self._items(items)
-        uniform_prior = check_flag("uniform_prior", uniform_prior)
+        uniform_prior = flag("uniform_prior", uniform_prior)
         cats = self.ckpt.categories
         if cats is None:
             raise CategoryError("this model was trained without categories, so it cannot classify; train it on "
@@ -442,6 +441,7 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
     unknown = sorted(set(given) - fields | set(given) & derived)
     if unknown:
         raise TypeError(f"unknown training option(s): {', '.join(unknown)}")
+    _check_options(check_path(path), given)
     base = load(given["init"]).ckpt if given.get("init") else None
     if base is not None and base.train is not None:
         given.setdefault("lowercase", base.train.lowercase)
@@ -470,6 +470,16 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
     return corpus, model_cfg, train_cfg
 
 
+def _check_options(path: str | os.PathLike[str], given: dict[str, Any]) -> None:
+    """Check each option given by the configs' own rules, before any data is read."""
+    model_names = {f.name for f in dataclasses.fields(ModelConfig)}
+    if given.get("mode", "auto") not in ("auto", "lines", "text"):
+        raise InputError(f"`mode` must be one of auto, lines, text; got {given['mode']!r}", param="mode")
+    TrainConfig(**{k: v for k, v in given.items() if k not in model_names and k != "mode"})
+    shape = {"cell": "gru", "hidden": 1, **{k: v for k, v in given.items() if k in model_names}}
+    ModelConfig(vocab_size=2, categories=int(bool(shape.get("cat_embed"))), **shape)
+
+
 def _read_corpus(path: str | os.PathLike[str], given: dict[str, Any]) -> Corpus:
     """The corpus of ``path`` (plain or labelled); sets ``given["mode"]``."""
     rng = np.random.default_rng(given["seed"])
@@ -493,6 +503,10 @@ def make_trainer(
     """A :class:`Trainer` for the file at ``path`` with ``options`` settled by :func:`plan_run`,
     starting from the weights of ``init`` when given (see :mod:`charsmith.finetune`). With
     ``resume``, options not given are the saved run's."""
+    check_path(out, "out")
+    resume, force = flag("resume", resume), flag("force", force)
+    if resume and force:
+        raise InputError("`resume` continues the run in `out` and `force` replaces it: give one of them", param="force")
     if resume:
         given = {k: v for k, v in options.items() if v is not None}
         saved = saved_options(out)

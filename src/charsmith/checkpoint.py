@@ -40,7 +40,7 @@ import numpy as np
 from charsmith import __version__
 from charsmith.categories import Categories
 from charsmith.config import ModelConfig, TrainConfig, config_from_dict
-from charsmith.errors import CheckpointError, InputError
+from charsmith.errors import CheckpointError, InputError, plain
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, fsync_dir, npz_bytes
 from charsmith.model import check_params, param_count, param_shapes
 from charsmith.safeload import (
@@ -96,7 +96,7 @@ class Checkpoint:
         try:
             check_params(self.params, self.model, finite=True)
         except InputError as e:
-            raise CheckpointError(str(e)) from None
+            raise CheckpointError(plain(e)) from None
 
     @property
     def mode(self) -> str:
@@ -230,7 +230,7 @@ def _load_version(path: Path, meta: dict[str, Any]) -> Checkpoint:
         vocab = Vocab(meta["vocab"])
         categories = None if meta.get("categories") is None else Categories.from_json(meta["categories"])
     except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{cfg_file} is corrupt ({e}); retrain or restore the file") from None
+        raise CheckpointError(f"{cfg_file} is corrupt ({plain(e)}); retrain or restore the file") from None
     if vocab.size != model.vocab_size:
         raise CheckpointError(f"{path}: vocabulary has {vocab.size} symbols but the model expects {model.vocab_size}")
     files = _file_entries(meta, path)

@@ -32,7 +32,7 @@ from charsmith import __version__, backend
 from charsmith.api import bundled_models, load, make_trainer
 from charsmith.config import CELLS, TrainConfig
 from charsmith.data import read_text, split_lines
-from charsmith.errors import CharsmithError, CharsmithWarning, InputError
+from charsmith.errors import CharsmithError, CharsmithWarning
 from charsmith.generation import PARTICLES, SampleResult, SampleStream
 from charsmith.generation.constraints import DEFAULT_MAX_LEN
 from charsmith.request import LENGTH, N_ITEMS, N_TEXTS, TEMPERATURE, TOP_K, TOP_P, Generate
@@ -140,6 +140,12 @@ def _add_train(sub: Any) -> None:
     o.add_argument("--weight-decay", type=NONNEG_FLOAT, dest="weight_decay")
     o.add_argument("--warmup", type=NONNEG_INT, dest="warmup_steps", help="warm-up steps")
     o.add_argument("--decay", choices=("cosine", "none"))
+    o.add_argument("--min-lr-ratio", type=_number(float), dest="min_lr_ratio",
+                   help=f"the cosine decay ends at this share of the peak learning rate (default {TrainConfig.min_lr_ratio:g})")
+    o.add_argument("--ema", type=_number(float),
+                   help="evaluate and save a moving average of the weights with this decay, e.g. 0.999 (0: off)")
+    o.add_argument("--freeze-steps", type=_number(int), dest="freeze_steps",
+                   help="first steps in which the recurrent layers' matrices are frozen (fine-tuning)")
     o.add_argument("--clip-norm", type=NONNEG_FLOAT, dest="clip_norm", help="global-norm clip (0: off)")
     o.add_argument("--clip-value", type=NONNEG_FLOAT, dest="clip_value", help="elementwise clip, the notebooks' rule (0: off)")
     s = t.add_argument_group("schedule")
@@ -268,12 +274,11 @@ def _add_serve(sub: Any) -> None:
 # ----- commands --------------------------------------------------------------------------
 TRAIN_OPTIONS = ("mode", "lowercase", "cell", "hidden", "layers", "embed", "dropout", "cat_embed", "optimizer", "lr",
                  "batch_size", "seq_len", "weight_decay", "warmup_steps", "decay", "clip_norm", "clip_value",
-                 "steps", "minutes", "eval_every", "eval_chars", "patience", "val_fraction", "seed", "init")
+                 "steps", "minutes", "eval_every", "eval_chars", "patience", "val_fraction", "seed", "init",
+                 "min_lr_ratio", "ema", "freeze_steps")
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    if args.resume and args.force:
-        raise InputError("--resume continues the run in --out and --force replaces it: give one of them")
     options = {k: getattr(args, k) for k in TRAIN_OPTIONS}
     options["lowercase"] = args.lowercase or None
     out_dir = Path(args.out) if args.out else Path("runs") / Path(args.file).stem

@@ -22,12 +22,12 @@ MODES = ("lines", "text")
 
 def _positive_int(name: str, value: object) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InputError(f"{name} must be a positive integer, got {value!r}")
+        raise InputError(f"`{name}` must be a positive integer, got {value!r}", param=name)
 
 
 def _non_negative_int(name: str, value: object) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise InputError(f"{name} must be a non-negative integer, got {value!r}")
+        raise InputError(f"`{name}` must be a non-negative integer, got {value!r}", param=name)
 
 
 def _fraction(name: str, value: object, *, low_open: bool, high: float, high_open: bool) -> None:
@@ -38,12 +38,12 @@ def _fraction(name: str, value: object, *, low_open: bool, high: float, high_ope
     if not ok:
         lo = "(0" if low_open else "[0"
         hi = f"{high})" if high_open else f"{high}]"
-        raise InputError(f"{name} must be in {lo}, {hi}, got {value!r}")
+        raise InputError(f"`{name}` must be in {lo}, {hi}, got {value!r}", param=name)
 
 
 def _choice(name: str, value: object, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise InputError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        raise InputError(f"`{name}` must be one of {', '.join(choices)}; got {value!r}", param=name)
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,8 @@ class ModelConfig:
         _non_negative_int("categories", self.categories)
         _non_negative_int("cat_embed", self.cat_embed)
         if (self.categories > 0) != (self.cat_embed > 0):
-            raise InputError(f"cat_embed must be > 0 exactly when categories > 0, got categories={self.categories}, "
-                             f"cat_embed={self.cat_embed}")
+            raise InputError(f"`cat_embed` must be > 0 exactly when categories > 0, got categories={self.categories}, "
+                             f"cat_embed={self.cat_embed}", param="cat_embed")
 
 
 @dataclass(frozen=True)
@@ -127,11 +127,12 @@ class TrainConfig:
         _fraction("min_lr_ratio", self.min_lr_ratio, low_open=False, high=1.0, high_open=False)
         _fraction("ema", self.ema, low_open=False, high=1.0, high_open=True)
         if not isinstance(self.init, str):
-            raise InputError(f"init must be a bundled model name or a checkpoint directory, got {self.init!r}")
+            raise InputError(f"`init` must be a bundled model name or a checkpoint directory, got {self.init!r}",
+                             param="init")
         for name in ("weight_decay", "clip_norm", "clip_value", "minutes"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise InputError(f"{name} must be a non-negative number, got {value!r}")
+                raise InputError(f"`{name}` must be a non-negative number, got {value!r}", param=name)
 
 
 def config_from_dict(cls: type, data: Any) -> Any:

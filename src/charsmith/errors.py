@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 
 __all__ = ["CategoryError", "CharsmithError", "CharsmithWarning", "CheckpointError", "ConstraintError", "DataError",
-           "InputError", "ResourceError", "RunLockedError", "TimeLimitError"]
+           "InputError", "ResourceError", "RunLockedError", "TimeLimitError", "plain"]
 
 
 _NAMED = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)(?:=([^`]*))?`")
@@ -41,6 +41,13 @@ class CharsmithError(ValueError):
         """The message with each parameter named in it written as ``name(parameter, value)``
         (value: the text after ``=``, or None)."""
         return _NAMED.sub(lambda m: name(m[1], m[2]), str(self))
+
+
+def plain(e: BaseException) -> str:
+    """``e``'s message without the backquotes around the names in it: for quoting an error
+    inside another about a file, whose fields are no parameter of the call."""
+    return e.render(lambda name, value: name if value is None else f"{name}={value}") if isinstance(
+        e, CharsmithError) else str(e)
 
 
 def _rebuild(cls: type[CharsmithError], message: str, param: str | None) -> CharsmithError:

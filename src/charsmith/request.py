@@ -11,7 +11,6 @@ is_known, evaluate) take few parameters; their checks are the functions below.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -20,91 +19,44 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from charsmith.categories import Condition
+from charsmith.checks import bad, flag, number, optional_whole, text, texts, whole
 from charsmith.errors import InputError
-from charsmith.generation import PARTICLES, SampleResult, SampleStream
+from charsmith.generation import PARTICLES, Controls, SampleResult, SampleStream
 from charsmith.generation.controls import TEMPERATURE, TOP_K, TOP_P, sampling_only
 
 if TYPE_CHECKING:
     from charsmith.api import CharModel
 
 __all__ = ["LENGTH", "N_ITEMS", "N_TEXTS", "TEMPERATURE", "TOP_K", "TOP_P", "Generate", "check_items", "check_path",
-           "check_category", "check_flag", "check_rng", "check_seed", "check_top", "whole"]
+           "check_category", "check_rng", "check_seed", "check_top"]
 
 N_ITEMS = 10  # items a list model writes when n is not given
 N_TEXTS = 1  # continuations a text model writes when n is not given
 LENGTH = 200  # characters a text model adds after its prompt when length is not given
 
 
-# ----- checks of one value ------------------------------------------------------------------
-def _bad(name: str, want: str, value: Any) -> InputError:
-    shown = repr(value)
-    return InputError(f"`{name}` must be {want}, got {shown if len(shown) <= 60 else shown[:57] + '...'}", param=name)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def whole(name: str, value: Any, low: int) -> int:
-    """``value`` as an int >= ``low``; InputError naming ``name`` otherwise."""
-    if not _is_int(value) or value < low:
-        raise _bad(name, f"a whole number >= {low}", value)
-    return int(value)
-
-
-def _optional_whole(name: str, value: Any, low: int) -> int | None:
-    return None if value is None else whole(name, value, low)
-
-
-def _number(name: str, value: Any, want: str, ok: Any) -> float:
-    if not (_is_int(value) or isinstance(value, (float, np.floating))) or not math.isfinite(value) or not ok(value):
-        raise _bad(name, want, value)
-    return float(value)
-
-
-def _text(name: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise _bad(name, "a string", value)
-    return value
-
-
-def check_flag(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise _bad(name, "True or False", value)
-    return bool(value)
-
-
-def _texts(name: str, value: Any, what: str) -> list[str]:
-    """A list of strings; a single string is one (as the web API reads it)."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, (Sequence, np.ndarray)) and all(isinstance(s, str) for s in value):
-        return list(value)
-    raise _bad(name, f"{what} or a list of them", value)
-
-
 def check_items(items: Any) -> list[str]:
     """``items`` as a list of strings; one string is one item (not its characters)."""
-    return _texts("items", items, "an item (a string)")
+    return texts("items", items, "an item (a string)")
 
 
 def check_seed(seed: Any) -> int | None:
-    return _optional_whole("seed", seed, 0)
+    return optional_whole("seed", seed, 0)
 
 
 def check_rng(rng: Any) -> np.random.Generator | None:
     if rng is not None and not isinstance(rng, np.random.Generator):
-        raise _bad("rng", "a numpy.random.Generator (or None: use seed)", rng)
+        raise bad("rng", "a numpy.random.Generator (or None: use seed)", rng)
     return rng
 
 
 def check_top(top: Any) -> int | None:
-    return _optional_whole("top", top, 1)
+    return optional_whole("top", top, 1)
 
 
-def check_path(path: Any) -> str | os.PathLike[str]:
+def check_path(path: Any, name: str = "path") -> str | os.PathLike[str]:
     if not isinstance(path, (str, os.PathLike)):
-        raise _bad("path", "a file path", path)
+        raise bad(name, "a file or directory path", path)
     return path
 
 
@@ -113,37 +65,37 @@ def check_category(category: Any) -> Condition | None:
         return category
     if isinstance(category, Mapping) and all(isinstance(k, str) for k in category):
         return category
-    raise _bad("category", 'a category name, a blend "A=0.7,B=0.3" or a mapping {"A": 0.7, "B": 0.3}', category)
+    raise bad("category", 'a category name, a blend "A=0.7,B=0.3" or a mapping {"A": 0.7, "B": 0.3}', category)
 
 
 def _check_timeout(timeout: Any) -> float | None:
     if timeout is None:
         return None
-    return _number("timeout", timeout, "a positive number of seconds", lambda v: v > 0)
+    return number("timeout", timeout, "a positive number of seconds", lambda v: v > 0)
 
 
 # ----- a request for new items or a continuation --------------------------------------------
 _CHECKS: dict[str, Any] = {
-    "n": lambda v: _optional_whole("n", v, 1),
-    "temperature": lambda v: _number("temperature", v, "a finite number > 0", lambda t: t > 0),
-    "top_k": lambda v: whole("top_k", v, 0),
-    "top_p": lambda v: _number("top_p", v, "a probability in (0, 1]", lambda p: 0 < p <= 1),
+    "n": lambda v: optional_whole("n", v, 1),
+    "temperature": float,  # checked by Controls
+    "top_k": int,
+    "top_p": float,
     "seed": check_seed,
     "rng": check_rng,
-    "greedy": lambda v: check_flag("greedy", v),
-    "beam": lambda v: _optional_whole("beam", v, 1),
-    "prefix": lambda v: _text("prefix", v),
-    "suffix": lambda v: _text("suffix", v),
-    "contains": lambda v: tuple(_texts("contains", v, "a string")),
-    "exclude": lambda v: _text("exclude", v),
-    "pattern": lambda v: None if v is None else _text("pattern", v),
-    "min_len": lambda v: _optional_whole("min_len", v, 0),
-    "max_len": lambda v: _optional_whole("max_len", v, 1),
-    "length": lambda v: _optional_whole("length", v, 0),
+    "greedy": lambda v: flag("greedy", v),
+    "beam": lambda v: optional_whole("beam", v, 1),
+    "prefix": lambda v: text("prefix", v),
+    "suffix": lambda v: text("suffix", v),
+    "contains": lambda v: tuple(texts("contains", v, "a string")),
+    "exclude": lambda v: text("exclude", v),
+    "pattern": lambda v: None if v is None else text("pattern", v),
+    "min_len": lambda v: optional_whole("min_len", v, 0),
+    "max_len": lambda v: optional_whole("max_len", v, 1),
+    "length": lambda v: optional_whole("length", v, 0),
     "particles": lambda v: whole("particles", v, 1),
-    "max_draws": lambda v: _optional_whole("max_draws", v, 1),
-    "allow_known": lambda v: check_flag("allow_known", v),
-    "unique": lambda v: check_flag("unique", v),
+    "max_draws": lambda v: optional_whole("max_draws", v, 1),
+    "allow_known": lambda v: flag("allow_known", v),
+    "unique": lambda v: flag("unique", v),
     "category": check_category,
     "timeout": _check_timeout,
 }
@@ -181,6 +133,7 @@ class Generate:
     timeout: float | None = None
 
     def __post_init__(self) -> None:
+        Controls(self.temperature, self.top_k, self.top_p)  # checks them
         for f in fields(self):
             object.__setattr__(self, f.name, _CHECKS[f.name](getattr(self, f.name)))
         if self.beam is not None and self.greedy:

@@ -39,7 +39,7 @@ from charsmith.data import (
     seeded_rng,
     text_layout,
 )
-from charsmith.errors import CheckpointError
+from charsmith.errors import CharsmithError, CheckpointError, plain
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
 from charsmith.generation import Constraints, Stepper, complete, sample_items
 from charsmith.resources import check_training_memory
@@ -416,7 +416,8 @@ class Trainer:
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, CheckpointError):
                 raise
-            raise CheckpointError(f"{file} is corrupt ({e!r}); start over with `force`", param="out") from None
+            why = plain(e) if isinstance(e, CharsmithError) else repr(e)
+            raise CheckpointError(f"{file} is corrupt ({why}); start over with `force`", param="out") from None
         self._trim_metrics()
 
     def _check_resumable(self, state: Any) -> None:

@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from charsmith.errors import CharsmithError
+from charsmith.checks import whole
+from charsmith.errors import InputError
 from charsmith.generation.constraints import Plan
 from charsmith.generation.controls import Controls
 from charsmith.generation.stepper import Stepper
@@ -43,10 +44,9 @@ def beam_search(
     ``Twist`` with ``best=True``; default: from the model's bigram statistics when the plan
     constrains anything, else none, so that width 1 is the greedy argmax path).
     """
-    if not isinstance(beam, (int, np.integer)) or beam < 1:
-        raise CharsmithError(f"beam must be a whole number >= 1, got {beam!r}")
+    beam = whole("beam", beam, 1)
     if not plan.ends:
-        raise CharsmithError("beam search writes list items; a text model completes a prompt instead")
+        raise InputError("beam search writes list items; a text model completes a prompt instead", param="beam")
     n = n or beam
     if guide is None and plan.constrained:  # the model's character pairs, from a short seeded (repeatable) run
         guide = Twist.from_bigram(plan, bigram(stepper, plan, Controls(), np.random.default_rng(0)), best=True)

@@ -12,14 +12,13 @@ Limits, defined rather than left to floating point:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from charsmith.errors import CharsmithError
+from charsmith.checks import number, whole
 
 __all__ = ["SAMPLING_ONLY", "TEMPERATURE", "TOP_K", "TOP_P", "Controls", "draw", "next_probs", "sampling_only"]
 
@@ -39,13 +38,9 @@ class Controls:
     top_p: float = TOP_P
 
     def __post_init__(self) -> None:
-        t = self.temperature
-        if not (isinstance(t, (int, float)) and math.isfinite(t) and t > 0):
-            raise CharsmithError(f"temperature must be a finite number > 0, got {self.temperature}")
-        if not isinstance(self.top_k, (int, np.integer)) or self.top_k < 0:
-            raise CharsmithError(f"top_k must be >= 1 (or 0 for no limit), got {self.top_k}")
-        if not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
-            raise CharsmithError(f"top_p must be in (0, 1], got {self.top_p}")
+        number("temperature", self.temperature, "a finite number > 0", lambda t: t > 0)
+        whole("top_k", self.top_k, 0)
+        number("top_p", self.top_p, "a probability in (0, 1]", lambda p: 0 < p <= 1)
 
     def probs(self, logits: np.ndarray) -> np.ndarray:
         """The filtered next-character distribution (B, V) for logits (B, V)."""

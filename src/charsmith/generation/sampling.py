@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from charsmith.checks import bad, optional_whole, whole
 from charsmith.data import is_known
 from charsmith.errors import CharsmithError
 from charsmith.generation.constraints import Constraints, Plan
@@ -94,14 +95,9 @@ class SampleStream:
         known: np.ndarray | None = None, unique: bool = False, max_draws: int | None = None,
         particles: int = PARTICLES, method: str = "auto", chunk: int = CHUNK,
     ) -> None:
-        if not isinstance(n, (int, np.integer)) or n < 1:
-            raise CharsmithError(f"n must be a whole number >= 1, got {n!r}")
-        if not isinstance(particles, (int, np.integer)) or particles < 1:
-            raise CharsmithError(f"particles must be a whole number >= 1, got {particles!r}")
+        n, particles, max_draws = whole("n", n, 1), whole("particles", particles, 1), optional_whole("max_draws", max_draws, 1)
         if method not in METHODS:
-            raise CharsmithError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-        if max_draws is not None and max_draws < 1:
-            raise CharsmithError(f"max_draws must be >= 1, got {max_draws}")
+            raise bad("method", f"one of {', '.join(METHODS)}", method)
         self.stepper, self.vocab, self.plan, self.controls, self.rng = stepper, vocab, plan, controls, rng
         self.n, self.known, self.unique, self.particles, self.chunk = int(n), known, unique, int(particles), chunk
         self.max_draws = max_draws or default_max_draws(self.n, self.particles)
