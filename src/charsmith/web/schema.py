@@ -42,9 +42,10 @@ def integer(key: str, v: Any) -> int:
 
 
 def number(key: str, v: Any) -> float:
+    """A finite number, as JSON wrote it (the library's messages show what was sent)."""
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         raise _type_error(key, "a finite number", v)
-    return float(v)
+    return v
 
 
 def text(key: str, v: Any) -> str:
