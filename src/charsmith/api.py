@@ -23,7 +23,7 @@ import numpy as np
 from charsmith import finetune
 from charsmith.categories import Condition, condition_weights, posterior
 from charsmith.checkpoint import Checkpoint, load_checkpoint
-from charsmith.checks import flag, whole
+from charsmith.checks import flag, text, whole
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.data import (
     Corpus,
@@ -294,7 +294,7 @@ class CharModel:
         refused here with a ConstraintError. ``greedy`` takes the likeliest character at each
         step (so it refuses the sampling options)."""
         return self._complete(Generate(
-            n=n, prefix=prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+            n=n, prefix=text("prompt", prompt), length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
             greedy=greedy, pattern=pattern, exclude=exclude, suffix=suffix, contains=contains, min_len=min_len,
             max_len=max_len, particles=particles, max_draws=max_draws, timeout=timeout)).samples
 
@@ -324,12 +324,12 @@ class CharModel:
         (as for ``complete``) the continuation is found first and then given out, as a match
         is only known once it is complete. Arguments are checked, and the prompt read,
         before this returns; ``timeout`` covers the whole iteration."""
-        r = Generate(prefix=prompt, length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
+        r = Generate(prefix=text("prompt", prompt), length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
                      greedy=greedy, pattern=pattern, exclude=exclude, timeout=timeout)
         self._require_text()
         if pattern is not None or exclude:
-            text = self._complete(r).samples
-            return iter(text[0][len(self._text(prompt)):] if text else "")
+            found = self._complete(r).samples
+            return iter(found[0][len(self._text(prompt)):] if found else "")
         deadline = Deadline.after(r.timeout)
         plan = self.plan(Constraints(r.prefix), text_length=LENGTH if r.length is None else r.length)
         rng = None if r.greedy else np.random.default_rng(r.seed)

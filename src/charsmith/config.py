@@ -126,6 +126,8 @@ class TrainConfig:
         _fraction("val_fraction", self.val_fraction, low_open=False, high=0.5, high_open=False)
         _fraction("min_lr_ratio", self.min_lr_ratio, low_open=False, high=1.0, high_open=False)
         _fraction("ema", self.ema, low_open=False, high=1.0, high_open=True)
+        if not isinstance(self.lowercase, bool):
+            raise InputError(f"`lowercase` must be True or False, got {self.lowercase!r}", param="lowercase")
         if not isinstance(self.init, str):
             raise InputError(f"`init` must be a bundled model name or a checkpoint directory, got {self.init!r}",
                              param="init")
