@@ -140,10 +140,10 @@ def test_bad_training_files(tmp_path: Path, capsys, name: str, fragments: list[s
         (["sample", "{ckpt}", "--top-k", "-1"], ["--top-k", "must be >= 0"]),
         (["sample", "{ckpt}", "--top-p", "0"], ["--top-p", "must be > 0"]),
         (["sample", "{ckpt}", "--top-p", "1.5"], ["--top-p", "must be <= 1.0"]),
-        (["sample", "{ckpt}", "--prefix", "Q7"], ["never saw: 'q7'"]),  # no capitals in the data: lower-cased
-        (["sample", "{ckpt}", "--suffix", "do7"], ["suffix 'do7'", "never saw: '7'"]),
-        (["sample", "{ckpt}", "--contains", "ra", "--contains", "7"], ["contains '7'", "never saw: '7'"]),
-        (["sample", "{ckpt}", "--exclude", "7"], ["exclude '7'", "never saw: '7'"]),
+        (["sample", "{ckpt}", "--prefix", "Q7"], ["never saw: 'q', '7'"]),  # no capitals in the data: lower-cased
+        (["sample", "{ckpt}", "--suffix", "do7"], ["--suffix has", "never saw: '7'"]),
+        (["sample", "{ckpt}", "--contains", "ra", "--contains", "7"], ["--contains has", "never saw: '7'"]),
+        (["sample", "{ckpt}", "--exclude", "7"], ["--exclude has", "never saw: '7'"]),
         (["sample", "{ckpt}", "--min-len", "9", "--max-len", "5"], ["minimum length 9 is above the maximum length 5"]),
         (["sample", "{ckpt}", "--prefix", "ba", "--max-len", "1"], ["start with 'ba'", "be 1 character long"]),
         (["sample", "{ckpt}", "--suffix", "raptor", "--max-len", "5", "--beam", "3"], ["end with 'raptor'"]),

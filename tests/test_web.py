@@ -141,7 +141,7 @@ BAD_REQUESTS = [
     ("/api/sample", {"model": "names", "temperature": 0}, 422, "'temperature' must be a finite number > 0", None),
     ("/api/sample", {"model": "names", "top_p": 1.5}, 422, r"'top_p' must be a probability in \(0, 1\]", None),
     ("/api/sample", {"model": "names", "top_k": -2}, 422, "'top_k' must be a whole number >= 0", None),
-    ("/api/sample", {"model": "names", "prefix": "Zo7"}, 422, "prefix 'zo7' has characters the model never saw: '7'", None),
+    ("/api/sample", {"model": "names", "prefix": "Zo7"}, 422, "'prefix' has characters the model never saw: '7'", None),
     ("/api/sample", {"model": "names", "prefix": "a\nb"}, 422, "has a newline", None),
     ("/api/sample", {"model": "names", "min_len": 9, "max_len": 5}, 422, "minimum length 9 is above the maximum length 5", None),
     ("/api/sample", {"model": "names", "seed": -1}, 422, "'seed' must be a whole number >= 0", None),

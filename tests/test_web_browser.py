@@ -165,6 +165,18 @@ def drive(page, url: str, screenshot: Path) -> None:  # noqa: ANN001 (a playwrig
     page.click("#generate-btn")
     expect(page.locator("#results button.kept")).to_have_count(2)
 
+    # No repeats: the switch asks the API for distinct names.
+    page.check("#unique")
+    page.fill("#n", "40")
+    page.fill("#temperature", "0.5")
+    page.click("#generate-btn")
+    expect(names).to_have_count(40)
+    drawn = names.evaluate_all("bs => bs.map(b => b.dataset.name)")
+    assert len(set(drawn)) == 40, drawn
+    page.uncheck("#unique")
+    page.fill("#temperature", "1")
+    page.fill("#n", "12")
+
     # Score: a mistake is reported on the page; a name is coloured character by character.
     page.fill("#score-input", "rex9")
     page.click("#score-btn")

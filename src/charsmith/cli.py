@@ -266,6 +266,9 @@ def _add_serve(sub: Any) -> None:
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     s.add_argument("--port", type=_number(int, 0, strict=False, high=65535), default=8000,
                    help="port to listen on (default 8000; 0 picks a free one)")
+    s.add_argument("--cors", action="append", default=[], metavar="ORIGIN",
+                   help="let web pages from ORIGIN (e.g. https://game.example) call the API from a browser; "
+                        "repeatable; none by default")
     s.add_argument("--threads", type=NONNEG_INT, default=1,
                    help="threads for the compiled kernels per request (default 1: requests already run side by "
                         "side, and one request's threads would wait on another's; 0: all usable cores)")
@@ -563,6 +566,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise CharsmithError(str(e)) from None
         raise
     models = web.Models.load(args.models)
+    app = web.create_app(models, allowed_hosts=server.local_host_names(args.host), cors=args.cors)
     sock = server.bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
     if not server.is_loopback(args.host):
@@ -570,7 +574,6 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
               "page and the API (there is no login); the default --host 127.0.0.1 keeps it to this machine", file=err)
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
     print(f"serving {', '.join(models.names)} on {url} (Ctrl-C stops)", file=out, flush=True)
-    app = web.create_app(models, allowed_hosts=server.local_host_names(args.host))
     with sock:
         try:
             server.run(app, sock)

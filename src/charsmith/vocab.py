@@ -8,16 +8,28 @@ indices as the seed notebooks' ``char_to_ix``.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["END", "Vocab"]
+__all__ = ["END", "Vocab", "readable"]
 
 END = "\n"
 _CHUNK = 1 << 22  # characters encoded at a time
+
+
+def readable(chars: str, most: int = 40) -> str:
+    """``chars`` as a person reads them in a one-line message: each visible character in
+    quotes, any other (spaces, controls, marks) by its code point and Unicode name, e.g.
+    ``'ä', U+00A0 NO-BREAK SPACE``; past ``most`` characters, how many more."""
+    shown = [repr(ch) if ch.isprintable() and not ch.isspace() and unicodedata.category(ch)[0] != "M"
+             else f"U+{ord(ch):04X} {unicodedata.name(ch, 'control character' if ord(ch) < 32 else 'unnamed')}"
+             for ch in chars[:most]]
+    more = f" and {len(chars) - most} more" if len(chars) > most else ""
+    return ", ".join(shown) + more
 
 
 @dataclass(frozen=True)

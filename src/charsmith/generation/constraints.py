@@ -33,7 +33,7 @@ import numpy as np
 from charsmith.errors import ConstraintError
 from charsmith.generation.automaton import DFA, compile_node, intersect
 from charsmith.generation.regex import ANY, Alt, CharSet, Node, Repeat, Seq, literal, parse
-from charsmith.vocab import END, Vocab
+from charsmith.vocab import END, Vocab, readable
 
 __all__ = ["DEFAULT_MAX_LEN", "MAX_LEN_LIMIT", "Constraints", "Plan"]
 
@@ -192,8 +192,9 @@ class _Compiler:
         for name, text in named:
             missing = self.vocab.unknown(text)
             if missing:
-                raise ConstraintError(f"the {name} {text!r} has characters the model never saw: {missing!r}; "
-                                      f"use only {self.vocab.chars[1:]!r}")
+                raise ConstraintError(f"the `{name}` has characters the model never saw: {readable(missing)}; "
+                                      f"use only the model's {len(self.vocab) - 1} characters: "
+                                      f"{readable(self.vocab.chars[1:], most=12)}", param=name)
             if END in text and not self.text:
                 raise ConstraintError(f"the {name} {text!r} has a newline, which list items never contain")
         writable = {self.vocab.chars[i] for i in self.alphabet}

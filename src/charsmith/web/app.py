@@ -27,6 +27,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -41,6 +42,7 @@ from charsmith.scoring import LN2, ItemScore
 from charsmith.web.limits import Limits
 from charsmith.web.models import Models, UnknownModel
 from charsmith.web.schema import CLASSIFY, COMPLETE, SAMPLE, SCORE, RequestError, check_limit, parse, parse_body
+from charsmith.web.server import check_origin
 from charsmith.web.streaming import TextStream
 
 __all__ = ["create_app"]
@@ -56,9 +58,11 @@ T = TypeVar("T")
 
 
 def create_app(models: Models | None = None, limits: Limits | None = None, *,
-               allowed_hosts: Sequence[str] | None = None) -> Starlette:  # fmt: skip
+               allowed_hosts: Sequence[str] | None = None, cors: Sequence[str] = ()) -> Starlette:  # fmt: skip
     """The ASGI app serving ``models`` (default: the bundled ones) within ``limits``.
-    ``allowed_hosts`` restricts the Host header (against DNS rebinding of a local server)."""
+    ``allowed_hosts`` restricts the Host header (against DNS rebinding of a local server).
+    ``cors``: the origins (``https://game.example``) whose pages may call the API from a
+    browser; none by default, and ``*`` only when given."""
     api = _Api(models if models is not None else Models.load(), limits or Limits())
     routes = [
         Route("/", api.page),
@@ -70,6 +74,9 @@ def create_app(models: Models | None = None, limits: Limits | None = None, *,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [Middleware(_HostCheck, allowed=frozenset(allowed_hosts))] if allowed_hosts else []
+    if cors:
+        middleware.insert(0, Middleware(CORSMiddleware, allow_origins=[check_origin(o) for o in cors],
+                                        allow_methods=["GET", "POST"], allow_headers=["Content-Type"]))
     handlers: dict[Any, Callable[..., Any]] = {
         RequestError: lambda _, e: _error(e.status, e.message, e.limit, e.param),
         UnknownModel: lambda _, e: _error(404, str(e), param="model"),
@@ -166,7 +173,8 @@ class _Api:
 
     async def list_models(self, request: Request) -> Response:
         models = [self.models.describe(name, self.limits) for name in self.models.names]
-        return JSONResponse({"version": __version__, "models": models, "limits": self.limits.as_dict()})
+        return JSONResponse({"version": __version__, "models": models, "default": self.models.default,
+                             "limits": self.limits.as_dict()})
 
     async def sample(self, request: Request) -> Response:
         o = parse(await self._json(request), SAMPLE)

@@ -59,6 +59,11 @@ class Models:
     def names(self) -> list[str]:
         return list(self._models)
 
+    @property
+    def default(self) -> str | None:
+        """The first model the server was given beyond the bundled ones (the page opens on it), or None."""
+        return next((name for name in self._models if name not in self._bundled), None)
+
     def get(self, name: str) -> CharModel:
         try:
             return self._models[name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 
 import uvicorn
@@ -10,7 +11,7 @@ from starlette.applications import Starlette
 
 from charsmith.errors import CharsmithError
 
-__all__ = ["bind", "is_loopback", "local_host_names", "run"]
+__all__ = ["bind", "check_origin", "is_loopback", "local_host_names", "run"]
 
 
 def is_loopback(host: str) -> bool:
@@ -28,6 +29,15 @@ def local_host_names(host: str) -> list[str] | None:
     only the local names (so a web page elsewhere cannot reach the server by DNS
     rebinding); None (any) otherwise."""
     return ["127.0.0.1", "localhost"] if host == "localhost" or host.startswith("127.") else None
+
+
+def check_origin(origin: str) -> str:
+    """``origin`` if it is a web origin (``scheme://host[:port]``, nothing after) or ``*``;
+    else a one-line CharsmithError naming ``cors``."""
+    if origin == "*" or re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
+        return origin
+    raise CharsmithError(f"`cors` takes web origins such as https://game.example (scheme, host and port, no path), "
+                         f"got {origin!r}", param="cors")
 
 
 def bind(host: str, port: int) -> socket.socket:

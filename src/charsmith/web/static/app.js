@@ -80,7 +80,8 @@ async function loadModels() {
   models = data.models;
   $("n").max = data.limits.max_n;
   $("model").replaceChildren(...models.map((m) => new Option(m.mode === "lines" ? m.name : `${m.name} (text)`, m.name)));
-  chooseModel(localStorage.getItem(MODEL_KEY) || (models.find((m) => m.mode === "lines") || models[0]).name);
+  // the first model the user served, else the one chosen last time, else the first list model
+  chooseModel(data.default || localStorage.getItem(MODEL_KEY) || (models.find((m) => m.mode === "lines") || models[0]).name);
 }
 
 // ----- making names ------------------------------------------------------------------------
@@ -90,7 +91,7 @@ const textOf = (id) => $(id).value.trim();
 function sampleRequest() {
   const body = {
     model: current.name, n: intOf("n"), temperature: Number($("temperature").value), top_p: Number($("top-p").value),
-    prefix: $("prefix").value, allow_known: $("allow-known").checked,
+    prefix: $("prefix").value, allow_known: $("allow-known").checked, unique: $("unique").checked,
   };
   if (textOf("min-len") !== "") body.min_len = intOf("min-len"); // an exact constraint when given
   if (textOf("max-len") !== "") body.max_len = intOf("max-len");
