@@ -29,7 +29,7 @@ from typing import Any, NoReturn, TextIO
 import numpy as np
 
 from charsmith import __version__, backend
-from charsmith.api import bundled_models, load, make_trainer
+from charsmith.api import CharModel, bundled_models, load, make_trainer
 from charsmith.config import CELLS, TrainConfig
 from charsmith.data import read_text, split_lines
 from charsmith.errors import CharsmithError, CharsmithWarning
@@ -37,6 +37,7 @@ from charsmith.generation import PARTICLES, SampleResult, SampleStream
 from charsmith.generation.constraints import DEFAULT_MAX_LEN
 from charsmith.request import LENGTH, N_ITEMS, N_TEXTS, TEMPERATURE, TOP_K, TOP_P, Generate
 from charsmith.trainer import Progress, Trainer
+from charsmith.vocab import readable
 
 __all__ = ["main"]
 
@@ -537,11 +538,42 @@ def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _emit(args, out, data, f"engine: {_engine()}")
     m = load(args.model)
     data = m.describe()
-    lines = [f"{k}: {v}" for k, v in data.items() if k not in ("vocab", "categories")] + [f"vocab: {data['vocab']!r}"]
+    return _emit(args, out, data, _info_text(m, data))
+
+
+def _info_text(m: CharModel, data: dict[str, Any]) -> str:
+    """``info`` for a person: one line per part, numbers rounded, the alphabet as text."""
+    info = data.get("info") or {}
+    lines = [f"{k}: {_readable(data[k])}" for k in ("mode", "model", "parameters", "train") if data.get(k) is not None]
+    loss = info.get("best_val_loss")
+    if isinstance(loss, float) and math.isfinite(loss):
+        lines.append(f"held-out loss: {loss:.4f} nats/char ({loss / math.log(2):.4f} bits/char)")
+    lines.append(f"run: {_readable({k: v for k, v in info.items() if k != 'best_val_loss'})}")
+    chars = data["vocab"][1:]
+    plain = "".join(ch for ch in chars if ch.isprintable() and not ch.isspace())
+    other = "".join(ch for ch in chars if ch not in plain)
+    lines.append(f"alphabet ({len(chars)} characters and the end token): {plain}"
+                 + (f" and {readable(other)}" if other else ""))
     if m.ckpt.categories is not None:
         c = m.ckpt.categories
-        lines.append("categories (training items): " + ", ".join(f"{n} ({k})" for n, k in zip(c.names, c.counts)))
-    return _emit(args, out, data, "\n".join(lines))
+        lines.append("categories (training items): " + ", ".join(f"{n} ({k:,})" for n, k in zip(c.names, c.counts)))
+    return "\n".join(lines)
+
+
+def _readable(value: Any) -> str:
+    """A value of ``describe()`` as short text: floats to 4 significant digits, thousands
+    separated, mappings as ``key value`` pairs."""
+    if isinstance(value, dict):
+        return " · ".join(f"{k} {_readable(v)}" for k, v in value.items() if v not in (None, "", {}, []))
+    if isinstance(value, list | tuple):
+        return ", ".join(_readable(v) for v in value)
+    if isinstance(value, bool) or value is None:
+        return {True: "yes", False: "no", None: "-"}[value]
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
