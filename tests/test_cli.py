@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -315,7 +316,7 @@ def test_module_entry_point() -> None:
     assert proc.returncode == 0 and proc.stdout.startswith("charsmith ")
 
 
-def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path: Path) -> None:
+def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import signal
     import subprocess
     import sys
@@ -334,12 +335,13 @@ def test_ctrl_c_saves_a_resumable_checkpoint(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
-    assert "interrupted; run again with --resume" in stdout and "Traceback" not in stderr
+    command = shlex.join(["charsmith", "train", str(data), "--out", str(out), "--resume"])
+    assert f"interrupted; `{command}` continues" in stdout and "Traceback" not in stderr
     step = resume_step(out)
     assert step >= 5
-    resumed = main(["train", str(data), "--out", str(out), "--minutes", "5", "--eval-every", "5", "--hidden", "16",
-                    "--steps", str(step + 5), "--resume", "--quiet"])
+    resumed = main([*shlex.split(command)[1:], "--steps", str(step + 5)])  # the printed command, with a new budget
     assert resumed == 0 and resume_step(out) == step + 5
+    assert f"resuming {out} at step {step:,} after 00:" in capsys.readouterr().err
 
 
 def test_bench_measures_this_machine(capsys: pytest.CaptureFixture[str]) -> None:
@@ -388,3 +390,15 @@ def test_text_pattern(capsys: pytest.CaptureFixture[str]) -> None:
     import re
 
     assert re.match(r"ROMEO:\nI will [a-z]+ [a-z]+,", stdout), stdout
+
+
+def test_text_previews_print_as_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "play.txt"
+    data.write_text("ROMEO: but soft, what light\nthrough yonder window breaks?\n" * 40)
+    assert main(["train", str(data), "--mode", "text", "--out", str(tmp_path / "bard"), "--hidden", "16",
+                 "--steps", "10", "--eval-every", "5", "--seq-len", "16", "--batch-size", "4"]) == 0
+    err = capsys.readouterr().err
+    report = err.split("step 5/10", 1)[1]
+    preview = report.split("\n", 1)[1].split("step 10/10", 1)[0]
+    assert "\\n" not in err and "'" not in preview  # no Python reprs
+    assert all(line.startswith("    ") for line in preview.splitlines()), preview

@@ -19,6 +19,7 @@ import contextlib
 import functools
 import json
 import math
+import shlex
 import signal
 import sys
 import warnings
@@ -289,6 +290,10 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     trainer = make_trainer(args.file, out_dir, resume=args.resume, force=args.force, **options)
     if not args.quiet:
         _describe_run(trainer, out_dir, err)
+        if args.resume:
+            best = f", best validation loss so far {trainer.best_val:.4f}" if math.isfinite(trainer.best_val) else ""
+            print(f"resuming {out_dir} at step {trainer.step:,} after {_clock(trainer.elapsed)} of training{best}",
+                  file=err)
     bar = _ProgressBar(err, trainer.cfg, quiet=args.quiet)
 
     def stop(*_: object) -> None:  # the first Ctrl-C asks for a clean stop; a second one interrupts
@@ -301,7 +306,8 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     bar.close()
-    return _finish_train(done, out_dir, bool(len(trainer.corpus.val)), out, err)
+    resume = shlex.join(["charsmith", "train", args.file, "--out", str(out_dir), "--resume"])
+    return _finish_train(done, out_dir, bool(len(trainer.corpus.val)), out, err, resume)
 
 
 def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
@@ -346,11 +352,11 @@ def _engine() -> str:
     return f"{be.status}, {be.threads} threads" if be.compiled else f"NumPy only: {be.status}"
 
 
-def _finish_train(done: Progress, out_dir: Path, held_out: bool, out: TextIO, err: TextIO) -> int:
+def _finish_train(done: Progress, out_dir: Path, held_out: bool, out: TextIO, err: TextIO, resume: str) -> int:
     messages = {
         "steps": "reached the step limit", "minutes": "reached the time limit",
         "early-stop": "stopped early: the validation loss stopped improving",
-        "interrupted": "interrupted; run again with --resume to continue",
+        "interrupted": f"interrupted; `{resume}` continues",
     }
     if done.reason == "nan":
         print(f"charsmith: error: the loss became NaN/inf at step {done.step + 1}; the last good checkpoint is kept "
@@ -395,8 +401,8 @@ class _ProgressBar:
                 self.err.write("\r\x1b[2K")
             mark = " *" if p.saved else ""
             print(self._line(p) + mark, file=self.err)
-            for s in p.samples:
-                print(f"    {s!r}" if "\n" in s else f"    {s}", file=self.err)
+            for s in p.samples:  # a text model's preview is text: its lines indented under the report
+                print("    " + s.rstrip("\n").replace("\n", "\n    "), file=self.err)
         elif self.live and p.elapsed - self.drawn > 0.1:
             self.drawn = p.elapsed
             self.err.write("\r\x1b[2K" + self._line(p))
