@@ -137,10 +137,10 @@ def test_bad_training_files(tmp_path: Path, capsys, name: str, fragments: list[s
         (["train", "{names}", "--out", "{tmp}/precious"], ["holds other files"]),
         (["train", "{names}", "--lr", "20", "--out", "{tmp}/o"], ["--lr must be in (0, 10.0], got 20.0"]),  # the config's check
         (["classic", "dinos", "{tmp}/missing.txt"], ["missing.txt: no such file"]),
-        (["sample", "{ckpt}", "--temperature", "0"], ["--temperature", "must be > 0"]),
-        (["sample", "{ckpt}", "--top-k", "-1"], ["--top-k", "must be >= 0"]),
-        (["sample", "{ckpt}", "--top-p", "0"], ["--top-p", "must be > 0"]),
-        (["sample", "{ckpt}", "--top-p", "1.5"], ["--top-p", "must be <= 1.0"]),
+        (["sample", "{ckpt}", "--temperature", "0"], ["--temperature", "must be a finite number > 0"]),
+        (["sample", "{ckpt}", "--top-k", "-1"], ["--top-k", "must be a whole number >= 0"]),
+        (["sample", "{ckpt}", "--top-p", "0"], ["--top-p", "must be a probability in (0, 1]"]),
+        (["sample", "{ckpt}", "--top-p", "1.5"], ["--top-p", "must be a probability in (0, 1], got 1.5"]),
         (["sample", "{ckpt}", "--prefix", "Q7"], ["never saw: 'q', '7'"]),  # no capitals in the data: lower-cased
         (["sample", "{ckpt}", "--suffix", "do7"], ["--suffix has", "never saw: '7'"]),
         (["sample", "{ckpt}", "--contains", "ra", "--contains", "7"], ["--contains has", "never saw: '7'"]),
@@ -152,7 +152,7 @@ def test_bad_training_files(tmp_path: Path, capsys, name: str, fragments: list[s
         (["sample", "{ckpt}", "--pattern", "[0-9]+"], ["no item can match the pattern", "never saw"]),
         (["sample", "{ckpt}", "--pattern", "ba(", "--greedy"], ["unclosed '('"]),
         (["sample", "{ckpt}", "--contains", ""], ["empty string"]),
-        (["sample", "{ckpt}", "--particles", "0"], ["--particles", "must be > 0"]),
+        (["sample", "{ckpt}", "--particles", "0"], ["--particles", "must be a whole number >= 1"]),
         (["sample", "shakespeare", "--suffix", "a"], ["suffix applies to list items", "running text", "pattern"]),
         (["sample", "shakespeare", "--max-len", "9", "--length", "20"], ["max_len applies to list items"]),
         (["sample", "shakespeare", "--pattern", "[4-9]+", "--length", "20"], ["no completion can match"]),

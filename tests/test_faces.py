@@ -204,8 +204,8 @@ def cases(held_out: Path) -> list[Case]:
         # mistakes
         Case("n = 0", lambda: names().sample(0), ["sample", "names", "-n", "0"],
              ("/api/sample", {"model": "names", "n": 0})),
-        Case("temperature = 0", lambda: names().sample(2, temperature=0), ["sample", "names", "--temperature", "0"],
-             ("/api/sample", {"model": "names", "temperature": 0})),
+        Case("temperature = 0", lambda: names().sample(2, temperature=0.0), ["sample", "names", "--temperature", "0"],
+             ("/api/sample", {"model": "names", "temperature": 0.0})),
         Case("top_p > 1", lambda: names().sample(2, top_p=1.5), ["sample", "names", "--top-p", "1.5"],
              ("/api/sample", {"model": "names", "top_p": 1.5})),
         Case("beam with temperature", lambda: G(n=3, beam=4, temperature=0.5).run(names()),

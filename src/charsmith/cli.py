@@ -74,6 +74,7 @@ def _number(kind: type, low: float | None = None, *, strict: bool = True, high: 
     return parse
 
 
+INT, FLOAT = _number(int), _number(float)  # the library checks the value (sample, classify)
 POS_INT = _number(int, 0)
 NONNEG_INT = _number(int, 0, strict=False)
 POS_FLOAT = _number(float, 0)
@@ -166,12 +167,12 @@ def _add_train(sub: Any) -> None:
 
 
 def _add_sampling_controls(s: argparse.ArgumentParser) -> None:
-    s.add_argument("--temperature", type=POS_FLOAT,
+    s.add_argument("--temperature", type=FLOAT,
                    help=f"> 0; lower is safer, higher is wilder (default {TEMPERATURE:g})")
-    s.add_argument("--top-k", type=NONNEG_INT, dest="top_k", help=f"keep the k likeliest characters (default {TOP_K}: all)")
-    s.add_argument("--top-p", type=_number(float, 0, high=1.0, what=" (a probability in (0, 1])"), dest="top_p",
+    s.add_argument("--top-k", type=INT, dest="top_k", help=f"keep the k likeliest characters (default {TOP_K}: all)")
+    s.add_argument("--top-p", type=FLOAT, dest="top_p",
                    help=f"nucleus sampling: keep the likeliest characters covering this mass (default {TOP_P:g})")
-    s.add_argument("--seed", type=NONNEG_INT, help="make the output reproducible")
+    s.add_argument("--seed", type=INT, help="make the output reproducible")
     s.add_argument("--greedy", action="store_true", help="always take the likeliest character (lists: the likeliest "
                    "item on that path, a beam of width 1)")
 
@@ -181,7 +182,7 @@ def _add_sample(sub: Any) -> None:
                        description="Write new items from MODEL (a checkpoint directory or a bundled model: "
                                    f"{', '.join(bundled_models()) or 'none installed'}).")
     s.add_argument("model", help="checkpoint directory or bundled model name")
-    s.add_argument("-n", type=POS_INT, help=f"how many items (default {N_ITEMS}; for text models {N_TEXTS})")
+    s.add_argument("-n", type=INT, help=f"how many items (default {N_ITEMS}; for text models {N_TEXTS})")
     _add_sampling_controls(s)
     s.add_argument("--prefix", default="", action=_Once, help="start every item (or the text) with this")
     c = s.add_argument_group("constraints (every item meets all; drawn from the model conditioned on them)")
@@ -191,16 +192,16 @@ def _add_sample(sub: Any) -> None:
     c.add_argument("--exclude", default="", action=_Once, metavar="CHARS", help="no item contains any of these characters")
     c.add_argument("--pattern", action=_Once, metavar="REGEX", help="the whole item matches this regular expression (for a text "
                    "model: the continuation begins with a match); see README for the subset supported")
-    c.add_argument("--max-len", type=POS_INT, dest="max_len", help=f"longest item, prefix included (default {DEFAULT_MAX_LEN})")
-    c.add_argument("--min-len", type=NONNEG_INT, dest="min_len", help="shortest item, prefix included")
-    c.add_argument("--particles", type=POS_INT,
+    c.add_argument("--max-len", type=INT, dest="max_len", help=f"longest item, prefix included (default {DEFAULT_MAX_LEN})")
+    c.add_argument("--min-len", type=INT, dest="min_len", help="shortest item, prefix included")
+    c.add_argument("--particles", type=INT,
                    help=f"SMC particles per item when matches are rare (default {PARTICLES}; more is closer to exact)")
-    c.add_argument("--max-draws", type=POS_INT, dest="max_draws",
+    c.add_argument("--max-draws", type=INT, dest="max_draws",
                    help="give up after this many draws and particles (default max(200, 4 x particles) x n + 20000)")
-    s.add_argument("--length", type=NONNEG_INT, help=f"text models: characters to add after the prompt (default {LENGTH})")
+    s.add_argument("--length", type=INT, help=f"text models: characters to add after the prompt (default {LENGTH})")
     s.add_argument("--unique", action="store_true", help="no repeated items")
     s.add_argument("--allow-known", action="store_true", dest="allow_known", help="keep items of the data set")
-    s.add_argument("--beam", type=POS_INT, help="the n most likely items by beam search of this width")
+    s.add_argument("--beam", type=INT, help="the n most likely items by beam search of this width")
     s.add_argument("--json", action="store_true", help="one JSON object on stdout")
     _add_category(s, "write in this category, or a blend like Japanese=0.7,Italian=0.3 (default: each item's "
                      "category drawn from the training counts)")
@@ -236,7 +237,7 @@ def _add_classify(sub: Any) -> None:
     c.add_argument("model", help="checkpoint directory or bundled model name")
     c.add_argument("items", nargs="*", help="items to classify")
     c.add_argument("--file", help="also classify every line of this file")
-    c.add_argument("--top", type=POS_INT, default=3, help="show the K likeliest categories (default 3)")
+    c.add_argument("--top", type=INT, default=3, help="show the K likeliest categories (default 3)")
     c.add_argument("--uniform-prior", action="store_true", dest="uniform_prior",
                    help="equal priors for every category (macro-balanced decisions)")
     c.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -420,8 +421,8 @@ SAMPLE_OPTIONS = ("n", "temperature", "top_k", "top_p", "seed", "greedy", "beam"
 
 
 def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    m = load(args.model)
     request = Generate(**{k: getattr(args, k) for k in SAMPLE_OPTIONS if getattr(args, k) is not None})
+    m = load(args.model)
     started = request.start(m)
     n = request.count(m.mode)
     if isinstance(started, SampleResult):  # a text's continuations, or the likeliest items
