@@ -131,7 +131,7 @@ def test_bad_training_files(tmp_path: Path, capsys, name: str, fragments: list[s
         (["train", "{tmp}/missing.txt"], ["no such file"]),
         (["train", "{tmp}/empty"], ["holds no files", "one file of items per category"]),
         (["train", "{names}", "--model", "transformer"], ["invalid choice: 'transformer'"]),
-        (["train", "{names}", "--hidden", "0"], ["--hidden", "must be > 0"]),
+        (["train", "{names}", "--hidden", "0"], ["--hidden must be a positive integer, got 0"]),  # the config's check
         (["train", "{names}", "--steps", "-5"], ["--steps", "must be > 0"]),
         (["train", "{names}", "--lr", "abc"], ["--lr", "expected a number"]),
         (["train", "{names}", "--out", "{tmp}/precious"], ["holds other files"]),

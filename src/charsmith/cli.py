@@ -31,7 +31,7 @@ import numpy as np
 
 from charsmith import __version__, backend
 from charsmith.api import CharModel, bundled_models, load, make_trainer
-from charsmith.config import CELLS, TrainConfig
+from charsmith.config import CELLS, DECAYS, MODES, OPTIMIZERS, TrainConfig
 from charsmith.data import read_text, split_lines
 from charsmith.errors import CharsmithError, CharsmithWarning
 from charsmith.generation import PARTICLES, SampleResult, SampleStream
@@ -74,7 +74,7 @@ def _number(kind: type, low: float | None = None, *, strict: bool = True, high: 
     return parse
 
 
-INT, FLOAT = _number(int), _number(float)  # the library checks the value (sample, classify)
+INT, FLOAT = _number(int), _number(float)  # the library checks the value
 POS_INT = _number(int, 0)
 NONNEG_INT = _number(int, 0, strict=False)
 POS_FLOAT = _number(float, 0)
@@ -124,42 +124,44 @@ def _add_train(sub: Any) -> None:
     t.add_argument("file", help="UTF-8 text: one item per line (lines mode) or running text (text mode); or labelled "
                                 "items: category<TAB>item lines, or a folder with one file per category")
     t.add_argument("--out", help="checkpoint directory to write (default: runs/<file name>)")
-    t.add_argument("--mode", choices=("auto", "lines", "text"), help="default: guessed from the file")
+    t.add_argument("--mode", choices=("auto", *MODES), help="default: guessed from the file")
     t.add_argument("--lowercase", action="store_true", help="lower-case the data first (as the notebooks do)")
     m = t.add_argument_group("model")
     m.add_argument("--model", choices=CELLS, dest="cell", help="recurrent cell")
-    m.add_argument("--hidden", type=POS_INT, help="hidden units per layer")
-    m.add_argument("--layers", type=POS_INT, help="stacked recurrent layers")
-    m.add_argument("--embed", type=NONNEG_INT, help="embedding width (0: one-hot input)")
+    m.add_argument("--hidden", type=INT, help="hidden units per layer")
+    m.add_argument("--layers", type=INT, help="stacked recurrent layers")
+    m.add_argument("--embed", type=INT, help="embedding width (0: one-hot input)")
     m.add_argument("--dropout", type=_number(float, 0, strict=False, high=0.95), help="dropout between layers")
-    m.add_argument("--cat-embed", type=POS_INT, dest="cat_embed", help="labelled items: category embedding width")
+    m.add_argument("--cat-embed", type=INT, dest="cat_embed", help="labelled items: category embedding width")
     m.add_argument("--init", metavar="NAME_OR_DIR", help="start from this bundled model or checkpoint directory "
                                                          "(it fixes the network; fine-tuning defaults)")
     o = t.add_argument_group("optimisation")
-    o.add_argument("--optimizer", choices=("adam", "sgd", "adagrad"))
-    o.add_argument("--lr", type=POS_FLOAT, help="peak learning rate")
-    o.add_argument("--batch-size", type=POS_INT, dest="batch_size")
-    o.add_argument("--seq-len", type=POS_INT, dest="seq_len", help="text mode: characters per window")
-    o.add_argument("--weight-decay", type=NONNEG_FLOAT, dest="weight_decay")
-    o.add_argument("--warmup", type=NONNEG_INT, dest="warmup_steps", help="warm-up steps")
-    o.add_argument("--decay", choices=("cosine", "none"))
-    o.add_argument("--min-lr-ratio", type=_number(float), dest="min_lr_ratio",
+    o.add_argument("--optimizer", choices=OPTIMIZERS)
+    o.add_argument("--lr", type=FLOAT, help="peak learning rate")
+    o.add_argument("--batch-size", type=INT, dest="batch_size")
+    o.add_argument("--seq-len", type=INT, dest="seq_len", help="text mode: characters per window")
+    o.add_argument("--weight-decay", type=FLOAT, dest="weight_decay")
+    o.add_argument("--warmup", type=INT, dest="warmup_steps", help="warm-up steps")
+    o.add_argument("--decay", choices=DECAYS)
+    o.add_argument("--min-lr-ratio", type=FLOAT, dest="min_lr_ratio",
                    help=f"the cosine decay ends at this share of the peak learning rate (default {TrainConfig.min_lr_ratio:g})")
-    o.add_argument("--ema", type=_number(float),
+    o.add_argument("--ema", type=FLOAT,
                    help="evaluate and save a moving average of the weights with this decay, e.g. 0.999 (0: off)")
-    o.add_argument("--freeze-steps", type=_number(int), dest="freeze_steps",
+    o.add_argument("--freeze-steps", type=INT, dest="freeze_steps",
                    help="first steps in which the recurrent layers' matrices are frozen (fine-tuning)")
-    o.add_argument("--clip-norm", type=NONNEG_FLOAT, dest="clip_norm", help="global-norm clip (0: off)")
-    o.add_argument("--clip-value", type=NONNEG_FLOAT, dest="clip_value", help="elementwise clip, the notebooks' rule (0: off)")
+    o.add_argument("--clip-norm", type=FLOAT, dest="clip_norm", help="global-norm clip (0: off)")
+    o.add_argument("--clip-value", type=FLOAT, dest="clip_value", help="elementwise clip, the notebooks' rule (0: off)")
     s = t.add_argument_group("schedule")
+    # --steps, --minutes and --dropout are stricter here than the library: a budget of 0 (none) given
+    # on purpose is a mistake on the command line, and dropout above 0.95 leaves too little signal.
     s.add_argument("--steps", type=POS_INT, help="stop after this many steps in all")
     s.add_argument("--minutes", type=POS_FLOAT, help="stop after this much training time in all")
-    s.add_argument("--eval-every", type=POS_INT, dest="eval_every", help="steps between evaluations")
-    s.add_argument("--eval-chars", type=NONNEG_INT, dest="eval_chars",
+    s.add_argument("--eval-every", type=INT, dest="eval_every", help="steps between evaluations")
+    s.add_argument("--eval-chars", type=INT, dest="eval_chars",
                    help="held-out characters scored at each evaluation, a fixed subset (default 200000; 0: all)")
-    s.add_argument("--patience", type=NONNEG_INT, help="stop after this many evaluations without improvement")
-    s.add_argument("--val-fraction", type=_number(float, 0, strict=False, high=0.5), dest="val_fraction")
-    s.add_argument("--seed", type=NONNEG_INT)
+    s.add_argument("--patience", type=INT, help="stop after this many evaluations without improvement")
+    s.add_argument("--val-fraction", type=FLOAT, dest="val_fraction")
+    s.add_argument("--seed", type=INT)
     t.add_argument("--resume", action="store_true",
                    help="continue the run saved in --out, with its options (--steps/--minutes may be raised)")
     t.add_argument("--force", action="store_true", help="replace a checkpoint already in --out")

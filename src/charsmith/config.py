@@ -13,11 +13,12 @@ from typing import Any, Literal
 
 from charsmith.errors import InputError
 
-__all__ = ["CELLS", "ModelConfig", "TrainConfig", "config_from_dict"]
+__all__ = ["CELLS", "DECAYS", "MODES", "OPTIMIZERS", "ModelConfig", "TrainConfig", "config_from_dict"]
 
 CELLS = ("rnn", "lstm", "gru")
 OPTIMIZERS = ("adam", "sgd", "adagrad")
 MODES = ("lines", "text")
+DECAYS = ("cosine", "none")
 
 
 def _positive_int(name: str, value: object) -> None:
@@ -116,7 +117,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _choice("mode", self.mode, MODES)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("decay", self.decay, ("cosine", "none"))
+        _choice("decay", self.decay, DECAYS)
         _positive_int("batch_size", self.batch_size)
         _positive_int("seq_len", self.seq_len)
         _positive_int("eval_every", self.eval_every)
