@@ -24,7 +24,7 @@ from charsmith import finetune
 from charsmith.categories import Condition, condition_weights, posterior
 from charsmith.checkpoint import Checkpoint, load_checkpoint
 from charsmith.checks import flag, text, whole
-from charsmith.config import ModelConfig, TrainConfig
+from charsmith.config import MODES, ModelConfig, TrainConfig
 from charsmith.data import (
     Corpus,
     detect_mode,
@@ -294,18 +294,17 @@ class CharModel:
         refused here with a ConstraintError. ``greedy`` takes the likeliest character at each
         step (so it refuses the sampling options)."""
         return self._complete(Generate(
-            n=n, prefix=text("prompt", prompt), length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-            greedy=greedy, pattern=pattern, exclude=exclude, suffix=suffix, contains=contains, min_len=min_len,
-            max_len=max_len, particles=particles, max_draws=max_draws, timeout=timeout)).samples
+            n=n, prefix=text("prompt", prompt), length=length, temperature=temperature, top_k=top_k, top_p=top_p,
+            seed=seed, greedy=greedy, pattern=pattern, exclude=exclude, suffix=suffix, contains=contains,
+            min_len=min_len, max_len=max_len, particles=particles, max_draws=max_draws, timeout=timeout)).samples
 
     def _complete(self, r: Generate) -> SampleResult:
         self._require_text()
         r.for_mode(self.mode)
         self.condition(r.category)  # a text model has no categories: refuse one
         deadline = Deadline.after(r.timeout)
-        length = LENGTH if r.length is None else r.length
         n = r.count(self.mode)
-        plan = self.plan(_constraints(r), text_length=length)
+        plan = self.plan(_constraints(r), text_length=r.text_length)
         rng = None if r.greedy else (r.rng if r.rng is not None else np.random.default_rng(r.seed))
         texts = complete(self.stepper(deadline), self.ckpt.vocab, plan, rng, n=n,
                          controls=Controls(r.temperature, r.top_k, r.top_p), particles=r.particles,
@@ -324,14 +323,14 @@ class CharModel:
         (as for ``complete``) the continuation is found first and then given out, as a match
         is only known once it is complete. Arguments are checked, and the prompt read,
         before this returns; ``timeout`` covers the whole iteration."""
-        r = Generate(prefix=text("prompt", prompt), length=length, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed,
-                     greedy=greedy, pattern=pattern, exclude=exclude, timeout=timeout)
+        r = Generate(prefix=text("prompt", prompt), length=length, temperature=temperature, top_k=top_k, top_p=top_p,
+                     seed=seed, greedy=greedy, pattern=pattern, exclude=exclude, timeout=timeout)
         self._require_text()
         if pattern is not None or exclude:
             found = self._complete(r).samples
             return iter(found[0][len(self._text(prompt)):] if found else "")
         deadline = Deadline.after(r.timeout)
-        plan = self.plan(Constraints(r.prefix), text_length=LENGTH if r.length is None else r.length)
+        plan = self.plan(Constraints(r.prefix), text_length=r.text_length)
         rng = None if r.greedy else np.random.default_rng(r.seed)
         return complete_stream(self.stepper(deadline), self.ckpt.vocab, plan, rng,
                                Controls(r.temperature, r.top_k, r.top_p))
@@ -441,7 +440,8 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
     unknown = sorted(set(given) - fields | set(given) & derived)
     if unknown:
         raise TypeError(f"unknown training option(s): {', '.join(unknown)}")
-    _check_options(check_path(path), given)
+    check_path(path)
+    _check_options(given)
     base = load(given["init"]).ckpt if given.get("init") else None
     if base is not None and base.train is not None:
         given.setdefault("lowercase", base.train.lowercase)
@@ -470,11 +470,11 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
     return corpus, model_cfg, train_cfg
 
 
-def _check_options(path: str | os.PathLike[str], given: dict[str, Any]) -> None:
+def _check_options(given: dict[str, Any]) -> None:
     """Check each option given by the configs' own rules, before any data is read."""
     model_names = {f.name for f in dataclasses.fields(ModelConfig)}
-    if given.get("mode", "auto") not in ("auto", "lines", "text"):
-        raise InputError(f"`mode` must be one of auto, lines, text; got {given['mode']!r}", param="mode")
+    if given.get("mode", "auto") not in ("auto", *MODES):
+        raise InputError(f"`mode` must be one of auto, {', '.join(MODES)}; got {given['mode']!r}", param="mode")
     TrainConfig(**{k: v for k, v in given.items() if k not in model_names and k != "mode"})
     shape = {"cell": "gru", "hidden": 1, **{k: v for k, v in given.items() if k in model_names}}
     ModelConfig(vocab_size=2, categories=int(bool(shape.get("cat_embed"))), **shape)

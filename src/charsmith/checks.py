@@ -12,7 +12,7 @@ import numpy as np
 
 from charsmith.errors import InputError
 
-__all__ = ["bad", "flag", "is_int", "number", "optional_whole", "text", "texts", "whole"]
+__all__ = ["bad", "flag", "is_int", "number", "optional_whole", "text", "texts", "timeout", "whole"]
 
 
 def bad(name: str, want: str, value: Any) -> InputError:
@@ -42,6 +42,11 @@ def number(name: str, value: Any, want: str, ok: Callable[[float], bool]) -> flo
     if not (is_int(value) or isinstance(value, (float, np.floating))) or not math.isfinite(value) or not ok(value):
         raise bad(name, want, value)
     return float(value)
+
+
+def timeout(value: Any) -> float | None:
+    """A time limit: a positive number of seconds, or None for none."""
+    return None if value is None else number("timeout", value, "a positive number of seconds", lambda v: v > 0)
 
 
 def text(name: str, value: Any) -> str:

@@ -10,7 +10,8 @@ import math
 import time
 from dataclasses import dataclass
 
-from charsmith.errors import InputError, TimeLimitError
+from charsmith import checks
+from charsmith.errors import TimeLimitError
 
 __all__ = ["NEVER", "Deadline"]
 
@@ -25,11 +26,8 @@ class Deadline:
     @classmethod
     def after(cls, seconds: float | None) -> Deadline:
         """A deadline ``seconds`` from now; None gives one that never expires."""
-        if seconds is None:
-            return NEVER
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < math.inf:
-            raise InputError(f"`timeout` must be a positive number of seconds, got {seconds!r}", param="timeout")
-        return cls(float(seconds), time.monotonic() + seconds)
+        seconds = checks.timeout(seconds)
+        return NEVER if seconds is None else cls(seconds, time.monotonic() + seconds)
 
     def remaining(self) -> float | None:
         """Seconds left, to pass on as a ``timeout`` (None if it never expires). Once the time

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from charsmith.categories import Condition
-from charsmith.checks import bad, flag, number, optional_whole, text, texts, whole
+from charsmith.checks import bad, flag, optional_whole, text, texts, whole
+from charsmith.checks import timeout as check_timeout
 from charsmith.errors import InputError
 from charsmith.generation import PARTICLES, Controls, SampleResult, SampleStream
 from charsmith.generation.controls import TEMPERATURE, TOP_K, TOP_P, sampling_only
@@ -68,12 +69,6 @@ def check_category(category: Any) -> Condition | None:
     raise bad("category", 'a category name, a blend "A=0.7,B=0.3" or a mapping {"A": 0.7, "B": 0.3}', category)
 
 
-def _check_timeout(timeout: Any) -> float | None:
-    if timeout is None:
-        return None
-    return number("timeout", timeout, "a positive number of seconds", lambda v: v > 0)
-
-
 # ----- a request for new items or a continuation --------------------------------------------
 _CHECKS: dict[str, Any] = {
     "n": lambda v: optional_whole("n", v, 1),
@@ -97,7 +92,7 @@ _CHECKS: dict[str, Any] = {
     "allow_known": lambda v: flag("allow_known", v),
     "unique": lambda v: flag("unique", v),
     "category": check_category,
-    "timeout": _check_timeout,
+    "timeout": check_timeout,
 }
 
 
@@ -165,6 +160,11 @@ class Generate:
         if self.n is not None:
             return self.n
         return N_TEXTS if mode == "text" else N_ITEMS
+
+    @property
+    def text_length(self) -> int:
+        """The characters a text model adds after the prompt."""
+        return LENGTH if self.length is None else self.length
 
     def start(self, model: CharModel) -> SampleStream | SampleResult:
         """Begin the work on ``model``: a stream of sampled items (lines), or the finished
