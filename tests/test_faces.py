@@ -322,3 +322,16 @@ def test_constraint_errors_say_which_constraints() -> None:
     with pytest.raises(ConstraintError) as info:
         charsmith.load("names").sample(2, min_len=9, max_len=5)
     assert info.value.param == "min_len" and "`min_len`" in str(info.value)
+
+
+@pytest.mark.parametrize("argv, keys", [
+    (["sample", "shakespeare", "--prefix", "A", "--length", "5", "--seed", "1"], {"samples"}),
+    (["sample", "names", "-n", "2", "--beam", "3"], {"samples", "logprobs"}),
+    (["sample", "names", "-n", "2", "--seed", "1"], {"samples", "drawn", "dropped_known", "dropped_duplicate", "method",
+                                                     "acceptance"}),
+])  # fmt: skip
+def test_the_json_of_each_kind_of_answer(argv: list[str], keys: set[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, answer, _ = _run_cli(argv, capsys)
+    assert code == 0 and set(answer) == keys | {"model"}
+    assert answer["model"] == charsmith.load(argv[1]).describe() | {"parameters": answer["model"]["parameters"]}
+    assert answer["model"]["parameters"] == charsmith.load(argv[1]).parameters > 0

@@ -59,7 +59,8 @@ class SampleResult:
 
     drawn: plain draws plus SMC particles used; dropped_known: items of the input file;
     dropped_duplicate: repeats (with ``unique``); method: "rejection" (exact), "smc",
-    "beam" (a search for the likeliest) or "greedy" (a text's likeliest continuation);
+    "beam" (a search for the likeliest), "text" (a text's sampled continuations) or "greedy"
+    (its likeliest continuation);
     acceptance: the share of plain draws that matched the constraints (None if unmeasured);
     logprobs: each item's log-probability (beam search only).
     """
@@ -80,7 +81,7 @@ class SampleResult:
         out: dict[str, object] = {"samples": self.samples}
         if self.logprobs is not None:
             out["logprobs"] = self.logprobs
-        if self.method not in ("beam", "greedy"):
+        if self.method in ("rejection", "smc"):  # the counts of sampled items
             out.update(drawn=self.drawn, dropped_known=self.dropped_known, dropped_duplicate=self.dropped_duplicate,
                        method=self.method, acceptance=self.acceptance)
         return out
