@@ -118,6 +118,13 @@ def test_train_checks_its_own_arguments_first(args: dict[str, Any], param: str, 
     assert info.value.param == param
 
 
+@pytest.mark.parametrize("value", BAD["path"])
+def test_load_checks_its_argument(value: Any) -> None:
+    with pytest.raises(InputError) as info:
+        charsmith.load(value)
+    assert info.value.param == "name_or_path"
+
+
 def test_a_string_is_one_item() -> None:
     """issue 22, item 7: a string where a list of items is expected is one item, as in the web API."""
     names, langs = model("names"), model("languages")

@@ -98,7 +98,7 @@ def bundled_models() -> list[str]:
 
 def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
     """A checkpoint directory: ``name_or_path`` itself if it exists, else a bundled model."""
-    path = Path(name_or_path)
+    path = Path(check_path(name_or_path, "name_or_path"))
     if path.exists():
         return path
     if str(name_or_path) in bundled_models():
