@@ -335,3 +335,24 @@ def test_the_json_of_each_kind_of_answer(argv: list[str], keys: set[str], capsys
     assert code == 0 and set(answer) == keys | {"model"}
     assert answer["model"] == charsmith.load(argv[1]).describe() | {"parameters": answer["model"]["parameters"]}
     assert answer["model"]["parameters"] == charsmith.load(argv[1]).parameters > 0
+
+
+def test_every_training_option_of_the_library_has_its_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ema, freeze_steps and min_lr_ratio reach the run from the CLI; every other TrainConfig or
+    ModelConfig field a user sets is an option of ``charsmith train`` too."""
+    import dataclasses
+
+    from charsmith.config import ModelConfig, TrainConfig
+
+    data = tmp_path / "names.txt"
+    data.write_text("\n".join(["anna", "bert", "carl", "dora", "emil", "frida"] * 3) + "\n")
+    argv = ["train", str(data), "--out", str(tmp_path / "o"), "--steps", "2", "--hidden", "8", "--quiet",
+            "--ema", "0.9", "--freeze-steps", "1", "--min-lr-ratio", "0.2"]
+    assert cli.main(argv) == 0, capsys.readouterr().err
+    train = json.loads((tmp_path / "o" / "config.json").read_text())["train"]
+    assert (train["ema"], train["freeze_steps"], train["min_lr_ratio"]) == (0.9, 1, 0.2)
+    settable = {f.name for f in dataclasses.fields(TrainConfig)} | {f.name for f in dataclasses.fields(ModelConfig)}
+    settable -= {"vocab_size", "categories"}  # set by the data
+    assert settable <= set(cli.TRAIN_OPTIONS)
+    command = cli.build_parser().commands["train"]
+    assert all(cli._flag(command, name).startswith("--") for name in cli.TRAIN_OPTIONS)

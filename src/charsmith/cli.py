@@ -29,7 +29,7 @@ from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
-from charsmith import __version__, backend
+from charsmith import __version__, backend, finetune
 from charsmith.api import CharModel, bundled_models, load, make_trainer
 from charsmith.config import CELLS, DECAYS, MODES, OPTIMIZERS, TrainConfig
 from charsmith.data import read_text, split_lines
@@ -335,9 +335,8 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
             blend = ", ".join(f"{n} {w:.2f}" for n, w in sorted(info["folded_blend"].items(), key=lambda x: -x[1])[:4])
             start += f"; unlabelled data: its categories folded in as the blend {blend}, ..."
         print(start, file=err)
-    cats = f", {model_cfg.categories} categories (embed {model_cfg.cat_embed})" if model_cfg.categories else ""
     patience = f" or after {cfg.patience} without improvement" if cfg.patience else ""
-    print(f"model: {model_cfg.cell} x{model_cfg.layers}, hidden {model_cfg.hidden}, embed {model_cfg.embed}{cats}, "
+    print(f"model: {finetune.describe(model_cfg)}, "
           f"dropout {model_cfg.dropout:g}; {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
           f"weight decay {cfg.weight_decay:g}{f', weight average {cfg.ema:g}' if cfg.ema else ''}"
           f"{f', recurrent matrices frozen for {cfg.freeze_steps} steps' if cfg.freeze_steps else ''}; "
