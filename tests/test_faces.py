@@ -270,6 +270,11 @@ def _web_field(path: str) -> Callable[[str, str | None], str]:
 
 
 CASE_NAMES = [c.name for c in cases(Path("held.txt"))]
+PARAMS = {"n = 0": "n", "temperature = 0": "temperature", "top_p > 1": "top_p", "beam with temperature": "temperature",
+          "beam with seed": "seed", "greedy with top_k": "top_k", "length on a list model": "length",
+          "beam on a text model": "beam", "unknown prefix character": "prefix", "min_len above max_len": "min_len",
+          "unknown category": "category", "category on a model without": "category", "classify top = 0": "top",
+          "score an unknown character": "items"}  # the parameter each mistake is about
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)
@@ -293,6 +298,8 @@ def test_python_the_cli_and_the_web_agree(name: str, client: TestClient, held_ou
         return
     assert case.answer is None, f"{name} failed in Python: {error!r}"
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    if name in PARAMS:
+        assert getattr(error, "param", None) == PARAMS[name], error
     command = cli.build_parser().commands[case.argv[0]]
     if isinstance(error, CharsmithError):
         flag = cli._flag(command, error.param) if error.param else None

@@ -171,7 +171,11 @@ class CharModel:
         """``category`` (a name, blend string or mapping) as weights (K,) summing to 1; None
         for None. Unknown names, bad weights, or any category for a model without
         categories raise CategoryError."""
-        return condition_weights(self.ckpt.categories, check_category(category))
+        try:
+            return condition_weights(self.ckpt.categories, check_category(category))
+        except CategoryError as e:
+            e.param = e.param or "category"
+            raise
 
     def _require_lines(self, what: str) -> None:
         if self.mode != "lines":

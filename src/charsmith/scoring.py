@@ -77,7 +77,7 @@ def score_items(
     for item in items:
         missing = vocab.unknown(item)
         if missing:
-            raise InputError(f"item {item!r} has characters the model never saw: {missing!r}")
+            raise InputError(f"item {item!r} has characters the model never saw: {missing!r}", param="items")
     dtype = next(iter(params.values())).dtype
     seqs = encode_items(vocab, items)
     scores: list[ItemScore] = []

@@ -181,12 +181,13 @@ class _Compiler:
             if given:
                 verb = "applies" if len(given) == 1 else "apply"
                 raise ConstraintError(f"{', '.join(given)} {verb} to list items, but this model writes running text "
-                                      "(a completion of a given length); constrain it with a pattern or exclude")
+                                      "(a completion of a given length); constrain it with a pattern or exclude",
+                                      param=given[0])
         elif self.min_len > self.max_len:
             raise ConstraintError(f"the minimum length {self.min_len} is above the maximum length {self.max_len}; "
                                   "lower `min_len` or raise `max_len`", param="min_len")
         if self.max_len > MAX_LEN_LIMIT and not self.text:
-            raise ConstraintError(f"the maximum length must be at most {MAX_LEN_LIMIT}, got {self.max_len}")
+            raise ConstraintError(f"the maximum length must be at most {MAX_LEN_LIMIT}, got {self.max_len}", param="max_len")
         named = [("prefix", c.prefix), ("suffix", c.suffix), ("exclude", c.exclude)]
         named += [("contains", s) for s in c.contains]
         for name, text in named:
@@ -196,10 +197,10 @@ class _Compiler:
                                       f"use only the model's {len(self.vocab) - 1} characters: "
                                       f"{readable(self.vocab.chars[1:], most=12)}", param=name)
             if END in text and not self.text:
-                raise ConstraintError(f"the {name} {text!r} has a newline, which list items never contain")
+                raise ConstraintError(f"the {name} {text!r} has a newline, which list items never contain", param=name)
         writable = {self.vocab.chars[i] for i in self.alphabet}
         if c.exclude and writable <= set(c.exclude):
-            raise ConstraintError(f"exclude {c.exclude!r} removes every character the model writes")
+            raise ConstraintError(f"exclude {c.exclude!r} removes every character the model writes", param="exclude")
 
     # ----- the automata -----------------------------------------------------------------
     def parts(self) -> list[tuple[str, DFA]]:
