@@ -29,7 +29,7 @@ from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
-from charsmith import __version__, backend, finetune
+from charsmith import __version__, backend, cli_export, finetune
 from charsmith.api import CharModel, bundled_models, load, make_trainer
 from charsmith.config import CELLS, DECAYS, MODES, OPTIMIZERS, TrainConfig
 from charsmith.data import read_text, split_lines
@@ -105,6 +105,7 @@ def build_parser() -> _Parser:
     _add_info(sub)
     _add_bench(sub)
     _add_serve(sub)
+    cli_export.add_parser(sub)
     for name in ("train", "sample", "score", "eval", "classify"):
         sub.choices[name].add_argument(
             "--threads", type=NONNEG_INT, help="threads for the compiled kernels (default 0: all usable cores)")
@@ -712,7 +713,7 @@ def _parse(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "score": cmd_score, "eval": cmd_eval, "classify": cmd_classify,
-            "info": cmd_info, "bench": cmd_bench, "serve": cmd_serve}
+            "info": cmd_info, "bench": cmd_bench, "serve": cmd_serve, "export": cli_export.run}
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:

@@ -1,0 +1,94 @@
+"""``js``: one ES module (browsers, Node, Deno, Bun, bundlers) with the weights inlined, and
+its TypeScript declarations beside it (``NAME.d.ts``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from charsmith import __version__
+from charsmith.export._bundle import check_model, js_literal, meta, runtime_source
+from charsmith.fileio import atomic_write_text
+
+__all__ = ["check", "export", "outputs", "source"]
+
+HEADER = """\
+// {name}: a charsmith {what} generator (charsmith {version}, {cell} x{layers}, hidden {hidden}, {dtype}).
+// Self-contained ES module: no dependencies, no network. Works in browsers, Node, Deno, Bun, bundlers.
+//
+//   import {{ sample, score{complete} }} from "./{name}";
+//   sample({{ n: 5, temperature: 0.8, seed: 1 }});     // options: n, temperature, topK, topP, prefix,
+//                                                    //   minLen, maxLen, category, seed, allowKnown, unique
+//   score("{example}");                              // {{ logprob, natsPerChar, bitsPerChar, nChars }}{complete_line}
+//
+// Every target of charsmith's export follows one sampling specification (charsmith's docs/export.md):
+// the same seed gives the same items. Regenerate: charsmith export MODEL --format js --out {name}
+"""
+
+DTS = """\
+// TypeScript declarations for {name} (a charsmith generator).
+export type Category = string | Record<string, number>;
+export interface SampleOptions {{
+  n?: number; temperature?: number; topK?: number; topP?: number; prefix?: string;
+  minLen?: number; maxLen?: number; category?: Category; seed?: number; allowKnown?: boolean; unique?: boolean;
+}}
+export interface CompleteOptions {{ temperature?: number; topK?: number; topP?: number; seed?: number; }}
+export interface Score {{ item: string; logprob: number; nChars: number; natsPerChar: number; bitsPerChar: number; }}
+export interface Info {{
+  mode: "lines" | "text"; cell: string; hidden: number; layers: number; chars: string; categories: string[];
+  lowercase: boolean; dtype: "float32" | "float16"; knownItems: number; charsmith: string;
+}}
+export declare function sample(options?: SampleOptions): string[];
+export declare function score(item: string, options?: {{ category?: Category }}): Score;
+export declare function complete(prompt?: string, length?: number, options?: CompleteOptions): string;
+export declare const info: Info;
+declare const generator: {{ sample: typeof sample; score: typeof score; complete: typeof complete; info: Info }};
+export default generator;
+"""
+
+
+def check(model: Any) -> None:
+    check_model(model, "js")
+
+
+def outputs(out: Path) -> list[Path]:
+    return [out, out.with_name(_stem(out) + ".d.ts")]
+
+
+def _stem(out: Path) -> str:
+    return out.name[: -len(out.suffix)] if out.suffix in (".js", ".mjs") else out.name
+
+
+def header(model: Any, name: str, dtype: str) -> str:
+    cfg = model.ckpt.model
+    text = model.mode == "text"
+    return HEADER.format(
+        name=name, what="text" if text else "name", version=__version__, cell=cfg.cell, layers=cfg.layers,
+        hidden=cfg.hidden, dtype=dtype, complete=", complete" if text else "",
+        example=_example(model),
+        complete_line='\n//   complete("To be", 200, { seed: 1 });            // text: the prompt and 200 more characters'
+        if text else "",
+    )
+
+
+def _example(model: Any) -> str:
+    """An item to show score() with: the model's own first draw (seeded)."""
+    if model.mode == "text":
+        return "To be"
+    return model.sample(1, seed=0, allow_known=True).samples[0]
+
+
+def source(model: Any, dtype: str, known: bool, name: str) -> str:
+    """The module's text."""
+    m, weights = meta(model, dtype, known)
+    return (header(model, name, dtype) + runtime_source()
+            + f"\nconst generator = makeGenerator({js_literal(m)},\n  {js_literal(weights)});\n"
+            + "export const { sample, score, complete, info } = generator;\nexport default generator;\n")
+
+
+def export(model: Any, out: Path, *, dtype: str = "float32", known: bool = False) -> list[Path]:
+    check(model)
+    js, dts = outputs(out)
+    atomic_write_text(js, source(model, dtype, known, js.name))
+    atomic_write_text(dts, DTS.format(name=js.name))
+    return [js, dts]
