@@ -99,6 +99,7 @@ def export(model: Any, out: str | os.PathLike[str], *, format: str, dtype: str =
 
 
 def _known_items(model: Any, known: bool | str | os.PathLike[str] | Sequence[str]) -> list[str]:
+    _check_lines(model)
     if known is True:
         raise InputError("known needs the training items: a checkpoint keeps only 64-bit BLAKE2b hashes of its "
                          "items, not the items; pass the training file (known=PATH, --known FILE)")
@@ -110,11 +111,15 @@ def _known_items(model: Any, known: bool | str | os.PathLike[str] | Sequence[str
     return [model._text(s) for s in known]  # type: ignore[union-attr]
 
 
+def _check_lines(model: Any) -> None:
+    if model.mode != "lines":
+        raise InputError("known is for models of list items; this model learned running text")
+
+
 def with_known_items(model: Any, items: Sequence[str]) -> Any:
     """``model`` carrying the FNV-1a hashes of ``items`` for an export (see ``_spec.known_hashes``).
     The items must be the model's own data: InputError names how many the checkpoint does not know."""
-    if model.mode != "lines":
-        raise InputError("known is for models of list items; this model learned running text")
+    _check_lines(model)
     if model.ckpt.known is not None:
         unknown = int(np.count_nonzero(~is_known(list(items), model.ckpt.known)))
         if unknown:
