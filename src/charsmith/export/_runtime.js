@@ -8,15 +8,19 @@ function makeGenerator(M, b64) {
   const index = new Map();
   CH.forEach((c, i) => index.set(c, i));
 
-  // ---- weights: little-endian float32 or float16, widened to float64 ----
+  // ---- weights: little-endian float32 or float16, held as Float32Array (exact for both) and
+  // read into float64 arithmetic; matrices transposed to (out, in) for the matrix-vector sums ----
   const bytes = decodeBase64(b64);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   const P = {};
   for (const [name, shape, offset] of M.tensors) {
-    const n = shape.reduce((a, b) => a * b, 1), a = new Float64Array(n);
-    if (M.dtype === "float16") for (let i = 0; i < n; i++) a[i] = half(dv.getUint16(offset + 2 * i, true));
-    else for (let i = 0; i < n; i++) a[i] = dv.getFloat32(offset + 4 * i, true);
-    P[name] = shape.length === 2 && name !== "wte" ? transpose(a, shape[0], shape[1]) : a; // matrices as (out, in)
+    const n = shape.reduce((a, b) => a * b, 1);
+    let a;
+    if (M.dtype === "float16") { a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = half(dv.getUint16(offset + 2 * i, true)); }
+    else if (littleEndian) a = new Float32Array(bytes.buffer, bytes.byteOffset + offset, n);
+    else { a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = dv.getFloat32(offset + 4 * i, true); }
+    P[name] = shape.length === 2 && name !== "wte" ? transpose(a, shape[0], shape[1]) : a;
   }
   // Layer 0's input projection for every id: row v = b + x_v @ W_ih, in the spec's order.
   const table = new Float64Array(V * G);
@@ -32,6 +36,8 @@ function makeGenerator(M, b64) {
   const w = new Float64Array(V), order = Array.from({ length: V }, (_, i) => i);
 
   function decodeBase64(s) {
+    if (typeof Buffer !== "undefined") { const b = Buffer.from(s, "base64"); return new Uint8Array(b.buffer, b.byteOffset, b.length).slice(); }
+    if (typeof atob === "function") { const t = atob(s), out = new Uint8Array(t.length); for (let i = 0; i < t.length; i++) out[i] = t.charCodeAt(i); return out; }
     const lut = new Uint8Array(128);
     const abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     for (let i = 0; i < 64; i++) lut[abc.charCodeAt(i)] = i;
@@ -60,18 +66,20 @@ function makeGenerator(M, b64) {
     return a;
   }
   // acc[j] += sum_i x[i] * W[i, j], i ascending, for W (in, out) given transposed (WT (out, in)):
-  // each output's sum runs in a register; four outputs at a time share the loads of x.
+  // each output's sum runs in a register; eight outputs at a time share the loads of x.
   function matvec(acc, x, WT) {
     const n = x.length, m = acc.length;
     let j = 0;
-    for (; j + 4 <= m; j += 4) {
-      let a0 = acc[j], a1 = acc[j + 1], a2 = acc[j + 2], a3 = acc[j + 3];
-      const o0 = j * n, o1 = o0 + n, o2 = o1 + n, o3 = o2 + n;
-      for (let i = 0; i < n; i++) {
+    for (; j + 8 <= m; j += 8) {
+      let a0 = acc[j], a1 = acc[j + 1], a2 = acc[j + 2], a3 = acc[j + 3], a4 = acc[j + 4], a5 = acc[j + 5], a6 = acc[j + 6], a7 = acc[j + 7];
+      let o = j * n;
+      const end = o + n;
+      for (let i = 0; o < end; i++, o++) {
         const xi = x[i];
-        a0 += xi * WT[o0 + i]; a1 += xi * WT[o1 + i]; a2 += xi * WT[o2 + i]; a3 += xi * WT[o3 + i];
+        a0 += xi * WT[o]; a1 += xi * WT[o + n]; a2 += xi * WT[o + 2 * n]; a3 += xi * WT[o + 3 * n];
+        a4 += xi * WT[o + 4 * n]; a5 += xi * WT[o + 5 * n]; a6 += xi * WT[o + 6 * n]; a7 += xi * WT[o + 7 * n];
       }
-      acc[j] = a0; acc[j + 1] = a1; acc[j + 2] = a2; acc[j + 3] = a3;
+      acc[j] = a0; acc[j + 1] = a1; acc[j + 2] = a2; acc[j + 3] = a3; acc[j + 4] = a4; acc[j + 5] = a5; acc[j + 6] = a6; acc[j + 7] = a7;
     }
     for (; j < m; j++) {
       let a = acc[j];
@@ -81,7 +89,7 @@ function makeGenerator(M, b64) {
     }
   }
   function transpose(W, rows, cols) {
-    const T = new Float64Array(W.length);
+    const T = new Float32Array(W.length);
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) T[c * rows + r] = W[r * cols + c];
     return T;
   }
