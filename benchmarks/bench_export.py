@@ -57,6 +57,13 @@ def held_out(m: charsmith.CharModel, corpus: Any, params: dict[str, np.ndarray])
     return summarize(score_items(params, cfg, vocab, corpus.val, cond=corpus.val_cats)).loss
 
 
+def labelled(corpus: Any, items: list[str], ids: np.ndarray | None) -> list[list[str]]:
+    """[[category, item], ...] (category "" without categories) for the trigram baseline."""
+    names = corpus.categories.names if corpus.categories else None
+    return [[names[int(k)] if names else "", s] for s, k in zip(items, ids if ids is not None else [0] * len(items),
+                                                                 strict=True)]
+
+
 def node_json(*args: str) -> dict[str, float]:
     res = subprocess.run(["node", *args], capture_output=True, text=True, check=True, timeout=900)
     return json.loads(res.stdout)
@@ -92,11 +99,8 @@ def main() -> None:
             if name in SPEED_NAMES:
                 n = SPEED_NAMES[name]
                 job = root / f"{name}-trigram.json"
-                cats = corpus.categories.names if corpus.categories else None
-                pairs = lambda items, ids: [[cats[int(k)] if cats else "", s] for s, k in  # noqa: E731
-                                            zip(items, ids if ids is not None else [0] * len(items), strict=True)]
-                job.write_text(json.dumps({"train": pairs(corpus.train, corpus.train_cats),
-                                           "val": pairs(corpus.val, corpus.val_cats)}), encoding="utf-8")
+                job.write_text(json.dumps({"train": labelled(corpus, corpus.train, corpus.train_cats),
+                                           "val": labelled(corpus, corpus.val, corpus.val_cats)}), encoding="utf-8")
                 ours, tri, py = [], [], []
                 for _ in range(args.rounds):
                     ours.append(node_json(str(HERE / "export_speed.mjs"), str(root / f"{name}-float32.js"), str(n)))

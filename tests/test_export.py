@@ -138,7 +138,8 @@ def test_size_warning(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ex.export(charsmith.load("dinosaurs"), tmp_path / "d.js", format="js")
-    assert [str(w.message) for w in caught if w.category is CharsmithWarning][0].startswith("the js export is 0.4 MB")
+    message = next(str(w.message) for w in caught if w.category is CharsmithWarning)
+    assert message.startswith("the js export is 0.4 MB")
     code, _, err = run("export", "dinosaurs", "--format", "js", "--out", str(tmp_path / "e.js"))
     assert code == 0 and err.startswith("charsmith: warning: the js export is")
 

@@ -12,6 +12,7 @@ the other kinds (rnn cell, one-hot input, two layers, categories):
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import subprocess
@@ -84,7 +85,7 @@ def score_items(m: CharModel) -> list[str]:
     if m.mode == "text":
         text = " ".join(m.complete("", 1200, n=8, seed=1)).replace("\n", " ")
         cuts = np.cumsum(rng.integers(1, 13, size=1000))
-        items = [text[a:b] for a, b in zip(cuts[:-1], cuts[1:], strict=False) if b <= len(text)]
+        items = [text[a:b] for a, b in itertools.pairwise(cuts) if b <= len(text)]
     else:
         items = m.sample(1000 - len(singles), seed=1, allow_known=True, category=m.categories[0] if m.categories else None).samples
     return (items + singles)[:1000]

@@ -137,7 +137,7 @@ def max_tries(n: int) -> int:
     return default_max_draws(n)
 
 
-def normalise_blend(weights: Sequence[float]) -> np.ndarray:
+def normalise_blend(weights: Sequence[float] | np.ndarray) -> np.ndarray:
     """Category weights as the targets use them: divided by the largest, then by the sum."""
     w = np.asarray(weights, dtype=np.float64)
     if w.ndim != 1 or not np.isfinite(w).all() or (w < 0).any() or w.max() <= 0:
