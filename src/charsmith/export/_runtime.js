@@ -232,14 +232,14 @@ function makeGenerator(M, b64) {
     for (let k = 0; k < K; k++) cw[k] /= total;
     return cw;
   }
-  function prior(u) {
+  function prior(u) { // a category id drawn from the training counts with u
     let total = 0; for (const c of M.counts) total += c;
-    const target = u * total, cw = new Float64Array(K);
-    let run = 0, k = K - 1;
-    for (let i = 0; i < K; i++) { run += M.counts[i]; if (M.counts[i] > 0 && run > target) { k = i; break; } }
-    cw[k] = 1;
-    return cw;
+    const target = u * total;
+    let run = 0;
+    for (let k = 0; k < K; k++) { run += M.counts[k]; if (M.counts[k] > 0 && run > target) return k; }
+    return K - 1;
   }
+  function oneHot(k) { const cw = new Float64Array(K); cw[k] = 1; return cw; }
   function fnv1a(text) {
     let h = 2166136261;
     for (const b of new TextEncoder().encode(text)) h = Math.imul(h ^ b, 16777619) >>> 0;
@@ -262,10 +262,26 @@ function makeGenerator(M, b64) {
     if (pre.length > maxLen) fail(RangeError, `the prefix is longer than maxLen (${maxLen})`);
     const fixed = condition(o.category), skipKnown = known && !o.allowKnown, seen = o.unique ? new Set() : null;
     const prefix = pre.map((i) => CH[i]).join(""), out = [], tries = 256 * n + 20000;
+    // Every try of a category starts from the same primed state: computed once, copied per try.
+    const primed = new Map(), st = zeroState();
+    function prime(key, cw) {
+      let p = primed.get(key);
+      if (!p) {
+        const catv = categoryInput(cw), s0 = zeroState();
+        step(0, s0, catv);
+        for (const i of pre) step(i, s0, catv);
+        p = { catv, s0, logits: logits.slice() };
+        primed.set(key, p);
+      }
+      for (let l = 0; l < L; l++) for (let k = 0; k < nState; k++) st[l][k].set(p.s0[l][k]);
+      logits.set(p.logits);
+      return p.catv;
+    }
     for (let t = 0; t < tries && out.length < n; t++) {
-      const cw = fixed || (K ? prior(c.u()) : null), catv = categoryInput(cw), st = zeroState();
-      step(0, st, catv);
-      for (const i of pre) step(i, st, catv);
+      let catv = null;
+      if (fixed) catv = prime(-1, fixed);
+      else if (K) { const k = prior(c.u()); catv = prime(k, oneHot(k)); }
+      else prime(-1, null);
       let item = prefix, len = pre.length, x;
       for (;;) {
         x = draw(c.u(), c.T, c.topK, c.topP);
@@ -298,7 +314,7 @@ function makeGenerator(M, b64) {
     let lp;
     if (K && !cw) { // the mixture of the categories, weighted by their training counts
       let total = 0; for (const c of M.counts) total += c;
-      const logs = M.counts.map((c, k) => { const e = new Float64Array(K); e[k] = 1; return logprob(seq, e) + Math.log(c / total); });
+      const logs = M.counts.map((c, k) => logprob(seq, oneHot(k)) + Math.log(c / total));
       const m = Math.max(...logs);
       let s = 0; for (const v of logs) s += Math.exp(v - m);
       lp = m + Math.log(s);
