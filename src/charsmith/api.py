@@ -384,6 +384,14 @@ class CharModel:
         order = np.argsort(-probs, axis=1, kind="stable")[:, :top]
         return [Classification(s, [(cats.names[k], float(p[k])) for k in o]) for s, p, o in zip(items, probs, order)]
 
+    def export(self, out: str | os.PathLike[str], *, format: str, dtype: str = "float32",
+               known: bool | str | os.PathLike[str] | Sequence[str] = False, force: bool = False) -> list[Path]:
+        """Write this model as a self-contained generator: ``format`` "js", "html", "csharp" or
+        "onnx"; see :func:`charsmith.export.export`. Returns the files written."""
+        from charsmith.export import export
+
+        return export(self, out, format=format, dtype=dtype, known=known, force=force)
+
     def is_known(self, items: str | Sequence[str]) -> list[bool] | None:
         """Which ``items`` are in the model's data set (held-out ones included); None if the
         checkpoint keeps no record of it (text models). A string is one item."""

@@ -66,6 +66,6 @@ def runtime_source() -> str:
 
 
 def js_literal(value: Any) -> str:
-    """``value`` as a JavaScript literal (JSON, with the characters that end a script escaped)."""
-    text = json.dumps(value, ensure_ascii=True)
-    return text.replace("</", "<\\/")
+    """``value`` as a JavaScript literal: JSON, ASCII only, every "<" escaped (so no "</script>"
+    or "<!--" inside a page's script can come from a model's characters or category names)."""
+    return json.dumps(value, ensure_ascii=True).replace("<", "\\u003c")

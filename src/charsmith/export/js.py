@@ -52,7 +52,8 @@ def check(model: Any) -> None:
 
 
 def outputs(out: Path) -> list[Path]:
-    return [out, out.with_name(_stem(out) + ".d.ts")]
+    """The module and its declarations: NAME.js -> NAME.d.ts, NAME.mjs -> NAME.d.mts."""
+    return [out, out.with_name(_stem(out) + (".d.mts" if out.suffix == ".mjs" else ".d.ts"))]
 
 
 def _stem(out: Path) -> str:
