@@ -27,7 +27,7 @@ import numpy as np
 
 from charsmith.data import is_known, read_labelled, read_text, split_lines
 from charsmith.errors import CharsmithWarning, InputError
-from charsmith.export._spec import DTYPES, KNOWN_INFO_KEY, fnv1a32
+from charsmith.export._spec import DTYPES, KNOWN_INFO_KEY, check_dtype, fnv1a32
 
 __all__ = ["DTYPES", "FORMATS", "SIZE_WARNING", "check", "export", "outputs", "with_known_items"]
 
@@ -61,8 +61,7 @@ def outputs(fmt: str, out: str | os.PathLike[str]) -> list[Path]:
 
 def check(model: Any, fmt: str, dtype: str = "float32") -> None:
     """Raise InputError (or the format's own error) unless ``fmt`` can express ``model`` in ``dtype``."""
-    if dtype not in DTYPES:
-        raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    check_dtype(dtype)
     _module(fmt).check(model)
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from charsmith.errors import CategoryError, InputError
 from charsmith.generation.sampling import default_max_draws
 
-__all__ = ["DTYPES", "DEFAULT_MAX_LEN", "DEFAULT_MIN_LEN", "Net", "Xoshiro128", "draw", "fnv1a32", "known_hashes",
+__all__ = ["DTYPES", "DEFAULT_MAX_LEN", "DEFAULT_MIN_LEN", "Generator", "Net", "check_dtype", "Xoshiro128", "draw", "fnv1a32", "known_hashes",
            "max_tries", "normalise_blend", "seed_state", "spec_params", "weight_arrays"]
 
 MASK32 = 0xFFFFFFFF
@@ -147,10 +147,14 @@ def normalise_blend(weights: Sequence[float] | np.ndarray) -> np.ndarray:
 
 
 # ----- the network, one row at a time --------------------------------------------------------
-def weight_arrays(model: Any, dtype: str) -> dict[str, np.ndarray]:
-    """The model's parameters as an export ships them: float32 or float16 (rounded to nearest)."""
+def check_dtype(dtype: str) -> None:
     if dtype not in DTYPES:
         raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+
+
+def weight_arrays(model: Any, dtype: str) -> dict[str, np.ndarray]:
+    """The model's parameters as an export ships them: float32 or float16 (rounded to nearest)."""
+    check_dtype(dtype)
     return {k: np.ascontiguousarray(v, dtype=np.dtype(dtype)) for k, v in model.ckpt.params.items()}
 
 
