@@ -115,13 +115,14 @@ SAMPLE_OPTIONS = [
     {"n": 25, "seed": 7},
     {"n": 15, "seed": 4294967295, "temperature": 0.6, "topK": 5, "prefix": "b"},
     {"n": 15, "seed": 123, "topP": 0.85, "minLen": 6, "maxLen": 9, "temperature": 1.3},
+    {"n": 40, "seed": 5, "temperature": 0.4, "unique": True},
 ]
 
 
 def reference_sample(g: Generator, o: dict) -> list[str]:
     return g.sample(o["n"], seed=o["seed"], temperature=o.get("temperature", 1.0), top_k=o.get("topK", 0),
                     top_p=o.get("topP", 1.0), prefix=o.get("prefix", ""), min_len=o.get("minLen", 1),
-                    max_len=o.get("maxLen", 50), category=o.get("category"))
+                    max_len=o.get("maxLen", 50), category=o.get("category"), unique=o.get("unique", False))
 
 
 @pytest.mark.parametrize("name", ["dinosaurs", "languages", "names", "tiny"])
@@ -138,6 +139,8 @@ def test_seeded_samples_identical_to_reference(name: str, models: dict[str, Char
     for o, items in zip(options, got, strict=True):
         assert items == reference_sample(g, o), o
         assert len(items) == o["n"]
+        if o.get("unique"):
+            assert len(set(items)) == len(items)
 
 
 def test_completions_identical_to_reference(models: dict[str, CharModel], modules: dict[str, Path],

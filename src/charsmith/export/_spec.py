@@ -306,11 +306,12 @@ class Generator:
 
     def sample(self, n: int, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, prefix: str = "",
                min_len: int = DEFAULT_MIN_LEN, max_len: int = DEFAULT_MAX_LEN, category: Any = None,
-               seed: int = 0, allow_known: bool = False) -> list[str]:
+               seed: int = 0, allow_known: bool = False, unique: bool = False) -> list[str]:
         """Up to ``n`` items, one at a time from one PRNG stream: for each try, (with categories
         and no ``category``, a category drawn from the priors with one u,) the end token and the
         prefix are fed, then one u per character until the end token. A try is abandoned past
-        ``max_len`` characters, rejected below ``min_len`` or when its hash is known."""
+        ``max_len`` characters, rejected below ``min_len``, when its hash is known, or (``unique``)
+        when it was written before."""
         rng = Xoshiro128(seed)
         pre = self._ids(prefix, "prefix")
         prefix = "".join(self.chars[i] for i in pre)
@@ -335,6 +336,8 @@ class Generator:
                 continue
             item = prefix + "".join(self.chars[i] for i in ids)
             if self.known is not None and not allow_known and _contains(self.known, fnv1a32(item)):
+                continue
+            if unique and item in out:
                 continue
             out.append(item)
         return out
