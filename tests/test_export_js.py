@@ -237,3 +237,26 @@ def test_known_items_are_skipped(tmp_path: Path) -> None:
     assert allowed == free
     assert Generator(m, known=np.unique([fnv1a32(s) for s in items]).astype(np.uint32)).sample(
         300, seed=0, temperature=0.5) == skipped
+
+
+def test_bad_arguments_throw_one_line_errors(modules: dict[str, Path], tmp_path: Path) -> None:
+    script = tmp_path / "errors.mjs"
+    script.write_text("""
+import { pathToFileURL } from "node:url";
+const d = await import(pathToFileURL(process.argv[2]).href), s = await import(pathToFileURL(process.argv[3]).href);
+const l = await import(pathToFileURL(process.argv[4]).href);
+const cases = [() => d.sample({ prefix: "t9" }), () => d.sample({ temperature: 0 }), () => d.sample({ seed: -1 }),
+  () => d.sample({ minLen: 5, maxLen: 3 }), () => d.sample({ category: "Japanese" }), () => d.complete("a"),
+  () => s.sample(), () => l.sample({ category: "Klingon" }), () => l.sample({ category: { Japanese: 0 } }),
+  () => d.score("rex\\n")];
+console.log(JSON.stringify(cases.map((f) => { try { f(); return "no error"; } catch (e) { return `${e.name}: ${e.message}`; } })));
+""", encoding="utf-8")
+    res = subprocess.run([NODE, str(script), str(modules["dinosaurs"]), str(modules["shakespeare"]),
+                          str(modules["languages"])], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    errors = json.loads(res.stdout)
+    assert all("\n" not in e and e != "no error" for e in errors), errors
+    assert errors[0] == 'RangeError: prefix "t9" has characters the model never saw: "9"'
+    assert "temperature" in errors[1] and "seed" in errors[2] and "minLen" in errors[3]
+    assert "no categories" in errors[4] and "use sample()" in errors[5] and "use complete()" in errors[6]
+    assert "unknown category \"Klingon\"; this model knows: Arabic" in errors[7] and "positive" in errors[8]
