@@ -30,7 +30,9 @@ function makeGenerator(M, b64) {
     if (E > 0) matvec(row, P.wte.subarray(v * E, (v + 1) * E), P["l0.W_ih"]);
     else { const WT = P["l0.W_ih"]; for (let j = 0; j < G; j++) row[j] += WT[j * V + v]; }
   }
-  const known = M.known ? decodeKnown(M.known) : null;
+  const Wih = [], Whh = [], B = [], Bhn = []; // per layer
+  for (let l = 0; l < L; l++) { Wih.push(P[`l${l}.W_ih`]); Whh.push(P[`l${l}.W_hh`]); B.push(P[`l${l}.b`]); Bhn.push(P[`l${l}.b_hn`]); }
+  const known = M.known ? decodeKnown(M.known) : null, utf8 = new TextEncoder();
   const nState = M.cell === "lstm" ? 2 : 1;
   const xp = new Float64Array(G), gh = new Float64Array(G), logits = new Float64Array(V);
   const w = new Float64Array(V), order = Array.from({ length: V }, (_, i) => i);
@@ -115,14 +117,14 @@ function makeGenerator(M, b64) {
         if (catv) for (let j = 0; j < G; j++) xp[j] = table[off + j] + catv[j];
         else for (let j = 0; j < G; j++) xp[j] = table[off + j];
       } else {
-        xp.set(P[`l${l}.b`]);
-        matvec(xp, st[l - 1][0], P[`l${l}.W_ih`]);
+        xp.set(B[l]);
+        matvec(xp, st[l - 1][0], Wih[l]);
       }
       gh.fill(0);
       const h = st[l][0];
-      matvec(gh, h, P[`l${l}.W_hh`]);
+      matvec(gh, h, Whh[l]);
       if (M.cell === "gru") {
-        const bhn = P[`l${l}.b_hn`];
+        const bhn = Bhn[l];
         for (let j = 0; j < H; j++) {
           const r = sigmoid(xp[j] + gh[j]), z = sigmoid(xp[H + j] + gh[H + j]);
           const n = Math.tanh(xp[2 * H + j] + r * (gh[2 * H + j] + bhn[j]));
@@ -242,7 +244,7 @@ function makeGenerator(M, b64) {
   function oneHot(k) { const cw = new Float64Array(K); cw[k] = 1; return cw; }
   function fnv1a(text) {
     let h = 2166136261;
-    for (const b of new TextEncoder().encode(text)) h = Math.imul(h ^ b, 16777619) >>> 0;
+    for (const b of utf8.encode(text)) h = Math.imul(h ^ b, 16777619) >>> 0;
     return h;
   }
   function isKnown(text) {
