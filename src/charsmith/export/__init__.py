@@ -92,7 +92,7 @@ def export(model: Any, out: str | os.PathLike[str], *, format: str, dtype: str =
     size = sum(p.stat().st_size for p in written)
     if size > SIZE_WARNING[format]:
         warnings.warn(f"the {format} export is {size / MB:.1f} MB, more than {SIZE_WARNING[format] // MB} MB makes "
-                      "sense for it; --dtype float16 halves it, a smaller model shrinks it", CharsmithWarning,
+                      "sense for it; dtype float16 (--dtype float16) halves it, a smaller model shrinks it", CharsmithWarning,
                       stacklevel=2)
     return written
 
@@ -107,7 +107,7 @@ def _known_items(model: Any, known: bool | str | os.PathLike[str] | Sequence[str
         if path.is_dir():
             return read_labelled(path, lowercase=model.lowercase).items
         return split_lines(read_text(path), lowercase=model.lowercase, source=str(path))
-    return [model._text(s) for s in known]  # type: ignore[union-attr]
+    return [s.lower() if model.lowercase else s for s in known]  # type: ignore[union-attr]
 
 
 def _check_lines(model: Any) -> None:

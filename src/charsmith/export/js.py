@@ -16,14 +16,22 @@ HEADER = """\
 // {name}: a charsmith {what} generator (charsmith {version}, {cell} x{layers}, hidden {hidden}, {dtype}).
 // Self-contained ES module: no dependencies, no network. Works in browsers, Node, Deno, Bun, bundlers.
 //
-//   import {{ sample, score{complete} }} from "./{name}";
-//   sample({{ n: 5, temperature: 0.8, seed: 1 }});     // options: n, temperature, topK, topP, prefix,
-//                                                    //   minLen, maxLen, category, seed, allowKnown, unique
-//   score("{example}");                              // {{ logprob, natsPerChar, bitsPerChar, nChars }}{complete_line}
+{usage}
 //
 // Every target of charsmith's export follows one sampling specification (charsmith's docs/export.md):
 // the same seed gives the same items. Regenerate: charsmith export MODEL --format js --out {name}
 """
+
+USAGE_LINES = """\
+//   import {{ sample, score }} from "./{name}";
+//   sample({{ n: 5, temperature: 0.8, seed: 1 }});     // options: n, temperature, topK, topP, prefix,
+//                                                    //   minLen, maxLen, category, seed, allowKnown, unique
+//   score("{example}");  // {{ item, logprob, nChars, natsPerChar, bitsPerChar }}"""
+
+USAGE_TEXT = """\
+//   import {{ complete, score }} from "./{name}";
+//   complete("To be", 200, {{ temperature: 0.8, seed: 1 }});   // the prompt and 200 more characters
+//   score("To be");  // {{ item, logprob, nChars, natsPerChar, bitsPerChar }}"""
 
 DTS = """\
 // TypeScript declarations for {name} (a charsmith generator).
@@ -63,20 +71,14 @@ def _stem(out: Path) -> str:
 def header(model: Any, name: str, dtype: str) -> str:
     cfg = model.ckpt.model
     text = model.mode == "text"
-    return HEADER.format(
-        name=name, what="text" if text else "name", version=__version__, cell=cfg.cell, layers=cfg.layers,
-        hidden=cfg.hidden, dtype=dtype, complete=", complete" if text else "",
-        example=_example(model),
-        complete_line='\n//   complete("To be", 200, { seed: 1 });            // text: the prompt and 200 more characters'
-        if text else "",
-    )
+    usage = USAGE_TEXT.format(name=name) if text else USAGE_LINES.format(name=name, example=_example(model))
+    return HEADER.format(name=name, what="text" if text else "name", version=__version__, cell=cfg.cell,
+                         layers=cfg.layers, hidden=cfg.hidden, dtype=dtype, usage=usage)
 
 
 def _example(model: Any) -> str:
     """An item to show score() with: the model's own first draw (seeded)."""
-    if model.mode == "text":
-        return "To be"
-    return model.sample(1, seed=0, allow_known=True).samples[0]
+    return str(model.sample(1, seed=0, allow_known=True).samples[0])
 
 
 def source(model: Any, dtype: str, known: bool, name: str) -> str:
