@@ -58,6 +58,7 @@ def test_names_page_from_disk(tmp_path: Path) -> None:
     with browser_page() as page:
         tried = _open(page, path)
         expect(page.locator("#category")).to_be_visible()
+        assert page.evaluate("generator.info.engine") == "webassembly"
         expect(page.locator("#complete-form")).to_be_hidden()
         expect(page.locator("#about")).to_contain_text("skips the 3 names")
         page.fill("#n", "8")

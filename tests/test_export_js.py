@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import subprocess
 from collections import Counter
@@ -63,10 +64,13 @@ def modules(models: dict[str, CharModel], tmp_path_factory: pytest.TempPathFacto
     return {name: export(m, root / f"{name}.js", format="js")[0] for name, m in models.items()}
 
 
-def run_node(module: Path, job: dict, tmp_path: Path) -> dict:
+def run_node(module: Path, job: dict, tmp_path: Path, *, wasm: bool = True) -> dict:
+    """Run ``job`` on ``module`` in Node; ``wasm=False`` forces its plain JavaScript path."""
     spec = tmp_path / f"job-{module.stem}.json"
     spec.write_text(json.dumps(job), encoding="utf-8")
-    res = subprocess.run([NODE, str(DRIVER), str(module), str(spec)], capture_output=True, text=True, timeout=600)
+    env = {**os.environ, "CHARSMITH_NO_WASM": "0" if wasm else "1"}
+    res = subprocess.run([NODE, str(DRIVER), str(module), str(spec)], capture_output=True, text=True, timeout=600,
+                         env=env)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout)
 
@@ -125,16 +129,18 @@ def reference_sample(g: Generator, o: dict) -> list[str]:
                     max_len=o.get("maxLen", 50), category=o.get("category"), unique=o.get("unique", False))
 
 
+@pytest.mark.parametrize("wasm", [True, False], ids=["wasm", "plain-js"])
 @pytest.mark.parametrize("name", ["dinosaurs", "languages", "names", "tiny"])
-def test_seeded_samples_identical_to_reference(name: str, models: dict[str, CharModel], modules: dict[str, Path],
-                                               tmp_path: Path) -> None:
+def test_seeded_samples_identical_to_reference(name: str, wasm: bool, models: dict[str, CharModel],
+                                               modules: dict[str, Path], tmp_path: Path) -> None:
+    """Both of the module's paths (WebAssembly's matrix-vector sums and plain JavaScript)."""
     m = models[name]
     options = [dict(o) for o in SAMPLE_OPTIONS]
     if m.categories:
         first, second = m.categories[0], m.categories[-1]
         options += [{"n": 15, "seed": 9, "category": first}, {"n": 15, "seed": 9, "category": {first: 2, second: 1}}]
         options[1]["prefix"] = m.sample(1, seed=3, allow_known=True).samples[0][:1]
-    got = run_node(modules[name], {"sample": options}, tmp_path)["sample"]
+    got = run_node(modules[name], {"sample": options}, tmp_path, wasm=wasm)["sample"]
     g = Generator(m)
     for o, items in zip(options, got, strict=True):
         assert items == reference_sample(g, o), o
@@ -245,6 +251,7 @@ def test_bad_arguments_throw_one_line_errors(modules: dict[str, Path], tmp_path:
 import { pathToFileURL } from "node:url";
 const d = await import(pathToFileURL(process.argv[2]).href), s = await import(pathToFileURL(process.argv[3]).href);
 const l = await import(pathToFileURL(process.argv[4]).href);
+if (d.info.engine !== "webassembly") throw new Error("Node 20 has WebAssembly SIMD: the fast path should run");
 const cases = [() => d.sample({ prefix: "t9" }), () => d.sample({ temperature: 0 }), () => d.sample({ seed: -1 }),
   () => d.sample({ minLen: 5, maxLen: 3 }), () => d.sample({ category: "Japanese" }), () => d.complete("a"),
   () => s.sample(), () => l.sample({ category: "Klingon" }), () => l.sample({ category: { Japanese: 0 } }),

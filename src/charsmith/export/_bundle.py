@@ -13,6 +13,7 @@ import numpy as np
 from charsmith import __version__
 from charsmith.errors import InputError
 from charsmith.export._spec import known_hashes, weight_arrays
+from charsmith.export._wasm import matvec_module
 
 __all__ = ["check_model", "meta", "runtime_source", "weight_blob"]
 
@@ -57,6 +58,7 @@ def meta(model: Any, dtype: str, known: bool) -> tuple[dict[str, Any], str]:
         "counts": [] if cats is None else list(cats.counts),
         "dtype": dtype,
         "tensors": table,
+        "wasm": matvec_module(),
         "known": None if hashes is None else base64.b64encode(np.asarray(hashes, "<u4").tobytes()).decode("ascii"),
     }, base64.b64encode(blob).decode("ascii")
 

@@ -34,7 +34,13 @@ function makeGenerator(M, b64) {
   for (let l = 0; l < L; l++) { Wih.push(P[`l${l}.W_ih`]); Whh.push(P[`l${l}.W_hh`]); B.push(P[`l${l}.b`]); Bhn.push(P[`l${l}.b_hn`]); }
   const known = M.known ? decodeKnown(M.known) : null, utf8 = new TextEncoder();
   const nState = M.cell === "lstm" ? 2 : 1;
-  const xp = new Float64Array(G), gh = new Float64Array(G), logits = new Float64Array(V);
+  // The step's matrix-vector sums run in WebAssembly (SIMD, same order and roundings: the
+  // same numbers) where the runtime has it, else in plain JavaScript (matvec below).
+  const fast = setupWasm();
+  const xp = fast ? fast.view(G) : new Float64Array(G), gh = fast ? fast.view(G) : new Float64Array(G);
+  const logits = fast ? fast.view(V) : new Float64Array(V);
+  const mvIh = fast ? Wih.map((W, l) => l > 0 && fast.matrix(W, H, G)) : null;
+  const mvHh = fast ? Whh.map((W) => fast.matrix(W, H, G)) : null, mvOut = fast ? fast.matrix(P.W_out, H, V) : null;
   const w = new Float64Array(V), order = Array.from({ length: V }, (_, i) => i);
 
   function decodeBase64(s) {
@@ -95,6 +101,37 @@ function makeGenerator(M, b64) {
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) T[c * rows + r] = W[r * cols + c];
     return T;
   }
+  // WebAssembly's mv (see charsmith/export/_wasm.py) over one memory: each matrix in groups of
+  // eight outputs (float32), the vectors it adds into (padded to eight), one scratch input.
+  // null when WebAssembly or its SIMD is missing (or globalThis.charsmithNoWasm is set).
+  function setupWasm() {
+    if (typeof WebAssembly !== "object" || globalThis.charsmithNoWasm || !M.wasm) return null;
+    const pad = (m) => Math.ceil(m / 8) * 8;
+    let bytes = 4096 + 3 * 8 * pad(Math.max(G, V)) + 8 * Math.max(H, 8);
+    for (let l = 0; l < L; l++) bytes += 4 * H * pad(G) * (l > 0 ? 2 : 1);
+    bytes += 4 * H * pad(V);
+    let mem, mv;
+    try {
+      mem = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) + 1 });
+      mv = new WebAssembly.Instance(new WebAssembly.Module(decodeBase64(M.wasm)), { m: { mem } }).exports.mv;
+    } catch (e) { return null; }
+    let top = 0;
+    const take = (n) => { const at = top; top += Math.ceil(n / 16) * 16; return at; };
+    const xs = new Float64Array(mem.buffer, take(8 * Math.max(H, 8)), Math.max(H, 8));
+    return {
+      view(m) { return new Float64Array(mem.buffer, take(8 * pad(m)), pad(m)); },
+      matrix(WT, n, m) { // WT (m, n) transposed -> groups of eight outputs, input by input
+        const groups = pad(m) / 8, at = take(4 * n * pad(m)), f = new Float32Array(mem.buffer, at, n * pad(m));
+        let o = 0;
+        for (let g = 0; g < groups; g++) for (let i = 0; i < n; i++) for (let k = 0; k < 8; k++) {
+          const j = 8 * g + k;
+          f[o++] = j < m ? WT[j * n + i] : 0;
+        }
+        return { at, n, groups };
+      },
+      mv(acc, x, W) { xs.set(x); mv(acc.byteOffset, xs.byteOffset, W.at, W.n, W.groups); },
+    };
+  }
   function sigmoid(x) { return 1 / (1 + Math.exp(-x)); }
 
   // ---- the network, one row ----
@@ -118,11 +155,11 @@ function makeGenerator(M, b64) {
         else for (let j = 0; j < G; j++) xp[j] = table[off + j];
       } else {
         xp.set(B[l]);
-        matvec(xp, st[l - 1][0], Wih[l]);
+        if (fast) fast.mv(xp, st[l - 1][0], mvIh[l]); else matvec(xp, st[l - 1][0], Wih[l]);
       }
       gh.fill(0);
       const h = st[l][0];
-      matvec(gh, h, Whh[l]);
+      if (fast) fast.mv(gh, h, mvHh[l]); else matvec(gh, h, Whh[l]);
       if (M.cell === "gru") {
         const bhn = Bhn[l];
         for (let j = 0; j < H; j++) {
@@ -143,7 +180,7 @@ function makeGenerator(M, b64) {
       }
     }
     logits.set(P.b_out);
-    matvec(logits, st[L - 1][0], P.W_out);
+    if (fast) fast.mv(logits, st[L - 1][0], mvOut); else matvec(logits, st[L - 1][0], P.W_out);
   }
 
   // ---- PRNG: xoshiro128** ----
@@ -338,6 +375,6 @@ function makeGenerator(M, b64) {
     return text;
   }
   const info = Object.freeze({ mode: M.mode, cell: M.cell, hidden: H, layers: L, chars: CH.join(""), categories: M.categories.slice(),
-    lowercase: M.lowercase, dtype: M.dtype, knownItems: known ? known.length : 0, charsmith: M.version });
+    lowercase: M.lowercase, dtype: M.dtype, engine: fast ? "webassembly" : "javascript", knownItems: known ? known.length : 0, charsmith: M.version });
   return { sample, score, complete, info };
 }

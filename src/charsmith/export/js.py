@@ -44,7 +44,8 @@ export interface CompleteOptions {{ temperature?: number; topK?: number; topP?: 
 export interface Score {{ item: string; logprob: number; nChars: number; natsPerChar: number; bitsPerChar: number; }}
 export interface Info {{
   mode: "lines" | "text"; cell: string; hidden: number; layers: number; chars: string; categories: string[];
-  lowercase: boolean; dtype: "float32" | "float16"; knownItems: number; charsmith: string;
+  lowercase: boolean; dtype: "float32" | "float16"; engine: "webassembly" | "javascript"; knownItems: number;
+  charsmith: string;
 }}
 export declare function sample(options?: SampleOptions): string[];
 export declare function score(item: string, options?: {{ category?: Category }}): Score;
