@@ -188,17 +188,17 @@ def features(items: list[str]) -> dict[str, Counter]:
     return {"length": Counter(len(s) for s in items), "first letter": Counter(s[0] for s in items)}
 
 
-@pytest.mark.parametrize(("name", "draws", "category"), [("dinosaurs", DRAWS, None), ("languages", DRAWS, None),
-                                                         ("languages", DRAWS // 4, "Japanese"), ("names", DRAWS // 4, None)])
-def test_distribution_matches_charsmith(name: str, draws: int, category: str | None, models: dict[str, CharModel],
+@pytest.mark.parametrize(("name", "category"), [("dinosaurs", None), ("languages", None), ("languages", "Japanese"),
+                                              ("names", None), ("tiny", "y")])
+def test_distribution_matches_charsmith(name: str, category: str | None, models: dict[str, CharModel],
                                         modules: dict[str, Path], tmp_path: Path) -> None:
-    """JS draws vs ``charsmith sample`` draws. ``names`` (2 LSTM layers of 256) and the
-    one-category case run 5,000 draws to keep CI short; the bound is derived for the sizes used."""
+    """20,000 JS draws vs 20,000 ``charsmith sample`` draws (without a category, a model with
+    categories draws each item's from the priors, in both)."""
     m = models[name]
-    opts = {"n": draws, "seed": 11} | ({"category": category} if category else {})
+    opts = {"n": DRAWS, "seed": 11} | ({"category": category} if category else {})
     js = run_node(modules[name], {"sample": [opts]}, tmp_path)["sample"][0]
-    ours = m.sample(draws, seed=12, allow_known=True, category=category).samples
-    hot = m.sample(draws, seed=13, allow_known=True, category=category, temperature=1.3).samples
+    ours = m.sample(DRAWS, seed=12, allow_known=True, category=category).samples
+    hot = m.sample(DRAWS, seed=13, allow_known=True, category=category, temperature=1.3).samples
     rng = np.random.default_rng(0)
     detected = []
     for (what, a), b, c in zip(features(js).items(), features(ours).values(), features(hot).values(), strict=True):
