@@ -267,3 +267,11 @@ console.log(JSON.stringify(cases.map((f) => { try { f(); return "no error"; } ca
     assert "temperature" in errors[1] and "seed" in errors[2] and "minLen" in errors[3]
     assert "no categories" in errors[4] and "use sample()" in errors[5] and "use complete()" in errors[6]
     assert "unknown category \"Klingon\"; this model knows: Arabic" in errors[7] and "positive" in errors[8]
+
+
+def test_float16_module_matches_the_float16_reference(models: dict[str, CharModel], tmp_path: Path) -> None:
+    m = models["names"]
+    module = export(m, tmp_path / "names16.js", format="js", dtype="float16")[0]
+    got = run_node(module, {"sample": [{"n": 20, "seed": 3}], "score": [["emma", None]]}, tmp_path)
+    assert got["sample"][0] == Generator(m, dtype="float16").sample(20, seed=3)
+    assert got["score"][0] == pytest.approx(m.score(["emma"])[0].logprob, abs=5 * 1e-3)  # float16 moves it a little

@@ -43,23 +43,10 @@ function makeGenerator(M, b64) {
   const mvHh = fast ? Whh.map((W) => fast.matrix(W, H, G)) : null, mvOut = fast ? fast.matrix(P.W_out, H, V) : null;
   const w = new Float64Array(V), order = Array.from({ length: V }, (_, i) => i);
 
-  function decodeBase64(s) {
+  function decodeBase64(s) { // Node's Buffer is the fastest; browsers, Deno and Bun have atob
     if (typeof Buffer !== "undefined") { const b = Buffer.from(s, "base64"); return new Uint8Array(b.buffer, b.byteOffset, b.length).slice(); }
-    if (typeof atob === "function") { const t = atob(s), out = new Uint8Array(t.length); for (let i = 0; i < t.length; i++) out[i] = t.charCodeAt(i); return out; }
-    const lut = new Uint8Array(128);
-    const abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (let i = 0; i < 64; i++) lut[abc.charCodeAt(i)] = i;
-    let n = s.length; while (n > 0 && s[n - 1] === "=") n--;
-    const out = new Uint8Array((n * 3) >> 2);
-    let o = 0, i = 0;
-    for (; i + 4 <= n; i += 4) {
-      const x = (lut[s.charCodeAt(i)] << 18) | (lut[s.charCodeAt(i + 1)] << 12) | (lut[s.charCodeAt(i + 2)] << 6) | lut[s.charCodeAt(i + 3)];
-      out[o++] = x >> 16; out[o++] = (x >> 8) & 255; out[o++] = x & 255;
-    }
-    if (n - i >= 2) {
-      const x = (lut[s.charCodeAt(i)] << 18) | (lut[s.charCodeAt(i + 1)] << 12) | (n - i === 3 ? lut[s.charCodeAt(i + 2)] << 6 : 0);
-      out[o++] = x >> 16; if (n - i === 3) out[o++] = (x >> 8) & 255;
-    }
+    const t = atob(s), out = new Uint8Array(t.length);
+    for (let i = 0; i < t.length; i++) out[i] = t.charCodeAt(i);
     return out;
   }
   function half(h) {
