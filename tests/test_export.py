@@ -82,15 +82,15 @@ def test_cli_writes_js_and_refuses_to_overwrite(tmp_path: Path) -> None:
     assert code == 0 and "dinos.js" in text and "dinos.d.ts" in text, err
     before = out.read_bytes()
     code, _, err = run("export", "dinosaurs", "--format", "js", "--out", str(out), "--dtype", "float16")
-    assert code == 2 and err.count("\n") == 1 and "already exist" in err and "--force" in err
+    assert code == 2 and err.count("\n") == 1 and "already exist" in err and "replace with --force" in err
     assert out.read_bytes() == before
     code, _, err = run("export", "dinosaurs", "--format", "js", "--out", str(out), "--dtype", "float16", "--force")
     assert code == 0 and out.stat().st_size < 0.6 * len(before)
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--format", "cobol"], "unknown export format 'cobol'; choose one of js, html, csharp, onnx"),
-    (["--format", "js", "--known"], "known needs the training items"),
+    (["--format", "cobol"], "unknown export --format 'cobol'; choose one of js, html, csharp, onnx"),
+    (["--format", "js", "--known"], "--known needs the training items"),
     (["--format", "js", "--known", "{data}"], "not in this model's data set"),
 ])
 def test_cli_errors_are_one_line_and_write_nothing(argv: list[str], message: str, tmp_path: Path) -> None:
@@ -155,3 +155,14 @@ def test_known_items_from_a_folder_of_categories(tmp_path: Path) -> None:
     assert known_hashes(m).tolist() == sorted({fnv1a32(s) for s in ["Abe", "Adachi", "Abbadelli"]})
     written = ex.export(charsmith.load("languages"), tmp_path / "l.html", format="html", known=folder)
     assert written == [tmp_path / "l.html"] and '"known": "' in written[0].read_text(encoding="utf-8")
+
+
+def test_a_python_caller_is_told_parameters(tmp_path: Path) -> None:
+    m = charsmith.load("dinosaurs")
+    ex.export(m, tmp_path / "d.html", format="html")
+    with pytest.raises(InputError, match="replace with `force`") as info:
+        ex.export(m, tmp_path / "d.html", format="html")
+    assert info.value.param == "out" and "--" not in str(info.value)
+    with pytest.raises(InputError, match="`known=FILE`") as info:
+        m.export(tmp_path / "e.html", format="html", known=True)
+    assert info.value.param == "known"

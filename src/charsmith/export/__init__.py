@@ -39,14 +39,14 @@ SIZE_WARNING = {"js": 50 * MB, "html": 50 * MB, "csharp": 50 * MB, "onnx": 200 *
 
 def _module(fmt: str) -> ModuleType:
     if fmt not in FORMATS:
-        raise InputError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        raise InputError(f"unknown export `format` {fmt!r}; choose one of {', '.join(FORMATS)}", param="format")
     try:
         return importlib.import_module(FORMATS[fmt])
     except ModuleNotFoundError as e:
         if e.name != FORMATS[fmt]:
             raise
-        raise InputError(f"format {fmt} is not available in this charsmith; choose one of "
-                         f"{', '.join(f for f in FORMATS if _exists(f))}") from None
+        raise InputError(f"format {fmt} is not available in this charsmith; choose another `format`: "
+                         f"{', '.join(f for f in FORMATS if _exists(f))}", param="format") from None
 
 
 def _exists(fmt: str) -> bool:
@@ -82,17 +82,17 @@ def export(model: Any, out: str | os.PathLike[str], *, format: str, dtype: str =
     existing = [str(p) for p in targets if p.exists()]
     if existing and not force:
         raise InputError(f"{' and '.join(existing)} already {'exists' if len(existing) == 1 else 'exist'}; "
-                         "replace with force (--force), or choose another out")
+                         "replace with `force`, or choose another `out`", param="out")
     folder = Path(out).parent
     if not folder.is_dir():
-        raise InputError(f"the folder {folder} does not exist; create it, or choose another out")
+        raise InputError(f"the folder {folder} does not exist; create it, or choose another `out`", param="out")
     if known is not False:
         model = with_known_items(model, _known_items(model, known))
     written = list(mod.export(model, Path(out), dtype=dtype, known=known is not False))
     size = sum(p.stat().st_size for p in written)
     if size > SIZE_WARNING[format]:
         warnings.warn(f"the {format} export is {size / MB:.1f} MB, more than {SIZE_WARNING[format] // MB} MB makes "
-                      "sense for it; dtype float16 (--dtype float16) halves it, a smaller model shrinks it", CharsmithWarning,
+                      "sense for it; float16 weights halve it, a smaller model shrinks it", CharsmithWarning,
                       stacklevel=2)
     return written
 
@@ -100,8 +100,8 @@ def export(model: Any, out: str | os.PathLike[str], *, format: str, dtype: str =
 def _known_items(model: Any, known: bool | str | os.PathLike[str] | Sequence[str]) -> list[str]:
     _check_lines(model)
     if known is True:
-        raise InputError("known needs the training items: a checkpoint keeps only 64-bit BLAKE2b hashes of its "
-                         "items, not the items; pass the training file (known=PATH, --known FILE)")
+        raise InputError("`known` needs the training items: a checkpoint keeps only 64-bit BLAKE2b hashes of its "
+                         "items, not the items; pass the training file as `known=FILE`", param="known")
     if isinstance(known, (str, os.PathLike)):
         path = Path(known)
         if path.is_dir():
@@ -112,7 +112,7 @@ def _known_items(model: Any, known: bool | str | os.PathLike[str] | Sequence[str
 
 def _check_lines(model: Any) -> None:
     if model.mode != "lines":
-        raise InputError("known is for models of list items; this model learned running text")
+        raise InputError("`known` is for models of list items; this model learned running text", param="known")
 
 
 def with_known_items(model: Any, items: Sequence[str]) -> Any:
@@ -122,8 +122,8 @@ def with_known_items(model: Any, items: Sequence[str]) -> Any:
     if model.ckpt.known is not None:
         unknown = int(np.count_nonzero(~is_known(list(items), model.ckpt.known)))
         if unknown:
-            raise InputError(f"{unknown} of the {len(items)} known items are not in this model's data set; "
-                             "pass the file the model was trained on")
+            raise InputError(f"{unknown} of the {len(items)} `known` items are not in this model's data set; "
+                             "pass the file the model was trained on", param="known")
     hashes = np.unique(np.fromiter((fnv1a32(s) for s in items), dtype=np.uint32, count=len(items)))
     return dataclasses.replace(model, ckpt=dataclasses.replace(model.ckpt, info={**model.ckpt.info,
                                                                                 KNOWN_INFO_KEY: hashes}))

@@ -46,7 +46,7 @@ KNOWN_INFO_KEY = "export_known_fnv1a32"  # where with_known_items() leaves the h
 def seed_state(seed: int) -> list[int]:
     """The four 32-bit words of xoshiro128** for an integer 0 <= seed < 2**32."""
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed <= MASK32:
-        raise InputError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+        raise InputError(f"`seed` must be an integer in [0, 2**32), got {seed!r}", param="seed")
     x, s = int(seed), []
     for _ in range(4):
         x = (x + GOLDEN) & MASK32
@@ -149,7 +149,7 @@ def normalise_blend(weights: Sequence[float] | np.ndarray) -> np.ndarray:
 # ----- the network, one row at a time --------------------------------------------------------
 def check_dtype(dtype: str) -> None:
     if dtype not in DTYPES:
-        raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        raise InputError(f"`dtype` must be one of {', '.join(DTYPES)}, got {dtype!r}", param="dtype")
 
 
 def weight_arrays(model: Any, dtype: str) -> dict[str, np.ndarray]:
@@ -250,8 +250,8 @@ def known_hashes(model: Any) -> np.ndarray:
     items come from :func:`charsmith.export.with_known_items`; InputError if they did not."""
     hashes = model.ckpt.info.get(KNOWN_INFO_KEY)
     if hashes is None:
-        raise InputError("known needs the training items: a checkpoint keeps only 64-bit BLAKE2b hashes of its "
-                         "items, not the items; pass the training file (known=PATH, --known FILE)")
+        raise InputError("`known` needs the training items: a checkpoint keeps only 64-bit BLAKE2b hashes of its "
+                         "items, not the items; pass the training file as `known=FILE`", param="known")
     return np.asarray(hashes, dtype=np.uint32)
 
 

@@ -19,7 +19,7 @@ HEADER = """\
 {usage}
 //
 // Every target of charsmith's export follows one sampling specification (charsmith's docs/export.md):
-// the same seed gives the same items. Regenerate: charsmith export MODEL --format js --out {name}
+// the same seed gives the same items. Made by `charsmith export` (see its docs/export.md).
 """
 
 USAGE_LINES = """\
