@@ -1,0 +1,1 @@
+"""Exports (placeholder while h18a writes the package; theirs replaces this file)."""
