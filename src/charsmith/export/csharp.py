@@ -28,6 +28,7 @@ import charsmith
 from charsmith import model as M
 from charsmith.errors import CharsmithWarning, InputError
 from charsmith.export._csharp_source import SOURCE
+from charsmith.export._hashes import known_hashes as _known_hashes
 from charsmith.fileio import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
@@ -78,11 +79,7 @@ def export(model: CharModel, out: Path, *, dtype: str = "float32", known: bool =
     """Write ``model`` as the C# class file ``out`` (and ``<Name>.bytes`` beside it when the
     weights are above :data:`EMBED_LIMIT`); return the files written. ``known``: ship the
     training items' hashes, so ``Sample`` skips them."""
-    hashes = None
-    if known:
-        from charsmith.export import _known  # noqa: PLC0415  (the shared novelty hashes)
-
-        hashes = _known.known_hashes(model)
+    hashes = _known_hashes(model) if known else None
     return write(model, Path(out), dtype=dtype, known_hashes=hashes)
 
 

@@ -35,6 +35,7 @@ import numpy as np
 
 import charsmith
 from charsmith.errors import InputError
+from charsmith.export._hashes import known_hashes as _known_hashes
 from charsmith.fileio import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
@@ -67,11 +68,7 @@ def check(model: CharModel) -> None:
 def export(model: CharModel, out: Path, *, dtype: str = "float32", known: bool = False) -> list[Path]:
     """Write ``model``'s step graph to ``out`` and the sampler script ``<stem>_sampler.py``
     beside it; return the files written. ``known``: ship the training items' hashes."""
-    hashes = None
-    if known:
-        from charsmith.export import _known  # noqa: PLC0415  (the shared novelty hashes)
-
-        hashes = _known.known_hashes(model)
+    hashes = _known_hashes(model) if known else None
     return write(model, Path(out), dtype=dtype, known_hashes=hashes)
 
 

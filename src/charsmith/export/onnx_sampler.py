@@ -146,6 +146,8 @@ class StepModel:
         """ids (B,) -> logits (B, V) and the new state."""
         feed = {"ids": np.asarray(ids, dtype=np.int64), **state}
         if self.categories:
+            if cond is None:
+                raise ValueError("this model has categories: pass cond, (B, K) weights")
             feed["cond"] = cond
         out = self.session.run(None, feed)
         return out[0], dict(zip(self.state_names, out[1:]))
@@ -253,7 +255,7 @@ def score(m: StepModel, items: Sequence[str], category: str | None = None) -> li
     w = m.weights(category)
     K = len(m.categories)
     if K == 0 or w is not None:
-        lp = _logprobs(m, seqs, None if K == 0 else np.repeat(w[None], len(seqs), axis=0))
+        lp = _logprobs(m, seqs, None if w is None else np.repeat(w[None], len(seqs), axis=0))
         return [(float(x), len(s) + 1) for x, s in zip(lp, seqs)]
     counts = np.asarray(m.counts)
     rows = [s for s in seqs for _ in range(K)]  # each item under each category
