@@ -1,5 +1,6 @@
 // Drives an exported C# generator (class Charsmith.Generator) for the tests: reads commands, one
-// per line, tab-separated, from the file given, and writes each command's results to its own file.
+// per line, tab-separated, from the file given first, and writes each command's results to its own
+// file. A second argument: the weights file to load (else the weights embedded in the class).
 //   score    <category or empty>  <items file>  <out file>          -> one log-probability per line ("R")
 //   sample   <n> <temperature> <topK> <topP> <prefix> <minLen> <maxLen> <category> <seed> <skipKnown 0|1> <out file>
 //   complete <prompt> <length> <temperature> <topK> <topP> <seed> <out file>
@@ -15,7 +16,7 @@ static class Harness
     static void Main(string[] args)
     {
         CultureInfo inv = CultureInfo.InvariantCulture;
-        Charsmith.Generator g = new Charsmith.Generator();
+        Charsmith.Generator g = args.Length > 1 ? new Charsmith.Generator(File.ReadAllBytes(args[1])) : new Charsmith.Generator();
         foreach (string line in File.ReadAllLines(args[0], Encoding.UTF8))
         {
             if (line.Length == 0) continue;
