@@ -24,6 +24,7 @@ Medians over rounds. Needs Mono (``mcs``, ``mono``) and the shared data folder.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -33,7 +34,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import DEFAULT_DATA_DIR, command_line, parser
 
 import charsmith
@@ -119,9 +119,13 @@ def main() -> int:
         return 2
     data_dir = Path(args.data_dir) if args.data_dir else DEFAULT_DATA_DIR
     mono = subprocess.run(["mono", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    results = {"command": command_line(), "mono": mono,
+    load = os.getloadavg()[0]
+    results = {"command": command_line(), "mono": mono, "cores": os.cpu_count(),
                "models": {name: run(name, data_dir, args.rounds, args.seconds) for name in MODELS}}
+    results["load_average"] = [round(load, 1), round(os.getloadavg()[0], 1)]  # 1-minute, before and after
     print(table(results))
+    print(f"\n{mono}; {os.cpu_count()} cores; 1-minute load average {results['load_average'][0]} before, "
+          f"{results['load_average'][1]} after")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     return 0

@@ -66,8 +66,9 @@ def _state(cfg: object, rows: dict[str, np.ndarray]) -> M.State:
 @pytest.mark.parametrize("name", MODELS)
 def test_step_equals_charsmiths_step(exported: dict, name: str) -> None:
     """Twelve steps of 6 rows (states that the model itself reached; with categories, one-hot
-    and blended rows): logits and states within 1e-5 of charsmith's float32 step, and within
-    1e-9 of its float64 step (the same arithmetic)."""
+    and blended rows): logits and states within 1e-5 of charsmith's float32 step (relative to
+    1 + |value|: logits reach 20 and more, and float32's own rounding is 6e-8 of them per
+    operation), and within 1e-9 (absolute) of its float64 step, the same arithmetic."""
     m, sm, _ = exported[name]
     cfg = m.ckpt.model
     p64 = {k: v.astype(np.float64) for k, v in m.ckpt.params.items()}
@@ -85,10 +86,10 @@ def test_step_equals_charsmiths_step(exported: dict, name: str) -> None:
         l32, s32 = M.step(m.ckpt.params, cfg, ids, s32, cond=None if cond is None else cond.astype(np.float32))
         l64, s64 = M.step(p64, cfg, ids, s64, cond=cond)
         assert logits.dtype == np.float64 and logits.shape == (B, cfg.vocab_size)
-        assert np.abs(logits - l32).max() < 1e-5 and np.abs(logits - l64).max() < 1e-9
+        assert (np.abs(logits - l32) / (1 + np.abs(l64))).max() < 1e-5 and np.abs(logits - l64).max() < 1e-9
         for ours, a32, a64 in zip(_state(cfg, rows), s32, s64):
             for x, y32, y64 in zip(ours, a32, a64):
-                assert np.abs(x - y32).max() < 1e-5 and np.abs(x - y64).max() < 1e-9
+                assert (np.abs(x - y32) / (1 + np.abs(y64))).max() < 1e-5 and np.abs(x - y64).max() < 1e-9
         ids = rng.integers(1, cfg.vocab_size, B)
 
 
