@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import re
 import string
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +25,7 @@ import numpy as np
 
 import charsmith
 from charsmith import model as M
-from charsmith.errors import CharsmithWarning, InputError
+from charsmith.errors import InputError
 from charsmith.export._csharp_source import SOURCE
 from charsmith.export._hashes import known_hashes as _known_hashes
 from charsmith.fileio import atomic_write_bytes, atomic_write_text
@@ -34,10 +33,9 @@ from charsmith.fileio import atomic_write_bytes, atomic_write_text
 if TYPE_CHECKING:
     from charsmith.api import CharModel
 
-__all__ = ["EMBED_LIMIT", "SIZE_WARNING", "check", "class_name", "export", "weight_bytes", "write"]
+__all__ = ["EMBED_LIMIT", "check", "class_name", "export", "outputs", "weight_bytes", "write"]
 
 EMBED_LIMIT = 4_000_000  # weight bytes embedded as base64 (5.3 M characters, 10.7 MB of the 16 MB string heap)
-SIZE_WARNING = 50_000_000  # bytes of .cs and weights above which the export warns
 DTYPES = {"float32": "<f4", "float16": "<f2"}
 CELLS = {"rnn": 0, "lstm": 1, "gru": 2}
 _CHUNK = 65536  # base64 characters per string literal (a multiple of 4: each decodes on its own)
@@ -48,6 +46,15 @@ def check(model: CharModel) -> None:
     cfg = model.ckpt.model
     if cfg.cell not in CELLS:
         raise InputError(f"the csharp export writes rnn, lstm and gru networks; this model's cell is {cfg.cell!r}")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in model.ckpt.vocab.chars):
+        raise InputError("the csharp format cannot express this model: its vocabulary holds lone surrogate code "
+                         "points, which a C# string cannot hold as one character")
+
+
+def outputs(out: Path) -> list[Path]:
+    """The files the export may write: the class file, and the weights beside it (written only
+    above EMBED_LIMIT, but an old one there is not silently replaced either)."""
+    return [out, out.with_name(class_name(out) + ".bytes")]
 
 
 def class_name(out: Path) -> str:
@@ -90,10 +97,6 @@ def write(model: CharModel, out: Path, *, dtype: str = "float32", known_hashes: 
     name = class_name(out)
     beside = out.with_name(name + ".bytes") if len(data) > EMBED_LIMIT else None
     source = render(model, name, data, dtype, known_hashes, beside)
-    size = len(source) + (len(data) if beside else 0)
-    if size > SIZE_WARNING:
-        warnings.warn(f"the csharp export of this model is {size / 1e6:.0f} MB; a game usually wants a smaller "
-                      "model (fewer hidden units or layers) or dtype float16", CharsmithWarning, stacklevel=2)
     written = []
     if beside is not None:
         atomic_write_bytes(beside, data)

@@ -41,7 +41,7 @@ from charsmith.fileio import atomic_write_bytes, atomic_write_text
 if TYPE_CHECKING:
     from charsmith.api import CharModel
 
-__all__ = ["IR_VERSION", "OPSET", "build", "check", "export", "metadata", "write"]
+__all__ = ["IR_VERSION", "OPSET", "build", "check", "export", "metadata", "outputs", "write"]
 
 OPSET = 13  # Split with equal outputs, Gather, MatMul, Sigmoid, Tanh, Cast: all in opset 13
 IR_VERSION = 7  # the IR of ONNX 1.8, the first with opset 13: older runtimes load it too
@@ -65,6 +65,11 @@ def check(model: CharModel) -> None:
         raise InputError(f"the onnx export writes rnn, lstm and gru networks; this model's cell is {cell!r}")
 
 
+def outputs(out: Path) -> list[Path]:
+    """The files the export writes: the graph and its sampler script."""
+    return [out, out.with_name(out.stem + "_sampler.py")]
+
+
 def export(model: CharModel, out: Path, *, dtype: str = "float32", known: bool = False) -> list[Path]:
     """Write ``model``'s step graph to ``out`` and the sampler script ``<stem>_sampler.py``
     beside it; return the files written. ``known``: ship the training items' hashes."""
@@ -78,9 +83,9 @@ def write(model: CharModel, out: Path, *, dtype: str = "float32", known_hashes: 
     onnx = _onnx()
     graph = build(model, dtype)
     meta = graph.metadata_props.add()
-    meta.key, meta.value = "charsmith", json.dumps(metadata(model, known_hashes), ensure_ascii=False)
+    meta.key, meta.value = "charsmith", json.dumps(metadata(model, known_hashes))
     onnx.checker.check_model(graph)
-    sampler = out.with_name(out.stem + "_sampler.py")
+    sampler = outputs(out)[1]
     atomic_write_bytes(out, graph.SerializeToString())
     atomic_write_text(sampler, SAMPLER.read_text(encoding="utf-8"))
     return [out, sampler]
