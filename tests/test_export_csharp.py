@@ -13,6 +13,7 @@ specification's, so the distribution follows on the other models too.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ import charsmith
 from charsmith.api import CharModel
 from charsmith.errors import InputError
 from charsmith.export import csharp, onnx_sampler
+from charsmith.export._hashes import KNOWN_INFO_KEY
 
 MCS, MONO = shutil.which("mcs"), shutil.which("mono")
 HARNESS = Path(__file__).with_name("csharp_harness.cs")
@@ -313,3 +315,18 @@ def test_check_refuses_what_csharp_cannot_express_and_names_the_class() -> None:
         csharp.weight_bytes(m, "float64")
     assert [csharp.class_name(Path(p)) for p in ("dinosaurs.cs", "dino-names.cs", "3d_names.cs", "_.cs")] == [
         "Dinosaurs", "DinoNames", "Model3dNames", "Model"]
+
+
+def test_known_hashes_come_from_the_items_given_to_the_export(tmp_path: Path) -> None:
+    """known=True ships the hashes charsmith.export.with_known_items left on the model; without
+    them the export refuses (a checkpoint keeps only 64-bit hashes) and writes nothing."""
+    m = charsmith.load("dinosaurs")
+    with pytest.raises(InputError, match="known needs the training items"):
+        csharp.export(m, tmp_path / "Dinos.cs", known=True)
+    assert not list(tmp_path.iterdir())
+    hashes = np.array([9, 3, 5], dtype=np.uint32)
+    given = CharModel(dataclasses.replace(m.ckpt, info={**m.ckpt.info, KNOWN_INFO_KEY: hashes}))
+    (written,) = csharp.export(given, tmp_path / "Dinos.cs", known=True)
+    sorted_le = base64.b64encode(np.array([3, 5, 9], dtype="<u4").tobytes()).decode("ascii")
+    assert f'KnownBase64 = "{sorted_le}"' in written.read_text(encoding="utf-8")
+    assert csharp.outputs(tmp_path / "dino-names.cs") == [tmp_path / "dino-names.cs", tmp_path / "DinoNames.bytes"]

@@ -24,6 +24,7 @@ from charsmith.api import CharModel
 from charsmith.errors import InputError
 from charsmith.export import onnx as onnx_export
 from charsmith.export import onnx_sampler
+from charsmith.export._hashes import KNOWN_INFO_KEY
 
 MODELS = ("dinosaurs", "names", "languages", "shakespeare")
 CATEGORY, BLEND = "Japanese", "Japanese=0.7,Italian=0.3"
@@ -177,6 +178,18 @@ def test_metadata_known_items_and_the_command_line(tmp_path: Path) -> None:
     assert r.stdout.startswith(f"tyrannosaurus\t{m.score(['tyrannosaurus'])[0].logprob:.4f}\t")
     r = subprocess.run([sys.executable, str(script), str(graph), "--prefix", "T€"], capture_output=True, text=True)
     assert r.returncode == 2 and "characters this model does not know: '€'" in r.stderr
+
+
+def test_known_hashes_come_from_the_items_given_to_the_export(tmp_path: Path) -> None:
+    need_onnx()
+    m = charsmith.load("dinosaurs")
+    with pytest.raises(InputError, match="known needs the training items"):
+        onnx_export.export(m, tmp_path / "d.onnx", known=True)
+    assert not list(tmp_path.iterdir())
+    given = CharModel(dataclasses.replace(m.ckpt, info={**m.ckpt.info, KNOWN_INFO_KEY: np.array([9, 3, 5])}))
+    written = onnx_export.export(given, tmp_path / "d.onnx", known=True)
+    assert written == onnx_export.outputs(tmp_path / "d.onnx") == [tmp_path / "d.onnx", tmp_path / "d_sampler.py"]
+    assert load_sampler(written[1]).StepModel(str(written[0])).known.tolist() == [3, 5, 9]
 
 
 def test_refusals(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
