@@ -5,9 +5,9 @@ Unity (C# 9, .NET Standard 2.1 or .NET Framework 4.x), Godot .NET, MonoGame and 
 -langversion:4`` all compile it; the tests compile it with the last.
 """
 
-SOURCE = r"""// $Class.cs: a character-level name generator, written by charsmith $version
-// (`charsmith export $source --format csharp`). Self-contained: C# 4 and the .NET base library
-// only; no network, no other file$beside_note.
+SOURCE = r"""// $Class.cs: a character-level generator written by charsmith $version (`charsmith export MODEL
+// --format csharp --out $Class.cs`). Self-contained: C# 4 and the .NET base library only; no
+// network, no other file$beside_note.
 //
 // Model: $describe.
 // Weights: $dtype, $weights_where.
@@ -26,8 +26,7 @@ SOURCE = r"""// $Class.cs: a character-level name generator, written by charsmit
 //
 //         void Start()
 //         {
-//             foreach (string name in generator.Sample(5, temperature: 0.8$category_snippet))
-//                 Debug.Log(name);
+$usage_lines
 //         }
 //     }
 //
@@ -345,6 +344,7 @@ $weights
             if (category == null) return null;
             if (K == 0) throw new ArgumentException("this model has no categories; pass category: null");
             double[] weights = new double[K];
+            bool[] seen = new bool[K];
             foreach (string part in category.Split(','))
             {
                 string[] kv = part.Split('=');
@@ -353,6 +353,8 @@ $weights
                 if (k < 0 || kv.Length > 2)
                     throw new ArgumentException("unknown category '" + name + "'; this model knows: "
                                                 + string.Join(", ", CategoryNames));
+                if (seen[k]) throw new ArgumentException("category '" + name + "' is given twice");
+                seen[k] = true;
                 double value = 1.0;
                 if (kv.Length == 2 && !double.TryParse(kv[1].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out value))
                     throw new ArgumentException("the weight of category '" + name + "' is not a number");

@@ -142,11 +142,11 @@ def render(model: CharModel, name: str, data: bytes, dtype: str, known_hashes: n
     b64 = base64.b64encode(data).decode("ascii") if beside is None else ""
     chunks = [b64[i : i + _CHUNK] for i in range(0, len(b64), _CHUNK)]
     example = "" if cats is None else f', category: "{cats.names[0]}"'
+    letter = next((c for c in ckpt.vocab.chars if c.isalpha()), "")  # a prompt for a text model's example
     beside_name = beside.name if beside is not None else f"{name}.bytes"
     fields = {
         "Class": name,
         "version": charsmith.__version__,
-        "source": (ckpt.info or {}).get("source", "MODEL"),
         "describe": describe(model),
         "dtype": dtype,
         "weights_where": (f"{len(data):,} bytes in {beside.name} beside this file (too many to embed)"
@@ -155,7 +155,10 @@ def render(model: CharModel, name: str, data: bytes, dtype: str, known_hashes: n
         "beside_snippet": (f"  // with {beside_name} imported as a TextAsset:\n//         // "
                            f"generator = new {name}(weightsAsset.bytes);" if beside is not None else ""),
         "beside_name": beside_name,
-        "category_snippet": example,
+        "usage_lines": (f"//             Debug.Log(generator.Complete({_cs_string(letter)}, 200, temperature: 0.8));"
+                        if model.mode == "text" else
+                        f"//             foreach (string name in generator.Sample(5, temperature: 0.8{example}))\n"
+                        "//                 Debug.Log(name);"),
         "known_note": (f"{hashes.size:,} hashes of the training items (FNV-1a 32-bit, {4 * hashes.size:,} bytes); "
                        "Sample skips them unless skipKnown is false" if hashes.size else
                        "none shipped (export with --known to skip the training items)"),
