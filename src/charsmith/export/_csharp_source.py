@@ -426,16 +426,23 @@ $weights
                     for (int r = keep; r < V; r++) w[order[r]] = 0.0;
                 }
             }
+            return InverseCdf(w, u);
+        }
+
+        /// <summary>The first index whose running sum of w (ascending) exceeds u * the total of w;
+        /// if rounding leaves none, the last index with w > 0.</summary>
+        static int InverseCdf(double[] w, double u)
+        {
             double total = 0.0;
-            for (int v = 0; v < V; v++) total += w[v];
+            for (int i = 0; i < w.Length; i++) total += w[i];
             double target = u * total, sum = 0.0;
             int last = 0;
-            for (int v = 0; v < V; v++)
+            for (int i = 0; i < w.Length; i++)
             {
-                if (w[v] <= 0.0) continue;
-                sum += w[v];
-                last = v;
-                if (sum > target) return v;
+                if (w[i] <= 0.0) continue;
+                sum += w[i];
+                last = i;
+                if (sum > target) return i;
             }
             return last;
         }
@@ -480,7 +487,7 @@ $weights
             long tries = 256L * n + 20000;
             while (items.Count < n && tries-- > 0)
             {
-                int slot = slots == 1 ? 0 : DrawCategory(rng.NextDouble());
+                int slot = slots == 1 ? 0 : InverseCdf(CategoryCounts, rng.NextDouble());  // a category from the training counts
                 if (primed[slot] == null)
                 {
                     double[] cw = fixedWeights;
@@ -511,22 +518,6 @@ $weights
                 items.Add(item);
             }
             return items;
-        }
-
-        int DrawCategory(double u)
-        {
-            double total = 0.0;
-            foreach (double c in CategoryCounts) total += c;
-            double target = u * total, sum = 0.0;
-            int last = 0;
-            for (int k = 0; k < K; k++)
-            {
-                if (CategoryCounts[k] <= 0) continue;
-                sum += CategoryCounts[k];
-                last = k;
-                if (sum > target) return k;
-            }
-            return last;
         }
 
         public ItemScore Score(string item, string category = null)

@@ -32,7 +32,7 @@ import numpy as np
 
 END = 0  # the end token's id (the newline)
 
-__all__ = ["StepModel", "Xoshiro128", "complete", "draw", "fnv1a", "sample", "score"]
+__all__ = ["StepModel", "Xoshiro128", "complete", "draw", "fnv1a", "inverse_cdf", "sample", "score"]
 
 
 class Xoshiro128:
@@ -103,6 +103,12 @@ def draw(logits: Sequence[float], temperature: float, top_k: int, top_p: float, 
                     break
             for i in order[keep:]:
                 w[i] = 0.0
+    return inverse_cdf(w, u)
+
+
+def inverse_cdf(w: Sequence[float], u: float) -> int:
+    """The first index whose running sum of ``w`` (ascending) exceeds u * the total of ``w``;
+    if rounding leaves none, the last index with w > 0."""
     total = 0.0
     for x in w:
         total += x
@@ -204,7 +210,7 @@ def sample(m: StepModel, n: int = 10, *, temperature: float = 1.0, top_k: int = 
     tries = 256 * n + 20000
     while len(items) < n and tries > 0:
         tries -= 1
-        slot = 0 if fixed is not None or K == 0 else _draw_category(m.counts, rng.uniform())
+        slot = 0 if fixed is not None or K == 0 else inverse_cdf(m.counts, rng.uniform())  # a category from the training counts
         if slot not in primed:
             cond = None if K == 0 else (fixed if fixed is not None else np.eye(K)[slot])[None]
             state = m.zero_state(1)
@@ -230,21 +236,6 @@ def sample(m: StepModel, n: int = 10, *, temperature: float = 1.0, top_k: int = 
             continue
         items.append(item)
     return items
-
-
-def _draw_category(counts: Sequence[float], u: float) -> int:
-    total = 0.0
-    for c in counts:
-        total += c
-    target, run, last = u * total, 0.0, 0
-    for k, c in enumerate(counts):
-        if c <= 0:
-            continue
-        run += c
-        last = k
-        if run > target:
-            return k
-    return last
 
 
 def score(m: StepModel, items: Sequence[str], category: str | None = None) -> list[tuple[float, int]]:
