@@ -2,7 +2,7 @@
 // per line, tab-separated, from the file given first, and writes each command's results to its own
 // file. A second argument: the weights file to load (else the weights embedded in the class).
 //   score    <category or empty>  <items file>  <out file>          -> one log-probability per line ("R")
-//   sample   <n> <temperature> <topK> <topP> <prefix> <minLen> <maxLen> <category> <seed> <skipKnown 0|1> <out file>
+//   sample   <n> <temperature> <topK> <topP> <prefix> <minLen> <maxLen> <category> <seed> <skipKnown 0|1> [<unique 0|1>] <out file>
 //   complete <prompt> <length> <temperature> <topK> <topP> <seed> <out file>
 //   hash     <items file> <out file>                                  -> one FNV-1a hash per line
 using System;
@@ -33,7 +33,7 @@ static class Harness
             {
                 lines = g.Sample(int.Parse(a[1]), double.Parse(a[2], inv), int.Parse(a[3]), double.Parse(a[4], inv), a[5],
                                  int.Parse(a[6]), int.Parse(a[7]), a[8].Length == 0 ? null : a[8], long.Parse(a[9]),
-                                 a[10] == "1");
+                                 a[10] == "1", a.Length > 12 && a[11] == "1");
             }
             else if (a[0] == "complete")
             {

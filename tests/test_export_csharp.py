@@ -73,9 +73,9 @@ class Harness:
 
     def sample(self, n: int, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, prefix: str = "",
                min_len: int = 1, max_len: int = 50, category: str | None = None, seed: int = 1,
-               skip_known: bool = True) -> int:
+               skip_known: bool = True, unique: bool = False) -> int:
         self.commands.append(f"sample\t{n}\t{temperature!r}\t{top_k}\t{top_p!r}\t{prefix}\t{min_len}\t{max_len}\t"
-                             f"{category or ''}\t{seed}\t{int(skip_known)}\t{self._out()}")
+                             f"{category or ''}\t{seed}\t{int(skip_known)}\t{int(unique)}\t{self._out()}")
         return len(self.commands) - 1
 
     def complete(self, prompt: str, length: int, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
@@ -243,7 +243,8 @@ def test_a_category_and_a_blend_are_honoured(runs: Callable[[str], dict]) -> Non
 
 def test_known_items_are_skipped_and_hashes_agree(tmp_path: Path) -> None:
     """With known hashes shipped (here: of the first 300 items seed 4 gives), Sample(skipKnown)
-    returns the unfiltered stream of the same seed without the known items, and only that; the C#
+    returns the unfiltered stream of the same seed without the known items, and only that (and
+    with unique, without its repeats); the C#
     FNV-1a hash of UTF-8 equals the Python one on non-ASCII items."""
     need_mono()
     m = charsmith.load("dinosaurs")
@@ -252,11 +253,13 @@ def test_known_items_are_skipped_and_hashes_agree(tmp_path: Path) -> None:
     exe, _ = build(m, tmp_path, known_hashes=np.array(sorted(known)))
     h = Harness(exe)
     stream, skip = h.sample(2000, seed=4, skip_known=False), h.sample(1000, seed=4)
+    once = h.sample(1000, seed=4, skip_known=False, unique=True)
     odd = ["Öztürk", "Świątek", "Nguyễn", "🦕saurus", ""]
     hashed = h.hash(odd)
     out = h.run()
     assert out[stream][:300] == first
     assert out[skip] == [s for s in out[stream] if onnx_sampler.fnv1a(s) not in known][:1000]
+    assert out[once] == list(dict.fromkeys(out[stream]))[:1000] and len(set(out[stream])) < 2000  # unique: no repeats
     assert [int(x) for x in out[hashed]] == [onnx_sampler.fnv1a(s) for s in odd]
 
 

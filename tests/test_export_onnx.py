@@ -171,6 +171,7 @@ def test_metadata_known_items_and_the_command_line(tmp_path: Path) -> None:
     stream = sampler.sample(sm, 400, seed=5, skip_known=False)
     assert stream[:100] == first
     assert sampler.sample(sm, 200, seed=5) == [s for s in stream if onnx_sampler.fnv1a(s) not in known][:200]
+    assert sampler.sample(sm, 200, seed=5, skip_known=False, unique=True) == list(dict.fromkeys(stream))[:200]
     r = subprocess.run([sys.executable, str(script), str(graph), "-n", "5", "--seed", "9", "--temperature", "0.8"],
                        capture_output=True, text=True, check=True)
     assert r.stdout.split() == sampler.sample(sm, 5, seed=9, temperature=0.8)

@@ -33,11 +33,12 @@ $usage_lines
 // API (one instance per thread; an instance is not thread-safe):
 //   List<string> Sample(int n = 10, double temperature = 1.0, int topK = 0, double topP = 1.0,
 //                       string prefix = "", int minLen = 1, int maxLen = 50, string category = null,
-//                       long seed = -1, bool skipKnown = true)
+//                       long seed = -1, bool skipKnown = true, bool unique = false)
 //       n new items (list models). seed in [0, 2^32) reproduces the same items as charsmith's
 //       other exports and its reference of the sampling specification; -1 seeds from the clock.
 //       category: a name, or a blend "A=0.7,B=0.3" (null: each item's category is drawn from
-//       the training counts). Fewer than n come back only if 256 n + 20000 tries do not find them.
+//       the training counts). unique: no item twice. Fewer than n come back only if
+//       256 n + 20000 tries do not find them.
 //   ItemScore Score(string item, string category = null)
 //       log-probability of item and its end token (natural log), as `charsmith score` gives it;
 //       .NatsPerChar, .BitsPerChar. Without a category: under the mixture of all categories.
@@ -464,7 +465,7 @@ $weights
         // ----- public API ------------------------------------------------------------------------
         public List<string> Sample(int n = 10, double temperature = 1.0, int topK = 0, double topP = 1.0,
                                    string prefix = "", int minLen = 1, int maxLen = 50, string category = null,
-                                   long seed = -1, bool skipKnown = true)
+                                   long seed = -1, bool skipKnown = true, bool unique = false)
         {
             if (Text) throw new InvalidOperationException("this model learned running text; use Complete()");
             if (n < 1) throw new ArgumentException("n must be >= 1, got " + n);
@@ -483,6 +484,7 @@ $weights
             double[][] rows = new double[slots][];
 
             List<string> items = new List<string>(n);
+            HashSet<string> seen = new HashSet<string>();
             List<int> ids = new List<int>(maxLen);
             long tries = 256L * n + 20000;
             while (items.Count < n && tries-- > 0)
@@ -515,6 +517,7 @@ $weights
                 if (!ended || ids.Count < minLen) continue;
                 string item = Decode(ids);
                 if (skipKnown && IsKnown(item)) continue;
+                if (unique && !seen.Add(item)) continue;
                 items.Add(item);
             }
             return items;

@@ -195,8 +195,9 @@ def _rng(seed: int | None) -> Xoshiro128:
 
 def sample(m: StepModel, n: int = 10, *, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
            prefix: str = "", min_len: int = 1, max_len: int = 50, category: str | None = None,
-           seed: int | None = None, skip_known: bool = True) -> list[str]:
-    """``n`` new items (list models); fewer only if 256 n + 20000 tries do not find them."""
+           seed: int | None = None, skip_known: bool = True, unique: bool = False) -> list[str]:
+    """``n`` new items (list models), none twice with ``unique``; fewer only if 256 n + 20000
+    tries do not find them."""
     if m.text:
         raise ValueError("this model learned running text; use complete()")
     pre = m.encode(prefix)
@@ -207,6 +208,7 @@ def sample(m: StepModel, n: int = 10, *, temperature: float = 1.0, top_k: int = 
     K = len(m.categories)
     primed: dict[int, tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None]] = {}
     items: list[str] = []
+    seen: set[str] = set()
     tries = 256 * n + 20000
     while len(items) < n and tries > 0:
         tries -= 1
@@ -234,6 +236,9 @@ def sample(m: StepModel, n: int = 10, *, temperature: float = 1.0, top_k: int = 
         item = "".join(m.vocab[i] for i in ids)
         if skip_known and m.is_known(item):
             continue
+        if unique and item in seen:
+            continue
+        seen.add(item)
         items.append(item)
     return items
 
@@ -307,6 +312,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--category", default=None, help='a category or blend "A=0.7,B=0.3"')
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--allow-known", action="store_true", help="keep items of the training data")
+    ap.add_argument("--unique", action="store_true", help="no item twice")
     ap.add_argument("--score", nargs="+", metavar="ITEM", help="score these items instead")
     args = ap.parse_args(argv)
     m = StepModel(args.model)
@@ -320,7 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print("\n".join(sample(m, args.n, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
                                    prefix=args.prefix, min_len=args.min_len, max_len=args.max_len,
-                                   category=args.category, seed=args.seed, skip_known=not args.allow_known)))
+                                   category=args.category, seed=args.seed, skip_known=not args.allow_known,
+                                   unique=args.unique)))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
