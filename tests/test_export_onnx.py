@@ -178,8 +178,13 @@ def test_metadata_known_items_and_the_command_line(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, str(script), str(graph), "--score", "tyrannosaurus"],
                        capture_output=True, text=True, check=True)
     assert r.stdout.startswith(f"tyrannosaurus\t{m.score(['tyrannosaurus'])[0].logprob:.4f}\t")
-    r = subprocess.run([sys.executable, str(script), str(graph), "--prefix", "T€"], capture_output=True, text=True)
-    assert r.returncode == 2 and "characters this model does not know: '€'" in r.stderr
+    for argv, message in ((["--prefix", "T€"], "characters this model does not know: '€'"),
+                          (["--temperature", "0"], "temperature must be a finite number > 0"),
+                          (["--category", "Japanese"], "this model has no categories")):
+        r = subprocess.run([sys.executable, str(script), str(graph), *argv], capture_output=True, text=True)
+        assert r.returncode == 2 and r.stderr.startswith(f"error: {message}") and r.stderr.count("\n") == 1, r.stderr
+    r = subprocess.run([sys.executable, str(script), str(tmp_path / "none.onnx")], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("error: ") and r.stderr.count("\n") == 1, r.stderr
 
 
 def test_known_hashes_come_from_the_items_given_to_the_export(tmp_path: Path) -> None:

@@ -131,7 +131,7 @@ class StepModel:
         try:
             import onnxruntime  # noqa: PLC0415  (imported when used, so --help works without it)
         except ImportError:
-            raise SystemExit("this sampler needs onnxruntime: pip install onnxruntime") from None
+            raise ImportError("this sampler needs onnxruntime: pip install onnxruntime") from None
         self.session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         meta = json.loads(self.session.get_modelmeta().custom_metadata_map["charsmith"])
         self.vocab: str = meta["vocab"]
@@ -189,6 +189,15 @@ class StepModel:
         return pos < self.known.size and int(self.known[pos]) == h
 
 
+def _check_controls(temperature: float, top_k: int, top_p: float) -> None:
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature}")
+    if top_k < 0:
+        raise ValueError(f"top_k must be >= 1 (or 0 for no limit), got {top_k}")
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+
+
 def _rng(seed: int | None) -> Xoshiro128:
     return Xoshiro128(int(time.time_ns()) & 0xFFFFFFFF if seed is None else seed)
 
@@ -200,6 +209,7 @@ def sample(m: StepModel, n: int = 10, *, temperature: float = 1.0, top_k: int = 
     tries do not find them."""
     if m.text:
         raise ValueError("this model learned running text; use complete()")
+    _check_controls(temperature, top_k, top_p)
     pre = m.encode(prefix)
     if not 1 <= min_len <= max_len or len(pre) > max_len:
         raise ValueError(f"need 1 <= min_len <= max_len and the prefix within max_len, got {min_len}, {max_len}")
@@ -285,6 +295,7 @@ def complete(m: StepModel, prompt: str = "", length: int = 200, *, temperature: 
     """Text models: ``prompt`` followed by ``length`` new characters."""
     if not m.text:
         raise ValueError("this model writes list items; use sample()")
+    _check_controls(temperature, top_k, top_p)
     ids = m.encode(prompt)
     rng = _rng(seed)
     state = m.zero_state(1)
@@ -315,7 +326,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--unique", action="store_true", help="no item twice")
     ap.add_argument("--score", nargs="+", metavar="ITEM", help="score these items instead")
     args = ap.parse_args(argv)
-    m = StepModel(args.model)
+    try:
+        m = StepModel(args.model)
+    except ImportError as e:
+        return _fail(str(e))
+    except Exception as e:  # onnxruntime's errors (a missing or broken file) share no class; no metadata: KeyError
+        first = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        return _fail(f"cannot load {args.model} as a charsmith ONNX export: {first}")
     try:
         if args.score:
             for item, (lp, n) in zip(args.score, score(m, args.score, args.category)):
@@ -329,9 +346,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    category=args.category, seed=args.seed, skip_known=not args.allow_known,
                                    unique=args.unique)))
     except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return _fail(str(e))
     return 0
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
