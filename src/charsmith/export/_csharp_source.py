@@ -5,9 +5,8 @@ Unity (C# 9, .NET Standard 2.1 or .NET Framework 4.x), Godot .NET, MonoGame and 
 -langversion:4`` all compile it; the tests compile it with the last.
 """
 
-SOURCE = r"""// $Class.cs: a character-level generator written by charsmith $version (`charsmith export MODEL
-// --format csharp --out $Class.cs`). Self-contained: C# 4 and the .NET base library only; no
-// network, no other file$beside_note.
+SOURCE = r"""// $Class.cs: a character-level generator written by charsmith $version's csharp export.
+// Self-contained: C# 4 and the .NET base library only; no network, no other file$beside_note.
 //
 // Model: $describe.
 // Weights: $dtype, $weights_where.

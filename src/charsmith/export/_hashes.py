@@ -22,5 +22,5 @@ def known_hashes(model: Any) -> np.ndarray:
     hashes = model.ckpt.info.get(KNOWN_INFO_KEY)
     if hashes is None:
         raise InputError("known needs the training items: a checkpoint keeps only 64-bit BLAKE2b hashes of its "
-                         "items, not the items; pass the training file (known=PATH, --known FILE)")
+                         "items, not the items; pass the training file as known")
     return np.asarray(hashes, dtype=np.uint32)

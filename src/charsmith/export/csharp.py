@@ -161,7 +161,7 @@ def render(model: CharModel, name: str, data: bytes, dtype: str, known_hashes: n
                         "//                 Debug.Log(name);"),
         "known_note": (f"{hashes.size:,} hashes of the training items (FNV-1a 32-bit, {4 * hashes.size:,} bytes); "
                        "Sample skips them unless skipKnown is false" if hashes.size else
-                       "none shipped (export with --known to skip the training items)"),
+                       "none shipped (export with the known items to skip them)"),
         "cell": str(CELLS[cfg.cell]),
         "gates": str({"rnn": 1, "lstm": 4, "gru": 3}[cfg.cell]),
         "V": str(cfg.vocab_size), "H": str(cfg.hidden), "L": str(cfg.layers), "E": str(cfg.embed),
