@@ -21,6 +21,6 @@ KNOWN_INFO_KEY = "export_known_fnv1a32"
 def known_hashes(model: Any) -> np.ndarray:
     hashes = model.ckpt.info.get(KNOWN_INFO_KEY)
     if hashes is None:
-        raise InputError("known needs the training items: a checkpoint keeps only 64-bit BLAKE2b hashes of its "
-                         "items, not the items; pass the training file as known")
+        raise InputError("`known` needs the training items: a checkpoint keeps only 64-bit BLAKE2b hashes of its "
+                         "items, not the items; pass the training file as `known`", param="known")
     return np.asarray(hashes, dtype=np.uint32)

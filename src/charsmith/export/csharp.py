@@ -69,7 +69,7 @@ def weight_bytes(model: CharModel, dtype: str) -> bytes:
     """The weights as the C# class reads them: each array of :func:`charsmith.model.param_shapes`
     in order, row-major, little-endian ``dtype``."""
     if dtype not in DTYPES:
-        raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        raise InputError(f"`dtype` must be one of {', '.join(DTYPES)}, got {dtype!r}", param="dtype")
     params = model.ckpt.params
     chunks = []
     for name in M.param_shapes(model.ckpt.model):
@@ -77,7 +77,7 @@ def weight_bytes(model: CharModel, dtype: str) -> bytes:
         out = a.astype(DTYPES[dtype])
         if not np.isfinite(out).all():
             raise InputError(f"weight {name} has values beyond {dtype}'s range (largest {np.abs(a).max():g}); "
-                             "export with dtype float32")
+                             "export with `dtype=float32`", param="dtype")
         chunks.append(out.tobytes())
     return b"".join(chunks)
 

@@ -138,13 +138,14 @@ class _Graph:
 def build(model: CharModel, dtype: str = "float32") -> Any:
     """The step graph of ``model`` (an ``onnx.ModelProto``) with weights stored in ``dtype``."""
     if dtype not in DTYPES:
-        raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+        raise InputError(f"`dtype` must be one of {', '.join(DTYPES)}, got {dtype!r}", param="dtype")
     onnx = _onnx()
     h, T = onnx.helper, onnx.TensorProto
     cfg, params = model.ckpt.model, model.ckpt.params
     for name, value in params.items():
         if not np.isfinite(value.astype(DTYPES[dtype])).all():
-            raise InputError(f"weight {name} has values beyond {dtype}'s range; export with dtype float32")
+            raise InputError(f"weight {name} has values beyond {dtype}'s range; export with `dtype=float32`",
+                             param="dtype")
     g = _Graph(onnx)
     W = {name: g.weight(name, value, DTYPES[dtype]) for name, value in params.items()}
     B, H = "B", cfg.hidden
