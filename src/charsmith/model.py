@@ -57,6 +57,7 @@ __all__ = [
     "backward_with_state",
     "loss_and_grads",
     "step",
+    "one_hot",
 ]
 
 State = tuple[tuple[np.ndarray, ...], ...]  # one tuple per layer: (h,) or (h, c), each (B, H)
@@ -195,9 +196,17 @@ def _check_state(cfg: ModelConfig, state: Any, batch: int, dtype: np.dtype, what
                 raise TypeError(f"{what}[{i}] dtype must match the params' {dtype}, got {a.dtype}")
 
 
-def _cond_weights(cfg: ModelConfig, cond: Any, batch: int, dtype: np.dtype) -> np.ndarray | None:
-    """The condition as (B, K) weights in ``dtype``: category ids (B,) become one-hot rows;
-    None for a model without categories."""
+def one_hot(ids: np.ndarray, K: int, dtype: Any = np.float64) -> np.ndarray:
+    """(B, K) rows with a 1 at each id of ``ids`` (B,): memory B x K, never K x K."""
+    out = np.zeros((len(ids), K), dtype=dtype)
+    out[np.arange(len(ids)), ids] = 1
+    return out
+
+
+def _conditions(cfg: ModelConfig, cond: Any, batch: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray] | None:
+    """The distinct conditions of the batch as weights (U, K) in ``dtype`` and each row's
+    one (B,): category ids (B,) become one-hot rows (memory U x K, never K x K); None for a
+    model without categories."""
     K = cfg.categories
     if K == 0:
         if cond is not None:
@@ -209,12 +218,16 @@ def _cond_weights(cfg: ModelConfig, cond: Any, batch: int, dtype: np.dtype) -> n
     if cond.dtype.kind in "iu":
         if cond.shape != (batch,) or cond.min() < 0 or cond.max() >= K:
             raise ValueError(f"category ids must be a ({batch},) array in [0, {K}), got shape {cond.shape}")
-        return np.eye(K, dtype=dtype)[cond]
+        distinct, u = np.unique(cond, return_inverse=True)
+        return one_hot(distinct, K, dtype), u.reshape(-1)
     if cond.dtype.kind != "f":
         raise TypeError(f"cond must be integer ids or float weights, got {cond.dtype}")
     if cond.shape != (batch, K) or not np.isfinite(cond).all():
         raise ValueError(f"category weights must be a finite ({batch}, {K}) array, got shape {cond.shape}")
-    return cond.astype(dtype, copy=False)
+    w = np.ascontiguousarray(cond, dtype=dtype)
+    rows = w.view(np.dtype((np.void, w.itemsize * K))).ravel()  # each row as bytes: sorted by memcmp
+    _, first, u = np.unique(rows, return_index=True, return_inverse=True)
+    return w[first], u.reshape(-1)
 
 
 def _input_rows(params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, np.ndarray]) -> np.ndarray:
@@ -229,7 +242,8 @@ def _input_rows(params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, n
 
 
 def _input_table(
-    params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, np.ndarray], ids: np.ndarray, w: np.ndarray | None
+    params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, np.ndarray], ids: np.ndarray,
+    w: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Layer 0's input table (G, n), the ids (T, B) that index its columns, and the distinct
     condition rows (U, K) (None without categories).
@@ -242,7 +256,7 @@ def _input_table(
     ids_t = np.ascontiguousarray(ids.T)  # (T, B)
     if w is None:
         return np.ascontiguousarray(rows.T), ids_t, None
-    conds, u = np.unique(w, axis=0, return_inverse=True)  # (U, K), (B,)
+    conds, u = w  # (U, K), (B,)
     V1, G = rows.shape
     ce = (conds @ params["cat"]) @ params["W_cat"]  # (U, G)
     table = (rows[None] + ce[:, None]).reshape(-1, G)  # (U*(V+1), G)
@@ -306,7 +320,7 @@ def _features(
 
     be = backend.current()
     p0 = _layer_params(params, 0)
-    w = _cond_weights(cfg, cond, B, dtype)
+    w = _conditions(cfg, cond, B, dtype)
     table, ids_t, conds = _input_table(params, cfg, p0, ids, w)  # (G, n), (T, B) column per input
 
     rcaches, masks, final = [], [], []
@@ -488,7 +502,7 @@ def step(
     B = ids.shape[0]
     if check:
         _check_state(cfg, state, B, params["W_out"].dtype)
-    w = _cond_weights(cfg, cond, B, params["W_out"].dtype)
+    w = _conditions(cfg, cond, B, params["W_out"].dtype)
     mod = layer.get_cell(cfg.cell)
 
     p = _layer_params(params, 0)
@@ -504,7 +518,8 @@ def step(
         if w is not None:
             xp, rows = np.take(xp, rows, axis=0), None  # (B, G)
     if w is not None:
-        xp += w @ (params["cat"] @ params["W_cat"])  # (B, K) @ (K, G): each row's category
+        conds, u = w
+        xp += ((conds @ params["cat"]) @ params["W_cat"])[u]  # (U, K) @ (K, C) @ (C, G): each row's category
 
     be = backend.current()
     new_state: list[tuple[np.ndarray, ...]] = []

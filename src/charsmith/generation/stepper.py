@@ -68,7 +68,7 @@ class Stepper:
             if self.rng is None:
                 raise ValueError("a Stepper with priors needs an rng to draw the rows' categories")
             K = len(self.priors)
-            return np.eye(K)[self.rng.choice(K, batch, p=self.priors)]
+            return M.one_hot(self.rng.choice(K, batch, p=self.priors), K)
         return None
 
     def prime(self, ids: np.ndarray, batch: int) -> tuple[np.ndarray, Rows]:
