@@ -195,7 +195,8 @@ class CharModel:
         priors = np.exp(cats.log_priors()) if w is None and cats is not None else None
         return Stepper(self.ckpt.params, self.ckpt.model, deadline, cond=w, priors=priors, rng=rng)
 
-    def plan(self, constraints: Constraints, *, text_length: int | None = None, deadline: Deadline = NEVER) -> Plan:
+    def plan(self, constraints: Constraints, *, text_length: int | None = None,
+             deadline: Deadline | None = None) -> Plan:
         """``constraints`` compiled for this model (lower-cased first if it was trained on
         lower-cased data). ConstraintError, before any sampling, if they cannot be met;
         compiling counts against ``deadline``."""
@@ -414,7 +415,7 @@ class CharModel:
             ids = vocab.encode(text, vocab.id_dtype)
         except ValueError as e:
             raise DataError(f"{path} has {e}: the model never saw them") from None
-        return stream_loss(self.ckpt.params, self.ckpt.model, ids)
+        return stream_loss(self.ckpt.params, self.ckpt.model, ids, deadline=Deadline.after(None))
 
     def _evaluate_labelled(self, path: str | os.PathLike[str], text: str | None, lower: bool,
                            category: Condition | None) -> EvalResult:
@@ -426,7 +427,7 @@ class CharModel:
             raise CategoryError(f"{path} is labelled, so each item is scored under its own category; drop the category")
         data = read_labelled(path, lowercase=lower, text=text)
         ids = np.array([cats.index(n) for n in data.names], dtype=np.int64)[data.cats]  # file ids -> model ids
-        return summarize(score_items(*self._args(), data.items, cond=ids))
+        return summarize(score_items(*self._args(), data.items, cond=ids, deadline=Deadline.after(None)))
 
 
 def load(name_or_path: str | os.PathLike[str]) -> CharModel:

@@ -6,7 +6,8 @@ and classification check it as they go.
 
 A caller that may give up early (a web request whose client left, a server shutting down)
 runs the work inside ``with stop_on(event):``; every deadline made there also ends when the
-event is set, so the work stops at its next check.
+event is set, so the work stops at its next check. ``with time_limit(seconds):`` bounds all
+the work of a block (the CLI's ``--timeout``) in the same way.
 """
 
 from __future__ import annotations
@@ -14,28 +15,51 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from charsmith import checks
 from charsmith.errors import TimeLimitError
 
-__all__ = ["NEVER", "Deadline", "stop_on"]
+__all__ = ["NEVER", "Deadline", "stop_on", "time_limit"]
 
-_STOPS: contextvars.ContextVar[tuple[threading.Event, ...]] = contextvars.ContextVar("charsmith_stops", default=())
+
+class Stop(Protocol):
+    def is_set(self) -> bool: ...
+
+
+class _At:
+    """A stop that sets itself at ``end`` on the ``time.monotonic`` clock."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.end = seconds, time.monotonic() + seconds
+
+    def is_set(self) -> bool:
+        return time.monotonic() > self.end
+
+
+_STOPS: contextvars.ContextVar[tuple[Stop, ...]] = contextvars.ContextVar("charsmith_stops", default=())
 
 
 @contextlib.contextmanager
-def stop_on(*events: threading.Event) -> Iterator[None]:
+def stop_on(*events: Stop) -> Iterator[None]:
     """Deadlines made inside the block (in this thread or task) also end once any of
-    ``events`` is set."""
+    ``events`` (a ``threading.Event``, say) is set."""
     token = _STOPS.set(_STOPS.get() + events)
     try:
         yield
     finally:
         _STOPS.reset(token)
+
+
+def time_limit(seconds: float | None) -> contextlib.AbstractContextManager[None]:
+    """A block whose deadlines all end ``seconds`` from now (None: no limit of its own)."""
+    if seconds is None:
+        return contextlib.nullcontext()
+    Deadline.after(seconds)  # the same check of the value
+    return stop_on(_At(seconds))
 
 
 @dataclass(frozen=True)
@@ -45,7 +69,7 @@ class Deadline:
 
     seconds: float
     end: float
-    stops: tuple[threading.Event, ...] = field(default=(), compare=False)
+    stops: tuple[Stop, ...] = field(default=(), compare=False)
 
     @classmethod
     def after(cls, seconds: float | None) -> Deadline:
@@ -65,9 +89,15 @@ class Deadline:
     def check(self) -> None:
         """Raise TimeLimitError if the time is up."""
         if time.monotonic() > self.end:
-            raise TimeLimitError(f"stopped at the time limit of {self.seconds:g} s; ask for fewer or shorter items")
-        if any(e.is_set() for e in self.stops):
-            raise TimeLimitError("stopped: the work was cancelled")
+            raise _over(self.seconds)
+        for stop in self.stops:
+            if stop.is_set():
+                raise _over(stop.seconds) if isinstance(stop, _At) else TimeLimitError("stopped: the work was cancelled")
+
+
+def _over(seconds: float) -> TimeLimitError:
+    return TimeLimitError(f"stopped at the time limit of {seconds:g} s (timeout); ask for fewer or shorter items, "
+                          "or allow more time")
 
 
 NEVER = Deadline(math.inf, math.inf)

@@ -35,7 +35,7 @@ from charsmith.deadline import NEVER, Deadline
 from charsmith.errors import ConstraintError
 from charsmith.generation.automaton import DFA, compile_node, intersect, literal_dfa
 from charsmith.generation.regex import ANY, Alt, CharSet, Node, Repeat, Seq, parse, shorten
-from charsmith.limits import MAX_LEN_LIMIT, MAX_TABLE
+from charsmith.limits import MAX_COMPLETION, MAX_LEN_LIMIT, MAX_TABLE, check_limit
 from charsmith.vocab import END, Vocab, readable
 
 __all__ = ["DEFAULT_MAX_LEN", "MAX_LEN_LIMIT", "Constraints", "Plan"]
@@ -135,11 +135,12 @@ class Constraints:
                        contains=tuple(s.lower() for s in self.contains), exclude=self.exclude.lower(),
                        pattern=None if self.pattern is None else self.pattern.lower())
 
-    def plan(self, vocab: Vocab, *, text_length: int | None = None, deadline: Deadline = NEVER) -> Plan:
+    def plan(self, vocab: Vocab, *, text_length: int | None = None, deadline: Deadline | None = None) -> Plan:
         """Compile for ``vocab``: for list items, or with ``text_length`` for a text model's
         completion of that many characters. ConstraintError if malformed, too large or
-        impossible; TimeLimitError if compiling runs past ``deadline``."""
-        return _Compiler(self, vocab, text_length, deadline).plan()
+        impossible; TimeLimitError if compiling runs past ``deadline`` (default: none but an
+        enclosing ``time_limit`` or ``stop_on``)."""
+        return _Compiler(self, vocab, text_length, deadline or Deadline.after(None)).plan()
 
 
 class _Compiler:
@@ -152,6 +153,7 @@ class _Compiler:
         if self.text:
             if not isinstance(text_length, (int, np.integer)) or text_length < 0:
                 raise ConstraintError(f"the length of a completion must be a whole number >= 0, got {text_length!r}")
+            check_limit(int(text_length), MAX_COMPLETION, "MAX_COMPLETION", "the length of a completion")
             self.min_len = self.max_len = int(text_length)
         else:
             self.min_len = max(c.min_len or 0, 1)
