@@ -320,7 +320,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         signal.signal(signal.SIGINT, previous)
     bar.close()
     resume = shlex.join(["charsmith", "train", args.file, "--out", str(out_dir), "--resume"])
-    return _finish_train(done, out_dir, bool(len(trainer.corpus.val)), out, err, resume)
+    return _finish_train(done, out_dir, bool(len(trainer.corpus.val)), out, err, resume, trainer)
 
 
 def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
@@ -364,15 +364,22 @@ def _engine() -> str:
     return f"{be.status}, {be.threads} threads" if be.compiled else f"NumPy only: {be.status}"
 
 
-def _finish_train(done: Progress, out_dir: Path, held_out: bool, out: TextIO, err: TextIO, resume: str) -> int:
+def _finish_train(done: Progress, out_dir: Path, held_out: bool, out: TextIO, err: TextIO, resume: str,
+                  trainer: Trainer) -> int:
     messages = {
         "steps": "reached the step limit", "minutes": "reached the time limit",
         "early-stop": "stopped early: the validation loss stopped improving",
         "interrupted": f"interrupted; `{resume}` continues",
     }
     if done.reason == "nan":
-        print(f"charsmith: error: the loss became NaN/inf at step {done.step + 1}; the last good checkpoint is kept "
-              f"in {out_dir}; lower --lr or set --clip-norm", file=err)
+        if trainer.saved_step is not None:
+            kept = f"the checkpoint of step {trainer.saved_step} is kept in {out_dir}"
+        elif trainer.kept_previous:
+            kept = f"no checkpoint of this run was saved; {out_dir} still holds the checkpoint it had before"
+        else:
+            kept = "no checkpoint was saved"
+        print(f"charsmith: error: the loss became NaN/inf at step {done.step + 1}; {kept}; lower --lr or set "
+              "--clip-norm", file=err)
         return 1
     best = ""
     if done.best_val is not None and math.isfinite(done.best_val):  # nothing held out: the training loss ranks
