@@ -329,12 +329,30 @@ def intersect(dfas: Sequence[DFA], deadline: Deadline = NEVER) -> DFA:
 
 
 def _product(a: DFA, b: DFA, deadline: Deadline) -> DFA:
-    def expand(pair: tuple[int, int], number: Callable[[tuple[int, int]], int]) -> tuple[np.ndarray, bool]:
-        i, j = pair
-        ta, tb = a.trans[i], b.trans[j]
-        row = np.full(len(ta), -1, dtype=np.int64)
-        for v in np.flatnonzero((ta >= 0) & (tb >= 0)):
-            row[v] = number((int(ta[v]), int(tb[v])))
-        return row, bool(a.accept[i] and b.accept[j])
-
-    return _explore((0, 0), expand, "use fewer or shorter constraints", deadline)
+    """The product of ``a`` and ``b`` over the pairs reachable from (0, 0), explored a
+    breadth-first layer at a time (pair (i, j) is the code i * b.size + j; states are
+    numbered as they are found, the start 0)."""
+    Sb = b.size
+    index = {0: 0}  # pair code -> state
+    frontier = np.array([0], dtype=np.int64)  # the codes of the states numbered last, in order
+    rows: list[np.ndarray] = []
+    accept: list[np.ndarray] = []
+    while frontier.size:
+        deadline.check()
+        i, j = frontier // Sb, frontier % Sb
+        ta, tb = a.trans[i], b.trans[j]  # (F, V)
+        ok = (ta >= 0) & (tb >= 0)
+        codes = np.where(ok, ta.astype(np.int64) * Sb + tb, -1)
+        found, inverse = np.unique(codes[ok], return_inverse=True)
+        fresh = [c for c in found.tolist() if c not in index]
+        if len(index) + len(fresh) > MAX_STATES:
+            raise ConstraintError(f"the constraints are too complex: their automaton passes {MAX_STATES:,} "
+                                  "states (MAX_STATES); use fewer or shorter constraints")
+        base = len(index)
+        index.update((c, base + k) for k, c in enumerate(fresh))
+        row = np.full(codes.shape, -1, dtype=np.int64)
+        row[ok] = np.array([index[c] for c in found.tolist()], dtype=np.int64)[inverse.ravel()]
+        rows.append(row)
+        accept.append(a.accept[i] & b.accept[j])
+        frontier = np.array(fresh, dtype=np.int64)
+    return DFA(np.concatenate(rows).astype(np.int32), np.concatenate(accept))
