@@ -215,10 +215,15 @@ class _Compiler:
         """(what it asks, in words; its DFA) for each constraint given."""
         c, out = self.c, []
         if c.pattern is not None:
+            words = f"match the pattern '{shorten(c.pattern)}'"
             node = parse(c.pattern)
+            if min_length(node) > self.max_len:  # no match fits: known before anything is built
+                raise ConstraintError(f"no {'completion' if self.text else 'item'} can {words} and "
+                                      f"{self.length_words()}")
+            node = within(node, self.max_len)  # the same matches up to max_len characters, in fewer states
             if self.text:  # the completion begins with a match; anything may follow
                 node = Seq((node, Repeat(ANY, 0, None)))
-            out.append((f"match the pattern '{shorten(c.pattern)}'", self.compile(node)))
+            out.append((words, self.compile(node)))
         if c.suffix:
             out.append((f"end with {shorten(c.suffix)!r}", self.literal(c.suffix, anywhere=False)))
         for s in c.contains:
@@ -308,6 +313,35 @@ class _Compiler:
         """Characters the pattern names that the model never saw."""
         assert self.c.pattern is not None
         return "".join(sorted(ch for ch in _literal_chars(parse(self.c.pattern)) if ch not in self.vocab))
+
+
+def min_length(node: Node) -> int:
+    """The length of the shortest string ``node`` matches."""
+    if isinstance(node, CharSet):
+        return 1
+    if isinstance(node, Seq):
+        return sum(min_length(part) for part in node.parts)
+    if isinstance(node, Alt):
+        return min(min_length(option) for option in node.options)
+    return node.low * min_length(node.node)
+
+
+def within(node: Node, limit: int) -> Node:
+    """``node`` with every repetition of a part that cannot be empty capped at ``limit``
+    copies: it matches the same strings of up to ``limit`` characters (each copy takes at
+    least one), and its automaton is smaller (``a{1000}`` under max_len 50 is ``a{50}``)."""
+    if isinstance(node, Seq):
+        return Seq(tuple(within(part, limit) for part in node.parts))
+    if isinstance(node, Alt):
+        return Alt(tuple(within(option, limit) for option in node.options))
+    if isinstance(node, Repeat):
+        inner = within(node.node, limit)
+        if min_length(inner) >= 1:
+            low = min(node.low, limit + 1)  # more than limit copies cannot fit: keep it impossible
+            high = None if node.high is None else min(node.high, max(limit, low))
+            return Repeat(inner, low, high)
+        return Repeat(inner, node.low, node.high)
+    return node
 
 
 def _literal_chars(node: Node) -> set[str]:

@@ -244,7 +244,9 @@ class _Parser:
 
 
 def shorten(text: str, keep: int = 60) -> str:
-    """``text`` for a message: its first ``keep`` characters, then how many more there are."""
+    """``text`` for a one-line message: control characters escaped (a newline as \\n), its
+    first ``keep`` characters, then how many more there are."""
+    text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
     return text if len(text) <= keep else f"{text[:keep]}... ({len(text) - keep:,} more)"
 
 
