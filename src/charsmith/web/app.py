@@ -82,12 +82,14 @@ def create_app(models: Models | None = None, limits: Limits | None = None, *,
     handlers: dict[Any, Callable[..., Any]] = {
         RequestError: lambda _, e: _error(e.status, e.message, e.limit, e.param),
         UnknownModel: lambda _, e: _error(404, str(e), param="model"),
-        TimeLimitError: lambda _, e: _error(422, api.over_time(), "seconds"),
+        TimeLimitError: lambda _, e: api.stopped(),
         CharsmithError: _library_error,
         HTTPException: lambda _, e: _error(e.status_code, str(e.detail)),
         Exception: _internal_error,
     }
-    return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=api.lifespan)
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=api.lifespan)
+    app.state.stopping = api.stopping  # the server sets it on SIGTERM/SIGINT: running work stops at once
+    return app
 
 
 def _error(status: int, message: str, limit: str | None = None, param: str | None = None) -> JSONResponse:
@@ -151,6 +153,12 @@ class _Api:
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
+
+    def stopped(self) -> JSONResponse:
+        """The answer to work stopped early: by the time limit, or as the server shuts down."""
+        if self.stopping.is_set():
+            return _error(503, "the server is shutting down; try again later")
+        return _error(422, self.over_time(), "seconds")
 
     def over_time(self) -> str:
         return (f"the request ran past this server's time limit of {self.limits.seconds:g} s (seconds); "
