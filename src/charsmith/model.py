@@ -57,7 +57,6 @@ __all__ = [
     "backward_with_state",
     "loss_and_grads",
     "step",
-    "one_hot",
 ]
 
 State = tuple[tuple[np.ndarray, ...], ...]  # one tuple per layer: (h,) or (h, c), each (B, H)
@@ -196,17 +195,10 @@ def _check_state(cfg: ModelConfig, state: Any, batch: int, dtype: np.dtype, what
                 raise TypeError(f"{what}[{i}] dtype must match the params' {dtype}, got {a.dtype}")
 
 
-def one_hot(ids: np.ndarray, K: int, dtype: Any = np.float64) -> np.ndarray:
-    """(B, K) rows with a 1 at each id of ``ids`` (B,): memory B x K, never K x K."""
-    out = np.zeros((len(ids), K), dtype=dtype)
-    out[np.arange(len(ids)), ids] = 1
-    return out
-
-
 def _conditions(cfg: ModelConfig, cond: Any, batch: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray] | None:
-    """The distinct conditions of the batch as weights (U, K) in ``dtype`` and each row's
-    one (B,): category ids (B,) become one-hot rows (memory U x K, never K x K); None for a
-    model without categories."""
+    """The distinct conditions of the batch and each row's one (B,): weights (U, K) in
+    ``dtype``, or for category ids (B,) the distinct ids (U,), which stand for one-hot rows
+    (so memory and work are linear in K, never K x K); None for a model without categories."""
     K = cfg.categories
     if K == 0:
         if cond is not None:
@@ -219,7 +211,7 @@ def _conditions(cfg: ModelConfig, cond: Any, batch: int, dtype: np.dtype) -> tup
         if cond.shape != (batch,) or cond.min() < 0 or cond.max() >= K:
             raise ValueError(f"category ids must be a ({batch},) array in [0, {K}), got shape {cond.shape}")
         distinct, u = np.unique(cond, return_inverse=True)
-        return one_hot(distinct, K, dtype), u.reshape(-1)
+        return distinct.astype(np.int64), u.reshape(-1)  # the ids stand for their one-hot rows
     if cond.dtype.kind != "f":
         raise TypeError(f"cond must be integer ids or float weights, got {cond.dtype}")
     if cond.shape != (batch, K) or not np.isfinite(cond).all():
@@ -228,6 +220,12 @@ def _conditions(cfg: ModelConfig, cond: Any, batch: int, dtype: np.dtype) -> tup
     rows = w.view(np.dtype((np.void, w.itemsize * K))).ravel()  # each row as bytes: sorted by memcmp
     _, first, u = np.unique(rows, return_index=True, return_inverse=True)
     return w[first], u.reshape(-1)
+
+
+def _cat_vectors(params: dict[str, np.ndarray], conds: np.ndarray) -> np.ndarray:
+    """(U, C) the category vectors of distinct conditions: rows of cat for ids (U,), the
+    weighted sums conds @ cat for weights (U, K)."""
+    return params["cat"][conds] if conds.ndim == 1 else conds @ params["cat"]
 
 
 def _input_rows(params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, np.ndarray]) -> np.ndarray:
@@ -256,9 +254,9 @@ def _input_table(
     ids_t = np.ascontiguousarray(ids.T)  # (T, B)
     if w is None:
         return np.ascontiguousarray(rows.T), ids_t, None
-    conds, u = w  # (U, K), (B,)
+    conds, u = w  # (U, K) or (U,) ids, (B,)
     V1, G = rows.shape
-    ce = (conds @ params["cat"]) @ params["W_cat"]  # (U, G)
+    ce = _cat_vectors(params, conds) @ params["W_cat"]  # (U, G)
     table = (rows[None] + ce[:, None]).reshape(-1, G)  # (U*(V+1), G)
     folded = np.where(ids_t < 0, V1 - 1, ids_t) + u.reshape(1, -1) * V1  # (T, B)
     return np.ascontiguousarray(table.T), folded, conds
@@ -352,7 +350,7 @@ def _features(
         "shape": (B, T),
         "ids_t": ids_t,  # (T, B) columns of layer 0's input table (-1: its last)
         "n_cols": table.shape[1],  # the table's width
-        "conds": conds,  # (U, K) the distinct condition rows, or None
+        "conds": conds,  # (U, K) the distinct condition rows, (U,) distinct ids, or None
         "inputs": inputs,  # inputs[i]: layer i's input (H, T*B) (None for layer 0); inputs[L] top output
         "rcaches": rcaches,  # layer.recur_forward caches
         "masks": masks,  # dropout masks (H, T*B), already scaled, or None
@@ -438,8 +436,13 @@ def _input_table_backward(
         return d_ext[:, :V]
     d_blocks = d_ext[:, :n].reshape(d_ext.shape[0], len(conds), V + 1)  # (G, U, V+1)
     d_ce = d_blocks.sum(axis=2)  # (G, U): gradient of each block's category row
-    grads["W_cat"] = (conds @ params["cat"]).T @ d_ce.T  # (C, G)
-    grads["cat"] = conds.T @ (d_ce.T @ params["W_cat"].T)  # (K, C)
+    grads["W_cat"] = _cat_vectors(params, conds).T @ d_ce.T  # (C, G)
+    d_e = d_ce.T @ params["W_cat"].T  # (U, C)
+    if conds.ndim == 1:  # distinct ids: each one's row of cat gets its block's gradient
+        grads["cat"] = np.zeros_like(params["cat"])
+        grads["cat"][conds] = d_e
+    else:
+        grads["cat"] = conds.T @ d_e  # (K, C)
     return d_blocks[:, :, :V].sum(axis=1)
 
 
@@ -519,7 +522,7 @@ def step(
             xp, rows = np.take(xp, rows, axis=0), None  # (B, G)
     if w is not None:
         conds, u = w
-        xp += ((conds @ params["cat"]) @ params["W_cat"])[u]  # (U, K) @ (K, C) @ (C, G): each row's category
+        xp += (_cat_vectors(params, conds) @ params["W_cat"])[u]  # (U, C) @ (C, G): each row's category
 
     be = backend.current()
     new_state: list[tuple[np.ndarray, ...]] = []
