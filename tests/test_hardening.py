@@ -265,8 +265,8 @@ def test_long_items_are_refused_by_score_and_classify(names: charsmith.CharModel
         charsmith.load("languages").classify([long])
     f = tmp_path / "long.txt"
     f.write_text(long + "\n", encoding="utf-8")
-    code, _, err = cli("score", "names", "--file", str(f))
-    assert code == 2 and "MAX_SCORE_CHARS" in one_line_error(err)
+    code, _, err = cli("score", "names", "--file", str(f))  # a file's lines: at most 500 characters, as for eval
+    assert code == 2 and "100001 characters long" in one_line_error(err)
     scored = names.score(["a" * 600, "emma"])  # a long item gets a batch of its own
     assert len(scored) == 2 and scored[1].item == "emma"
 
@@ -274,7 +274,7 @@ def test_long_items_are_refused_by_score_and_classify(names: charsmith.CharModel
 @pytest.mark.parametrize("argv, fragment", [
     (["sample", "names", "--beam", "99999999999999999999"], "MAX_BEAM"),
     (["sample", "shakespeare", "--length", "99999999999999999999"], "MAX_COMPLETION"),
-    (["sample", "shakespeare", "--greedy", "-n", "400000"], "MAX_GENERATED_CHARS"),
+    (["sample", "shakespeare", "--greedy", "-n", "400000", "--length", "400"], "MAX_GENERATED_CHARS"),
     (["eval", "names", "/dev/zero"], "NUL byte"),
     (["score", "names", "--file", "/dev/zero"], "NUL byte"),
     (["train", "/dev/zero", "--out", "{tmp}/z"], "NUL byte"),

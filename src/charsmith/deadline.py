@@ -96,8 +96,8 @@ class Deadline:
 
 
 def _over(seconds: float) -> TimeLimitError:
-    return TimeLimitError(f"stopped at the time limit of {seconds:g} s (timeout); ask for fewer or shorter items, "
-                          "or allow more time")
+    return TimeLimitError(f"stopped at the time limit of {seconds:g} s (`timeout`); ask for fewer or shorter items, "
+                          "or allow more time", param="timeout")
 
 
 NEVER = Deadline(math.inf, math.inf)

@@ -42,18 +42,19 @@ def check_sizes(items: list[str], what: str = "items") -> list[str]:
     """``items``, or InputError unless there are at most MAX_ITEMS, each of at most
     MAX_SCORE_CHARS characters."""
     if len(items) > MAX_ITEMS:
-        raise InputError(limit_error(f"the number of {what}", len(items), MAX_ITEMS, "MAX_ITEMS", "give fewer"))
+        raise InputError(limit_error(f"the number of `{what}`", len(items), MAX_ITEMS, "MAX_ITEMS", "give fewer"),
+                         param=what)
     longest = max(map(len, items), default=0)
     if longest > MAX_SCORE_CHARS:
-        raise InputError(limit_error("the longest item's length", longest, MAX_SCORE_CHARS, "MAX_SCORE_CHARS",
-                                     "split it, or evaluate running text with a text model"))
+        raise InputError(limit_error(f"the longest of `{what}`", longest, MAX_SCORE_CHARS, "MAX_SCORE_CHARS",
+                                     "split it, or evaluate running text with a text model"), param=what)
     return items
 
 
-def check_limit(value: int, limit: int, name: str, what: str, fix: str = "") -> None:
-    """InputError if ``value`` (``what`` it is) is over ``limit`` (the constant ``name``)."""
+def check_limit(value: int, limit: int, name: str, what: str, fix: str = "", *, param: str | None = None) -> None:
+    """InputError about ``param`` if ``value`` (``what`` it is) is over ``limit`` (the constant ``name``)."""
     if value > limit:
-        raise InputError(limit_error(what, value, limit, name, fix))
+        raise InputError(limit_error(what, value, limit, name, fix), param=param)
 
 
 def limit_error(what: str, value: int | float, limit: int | float, name: str, fix: str = "") -> str:

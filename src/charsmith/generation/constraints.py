@@ -153,7 +153,7 @@ class _Compiler:
         if self.text:
             if not isinstance(text_length, (int, np.integer)) or text_length < 0:
                 raise ConstraintError(f"the length of a completion must be a whole number >= 0, got {text_length!r}")
-            check_limit(int(text_length), MAX_COMPLETION, "MAX_COMPLETION", "the length of a completion")
+            check_limit(int(text_length), MAX_COMPLETION, "MAX_COMPLETION", "`length`", param="length")
             self.min_len = self.max_len = int(text_length)
         else:
             self.min_len = max(c.min_len or 0, 1)

@@ -81,7 +81,7 @@ def parse(pattern: str) -> Node:
     outside the supported subset, or beyond the limits on its length and nesting."""
     if len(pattern) > MAX_PATTERN_CHARS:
         raise ConstraintError(f"the pattern has {len(pattern):,} characters, over the limit of {MAX_PATTERN_CHARS:,} "
-                              "(MAX_PATTERN_CHARS); shorten it")
+                              "(MAX_PATTERN_CHARS); shorten it", param="pattern")
     return _Parser(pattern).parse()
 
 
@@ -98,7 +98,8 @@ class _Parser:
         at = self.pos if at is None else at
         why = ", which is not supported" if unsupported else ""
         tail = f"; {hint}" if hint else ""
-        return ConstraintError(f"the pattern '{shorten(self.text)}' has {what} at position {at}{why}{tail}")
+        return ConstraintError(f"the pattern '{shorten(self.text)}' has {what} at position {at}{why}{tail}",
+                               param="pattern")
 
     def unsupported(self, construct: str, hint: str = "", at: int | None = None) -> ConstraintError:
         return self.fail(construct, hint or f"supported: {SUPPORTED}", at, unsupported=True)

@@ -293,8 +293,8 @@ def complete(
     if plan.ends:
         raise CharsmithError("complete() needs a plan for text (made with text_length)")
     controls = controls or Controls()
-    check_limit(n * plan.max_len, MAX_GENERATED_CHARS, "MAX_GENERATED_CHARS", "n x length (characters written)",
-                "ask for fewer or shorter completions")
+    check_limit(n * plan.max_len, MAX_GENERATED_CHARS, "MAX_GENERATED_CHARS", "`n` x `length` (characters written)",
+                "ask for fewer or shorter completions", param="n")
     if plan.max_len == 0:
         return [plan.prefix] * n
     if rng is None:  # the masked argmax path, which has one answer: found once, given n times
