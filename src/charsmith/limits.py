@@ -12,7 +12,7 @@ from charsmith.errors import InputError
 
 __all__ = ["CLI_TIMEOUT", "MAX_BEAM", "MAX_CATEGORIES", "MAX_COMPLETION", "MAX_FILE_BYTES", "MAX_GENERATED_CHARS",
            "MAX_ITEMS", "MAX_SCORE_CHARS", "MAX_LEN_LIMIT", "MAX_NFA_STATES", "MAX_PATTERN_CHARS",
-           "MAX_PATTERN_DEPTH", "MAX_REPEAT", "MAX_STATES", "MAX_TABLE", "SCORE_POSITIONS", "STALL_DRAWS", "check_limit", "check_sizes", "limit_error"]
+           "MAX_PATTERN_DEPTH", "MAX_REPEAT", "MAX_STATES", "MAX_TABLE", "SCORE_POSITIONS", "STALL_DRAWS", "STEP_POSITIONS", "check_limit", "check_sizes", "limit_error"]
 
 # ----- constraints and patterns -------------------------------------------------------
 MAX_PATTERN_CHARS = 2_000  # characters of a pattern
@@ -30,6 +30,7 @@ MAX_GENERATED_CHARS = 100_000_000  # n x length of text completions in one call
 MAX_SCORE_CHARS = 100_000  # characters of one item to score or classify
 MAX_ITEMS = 10_000_000  # items to score or classify in one call
 SCORE_POSITIONS = 1 << 18  # rows x characters of one scoring batch (bounds its memory, whatever the items)
+STEP_POSITIONS = 1 << 13  # rows x characters of one forward call while scoring (between two time checks)
 MAX_CATEGORIES = 100_000  # categories of a labelled data set
 STALL_DRAWS = 200_000  # draws in a row without a new item after which sampling gives up (no max_draws given)
 

@@ -20,7 +20,7 @@ from charsmith.config import ModelConfig
 from charsmith.data import encode_items, line_batches, text_windows
 from charsmith.deadline import NEVER, Deadline
 from charsmith.errors import InputError
-from charsmith.limits import SCORE_POSITIONS
+from charsmith.limits import SCORE_POSITIONS, STEP_POSITIONS
 from charsmith.vocab import Vocab
 
 __all__ = ["EvalResult", "ItemScore", "category_logliks", "category_scores", "log_softmax_at", "mixture_scores",
@@ -87,8 +87,14 @@ def score_items(
         deadline.check()
         batch = next(line_batches(seqs[start:stop], stop - start, None))
         c = None if conds is None else conds[start:stop]
-        logits, _, _ = M.forward(params, cfg, batch.ids, M.init_state(cfg, len(batch.ids), dtype), cond=c)
-        lp = log_softmax_at(logits, batch.targets) * batch.mask  # (B, T)
+        B, T = batch.ids.shape
+        lp = np.zeros((B, T))
+        state = M.init_state(cfg, B, dtype)
+        width = max(STEP_POSITIONS // B, 1)  # columns per forward call, the state carried: the time limit is
+        for t in range(0, T, width):  # checked within a long item too
+            deadline.check()
+            logits, state, _ = M.forward(params, cfg, batch.ids[:, t:t + width], state, cond=c)
+            lp[:, t:t + width] = log_softmax_at(logits, batch.targets[:, t:t + width]) * batch.mask[:, t:t + width]
         for s, row in zip(items[start:stop], lp):
             scores.append(ItemScore(s, float(row.sum()), len(s) + 1, tuple(row[: len(s) + 1].tolist())))
     return scores
