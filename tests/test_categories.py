@@ -300,4 +300,6 @@ def test_a_stepper_drawing_categories_needs_an_rng(styled: Path) -> None:
     with pytest.raises(ValueError, match="needs an rng"):
         Stepper(m.ckpt.params, m.ckpt.model, priors=np.array([0.5, 0.5])).prime(np.array([0]), 3)
     x, rows = Stepper(m.ckpt.params, m.ckpt.model, cond=np.array([0.0, 1.0])).prime(np.array([0, 3]), 4)
-    assert rows.extras["cond"].shape == (4, 2) and (rows.extras["cond"] == [0, 1]).all() and (x == 3).all()
+    assert rows.extras["cond"].tolist() == [1, 1, 1, 1] and (x == 3).all()  # a category: its id, not a one-hot row
+    _, rows = Stepper(m.ckpt.params, m.ckpt.model, cond=np.array([0.25, 0.75])).prime(np.array([0, 3]), 4)
+    assert rows.extras["cond"].shape == (4, 2) and (rows.extras["cond"] == [0.25, 0.75]).all()  # a blend's weights

@@ -71,9 +71,10 @@ def test_timeout_stops_each_kind_of_work(names: charsmith.CharModel, bard: chars
         names.score(["rex"], timeout=tiny)
     with pytest.raises(TimeLimitError):
         bard.complete("ROMEO:", 10, timeout=tiny)
-    chars = bard.complete_stream("ROMEO:", 10, timeout=tiny)  # checked as the characters are drawn
+    with pytest.raises(TimeLimitError):  # checked as the prompt is read and as the characters are drawn
+        next(bard.complete_stream("ROMEO:", 10, timeout=tiny))
     with pytest.raises(TimeLimitError):
-        next(chars)
+        charsmith.load("languages").classify(["Rossi"], timeout=tiny)
     assert len(names.sample(5, seed=0, timeout=30).samples) == 5  # a generous limit changes nothing
     assert names.sample(5, seed=0, timeout=30) == names.sample(5, seed=0)
 

@@ -104,9 +104,10 @@ def test_ids_equal_one_hot_weights_and_blends_mix_table_rows() -> None:
     # a 0.3/0.7 blend's layer-0 input is 0.3 * (category 0's) + 0.7 * (category 2's)
     p0 = {"W_ih": params["l0.W_ih"], "b": params["l0.b"]}
     w = np.array([[0.3, 0.0, 0.7]])
-    blend, _, _ = model._input_table(params, cfg, p0, ids[:1], w)
-    pure0, _, _ = model._input_table(params, cfg, p0, ids[:1], np.eye(K)[[0]])
-    pure2, _, _ = model._input_table(params, cfg, p0, ids[:1], np.eye(K)[[2]])
+    one = np.zeros(1, dtype=np.int64)  # the row's distinct condition
+    blend, _, _ = model._input_table(params, cfg, p0, ids[:1], (w, one))
+    pure0, _, _ = model._input_table(params, cfg, p0, ids[:1], (np.eye(K)[[0]], one))
+    pure2, _, _ = model._input_table(params, cfg, p0, ids[:1], (np.eye(K)[[2]], one))
     np.testing.assert_allclose(blend, 0.3 * pure0 + 0.7 * pure2, atol=1e-12)
 
 

@@ -201,7 +201,7 @@ def test_classify_matches_the_library(client: TestClient) -> None:
     m = charsmith.load("languages")
     for row, want in zip(data["items"], m.classify(["Nakamura", "Rossi"], top=2)):
         assert row["item"] == want.item and [c["category"] for c in row["categories"]] == [c for c, _ in want.probs]
-        assert [c["probability"] for c in row["categories"]] == pytest.approx([p for _, p in want.probs])
+        assert [c["probability"] for c in row["categories"]] == pytest.approx([p for _, p in want.probs], rel=1e-5)
     assert data["items"][0]["categories"][0]["category"] == "Japanese"
 
 
@@ -237,9 +237,7 @@ def test_time_limit_is_named(tmp_path: Path) -> None:
             assert r.json()["error"] == ("the request ran past this server's time limit of 1e-06 s (seconds); "
                                          "ask for fewer or shorter items")
         r = post(c, "/api/complete", {"model": "shakespeare", "length": 100})
-        assert r.status_code == 200  # the stream had begun: its last line says why it stopped
-        (last,) = lines(r)
-        assert last["limit"] == "seconds" and "time limit of 1e-06 s (seconds)" in last["error"]
+        assert r.status_code == 422 and r.json()["limit"] == "seconds"  # reading the prompt counts too
 
 
 # ----- safety ---------------------------------------------------------------------------------------

@@ -195,12 +195,14 @@ class CharModel:
         priors = np.exp(cats.log_priors()) if w is None and cats is not None else None
         return Stepper(self.ckpt.params, self.ckpt.model, deadline, cond=w, priors=priors, rng=rng)
 
-    def plan(self, constraints: Constraints, *, text_length: int | None = None) -> Plan:
+    def plan(self, constraints: Constraints, *, text_length: int | None = None,
+             deadline: Deadline | None = None) -> Plan:
         """``constraints`` compiled for this model (lower-cased first if it was trained on
-        lower-cased data). ConstraintError, before any sampling, if they cannot be met."""
+        lower-cased data). ConstraintError, before any sampling, if they cannot be met;
+        compiling counts against ``deadline``."""
         if self.lowercase:
             constraints = constraints.lower()
-        return constraints.plan(self.ckpt.vocab, text_length=text_length)
+        return constraints.plan(self.ckpt.vocab, text_length=text_length, deadline=deadline)
 
     def stream(
         self, n: int, *, temperature: float = TEMPERATURE, top_k: int = TOP_K, top_p: float = TOP_P,
@@ -223,7 +225,7 @@ class CharModel:
         self._require_lines("stream")
         r.for_mode(self.mode)
         deadline = Deadline.after(r.timeout)
-        plan = self.plan(_constraints(r))
+        plan = self.plan(_constraints(r), deadline=deadline)
         rng = r.rng if r.rng is not None else np.random.default_rng(r.seed)
         stepper = self.stepper(deadline, category=r.category, rng=rng)
         return SampleStream(stepper, self.ckpt.vocab, plan, Controls(r.temperature, r.top_k, r.top_p),
@@ -278,7 +280,7 @@ class CharModel:
             names = ", ".join(self.categories)
             raise CategoryError(f"the most likely items depend on the category: pass one of {names}", param="category")
         deadline = Deadline.after(r.timeout)
-        plan = self.plan(_constraints(r))
+        plan = self.plan(_constraints(r), deadline=deadline)
         known = self.ckpt.known
         exclude_known = None if r.allow_known or known is None else (lambda items: is_known(items, known))
         found = beam_search(self.stepper(deadline, category=r.category), self.ckpt.vocab, plan, r.beam or 1,
@@ -308,7 +310,7 @@ class CharModel:
         self.condition(r.category)  # a text model has no categories: refuse one
         deadline = Deadline.after(r.timeout)
         n = r.count(self.mode)
-        plan = self.plan(_constraints(r), text_length=r.text_length)
+        plan = self.plan(_constraints(r), text_length=r.text_length, deadline=deadline)
         rng = None if r.greedy else (r.rng if r.rng is not None else np.random.default_rng(r.seed))
         texts = complete(self.stepper(deadline), self.ckpt.vocab, plan, rng, n=n,
                          controls=Controls(r.temperature, r.top_k, r.top_p), particles=r.particles,
@@ -334,7 +336,7 @@ class CharModel:
             found = self._complete(r).samples
             return iter(found[0][len(self._text(prompt)):] if found else "")
         deadline = Deadline.after(r.timeout)
-        plan = self.plan(Constraints(r.prefix), text_length=r.text_length)
+        plan = self.plan(Constraints(r.prefix), text_length=r.text_length, deadline=deadline)
         rng = None if r.greedy else np.random.default_rng(r.seed)
         return complete_stream(self.stepper(deadline), self.ckpt.vocab, plan, rng,
                                Controls(r.temperature, r.top_k, r.top_p))
@@ -421,7 +423,7 @@ class CharModel:
             ids = vocab.encode(text, vocab.id_dtype)
         except ValueError as e:
             raise DataError(f"{path} has {e}: the model never saw them") from None
-        return stream_loss(self.ckpt.params, self.ckpt.model, ids)
+        return stream_loss(self.ckpt.params, self.ckpt.model, ids, deadline=Deadline.after(None))
 
     def _evaluate_labelled(self, path: str | os.PathLike[str], text: str | None, lower: bool,
                            category: Condition | None) -> EvalResult:
@@ -433,7 +435,7 @@ class CharModel:
             raise CategoryError(f"{path} is labelled, so each item is scored under its own category; drop the category")
         data = read_labelled(path, lowercase=lower, text=text)
         ids = np.array([cats.index(n) for n in data.names], dtype=np.int64)[data.cats]  # file ids -> model ids
-        return summarize(score_items(*self._args(), data.items, cond=ids))
+        return summarize(score_items(*self._args(), data.items, cond=ids, deadline=Deadline.after(None)))
 
 
 def load(name_or_path: str | os.PathLike[str]) -> CharModel:

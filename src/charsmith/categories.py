@@ -10,7 +10,8 @@ A *condition* says which category to write in, as weights ``w`` (K,) summing to 
 - ``"Japanese"``: that category (a one-hot ``w``);
 - ``"Japanese=0.7,Italian=0.3"`` or ``{"Japanese": 0.7, "Italian": 0.3}``: a blend. A name
   without ``=`` weighs 1, so ``"Japanese,Italian"`` is half and half. Weights must be
-  finite and >= 0 with a positive sum; they are divided by their sum.
+  finite and >= 0 with a positive sum; they are divided by their sum (after the
+  largest, so that huge weights cannot overflow).
 
 A blend mixes the category *vectors*: the model is fed ``e = sum_k w_k cat[k]`` at every
 step, one point on the line (or simplex) between the pure categories' vectors, and writes
@@ -91,10 +92,11 @@ class Categories:
             if not math.isfinite(value) or value < 0:
                 raise CategoryError(f"the weight of category {name!r} is {value!r}; weights must be finite and >= 0")
             w[self.index(name)] = value
-        total = float(w.sum())
-        if not total > 0:
-            raise CategoryError(f"the category weights sum to {total:g}; give at least one positive weight")
-        return w / total
+        top = float(w.max())
+        if not top > 0:
+            raise CategoryError("the category weights sum to 0; give at least one positive weight")
+        w /= top  # first by the largest, so the sum cannot overflow (1e308 and 1e308 are 50/50)
+        return w / w.sum()
 
     def to_json(self) -> dict[str, list]:
         return {"names": list(self.names), "counts": list(self.counts)}
@@ -116,7 +118,7 @@ def _parse(condition: Condition) -> dict[str, float]:
         for name, value in condition.items():
             if not isinstance(name, str) or isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise CategoryError(f"a category blend maps names to numbers, got {name!r}: {value!r}")
-            out[name] = float(value)
+            out[name] = float(value) if isinstance(value, float) or abs(value) < 2 ** 1000 else math.inf
         return out
     if not isinstance(condition, str):
         raise CategoryError(f"a category is a name, 'A=0.7,B=0.3' or a mapping of names to weights, "

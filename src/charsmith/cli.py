@@ -29,10 +29,11 @@ from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
-from charsmith import __version__, backend, cli_export, finetune
+from charsmith import __version__, backend, cli_export, finetune, limits
 from charsmith.api import CharModel, bundled_models, load, make_trainer
 from charsmith.config import CELLS, DECAYS, MODES, OPTIMIZERS, TrainConfig
 from charsmith.data import read_text, split_lines
+from charsmith.deadline import time_limit
 from charsmith.errors import CharsmithError, CharsmithWarning
 from charsmith.generation import PARTICLES, SampleResult, SampleStream
 from charsmith.generation.constraints import DEFAULT_MAX_LEN
@@ -206,12 +207,18 @@ def _add_sample(sub: Any) -> None:
     s.add_argument("--allow-known", action="store_true", dest="allow_known", help="keep items of the data set")
     s.add_argument("--beam", type=INT, help="the n most likely items by beam search of this width")
     s.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _add_timeout(s)
     _add_category(s, "write in this category, or a blend like Japanese=0.7,Italian=0.3 (default: each item's "
                      "category drawn from the training counts)")
 
 
 def _add_category(p: argparse.ArgumentParser, text: str) -> None:
     p.add_argument("--category", metavar="NAME_OR_BLEND", help=f"models with categories: {text}")
+
+
+def _add_timeout(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--timeout", type=NONNEG_FLOAT, default=limits.CLI_TIMEOUT, metavar="SECONDS",
+                   help=f"stop all the work after this long (default {limits.CLI_TIMEOUT:g}; 0: no limit)")
 
 
 def _add_score(sub: Any) -> None:
@@ -221,6 +228,7 @@ def _add_score(sub: Any) -> None:
     s.add_argument("--file", help="also score every line of this file")
     s.add_argument("--sort", action="store_true", help="likeliest first (by nats per character)")
     s.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _add_timeout(s)
     _add_category(s, "score under this category or blend (default: under the mixture of all, weighted by "
                      "their training counts)")
 
@@ -230,6 +238,7 @@ def _add_eval(sub: Any) -> None:
     e.add_argument("model", help="checkpoint directory or bundled model name")
     e.add_argument("file", help="held-out data in the model's format")
     e.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _add_timeout(e)
     _add_category(e, "score plain items under this category or blend (labelled files use each item's own)")
 
 
@@ -241,6 +250,7 @@ def _add_classify(sub: Any) -> None:
     c.add_argument("items", nargs="*", help="items to classify")
     c.add_argument("--file", help="also classify every line of this file")
     c.add_argument("--top", type=INT, default=3, help="show the K likeliest categories (default 3)")
+    _add_timeout(c)
     c.add_argument("--uniform-prior", action="store_true", dest="uniform_prior",
                    help="equal priors for every category (macro-balanced decisions)")
     c.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -311,7 +321,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         signal.signal(signal.SIGINT, previous)
     bar.close()
     resume = shlex.join(["charsmith", "train", args.file, "--out", str(out_dir), "--resume"])
-    return _finish_train(done, out_dir, bool(len(trainer.corpus.val)), out, err, resume)
+    return _finish_train(done, out_dir, bool(len(trainer.corpus.val)), out, err, resume, trainer)
 
 
 def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
@@ -355,15 +365,22 @@ def _engine() -> str:
     return f"{be.status}, {be.threads} threads" if be.compiled else f"NumPy only: {be.status}"
 
 
-def _finish_train(done: Progress, out_dir: Path, held_out: bool, out: TextIO, err: TextIO, resume: str) -> int:
+def _finish_train(done: Progress, out_dir: Path, held_out: bool, out: TextIO, err: TextIO, resume: str,
+                  trainer: Trainer) -> int:
     messages = {
         "steps": "reached the step limit", "minutes": "reached the time limit",
         "early-stop": "stopped early: the validation loss stopped improving",
         "interrupted": f"interrupted; `{resume}` continues",
     }
     if done.reason == "nan":
-        print(f"charsmith: error: the loss became NaN/inf at step {done.step + 1}; the last good checkpoint is kept "
-              f"in {out_dir}; lower --lr or set --clip-norm", file=err)
+        if trainer.saved_step is not None:
+            kept = f"the checkpoint of step {trainer.saved_step} is kept in {out_dir}"
+        elif trainer.kept_previous:
+            kept = f"no checkpoint of this run was saved; {out_dir} still holds the checkpoint it had before"
+        else:
+            kept = "no checkpoint was saved"
+        print(f"charsmith: error: the loss became NaN/inf at step {done.step + 1}; {kept}; lower --lr or set "
+              "--clip-norm", file=err)
         return 1
     best = ""
     if done.best_val is not None and math.isfinite(done.best_val):  # nothing held out: the training loss ranks
@@ -730,7 +747,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             from charsmith import cli_classic
 
             return cli_classic.run(args, out)
-        with _warnings_as_lines(err):
+        with _warnings_as_lines(err), time_limit(getattr(args, "timeout", None) or None):
             if getattr(args, "threads", None) is None:
                 return COMMANDS[args.command](args, out, err)
             with backend.use(backend.current().with_threads(args.threads)):  # this call only

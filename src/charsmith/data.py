@@ -33,6 +33,7 @@ import numpy as np
 
 from charsmith.categories import Categories, check_name
 from charsmith.errors import CategoryError, DataError
+from charsmith.limits import MAX_CATEGORIES, MAX_FILE_BYTES
 from charsmith.vocab import END, Vocab
 
 __all__ = [
@@ -69,8 +70,9 @@ _CHUNK_BYTES = 1 << 20  # bytes read at a time
 
 def read_chunks(path: str | os.PathLike[str], *, lowercase: bool = False) -> Iterator[str]:
     """The UTF-8 text of ``path`` in pieces of about a megabyte: the byte-order mark dropped,
-    CRLF and CR made LF, lower-cased if asked. A missing or undecodable file raises DataError.
-    A long text is read this way without ever holding all of it at once."""
+    CRLF and CR made LF, lower-cased if asked. A missing or undecodable file, one with NUL
+    bytes (binary, or ``/dev/zero``) or one over MAX_FILE_BYTES (an endless stream) raises
+    DataError. A long text is read this way without ever holding all of it at once."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: no such file; check the path")
@@ -78,9 +80,17 @@ def read_chunks(path: str | os.PathLike[str], *, lowercase: bool = False) -> Ite
         raise DataError(f"{path} is a directory; pass a text file with one item per line")
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     lines_before, started, carry = 0, False, ""
+    size = 0
     with open(path, "rb") as f:
         while True:
             data = f.read(_CHUNK_BYTES)
+            size += len(data)
+            if size > MAX_FILE_BYTES:
+                raise DataError(f"{path} is over the limit of {MAX_FILE_BYTES:,} bytes (MAX_FILE_BYTES); "
+                                "give a smaller file")
+            if b"\0" in data:
+                line = lines_before + data[: data.index(b"\0")].count(b"\n") + 1
+                raise DataError(f"{path}: line {line} has a NUL byte, so this is not a text file; give a UTF-8 text file")
             held = len(decoder.getstate()[0])  # bytes of a character split by the previous read
             try:
                 text = carry + decoder.decode(data, final=not data)
@@ -194,6 +204,9 @@ def read_labelled(path: str | os.PathLike[str], *, lowercase: bool, text: str | 
     path = Path(path)
     pairs = _read_folder(path) if path.is_dir() else _read_tsv(path, text if text is not None else read_text(path))
     names = tuple(sorted({c for c, _ in pairs}))
+    if len(names) > MAX_CATEGORIES:
+        raise DataError(f"{path} has {len(names):,} categories, over the limit of {MAX_CATEGORIES:,} (MAX_CATEGORIES); "
+                        "merge some of them")
     index = {c: k for k, c in enumerate(names)}
     items = [s.lower() if lowercase else s for _, s in pairs]
     cats = np.array([index[c] for c, _ in pairs], dtype=np.int64)

@@ -195,9 +195,10 @@ def _check_state(cfg: ModelConfig, state: Any, batch: int, dtype: np.dtype, what
                 raise TypeError(f"{what}[{i}] dtype must match the params' {dtype}, got {a.dtype}")
 
 
-def _cond_weights(cfg: ModelConfig, cond: Any, batch: int, dtype: np.dtype) -> np.ndarray | None:
-    """The condition as (B, K) weights in ``dtype``: category ids (B,) become one-hot rows;
-    None for a model without categories."""
+def _conditions(cfg: ModelConfig, cond: Any, batch: int, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray] | None:
+    """The distinct conditions of the batch and each row's one (B,): weights (U, K) in
+    ``dtype``, or for category ids (B,) the distinct ids (U,), which stand for one-hot rows
+    (so memory and work are linear in K, never K x K); None for a model without categories."""
     K = cfg.categories
     if K == 0:
         if cond is not None:
@@ -209,12 +210,22 @@ def _cond_weights(cfg: ModelConfig, cond: Any, batch: int, dtype: np.dtype) -> n
     if cond.dtype.kind in "iu":
         if cond.shape != (batch,) or cond.min() < 0 or cond.max() >= K:
             raise ValueError(f"category ids must be a ({batch},) array in [0, {K}), got shape {cond.shape}")
-        return np.eye(K, dtype=dtype)[cond]
+        distinct, u = np.unique(cond, return_inverse=True)
+        return distinct.astype(np.int64), u.reshape(-1)  # the ids stand for their one-hot rows
     if cond.dtype.kind != "f":
         raise TypeError(f"cond must be integer ids or float weights, got {cond.dtype}")
     if cond.shape != (batch, K) or not np.isfinite(cond).all():
         raise ValueError(f"category weights must be a finite ({batch}, {K}) array, got shape {cond.shape}")
-    return cond.astype(dtype, copy=False)
+    w = np.ascontiguousarray(cond, dtype=dtype)
+    rows = w.view(np.dtype((np.void, w.itemsize * K))).ravel()  # each row as bytes: sorted by memcmp
+    _, first, u = np.unique(rows, return_index=True, return_inverse=True)
+    return w[first], u.reshape(-1)
+
+
+def _cat_vectors(params: dict[str, np.ndarray], conds: np.ndarray) -> np.ndarray:
+    """(U, C) the category vectors of distinct conditions: rows of cat for ids (U,), the
+    weighted sums conds @ cat for weights (U, K)."""
+    return params["cat"][conds] if conds.ndim == 1 else conds @ params["cat"]
 
 
 def _input_rows(params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, np.ndarray]) -> np.ndarray:
@@ -229,7 +240,8 @@ def _input_rows(params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, n
 
 
 def _input_table(
-    params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, np.ndarray], ids: np.ndarray, w: np.ndarray | None
+    params: dict[str, np.ndarray], cfg: ModelConfig, p0: dict[str, np.ndarray], ids: np.ndarray,
+    w: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Layer 0's input table (G, n), the ids (T, B) that index its columns, and the distinct
     condition rows (U, K) (None without categories).
@@ -242,9 +254,9 @@ def _input_table(
     ids_t = np.ascontiguousarray(ids.T)  # (T, B)
     if w is None:
         return np.ascontiguousarray(rows.T), ids_t, None
-    conds, u = np.unique(w, axis=0, return_inverse=True)  # (U, K), (B,)
+    conds, u = w  # (U, K) or (U,) ids, (B,)
     V1, G = rows.shape
-    ce = (conds @ params["cat"]) @ params["W_cat"]  # (U, G)
+    ce = _cat_vectors(params, conds) @ params["W_cat"]  # (U, G)
     table = (rows[None] + ce[:, None]).reshape(-1, G)  # (U*(V+1), G)
     folded = np.where(ids_t < 0, V1 - 1, ids_t) + u.reshape(1, -1) * V1  # (T, B)
     return np.ascontiguousarray(table.T), folded, conds
@@ -306,7 +318,7 @@ def _features(
 
     be = backend.current()
     p0 = _layer_params(params, 0)
-    w = _cond_weights(cfg, cond, B, dtype)
+    w = _conditions(cfg, cond, B, dtype)
     table, ids_t, conds = _input_table(params, cfg, p0, ids, w)  # (G, n), (T, B) column per input
 
     rcaches, masks, final = [], [], []
@@ -338,7 +350,7 @@ def _features(
         "shape": (B, T),
         "ids_t": ids_t,  # (T, B) columns of layer 0's input table (-1: its last)
         "n_cols": table.shape[1],  # the table's width
-        "conds": conds,  # (U, K) the distinct condition rows, or None
+        "conds": conds,  # (U, K) the distinct condition rows, (U,) distinct ids, or None
         "inputs": inputs,  # inputs[i]: layer i's input (H, T*B) (None for layer 0); inputs[L] top output
         "rcaches": rcaches,  # layer.recur_forward caches
         "masks": masks,  # dropout masks (H, T*B), already scaled, or None
@@ -424,8 +436,13 @@ def _input_table_backward(
         return d_ext[:, :V]
     d_blocks = d_ext[:, :n].reshape(d_ext.shape[0], len(conds), V + 1)  # (G, U, V+1)
     d_ce = d_blocks.sum(axis=2)  # (G, U): gradient of each block's category row
-    grads["W_cat"] = (conds @ params["cat"]).T @ d_ce.T  # (C, G)
-    grads["cat"] = conds.T @ (d_ce.T @ params["W_cat"].T)  # (K, C)
+    grads["W_cat"] = _cat_vectors(params, conds).T @ d_ce.T  # (C, G)
+    d_e = d_ce.T @ params["W_cat"].T  # (U, C)
+    if conds.ndim == 1:  # distinct ids: each one's row of cat gets its block's gradient
+        grads["cat"] = np.zeros_like(params["cat"])
+        grads["cat"][conds] = d_e
+    else:
+        grads["cat"] = conds.T @ d_e  # (K, C)
     return d_blocks[:, :, :V].sum(axis=1)
 
 
@@ -488,7 +505,7 @@ def step(
     B = ids.shape[0]
     if check:
         _check_state(cfg, state, B, params["W_out"].dtype)
-    w = _cond_weights(cfg, cond, B, params["W_out"].dtype)
+    w = _conditions(cfg, cond, B, params["W_out"].dtype)
     mod = layer.get_cell(cfg.cell)
 
     p = _layer_params(params, 0)
@@ -504,7 +521,8 @@ def step(
         if w is not None:
             xp, rows = np.take(xp, rows, axis=0), None  # (B, G)
     if w is not None:
-        xp += w @ (params["cat"] @ params["W_cat"])  # (B, K) @ (K, G): each row's category
+        conds, u = w
+        xp += (_cat_vectors(params, conds) @ params["W_cat"])[u]  # (U, C) @ (C, G): each row's category
 
     be = backend.current()
     new_state: list[tuple[np.ndarray, ...]] = []

@@ -24,6 +24,7 @@ from charsmith.checks import timeout as check_timeout
 from charsmith.errors import InputError
 from charsmith.generation import PARTICLES, Controls, SampleResult, SampleStream
 from charsmith.generation.controls import TEMPERATURE, TOP_K, TOP_P, sampling_only
+from charsmith.limits import check_sizes
 
 if TYPE_CHECKING:
     from charsmith.api import CharModel
@@ -37,8 +38,9 @@ LENGTH = 200  # characters a text model adds after its prompt when length is not
 
 
 def check_items(items: Any) -> list[str]:
-    """``items`` as a list of strings; one string is one item (not its characters)."""
-    return texts("items", items, "an item (a string)")
+    """``items`` as a list of strings; one string is one item (not its characters); within
+    the limits on their number and length (``charsmith.limits.check_sizes``)."""
+    return check_sizes(texts("items", items, "an item (a string)"))
 
 
 def check_seed(seed: Any) -> int | None:

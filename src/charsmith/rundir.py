@@ -10,7 +10,9 @@ In a directory marked so (by the lock file or a checkpoint manifest) charsmith c
 own: the lock file, ``config.json`` when it is a charsmith manifest, the content-addressed
 data files, ``resume.npz``, ``metrics.jsonl``, format 1's fixed names, and the temporary
 files of an interrupted write of any of these. ``force`` removes only those; any other file
-is left alone, and a directory holding other files and no mark is refused.
+is left alone, and a directory holding other files and no mark is refused. The checkpoint
+itself is not removed by ``force``: it stays, readable, until the new run commits its first
+checkpoint over it (``RunLock.replaced`` lists the old files that commit must remove).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class RunLock:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._fd: int | None = None
+        self.replaced: list[Path] = []  # a previous run's checkpoint files, to remove once a new one is committed
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         file = self.path / LOCK_FILE
@@ -134,12 +137,17 @@ def owned_files(path: str | os.PathLike[str]) -> list[Path]:
     return owned
 
 
+def _is_checkpoint_file(name: str) -> bool:
+    return name == CONFIG_FILE or name in LEGACY_FILES.values() or bool(DATA_FILE.fullmatch(name))
+
+
 def open_run_dir(path: str | os.PathLike[str], *, resume: bool = False, force: bool = False) -> RunLock:
     """Lock ``path`` for a new run (or, with ``resume``, for the run saved there) and return the lock.
 
     Refused: a file; a directory holding other files and no charsmith mark; a checkpoint or
     resume state unless ``resume`` or ``force``; a ``config.json`` charsmith did not write.
-    With ``force`` charsmith's own files are removed (the user's stay).
+    With ``force`` charsmith's own files are removed (the user's stay), but for the
+    checkpoint, which the new run's first save replaces.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -161,6 +169,9 @@ def open_run_dir(path: str | os.PathLike[str], *, resume: bool = False, force: b
                 raise CheckpointError(f"`out` {path} already holds a checkpoint; pass `resume` to continue it "
                                       "or `force` to replace it", param="out")
             stale = [p for p in owned if p.name != LOCK_FILE]
+            checkpoint = [p for p in stale if _is_checkpoint_file(p.name)]  # kept until the new run commits
+            stale = [p for p in stale if p not in checkpoint]
+            lock.replaced = [p for p in checkpoint if p.name in LEGACY_FILES.values()]  # the rest a save replaces
         for p in stale:
             p.unlink(missing_ok=True)
     except BaseException:

@@ -10,7 +10,7 @@ priors (:func:`mixture_scores`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +20,7 @@ from charsmith.config import ModelConfig
 from charsmith.data import encode_items, line_batches, text_windows
 from charsmith.deadline import NEVER, Deadline
 from charsmith.errors import InputError
+from charsmith.limits import SCORE_POSITIONS, STEP_POSITIONS
 from charsmith.vocab import Vocab
 
 __all__ = ["EvalResult", "ItemScore", "category_logliks", "category_scores", "log_softmax_at", "mixture_scores",
@@ -80,16 +81,39 @@ def score_items(
             raise InputError(f"item {item!r} has characters the model never saw: {missing!r}", param="items")
     dtype = next(iter(params.values())).dtype
     seqs = encode_items(vocab, items)
+    conds = None if cond is None else np.asarray(cond)
     scores: list[ItemScore] = []
-    for start in range(0, len(seqs), batch_size):
+    for start, stop in _spans([len(q) for q in seqs], batch_size):
         deadline.check()
-        batch = next(line_batches(seqs[start : start + batch_size], batch_size, None))
-        c = None if cond is None else np.asarray(cond)[start : start + batch_size]
-        logits, _, _ = M.forward(params, cfg, batch.ids, M.init_state(cfg, len(batch.ids), dtype), cond=c)
-        lp = log_softmax_at(logits, batch.targets) * batch.mask  # (B, T)
-        for s, row in zip(items[start : start + batch_size], lp):
+        batch = next(line_batches(seqs[start:stop], stop - start, None))
+        c = None if conds is None else conds[start:stop]
+        B, T = batch.ids.shape
+        lp = np.zeros((B, T))
+        state = M.init_state(cfg, B, dtype)
+        width = max(STEP_POSITIONS // B, 1)  # columns per forward call, the state carried: the time limit is
+        for t in range(0, T, width):  # checked within a long item too
+            deadline.check()
+            logits, state, _ = M.forward(params, cfg, batch.ids[:, t:t + width], state, cond=c)
+            lp[:, t:t + width] = log_softmax_at(logits, batch.targets[:, t:t + width]) * batch.mask[:, t:t + width]
+        for s, row in zip(items[start:stop], lp):
             scores.append(ItemScore(s, float(row.sum()), len(s) + 1, tuple(row[: len(s) + 1].tolist())))
     return scores
+
+
+def _spans(lengths: Sequence[int], batch_size: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) of consecutive batches of at most ``batch_size`` items whose padded size
+    (rows x longest) stays within SCORE_POSITIONS, so that a long item gets a small batch
+    (at least one item a batch)."""
+    start = 0
+    while start < len(lengths):
+        stop, longest = start, 0
+        while stop < len(lengths) and stop - start < batch_size:
+            longest_next = max(longest, lengths[stop])
+            if stop > start and (stop - start + 1) * longest_next > SCORE_POSITIONS:
+                break
+            longest, stop = longest_next, stop + 1
+        yield start, stop
+        start = stop
 
 
 def category_scores(
@@ -151,7 +175,7 @@ def summarize(scores: Sequence[ItemScore]) -> EvalResult:
 
 def stream_loss(
     params: dict[str, np.ndarray], cfg: ModelConfig, ids: np.ndarray, *, batch_size: int = 32, seq_len: int = 256,
-    max_chars: int = 0,
+    max_chars: int = 0, deadline: Deadline = NEVER,
 ) -> EvalResult:
     """Mean NLL per character of a stream read as ``batch_size`` rows with the state carried
     across windows (each row starts from a zero state). ``max_chars`` (0: all) reads only
@@ -159,6 +183,7 @@ def stream_loss(
     dtype = next(iter(params.values())).dtype
     total, count, state = 0.0, 0, None
     for batch in text_windows(ids, batch_size, seq_len, max_chars=max_chars):
+        deadline.check()
         if state is None:
             state = M.init_state(cfg, len(batch.ids), dtype)
         logits, state, _ = M.forward(params, cfg, batch.ids, state)

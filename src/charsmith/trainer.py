@@ -29,7 +29,7 @@ import numpy as np
 
 from charsmith import backend, optim
 from charsmith import model as M
-from charsmith.checkpoint import Checkpoint, is_checkpoint, save_checkpoint
+from charsmith.checkpoint import CONFIG_FILE, Checkpoint, is_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig, config_from_dict
 from charsmith.data import (
     Batch,
@@ -44,7 +44,7 @@ from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
 from charsmith.generation import Constraints, Stepper, complete, sample_items
 from charsmith.resources import check_training_memory
 from charsmith.rundir import METRICS_FILE, RESUME_FILE, RunLock, open_run_dir
-from charsmith.safeload import NpzReader, json_from_bytes, read_regular
+from charsmith.safeload import NpzReader, json_from_bytes, read_json, read_regular
 from charsmith.scoring import lines_loss, stream_loss
 
 __all__ = ["Progress", "Trainer", "saved_options", "train_step"]
@@ -56,6 +56,17 @@ DROPOUT_STREAM, PREVIEW_STREAM = 1, 2  # seeded_rng keys (TrainBatches uses 0 fo
 RECURRENT = (".W_ih", ".W_hh")  # the recurrent layers' weight matrices ("l0.W_hh", ...), frozen for cfg.freeze_steps
 RESUMABLE_CHANGES = ("steps", "minutes", "patience", "eval_every", "eval_chars")  # may differ on --resume
 MAX_RESUME_BYTES = 1 << 36  # a resume state is read whole; a bound only against a device or a runaway file
+
+
+def _saved_step(out_dir: Path) -> int | None:
+    """The step of the checkpoint in ``out_dir`` (None if there is none or it does not say)."""
+    if not is_checkpoint(out_dir):
+        return None
+    try:
+        step = read_json(out_dir / CONFIG_FILE, 1 << 24).get("info", {}).get("step")
+    except (OSError, CheckpointError, AttributeError):
+        return None
+    return step if isinstance(step, int) else None
 
 
 @dataclass(frozen=True)
@@ -142,10 +153,15 @@ class Trainer:
         self.out_dir = Path(out_dir)
         check_training_memory(model_cfg, train_cfg, self._longest_sequence())
         self._lock = open_run_dir(self.out_dir, resume=resume, force=force)
+        # the step of the checkpoint in out_dir that belongs to this run (None: none yet); with force, a
+        # previous run's checkpoint may stay there until this run saves its first
+        self.saved_step: int | None = None
+        self.kept_previous = force and is_checkpoint(self.out_dir)
         try:
             self._setup(info, params)
             if resume:
                 self._load_resume()
+                self.saved_step = _saved_step(self.out_dir)
         except BaseException:
             self._lock.release()
             raise
@@ -268,9 +284,10 @@ class Trainer:
         c = self.cfg
         rng = seeded_rng(c.seed, DROPOUT_STREAM, self.step) if self.model_cfg.dropout else None
         frozen = self._frozen() if self.step < c.freeze_steps else ()
-        return train_step(self.model_cfg, self.opt, batch, state, lr=self._lr(), t=self.step + 1,
-                          clip_norm=c.clip_norm, clip_value=c.clip_value, weight_decay=c.weight_decay,
-                          rng=rng, check=self.step == 0, frozen=frozen)
+        with np.errstate(over="ignore", invalid="ignore"):  # a step that overflows is reported as NaN, not warned
+            return train_step(self.model_cfg, self.opt, batch, state, lr=self._lr(), t=self.step + 1,
+                              clip_norm=c.clip_norm, clip_value=c.clip_value, weight_decay=c.weight_decay,
+                              rng=rng, check=self.step == 0, frozen=frozen)
 
     def _average(self) -> None:
         """Move the weights' average towards the weights (cfg.ema; at step n the decay is
@@ -352,7 +369,7 @@ class Trainer:
         checkpoint (one transaction), the resume state (one file), then the metrics line
         (a resumed run drops lines past its step)."""
         if improved:
-            save_checkpoint(self.out_dir, self.checkpoint())
+            self._save_checkpoint()
         self._save_resume()
         with open(self.out_dir / METRICS_FILE, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
@@ -361,9 +378,18 @@ class Trainer:
         """Save the resume state; and the current weights as the checkpoint if there is none
         yet, so an early interruption still leaves a usable model. An interruption is not an
         evaluation: the best loss and patience are untouched, as if the run had not stopped."""
-        if not is_checkpoint(self.out_dir):
-            save_checkpoint(self.out_dir, self.checkpoint())
+        if self.saved_step is None:
+            self._save_checkpoint()
         self._save_resume()
+
+    def _save_checkpoint(self) -> None:
+        """Commit the weights as the checkpoint; the first commit also removes what is left
+        of a checkpoint this run replaces (``force``)."""
+        save_checkpoint(self.out_dir, self.checkpoint())
+        self.saved_step, self.kept_previous = self.step, False
+        for old in self._lock.replaced:
+            old.unlink(missing_ok=True)
+        self._lock.replaced = []
 
     def _resume_state(self) -> dict[str, Any]:
         return {"format": RESUME_FORMAT, "format_version": RESUME_VERSION, "step": self.step,

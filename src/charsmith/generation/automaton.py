@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from charsmith.deadline import NEVER, Deadline
 from charsmith.errors import ConstraintError
 from charsmith.generation.regex import Alt, CharSet, Node, Repeat, Seq
+from charsmith.limits import MAX_NFA_STATES, MAX_STATES
 
-__all__ = ["DFA", "MAX_STATES", "compile_node", "intersect"]
-
-MAX_STATES = 20_000
+__all__ = ["DFA", "MAX_STATES", "compile_node", "intersect", "literal_dfa", "nfa_size"]
 
 
 @dataclass(frozen=True)
@@ -51,15 +51,25 @@ class DFA:
         return s >= 0 and bool(self.accept[s])
 
     def distances(self) -> np.ndarray:
-        """(S,) the fewest ids from each state to an accepting one (a large number if none)."""
+        """(S,) the fewest ids from each state to an accepting one (a large number if none):
+        breadth-first search backwards from the accepting states over the distinct edges."""
         far = np.iinfo(np.int64).max // 4
-        dist = np.where(self.accept, 0, far)
-        while True:  # Bellman-Ford on unit edges: at most S rounds, usually a few
-            nxt = np.where(self.trans >= 0, dist[np.maximum(self.trans, 0)], far).min(axis=1) + 1
-            new = np.minimum(dist, nxt)
-            if np.array_equal(new, dist):
-                return np.minimum(dist, far)
-            dist = new
+        S = self.size
+        src, dst = np.nonzero(self.trans >= 0)
+        edges = np.unique(self.trans[src, dst].astype(np.int64) * S + src)  # (target, source) pairs, by target
+        targets, sources = edges // S, edges % S
+        starts = np.searchsorted(targets, np.arange(S + 1))  # sources of target t: sources[starts[t]:starts[t + 1]]
+        dist = np.full(S, far, dtype=np.int64)
+        frontier = np.flatnonzero(self.accept)
+        dist[frontier] = 0
+        d = 0
+        while frontier.size:
+            d += 1
+            pred = np.concatenate([sources[starts[t]:starts[t + 1]] for t in frontier.tolist()])
+            pred = np.unique(pred[dist[pred] == far]) if pred.size else pred
+            dist[pred] = d
+            frontier = pred
+        return dist
 
 
 # ----- syntax tree -> NFA -> DFA ------------------------------------------------------
@@ -70,6 +80,7 @@ class _NFA:
         self.eps: list[list[int]] = []
         self.moves: list[list[tuple[np.ndarray, int]]] = []
         self.masks = masks
+        self._closed: dict[int, frozenset[int]] = {}  # each state's own closure, once built
 
     def new(self) -> int:
         self.eps.append([])
@@ -120,13 +131,36 @@ class _NFA:
         return s, end
 
     def closure(self, states: set[int]) -> frozenset[int]:
-        todo, seen = list(states), set(states)
-        while todo:
-            for t in self.eps[todo.pop()]:
-                if t not in seen:
-                    seen.add(t)
-                    todo.append(t)
-        return frozenset(seen)
+        """The states reachable from ``states`` by epsilon moves (the union of each one's)."""
+        return frozenset().union(*(self._closure_of(s) for s in states))
+
+    def _closure_of(self, state: int) -> frozenset[int]:
+        if state not in self._closed:
+            todo, seen = [state], {state}
+            while todo:
+                for t in self.eps[todo.pop()]:
+                    if t not in seen:
+                        seen.add(t)
+                        todo.append(t)
+            self._closed[state] = frozenset(seen)
+        return self._closed[state]
+
+
+def nfa_size(node: Node, cap: int = MAX_NFA_STATES) -> int:
+    """The states :class:`_NFA` builds for ``node`` (repeats multiply), counted without
+    building them; any count above ``cap`` is given as ``cap + 1``."""
+    if isinstance(node, CharSet):
+        return 2
+    if isinstance(node, (Seq, Alt)):
+        total = 1 if isinstance(node, Seq) else 2
+        for child in node.parts if isinstance(node, Seq) else node.options:
+            total += nfa_size(child, cap)
+            if total > cap:
+                return cap + 1
+        return total
+    one = nfa_size(node.node, cap)
+    copies = node.low + (1 if node.high is None else node.high - node.low)
+    return min(2 + copies * one, cap + 1)
 
 
 def _charset_masks(node: Node, chars: str, alphabet: np.ndarray, out: dict[CharSet, np.ndarray]) -> None:
@@ -144,43 +178,77 @@ def _charset_masks(node: Node, chars: str, alphabet: np.ndarray, out: dict[CharS
         _charset_masks(node.node, chars, alphabet, out)
 
 
-def compile_node(node: Node, chars: str, alphabet: np.ndarray) -> DFA:
+def compile_node(node: Node, chars: str, alphabet: np.ndarray, deadline: Deadline = NEVER) -> DFA:
     """The minimal trimmed DFA over ids of ``chars`` matching the strings of ``node``, using
-    only the ids in ``alphabet`` as moves (the subset construction)."""
+    only the ids in ``alphabet`` as moves (the subset construction). ConstraintError, before
+    anything is built, when its NFA would pass MAX_NFA_STATES; TimeLimitError past ``deadline``."""
+    size = nfa_size(node)
+    if size > MAX_NFA_STATES:
+        raise ConstraintError(f"the constraints are too complex: their repeats multiply to over {MAX_NFA_STATES:,} "
+                              "automaton states (MAX_NFA_STATES); use smaller repetition counts or fewer nested repeats")
     masks: dict[CharSet, np.ndarray] = {}
     _charset_masks(node, chars, alphabet, masks)
-    nfa = _NFA(masks)
+    # ids that every character set treats alike form one class: moves are found per class
+    table = np.stack(list(masks.values())) if masks else np.zeros((1, len(chars)), dtype=bool)  # (M, V)
+    classes, id_class = np.unique(table, axis=1, return_inverse=True)  # (M, C), (V,)
+    id_class = id_class.ravel()
+    class_masks = {cs: classes[i] for i, cs in enumerate(masks)}  # (C,) each
+    nfa = _NFA(class_masks)
     start, final = nfa.build(node)
 
     def expand(current: frozenset[int], number: Callable[[frozenset[int]], int]) -> tuple[np.ndarray, bool]:
         moves = [m for s in current for m in nfa.moves[s]]
-        row = np.full(len(chars), -1, dtype=np.int64)
+        row = np.full(classes.shape[1], -1, dtype=np.int64)  # (C,)
         if moves:
-            hits = np.stack([mask for mask, _ in moves])  # (M, V) which ids each move reads
+            hits = np.stack([mask for mask, _ in moves])  # (M, C) which classes each move reads
             targets = np.array([t for _, t in moves])
-            columns, inverse = np.unique(hits, axis=1, return_inverse=True)  # ids alike share a column
-            for col in range(columns.shape[1]):
-                reach = set(targets[columns[:, col]].tolist())
+            for col in range(hits.shape[1]):
+                reach = set(targets[hits[:, col]].tolist())
                 if reach:
-                    row[inverse.ravel() == col] = number(nfa.closure(reach))
-        return row, final in current
+                    row[col] = number(nfa.closure(reach))
+        return row[id_class], final in current
 
-    dfa = _explore(nfa.closure({start}), expand, "simplify the pattern (fewer alternatives under repetition)")
-    return minimise(trim(dfa))
+    dfa = _explore(nfa.closure({start}), expand, "simplify the pattern (fewer alternatives under repetition)",
+                   deadline)
+    return minimise(trim(dfa), deadline)
 
 
-def _explore(first: Any, expand: Callable[[Any, Callable[[Any], int]], tuple[np.ndarray, bool]], hint: str) -> DFA:
+def literal_dfa(ids: np.ndarray, size: int, alphabet: np.ndarray, *, anywhere: bool) -> DFA:
+    """The minimal DFA over ``size`` ids of items that contain (``anywhere``) or end with
+    the id string ``ids`` (n >= 1), built directly by Knuth-Morris-Pratt in O(n V) rather than
+    by the subset construction (quadratic for ``.*S.*``): state j has matched the first j ids
+    (the longest such prefix that is a suffix of what was read); state n accepts, and with
+    ``anywhere`` it keeps accepting whatever follows."""
+    n = len(ids)
+    trans = np.full((n + 1, size), -1, dtype=np.int32)
+    row = np.zeros(size, dtype=np.int32)  # the moves of state `back`: the longest border of what matched
+    back = 0
+    for j in range(n + 1):
+        trans[j, alphabet] = row[alphabet]
+        if j < n:
+            trans[j, ids[j]] = j + 1
+            back = int(row[ids[j]]) if j else 0
+            row = trans[back].copy()
+    if anywhere:
+        trans[n, alphabet] = n
+    accept = np.zeros(n + 1, dtype=bool)
+    accept[n] = True
+    return DFA(trans, accept)
+
+
+def _explore(first: Any, expand: Callable[[Any, Callable[[Any], int]], tuple[np.ndarray, bool]], hint: str,
+             deadline: Deadline = NEVER) -> DFA:
     """Breadth-first construction from state ``first``: states are numbered as they are
     found (the start is 0, at most MAX_STATES); ``expand(state, number)`` gives a state's
-    row of moves (V,) and whether it accepts."""
+    row of moves (V,) and whether it accepts. TimeLimitError past ``deadline``."""
     index = {first: 0}
     todo = deque([first])
 
     def number(key: Any) -> int:
         if key not in index:
             if len(index) >= MAX_STATES:
-                raise ConstraintError(f"the constraints are too complex: their automaton passes {MAX_STATES} "
-                                      f"states; {hint}")
+                raise ConstraintError(f"the constraints are too complex: their automaton passes {MAX_STATES:,} "
+                                      f"states (MAX_STATES); {hint}")
             index[key] = len(index)
             todo.append(key)
         return index[key]
@@ -188,6 +256,8 @@ def _explore(first: Any, expand: Callable[[Any, Callable[[Any], int]], tuple[np.
     rows: list[np.ndarray] = []
     accept: list[bool] = []
     while todo:
+        if len(rows) % 64 == 0:
+            deadline.check()
         row, accepts = expand(todo.popleft(), number)
         rows.append(row)
         accept.append(accepts)
@@ -219,13 +289,17 @@ def trim(dfa: DFA) -> DFA:
     return DFA(trans, dfa.accept[kept])
 
 
-def minimise(dfa: DFA) -> DFA:
-    """Merge equivalent states (Moore's partition refinement)."""
+def minimise(dfa: DFA, deadline: Deadline = NEVER) -> DFA:
+    """Merge equivalent states (Moore's partition refinement, over the distinct columns of
+    moves: ids that move alike everywhere are refined once). TimeLimitError past ``deadline``."""
     block = dfa.accept.astype(np.int64)
+    moves = np.unique(dfa.trans, axis=1)  # (S, C)
     while True:
-        succ = np.where(dfa.trans >= 0, block[np.maximum(dfa.trans, 0)], -1)  # (S, V)
-        signature = np.concatenate([block[:, None], succ], axis=1)
-        _, new_block = np.unique(signature, axis=0, return_inverse=True)
+        deadline.check()
+        succ = np.where(moves >= 0, block[np.maximum(moves, 0)], -1)  # (S, C)
+        new_block = block
+        for col in succ.T:  # the signature (block, succ...) numbered one column at a time
+            _, new_block = np.unique(new_block * (dfa.size + 1) + col + 1, return_inverse=True)
         new_block = new_block.ravel()
         if _distinct(new_block) == _distinct(block):
             break
@@ -246,21 +320,39 @@ def _distinct(values: np.ndarray) -> int:
     return int(np.count_nonzero(np.bincount(values)))
 
 
-def intersect(dfas: Sequence[DFA]) -> DFA:
+def intersect(dfas: Sequence[DFA], deadline: Deadline = NEVER) -> DFA:
     """The product DFA accepting what every one of ``dfas`` accepts (minimised)."""
     result = dfas[0]
     for other in dfas[1:]:
-        result = minimise(trim(_product(result, other)))
+        result = minimise(trim(_product(result, other, deadline)), deadline)
     return result
 
 
-def _product(a: DFA, b: DFA) -> DFA:
-    def expand(pair: tuple[int, int], number: Callable[[tuple[int, int]], int]) -> tuple[np.ndarray, bool]:
-        i, j = pair
-        ta, tb = a.trans[i], b.trans[j]
-        row = np.full(len(ta), -1, dtype=np.int64)
-        for v in np.flatnonzero((ta >= 0) & (tb >= 0)):
-            row[v] = number((int(ta[v]), int(tb[v])))
-        return row, bool(a.accept[i] and b.accept[j])
-
-    return _explore((0, 0), expand, "use fewer or shorter constraints")
+def _product(a: DFA, b: DFA, deadline: Deadline) -> DFA:
+    """The product of ``a`` and ``b`` over the pairs reachable from (0, 0), explored a
+    breadth-first layer at a time (pair (i, j) is the code i * b.size + j; states are
+    numbered as they are found, the start 0)."""
+    Sb = b.size
+    index = {0: 0}  # pair code -> state
+    frontier = np.array([0], dtype=np.int64)  # the codes of the states numbered last, in order
+    rows: list[np.ndarray] = []
+    accept: list[np.ndarray] = []
+    while frontier.size:
+        deadline.check()
+        i, j = frontier // Sb, frontier % Sb
+        ta, tb = a.trans[i], b.trans[j]  # (F, V)
+        ok = (ta >= 0) & (tb >= 0)
+        codes = np.where(ok, ta.astype(np.int64) * Sb + tb, -1)
+        found, inverse = np.unique(codes[ok], return_inverse=True)
+        fresh = [c for c in found.tolist() if c not in index]
+        if len(index) + len(fresh) > MAX_STATES:
+            raise ConstraintError(f"the constraints are too complex: their automaton passes {MAX_STATES:,} "
+                                  "states (MAX_STATES); use fewer or shorter constraints")
+        base = len(index)
+        index.update((c, base + k) for k, c in enumerate(fresh))
+        row = np.full(codes.shape, -1, dtype=np.int64)
+        row[ok] = np.array([index[c] for c in found.tolist()], dtype=np.int64)[inverse.ravel()]
+        rows.append(row)
+        accept.append(a.accept[i] & b.accept[j])
+        frontier = np.array(fresh, dtype=np.int64)
+    return DFA(np.concatenate(rows).astype(np.int32), np.concatenate(accept))

@@ -25,6 +25,7 @@ from charsmith.generation.constraints import Plan
 from charsmith.generation.controls import Controls
 from charsmith.generation.stepper import Stepper
 from charsmith.generation.twist import Twist, bigram
+from charsmith.limits import MAX_BEAM, check_limit
 from charsmith.vocab import Vocab
 
 __all__ = ["beam_search"]
@@ -48,6 +49,9 @@ def beam_search(
     if not plan.ends:
         raise InputError("beam search writes list items; a text model completes a prompt instead", param="beam")
     n = n or beam
+    check_limit(beam, MAX_BEAM, "MAX_BEAM", "`beam`", "a narrower beam finds the likeliest items nearly as well",
+                param="beam")
+    check_limit(n, MAX_BEAM, "MAX_BEAM", "`n` (items from one beam search)", "ask for fewer", param="n")
     if guide is None and plan.constrained:  # the model's character pairs, from a short seeded (repeatable) run
         guide = Twist.from_bigram(plan, bigram(stepper, plan, Controls(), np.random.default_rng(0)), best=True)
     guide = guide or Twist.mask(plan)  # no constraint: rank by the log-probability alone (greedy is the argmax path)

@@ -15,7 +15,9 @@ model's vocabulary and compiles it into a :class:`Plan`:
   lets a row into a dead end, and never forbids a continuation that can still match.
 
 Impossible constraints fail here, before any sampling, with a ConstraintError that names
-the smallest set of constraints that cannot hold together.
+a minimal set of constraints that cannot hold together (no constraint of it can be
+dropped; found by deletion, one feasibility check per constraint, never by trying subsets).
+All of this work counts against the ``deadline`` given to :meth:`Constraints.plan`.
 
 Text models (running text) take a pattern and exclude only: the ``length`` characters
 written after the prompt must *begin* with a match of the pattern (anything may follow it)
@@ -26,20 +28,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from itertools import combinations
 
 import numpy as np
 
+from charsmith.deadline import NEVER, Deadline
 from charsmith.errors import ConstraintError
-from charsmith.generation.automaton import DFA, compile_node, intersect
-from charsmith.generation.regex import ANY, Alt, CharSet, Node, Repeat, Seq, literal, parse
+from charsmith.generation.automaton import DFA, compile_node, intersect, literal_dfa
+from charsmith.generation.regex import ANY, Alt, CharSet, Node, Repeat, Seq, parse, shorten
+from charsmith.limits import MAX_COMPLETION, MAX_LEN_LIMIT, MAX_TABLE, check_limit
 from charsmith.vocab import END, Vocab, readable
 
 __all__ = ["DEFAULT_MAX_LEN", "MAX_LEN_LIMIT", "Constraints", "Plan"]
 
 DEFAULT_MAX_LEN = 50
-MAX_LEN_LIMIT = 10_000
-_TABLE_LIMIT = 50_000_000  # states x positions in the length table
 
 
 @dataclass(frozen=True)
@@ -134,22 +135,25 @@ class Constraints:
                        contains=tuple(s.lower() for s in self.contains), exclude=self.exclude.lower(),
                        pattern=None if self.pattern is None else self.pattern.lower())
 
-    def plan(self, vocab: Vocab, *, text_length: int | None = None) -> Plan:
+    def plan(self, vocab: Vocab, *, text_length: int | None = None, deadline: Deadline | None = None) -> Plan:
         """Compile for ``vocab``: for list items, or with ``text_length`` for a text model's
-        completion of that many characters. ConstraintError if malformed or impossible."""
-        return _Compiler(self, vocab, text_length).plan()
+        completion of that many characters. ConstraintError if malformed, too large or
+        impossible; TimeLimitError if compiling runs past ``deadline`` (default: none but an
+        enclosing ``time_limit`` or ``stop_on``)."""
+        return _Compiler(self, vocab, text_length, deadline or Deadline.after(None)).plan()
 
 
 class _Compiler:
     """Checks constraints against a vocabulary and builds the Plan."""
 
-    def __init__(self, c: Constraints, vocab: Vocab, text_length: int | None) -> None:
-        self.c, self.vocab, self.text = c, vocab, text_length is not None
+    def __init__(self, c: Constraints, vocab: Vocab, text_length: int | None, deadline: Deadline = NEVER) -> None:
+        self.c, self.vocab, self.text, self.deadline = c, vocab, text_length is not None, deadline
         first = 0 if self.text else 1  # the end token is not a character of a list item
         self.alphabet = np.arange(first, vocab.size)
         if self.text:
             if not isinstance(text_length, (int, np.integer)) or text_length < 0:
                 raise ConstraintError(f"the length of a completion must be a whole number >= 0, got {text_length!r}")
+            check_limit(int(text_length), MAX_COMPLETION, "MAX_COMPLETION", "`length`", param="length")
             self.min_len = self.max_len = int(text_length)
         else:
             self.min_len = max(c.min_len or 0, 1)
@@ -158,7 +162,7 @@ class _Compiler:
     def plan(self) -> Plan:
         self.check_strings()
         parts = self.parts()
-        dfa = intersect([d for _, d in parts]) if parts else compile_node(Repeat(ANY, 0, None), *self.args())
+        dfa = intersect([d for _, d in parts], self.deadline) if parts else self.compile(Repeat(ANY, 0, None))
         prefix_ids = self.vocab.encode(self.c.prefix)
         start = 0 if self.text else dfa.run(prefix_ids)  # a text prompt is context, not part of the match
         t0 = 0 if self.text else len(self.c.prefix)
@@ -187,7 +191,8 @@ class _Compiler:
             raise ConstraintError(f"the minimum length {self.min_len} is above the maximum length {self.max_len}; "
                                   "lower `min_len` or raise `max_len`", param="min_len")
         if self.max_len > MAX_LEN_LIMIT and not self.text:
-            raise ConstraintError(f"the maximum length must be at most {MAX_LEN_LIMIT}, got {self.max_len}", param="max_len")
+            raise ConstraintError(f"`max_len` must be at most {MAX_LEN_LIMIT} (MAX_LEN_LIMIT), got {self.max_len:,}",
+                                  param="max_len")
         named = [("prefix", c.prefix), ("suffix", c.suffix), ("exclude", c.exclude)]
         named += [("contains", s) for s in c.contains]
         for name, text in named:
@@ -197,7 +202,10 @@ class _Compiler:
                                       f"use only the model's {len(self.vocab) - 1} characters: "
                                       f"{readable(self.vocab.chars[1:], most=12)}", param=name)
             if END in text and not self.text:
-                raise ConstraintError(f"the {name} {text!r} has a newline, which list items never contain", param=name)
+                raise ConstraintError(f"the {name} {shorten(text)!r} has a newline, which list items never contain", param=name)
+            if name != "exclude" and len(text) > self.max_len and not self.text:  # no automaton needed
+                raise ConstraintError(f"no item can {dict(prefix='start with', suffix='end with').get(name, 'contain')}"
+                                      f" {shorten(text)!r} and {self.length_words()}", param=name)
         writable = {self.vocab.chars[i] for i in self.alphabet}
         if c.exclude and writable <= set(c.exclude):
             raise ConstraintError(f"exclude {c.exclude!r} removes every character the model writes", param="exclude")
@@ -207,50 +215,67 @@ class _Compiler:
         """(what it asks, in words; its DFA) for each constraint given."""
         c, out = self.c, []
         if c.pattern is not None:
+            words = f"match the pattern '{shorten(c.pattern)}'"
             node = parse(c.pattern)
+            if min_length(node) > self.max_len:  # no match fits: known before anything is built
+                raise ConstraintError(f"no {'completion' if self.text else 'item'} can {words} and "
+                                      f"{self.length_words()}")
+            node = within(node, self.max_len)  # the same matches up to max_len characters, in fewer states
             if self.text:  # the completion begins with a match; anything may follow
                 node = Seq((node, Repeat(ANY, 0, None)))
-            out.append((f"match the pattern '{c.pattern}'", compile_node(node, *self.args())))
+            out.append((words, self.compile(node)))
         if c.suffix:
-            out.append((f"end with {c.suffix!r}", self.compile(Seq((Repeat(ANY, 0, None), literal(c.suffix))))))
+            out.append((f"end with {shorten(c.suffix)!r}", self.literal(c.suffix, anywhere=False)))
         for s in c.contains:
-            out.append((f"contain {s!r}", self.compile(Seq((Repeat(ANY, 0, None), literal(s), Repeat(ANY, 0, None))))))
+            out.append((f"contain {shorten(s)!r}", self.literal(s, anywhere=True)))
         if c.exclude:
             out.append((f"avoid {c.exclude!r}", self.compile(Repeat(CharSet(frozenset(c.exclude), True), 0, None))))
         return out
 
+    def literal(self, text: str, *, anywhere: bool) -> DFA:
+        self.deadline.check()
+        return literal_dfa(self.vocab.encode(text), self.vocab.size, self.alphabet, anywhere=anywhere)
+
     def compile(self, node: Node) -> DFA:
-        return compile_node(node, *self.args())
+        return compile_node(node, *self.args(), self.deadline)
 
     def reachability(self, dfa: DFA) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Lines: the table live (max_len + 1, S). Text: the distances (S,) to acceptance."""
         if self.text:
             return None, dfa.distances()
         S, L = dfa.size, self.max_len
-        if S * (L + 1) > _TABLE_LIMIT:
-            raise ConstraintError(f"the constraints are too complex for items up to {L} characters "
-                                  f"({S} automaton states); lower the maximum length or simplify them")
+        if S * (L + 1) > MAX_TABLE:
+            raise ConstraintError(f"the constraints are too complex for items up to {L:,} characters "
+                                  f"({S:,} automaton states, over {MAX_TABLE:,} states x positions: MAX_TABLE); "
+                                  "lower the maximum length or simplify them")
         live = np.zeros((L + 1, S), dtype=bool)
         safe, moves = np.maximum(dfa.trans, 0), dfa.trans >= 0
         for t in range(L, -1, -1):
+            if t % 64 == 0:
+                self.deadline.check()
             can_end = dfa.accept & (t >= self.min_len)
             live[t] = can_end if t == L else can_end | (moves & live[t + 1][safe]).any(axis=1)
         return live, None
 
     # ----- why it is impossible -----------------------------------------------------------
     def impossible(self, parts: list[tuple[str, DFA]]) -> ConstraintError:
-        """The error naming the smallest set of constraints that cannot hold together."""
-        items: list[tuple[str, DFA | str]] = [(f"start with {self.c.prefix!r}", "prefix")]
+        """The error naming a minimal set of constraints that cannot hold together: each
+        constraint in turn is dropped if the others are still impossible without it
+        (deletion, as in QuickXplain: one feasibility check per constraint)."""
+        items: list[tuple[str, DFA | str]] = [(f"start with {shorten(self.c.prefix)!r}", "prefix")]
         items = items if self.c.prefix and not self.text else []
-        items += [*parts, (self.length_words(), "length")]
-        for size in range(1, len(items) + 1):
-            for subset in combinations(items, size):
-                if not self.feasible([kind for _, kind in subset]):
-                    what = " and ".join(words for words, _ in subset)
-                    unseen = self.unseen() if any(w.startswith("match") for w, _ in subset) else ""
-                    hint = f" (the pattern names {unseen!r}, which the model never saw)" if unseen else ""
-                    return ConstraintError(f"no {'completion' if self.text else 'item'} can {what}{hint}")
-        raise AssertionError("the constraints together are impossible but no subset is")
+        core = [*items, *parts, (self.length_words(), "length")]
+        i = 0
+        while i < len(core):
+            rest = core[:i] + core[i + 1:]
+            if rest and not self.feasible([kind for _, kind in rest]):
+                core = rest  # impossible without core[i]: it is not needed in the explanation
+            else:
+                i += 1
+        what = " and ".join(words for words, _ in core)
+        unseen = self.unseen() if any(w.startswith("match") for w, _ in core) else ""
+        hint = f" (the pattern names {unseen!r}, which the model never saw)" if unseen else ""
+        return ConstraintError(f"no {'completion' if self.text else 'item'} can {what}{hint}")
 
     def length_words(self) -> str:
         lo, hi = self.min_len, self.max_len
@@ -263,20 +288,24 @@ class _Compiler:
 
     def feasible(self, kinds: Sequence[DFA | str]) -> bool:
         """Whether these constraints alone can be met: DFAs, "prefix" and "length"."""
+        self.deadline.check()
         dfas = [k for k in kinds if isinstance(k, DFA)]
-        dfa = intersect(dfas) if dfas else self.compile(Repeat(ANY, 0, None))
+        dfa = intersect(dfas, self.deadline) if dfas else self.compile(Repeat(ANY, 0, None))
         prefix = self.c.prefix if "prefix" in kinds and not self.text else ""
         state = dfa.run(self.vocab.encode(prefix))
         if state < 0:
             return False
         t0 = 0 if self.text else len(prefix)
-        unbounded = t0 + dfa.size + 1  # a shortest match is shorter than this, if there is one
+        dist = dfa.distances()
+        if "length" not in kinds:  # any length: a match exists (non-empty in lines mode)
+            reachable = bool(dist[state] <= dfa.size)
+            return reachable and (self.text or t0 >= 1 or dist[state] >= 1 or bool((dfa.trans[state] >= 0).any()))
         if self.text:
-            return bool(dfa.distances()[state] <= (self.max_len if "length" in kinds else unbounded))
-        lo, hi = (self.min_len, self.max_len) if "length" in kinds else (1, unbounded)
+            return bool(dist[state] <= self.max_len)
+        lo, hi = self.min_len, self.max_len
         if t0 > hi:
             return False
-        live, _ = _Compiler(Constraints(min_len=lo, max_len=hi), self.vocab, None).reachability(dfa)
+        live, _ = _Compiler(Constraints(min_len=lo, max_len=hi), self.vocab, None, self.deadline).reachability(dfa)
         assert live is not None
         return bool(live[t0, state])
 
@@ -284,6 +313,35 @@ class _Compiler:
         """Characters the pattern names that the model never saw."""
         assert self.c.pattern is not None
         return "".join(sorted(ch for ch in _literal_chars(parse(self.c.pattern)) if ch not in self.vocab))
+
+
+def min_length(node: Node) -> int:
+    """The length of the shortest string ``node`` matches."""
+    if isinstance(node, CharSet):
+        return 1
+    if isinstance(node, Seq):
+        return sum(min_length(part) for part in node.parts)
+    if isinstance(node, Alt):
+        return min(min_length(option) for option in node.options)
+    return node.low * min_length(node.node)
+
+
+def within(node: Node, limit: int) -> Node:
+    """``node`` with every repetition of a part that cannot be empty capped at ``limit``
+    copies: it matches the same strings of up to ``limit`` characters (each copy takes at
+    least one), and its automaton is smaller (``a{1000}`` under max_len 50 is ``a{50}``)."""
+    if isinstance(node, Seq):
+        return Seq(tuple(within(part, limit) for part in node.parts))
+    if isinstance(node, Alt):
+        return Alt(tuple(within(option, limit) for option in node.options))
+    if isinstance(node, Repeat):
+        inner = within(node.node, limit)
+        if min_length(inner) >= 1:
+            low = min(node.low, limit + 1)  # more than limit copies cannot fit: keep it impossible
+            high = None if node.high is None else min(node.high, max(limit, low))
+            return Repeat(inner, low, high)
+        return Repeat(inner, node.low, node.high)
+    return node
 
 
 def _literal_chars(node: Node) -> set[str]:

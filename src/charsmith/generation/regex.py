@@ -13,7 +13,7 @@ means exactly what it means to Python's ``re``.
 ``[^aeiou]``            a negated class
 ``x?`` ``x*`` ``x+``    repetition: optional, any number, at least one
 ``x{m}`` ``x{m,}``      exactly m, at least m,
-``x{,n}`` ``x{m,n}``    at most n, m to n (m, n <= 1000)
+``x{,n}`` ``x{m,n}``    at most n, m to n (m, n <= 1000, ASCII digits)
 ``a|b``                 either
 ``(...)`` ``(?:...)``   groups
 ``^`` first, ``$`` last   allowed and ignored: the whole item always has to match
@@ -29,10 +29,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from charsmith.errors import ConstraintError
+from charsmith.limits import MAX_PATTERN_CHARS, MAX_PATTERN_DEPTH, MAX_REPEAT
 
-__all__ = ["Alt", "CharSet", "Node", "Repeat", "Seq", "literal", "parse"]
+__all__ = ["Alt", "CharSet", "Node", "Repeat", "Seq", "literal", "parse", "shorten"]
 
-MAX_REPEAT = 1000
 SUPPORTED = "literals, \\-escapes of punctuation, \\n, \\t, ., [...] and [^...] classes, ? * + {m,n}, | and (...)"
 _LETTER_HINTS = {"d": "write [0-9]", "w": "write [A-Za-z0-9_]", "s": "write [ \\t\\n]", "D": "write [^0-9]"}
 
@@ -78,7 +78,10 @@ def literal(text: str) -> Node:
 
 def parse(pattern: str) -> Node:
     """The syntax tree of ``pattern``; ConstraintError naming the position of anything
-    outside the supported subset."""
+    outside the supported subset, or beyond the limits on its length and nesting."""
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise ConstraintError(f"the pattern has {len(pattern):,} characters, over the limit of {MAX_PATTERN_CHARS:,} "
+                              "(MAX_PATTERN_CHARS); shorten it", param="pattern")
     return _Parser(pattern).parse()
 
 
@@ -89,12 +92,14 @@ class _Parser:
         self.text = pattern
         self.pos = 0
         self.end = len(pattern)
+        self.depth = 0  # groups open at self.pos
 
     def fail(self, what: str, hint: str = "", at: int | None = None, *, unsupported: bool = False) -> ConstraintError:
         at = self.pos if at is None else at
         why = ", which is not supported" if unsupported else ""
         tail = f"; {hint}" if hint else ""
-        return ConstraintError(f"the pattern '{self.text}' has {what} at position {at}{why}{tail}")
+        return ConstraintError(f"the pattern '{shorten(self.text)}' has {what} at position {at}{why}{tail}",
+                               param="pattern")
 
     def unsupported(self, construct: str, hint: str = "", at: int | None = None) -> ConstraintError:
         return self.fail(construct, hint or f"supported: {SUPPORTED}", at, unsupported=True)
@@ -145,7 +150,11 @@ class _Parser:
             elif self.peek() == "?":
                 raise self.unsupported(f"the group {self.text[start:start + 3]!r}...",
                                        "only plain (...) and (?:...) groups are supported", at=start)
+            self.depth += 1
+            if self.depth > MAX_PATTERN_DEPTH:
+                raise self.fail(f"groups nested over {MAX_PATTERN_DEPTH} deep (MAX_PATTERN_DEPTH)", at=start)
             node = self.alternation()
+            self.depth -= 1
             if self.peek() != ")":
                 raise self.fail("an unclosed '('", at=start)
             self.pos += 1
@@ -209,7 +218,7 @@ class _Parser:
             if high is not None and high < low:
                 raise self.fail(f"the repetition {{{low},{high}}} whose minimum is above its maximum", at=at)
             if max(low, high or 0) > MAX_REPEAT:
-                raise self.fail(f"a repetition count above {MAX_REPEAT}", at=at)
+                raise self.fail(f"a repetition count above {MAX_REPEAT} (MAX_REPEAT)", at=at)
             node = Repeat(node, low, high)
             quantified = True
         return node
@@ -222,17 +231,35 @@ class _Parser:
         close = self.text.find("}", self.pos, self.end)
         body = self.text[self.pos:close] if close >= 0 else ""
         low_text, comma, high_text = body.partition(",")
-        numbers = (low_text.isdigit() or (comma and not low_text)) and (high_text.isdigit() or not high_text)
+        numbers = (_digits(low_text) or (comma and not low_text)) and (_digits(high_text) or not high_text)
         if close < 0 or not numbers:
             raise self.fail("a '{' that does not start a repetition {m}, {m,}, {,n} or {m,n}",
                             "write \\{ for a literal brace", at=self.pos - 1)
         if not (low_text or high_text):
             raise self.fail("the empty repetition {,}", at=self.pos - 1)
         self.pos = close + 1
-        low = int(low_text or 0)
+        low = _count(low_text or "0")
         if not comma:
             return low, low
-        return low, int(high_text) if high_text else None
+        return low, _count(high_text) if high_text else None
+
+
+def shorten(text: str, keep: int = 60) -> str:
+    """``text`` for a one-line message: control characters escaped (a newline as \\n), its
+    first ``keep`` characters, then how many more there are."""
+    text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    return text if len(text) <= keep else f"{text[:keep]}... ({len(text) - keep:,} more)"
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _count(digits: str) -> int:
+    """A repetition count; one too long to matter is MAX_REPEAT + 1 (refused by the caller)
+    rather than a conversion of thousands of digits."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= len(str(MAX_REPEAT)) else MAX_REPEAT + 1
 
 
 def _escaped(text: str, i: int) -> bool:

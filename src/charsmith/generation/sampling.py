@@ -13,7 +13,9 @@ How items are drawn (see README "Constraints" for the guarantees):
   draws and are kept either way.
 - Items of the input file (``known``, held-out ones included) and, with ``unique``, repeats are dropped
   and counted; the effort is bounded by ``max_draws`` plain draws plus particles, after
-  which the stream ends with fewer items and says so.
+  which the stream ends with fewer items and says so. Without an explicit ``max_draws`` it
+  also ends after ``STALL_DRAWS`` draws in a row gave no new item (``--unique --top-k 1``
+  finds one item, then only repeats), and the caller's time limit bounds it too.
 
 All randomness comes from the ``numpy.random.Generator`` passed in, so a seed gives the
 same output every time.
@@ -37,6 +39,7 @@ from charsmith.generation.plain import END_ID, decode, draw_matches
 from charsmith.generation.smc import smc_draws
 from charsmith.generation.stepper import Rows, Stepper
 from charsmith.generation.twist import Twist, bigram
+from charsmith.limits import MAX_GENERATED_CHARS, STALL_DRAWS, check_limit
 from charsmith.vocab import Vocab
 
 __all__ = ["CHUNK", "METHODS", "PARTICLES", "SampleResult", "SampleStream", "complete", "complete_stream",
@@ -102,6 +105,8 @@ class SampleStream:
         self.stepper, self.vocab, self.plan, self.controls, self.rng = stepper, vocab, plan, controls, rng
         self.n, self.known, self.unique, self.particles, self.chunk = int(n), known, unique, int(particles), chunk
         self.max_draws = max_draws or default_max_draws(self.n, self.particles)
+        self.stall = None if max_draws else STALL_DRAWS  # draws in a row without a new item before giving up
+        self._drawn_at_new = 0  # self.drawn when the last new item was accepted
         self.method = method if plan.constrained or method != "auto" else "rejection"
         self.acceptance: float | None = None
         self.drawn = self.plain_draws = self.matched = self.accepted = 0
@@ -137,9 +142,14 @@ class SampleStream:
         return self.accepted - (len(self._buffer) - self._pos)
 
     @property
+    def stalled(self) -> bool:
+        """Whether ``STALL_DRAWS`` draws in a row gave no new item (and so the search ended)."""
+        return self.stall is not None and self.drawn - self._drawn_at_new >= self.stall
+
+    @property
     def exhausted(self) -> bool:
         """Whether the effort bound ran out before ``n`` items were found."""
-        return self.accepted < self.n and self.drawn >= self.max_draws
+        return self.accepted < self.n and (self.drawn >= self.max_draws or self.stalled)
 
     def result(self) -> SampleResult:
         samples = list(self)
@@ -152,6 +162,8 @@ class SampleStream:
         for batch in self._batches():
             kept = self._unique(batch) if self.unique else self._novel(batch)
             self.accepted += len(kept)
+            if kept:
+                self._drawn_at_new = self.drawn
             if kept:
                 yield kept
             if self.accepted == self.n:
@@ -193,7 +205,7 @@ class SampleStream:
             self.method = "rejection"
             self.acceptance = 0.0
             yield self._plain(self._afford(min(self.chunk, max(2 * self.n, 4 * self.particles))))
-        while self.accepted < self.n and self.drawn < self.max_draws:
+        while self.accepted < self.n and self.drawn < self.max_draws and not self.stalled:
             need = self.n - self.accepted
             if auto and self.method == "rejection" and (self.acceptance or 0.0) * self.particles < 1:
                 self.method = "smc"  # rejection would now cost more draws per item than SMC's particles
@@ -281,11 +293,13 @@ def complete(
     if plan.ends:
         raise CharsmithError("complete() needs a plan for text (made with text_length)")
     controls = controls or Controls()
+    check_limit(n * plan.max_len, MAX_GENERATED_CHARS, "MAX_GENERATED_CHARS", "`n` x `length` (characters written)",
+                "ask for fewer or shorter completions", param="n")
     if plan.max_len == 0:
         return [plan.prefix] * n
-    if rng is None:  # the masked argmax path: one particle per completion, no weights needed
-        ids, lengths = smc_draws(stepper, plan, controls, None, n, 1)
-        return decode(vocab, plan.prefix, ids, lengths)
+    if rng is None:  # the masked argmax path, which has one answer: found once, given n times
+        ids, lengths = smc_draws(stepper, plan, controls, None, 1, 1)
+        return decode(vocab, plan.prefix, ids, lengths) * n
     return list(SampleStream(stepper, vocab, plan, controls, n, rng, particles=particles, max_draws=max_draws))
 
 

@@ -60,15 +60,20 @@ class Stepper:
     priors: np.ndarray | None = None
     rng: np.random.Generator | None = None
 
-    def _conds(self, batch: int) -> np.ndarray | None:
-        """(batch, K) category weights of new rows, or None without categories."""
+    def _conds(self, batch: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The distinct conditions of ``batch`` new rows, category ids (U,) or a blend's
+        weights (1, K), and each row's (B,); None without categories. Never (B, K) one-hot
+        rows: memory does not grow with the rows times the categories."""
         if self.cond is not None:
-            return np.repeat(np.asarray(self.cond, dtype=np.float64)[None], batch, axis=0)
+            w = np.asarray(self.cond, dtype=np.float64)
+            (nonzero,) = np.nonzero(w)
+            one = len(nonzero) == 1 and w[nonzero[0]] == 1.0  # a category, not a blend
+            return (nonzero if one else w[None]), np.zeros(batch, dtype=np.int64)
         if self.priors is not None:
             if self.rng is None:
                 raise ValueError("a Stepper with priors needs an rng to draw the rows' categories")
-            K = len(self.priors)
-            return np.eye(K)[self.rng.choice(K, batch, p=self.priors)]
+            distinct, row = np.unique(self.rng.choice(len(self.priors), batch, p=self.priors), return_inverse=True)
+            return distinct, row.reshape(-1)
         return None
 
     def prime(self, ids: np.ndarray, batch: int) -> tuple[np.ndarray, Rows]:
@@ -79,13 +84,12 @@ class Stepper:
         row = np.zeros(batch, dtype=np.int64)
         extras: dict[str, np.ndarray] = {}
         if conds is not None:
-            distinct, row = np.unique(conds, axis=0, return_inverse=True)
-            extras["cond"] = distinct
+            extras["cond"], row = conds
         state = M.init_state(self.cfg, len(extras["cond"]) if extras else 1, dtype)
         with backend.current().blas_on_one_thread():
             for i in ids[:-1]:
                 _, state = M.step(self.params, self.cfg, np.full(len(state[0][0]), i), state, cond=extras.get("cond"))
-        rows = Rows(state, extras).take(np.asarray(row).reshape(-1))
+        rows = Rows(state, extras).take(row)
         return np.full(batch, ids[-1], dtype=np.int64), rows
 
     def step(self, x: np.ndarray, rows: Rows) -> tuple[np.ndarray, Rows]:

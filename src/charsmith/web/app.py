@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import json
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,7 +36,7 @@ from starlette.staticfiles import StaticFiles
 
 from charsmith import __version__
 from charsmith.api import CharModel
-from charsmith.deadline import Deadline
+from charsmith.deadline import Deadline, stop_on
 from charsmith.errors import CharsmithError, TimeLimitError
 from charsmith.request import LENGTH, Generate
 from charsmith.scoring import LN2, ItemScore
@@ -54,6 +55,7 @@ PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 log = logging.getLogger("charsmith.web")
+POLL_SECONDS = 0.25  # how often a computing request checks that its client is still there
 T = TypeVar("T")
 
 
@@ -80,12 +82,14 @@ def create_app(models: Models | None = None, limits: Limits | None = None, *,
     handlers: dict[Any, Callable[..., Any]] = {
         RequestError: lambda _, e: _error(e.status, e.message, e.limit, e.param),
         UnknownModel: lambda _, e: _error(404, str(e), param="model"),
-        TimeLimitError: lambda _, e: _error(422, api.over_time(), "seconds"),
+        TimeLimitError: lambda _, e: api.stopped(),
         CharsmithError: _library_error,
         HTTPException: lambda _, e: _error(e.status_code, str(e.detail)),
         Exception: _internal_error,
     }
-    return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=api.lifespan)
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=api.lifespan)
+    app.state.stopping = api.stopping  # the server sets it on SIGTERM/SIGINT: running work stops at once
+    return app
 
 
 def _error(status: int, message: str, limit: str | None = None, param: str | None = None) -> JSONResponse:
@@ -132,6 +136,7 @@ class _Api:
     def __init__(self, models: Models, limits: Limits) -> None:
         self.models, self.limits = models, limits
         self._pool: ThreadPoolExecutor | None = None
+        self.stopping = threading.Event()  # set when the server shuts down: all work stops at its next check
 
     @property
     def pool(self) -> ThreadPoolExecutor:
@@ -144,17 +149,42 @@ class _Api:
         try:
             yield
         finally:
+            self.stopping.set()
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
+
+    def stopped(self) -> JSONResponse:
+        """The answer to work stopped early: by the time limit, or as the server shuts down."""
+        if self.stopping.is_set():
+            return _error(503, "the server is shutting down; try again later")
+        return _error(422, self.over_time(), "seconds")
 
     def over_time(self) -> str:
         return (f"the request ran past this server's time limit of {self.limits.seconds:g} s (seconds); "
                 "ask for fewer or shorter items")
 
-    async def _compute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run ``fn`` on a worker thread (queued while all workers are busy)."""
-        return await asyncio.wrap_future(self.pool.submit(fn, *args, **kwargs))
+    async def _compute(self, request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` on a worker thread (queued while all workers are busy). Its deadlines
+        end, so the work stops at its next check, when the client goes away, when this
+        request is cancelled, or when the server shuts down."""
+        stop = threading.Event()
+
+        def run() -> T:
+            with stop_on(stop, self.stopping):
+                return fn(*args, **kwargs)
+
+        future = self.pool.submit(run)
+        done = asyncio.wrap_future(future)
+        try:
+            while not done.done():
+                await asyncio.wait({done}, timeout=POLL_SECONDS)
+                if not done.done() and await request.is_disconnected():
+                    stop.set()
+                    future.cancel()  # if it is still queued
+            return done.result()
+        finally:
+            stop.set()
 
     async def _json(self, request: Request) -> dict[str, Any]:
         kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -185,7 +215,7 @@ class _Api:
             check_limit(self.limits, "max_len", ask.max_len, "max_len")
         if ask.beam is not None:
             check_limit(self.limits, "max_beam", ask.beam, "beam")
-        return JSONResponse(await self._compute(_sample, m, o["model"], ask, self.limits.seconds))
+        return JSONResponse(await self._compute(request, _sample, m, o["model"], ask, self.limits.seconds))
 
     def _model(self, name: str, mode: str) -> CharModel:
         """The model ``name``, which must write ``mode`` ("lines": list items, "text": running text)."""
@@ -208,14 +238,15 @@ class _Api:
         self._items(o, "score")
         extras = {} if o["category"] is None else {"category": o["category"]}
         seconds = self.limits.seconds  # counted from when a worker takes the request
-        scores, known = await self._compute(lambda: _score(m, o["items"], extras, Deadline.after(seconds)))
+        scores, known = await self._compute(request, lambda: _score(m, o["items"], extras, Deadline.after(seconds)))
         return JSONResponse({"model": o["model"], "items": [_row(s, k, chars=True) for s, k in zip(scores, known)]})
 
     async def classify(self, request: Request) -> Response:
         o = parse(await self._json(request), CLASSIFY)
         m = self.models.get(o["model"])
         self._items(o, "classify")
-        found = await self._compute(m.classify, o["items"], top=o["top"], uniform_prior=o["uniform_prior"])
+        found = await self._compute(request, m.classify, o["items"], top=o["top"], uniform_prior=o["uniform_prior"],
+                                    timeout=self.limits.seconds)
         rows = [{"item": r.item, "categories": [{"category": c, "probability": p} for c, p in r.probs]} for r in found]
         return JSONResponse({"model": o["model"], "items": rows})
 
@@ -226,7 +257,7 @@ class _Api:
         check_limit(self.limits, "max_length", given.get("length", LENGTH), "length")
         check_limit(self.limits, "max_prompt", len(o["prompt"]), "the prompt's length")
         start = functools.partial(m.complete_stream, o["prompt"], timeout=self.limits.seconds, **given)
-        stream = TextStream(self.pool, start, self.over_time())
+        stream = TextStream(self.pool, start, self.over_time(), self.stopping)
         await stream.begin()  # the options are checked before the answer starts: a mistake is still a 4xx
         headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
         return StreamingResponse(_ndjson(stream), media_type="application/x-ndjson", headers=headers)

@@ -111,6 +111,7 @@ COMPLETE: Spec = {
     "length": (integer, None),
     "greedy": (flag, False),
     "pattern": (text, None),
+    "exclude": (text, None),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from types import FrameType
 
 import uvicorn
 from starlette.applications import Starlette
@@ -59,7 +60,19 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, which on SIGTERM or SIGINT also sets the app's ``state.stopping``
+    event (see ``create_app``), so the work of open requests stops at its next check and they
+    are answered (503) at once rather than after the graceful-shutdown wait."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        stopping = getattr(getattr(self.config.app, "state", None), "stopping", None)
+        if stopping is not None:
+            stopping.set()
+        super().handle_exit(sig, frame)
+
+
 def run(app: Starlette, sock: socket.socket) -> None:
     """Serve ``app`` on ``sock`` until interrupted (uvicorn; errors go to its log)."""
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
-    uvicorn.Server(config).run(sockets=[sock])
+    _Server(config).run(sockets=[sock])

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor
 from typing import Any
 
+from charsmith.deadline import stop_on
 from charsmith.errors import TimeLimitError
 
 __all__ = ["TextStream"]
@@ -28,10 +29,12 @@ class TextStream:
     raised), :meth:`messages` gives {"text": piece} ... then {"done": true, "length": n},
     or {"error": ..., "limit": "seconds"} when the time limit ends it."""
 
-    def __init__(self, pool: Executor, start: Callable[[], Iterator[str]], over_time: str) -> None:
+    def __init__(self, pool: Executor, start: Callable[[], Iterator[str]], over_time: str,
+                 *stops: threading.Event) -> None:  # fmt: skip
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._stop = threading.Event()
+        self._stops = (self._stop, *stops)  # any of them ends the work (the deadlines made in it)
         self._over_time = over_time
         self._future = pool.submit(self._run, start)
 
@@ -42,6 +45,10 @@ class TextStream:
             self._stop.set()
 
     def _run(self, start: Callable[[], Iterator[str]]) -> None:
+        with stop_on(*self._stops):
+            self._work(start)
+
+    def _work(self, start: Callable[[], Iterator[str]]) -> None:
         if self._stop.is_set():
             return
         try:
