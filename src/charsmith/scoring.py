@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from charsmith import model as M
-from charsmith.config import ModelConfig
+from charsmith import kinds
 from charsmith.data import encode_items, line_batches, text_windows
 from charsmith.deadline import NEVER, Deadline
 from charsmith.errors import InputError
+from charsmith.kinds import AnyConfig as ModelConfig
 from charsmith.vocab import Vocab
 
 __all__ = ["EvalResult", "ItemScore", "category_logliks", "category_scores", "log_softmax_at", "mixture_scores",
@@ -78,14 +78,14 @@ def score_items(
         missing = vocab.unknown(item)
         if missing:
             raise InputError(f"item {item!r} has characters the model never saw: {missing!r}", param="items")
-    dtype = next(iter(params.values())).dtype
+    kind = kinds.of(cfg)
     seqs = encode_items(vocab, items)
     scores: list[ItemScore] = []
     for start in range(0, len(seqs), batch_size):
         deadline.check()
         batch = next(line_batches(seqs[start : start + batch_size], batch_size, None))
         c = None if cond is None else np.asarray(cond)[start : start + batch_size]
-        logits, _, _ = M.forward(params, cfg, batch.ids, M.init_state(cfg, len(batch.ids), dtype), cond=c)
+        logits, _, _ = kind.forward(params, cfg, batch.ids, kind.new_state(params, cfg, len(batch.ids)), cond=c)
         lp = log_softmax_at(logits, batch.targets) * batch.mask  # (B, T)
         for s, row in zip(items[start : start + batch_size], lp):
             scores.append(ItemScore(s, float(row.sum()), len(s) + 1, tuple(row[: len(s) + 1].tolist())))
@@ -156,12 +156,12 @@ def stream_loss(
     """Mean NLL per character of a stream read as ``batch_size`` rows with the state carried
     across windows (each row starts from a zero state). ``max_chars`` (0: all) reads only
     the head of each row, about that many characters in all: a fixed sample of the stream."""
-    dtype = next(iter(params.values())).dtype
+    kind = kinds.of(cfg)
     total, count, state = 0.0, 0, None
     for batch in text_windows(ids, batch_size, seq_len, max_chars=max_chars):
         if state is None:
-            state = M.init_state(cfg, len(batch.ids), dtype)
-        logits, state, _ = M.forward(params, cfg, batch.ids, state)
+            state = kind.new_state(params, cfg, len(batch.ids))
+        logits, state, _ = kind.forward(params, cfg, batch.ids, state)
         total -= float(log_softmax_at(logits, batch.targets).sum())
         count += batch.targets.size
     return EvalResult(total / max(count, 1), count, 1)
