@@ -91,9 +91,12 @@ def run(minutes: float, data_dir: Path, options: dict, tag: str, keep: Path | No
     with tempfile.TemporaryDirectory() as tmp:
         write_tsv(train, Path(tmp) / "train.tsv")
         t0 = time.perf_counter()
-        m = charsmith.train(Path(tmp) / "train.tsv", Path(tmp) / "run", minutes=minutes, seed=0, **options)
+        counted = options.get("cell") in ("ngram", "mixture")  # chosen by cross-validation: no time budget
+        budget = {} if counted else {"minutes": minutes}
+        m = charsmith.train(Path(tmp) / "train.tsv", Path(tmp) / "run", seed=0, **budget, **options)
         train_s = time.perf_counter() - t0
-        curve = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
+        metrics = Path(tmp) / "run" / "metrics.jsonl"
+        curve = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
         unseen = [n for _, n in test if not scorable(m, n)]  # characters absent from training: unscorable
         write_tsv([(c, n) for c, n in test if scorable(m, n)], Path(tmp) / "test.tsv")
         nll = m.evaluate(Path(tmp) / "test.tsv")
@@ -110,8 +113,8 @@ def run(minutes: float, data_dir: Path, options: dict, tag: str, keep: Path | No
         "micro": priors["micro"], "macro": priors["macro"],
         "micro_uniform": uniform["micro"], "macro_uniform": uniform["macro"],
         "recall": priors["recall"], "recall_uniform": uniform["recall"], "prior_powers": powers,
-        "model": vars(m.ckpt.model), "train": vars(m.ckpt.train), "steps": curve[-1]["step"],
-        "best_step": m.ckpt.info["step"], "best_val_loss": m.ckpt.info["best_val_loss"],
+        "model": vars(m.ckpt.model), "train": vars(m.ckpt.train), "steps": curve[-1]["step"] if curve else 0,
+        "best_step": m.ckpt.info.get("step", 0), "best_val_loss": m.ckpt.info.get("best_val_loss", m.ckpt.info.get("cv_loss")),
         "train_seconds": round(train_s, 1), "load_average_start": load_start, "load_average_end": os.getloadavg(),
         "engine": "compiled kernels" if backend.current().compiled else "NumPy only",
         "date": str(datetime.date.today()),
@@ -201,6 +204,8 @@ def table() -> None:
         note = r.get("note", "")
         flags = r["command"].split(" --tag")[0].replace("python benchmarks/lang_quality.py ", "")
         budget = f"{r['minutes']:g} min" if not r["options"].get("steps") else f"{r['options']['steps']:,} steps"
+        if r["options"].get("cell") in ("ngram", "mixture"):
+            budget = "no budget (counts; order by 5-fold CV)"
         lines.append(f"| {note or r['tag']} (`{flags}`) "
                      f"| {budget}: {r['steps']:,} ({r['best_step']:,}), {r.get('train_seconds', 0):.0f} s "
                      f"| {r['nll']:.4f} | {r['micro']:.3f} | {r['macro']:.3f} | "

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from charsmith import finetune
+from charsmith import finetune, smalllists
 from charsmith.categories import Condition, condition_weights, posterior
 from charsmith.checkpoint import Checkpoint, load_checkpoint
 from charsmith.checks import flag, text, whole
@@ -55,6 +55,8 @@ from charsmith.generation import (
     complete_stream,
     default_max_draws,
 )
+from charsmith.habits import allowed_next
+from charsmith.kinds import AnyConfig
 from charsmith.request import (
     LENGTH,
     N_ITEMS,
@@ -81,7 +83,7 @@ from charsmith.trainer import Progress, Trainer, saved_options
 from charsmith.vocab import END, Vocab
 
 __all__ = ["CharModel", "Classification", "bundled_models", "load", "make_trainer", "plan_run", "resolve_model",
-           "train"]
+           "small_list_corpus", "train"]
 
 
 def _constraints(r: Generate) -> Constraints:
@@ -181,19 +183,24 @@ class CharModel:
         if self.mode != "lines":
             raise InputError(f"{what}() writes list items, but this model learned running text; use complete()")
 
-    def _args(self) -> tuple[dict[str, np.ndarray], ModelConfig, Vocab]:
+    def _args(self) -> tuple[dict[str, np.ndarray], AnyConfig, Vocab]:
         return self.ckpt.params, self.ckpt.model, self.ckpt.vocab
 
     def stepper(self, deadline: Deadline = NEVER, *, category: Condition | None = None,
-                rng: np.random.Generator | None = None) -> Stepper:
+                rng: np.random.Generator | None = None, habits: bool = True) -> Stepper:
         """The model as generation reaches it (see ``charsmith.generation.stepper``); past
         ``deadline`` its steps raise TimeLimitError. With categories, every row is written in
         ``category``; without one, each row's category is drawn from the training priors
-        with ``rng``."""
+        with ``rng``. With ``habits``, what it writes keeps to the list's alphabet and casing
+        (see :mod:`charsmith.habits`; a model lower-cased in training keeps its alphabet only)."""
         w = self.condition(category)
         cats = self.ckpt.categories
         priors = np.exp(cats.log_priors()) if w is None and cats is not None else None
-        return Stepper(self.ckpt.params, self.ckpt.model, deadline, cond=w, priors=priors, rng=rng)
+        found = self.ckpt.info.get("habits") if habits else None
+        if isinstance(found, dict) and self.lowercase:
+            found = {"alphabet": found.get("alphabet")}
+        allowed = allowed_next(self.ckpt.vocab, found)
+        return Stepper(self.ckpt.params, self.ckpt.model, deadline, cond=w, priors=priors, rng=rng, allowed=allowed)
 
     def plan(self, constraints: Constraints, *, text_length: int | None = None,
              deadline: Deadline | None = None) -> Plan:
@@ -210,7 +217,7 @@ class CharModel:
         pattern: str | None = None, max_len: int | None = None, min_len: int | None = None, seed: int | None = None,
         rng: np.random.Generator | None = None, allow_known: bool = False, unique: bool = False,
         particles: int = PARTICLES, max_draws: int | None = None, timeout: float | None = None,
-        category: Condition | None = None,
+        category: Condition | None = None, novel_edits: int = 0, habits: bool = True,
     ) -> SampleStream:
         """An iterator over ``n`` new items (lines mode), found a batch at a time in bounded
         memory, for any n; see ``sample`` for the options. Its counts (``drawn``,
@@ -219,7 +226,7 @@ class CharModel:
             n=n, temperature=temperature, top_k=top_k, top_p=top_p, prefix=prefix, suffix=suffix, contains=contains,
             exclude=exclude, pattern=pattern, max_len=max_len, min_len=min_len, seed=seed, rng=rng,
             allow_known=allow_known, unique=unique, particles=particles, max_draws=max_draws, timeout=timeout,
-            category=category))
+            category=category, novel_edits=novel_edits, habits=habits))
 
     def _stream(self, r: Generate) -> SampleStream:
         self._require_lines("stream")
@@ -227,10 +234,11 @@ class CharModel:
         deadline = Deadline.after(r.timeout)
         plan = self.plan(_constraints(r), deadline=deadline)
         rng = r.rng if r.rng is not None else np.random.default_rng(r.seed)
-        stepper = self.stepper(deadline, category=r.category, rng=rng)
+        stepper = self.stepper(deadline, category=r.category, rng=rng, habits=r.habits)
         return SampleStream(stepper, self.ckpt.vocab, plan, Controls(r.temperature, r.top_k, r.top_p),
                             r.count(self.mode), rng, known=None if r.allow_known else self.ckpt.known,
-                            unique=r.unique, particles=r.particles, max_draws=r.max_draws)
+                            unique=r.unique, particles=r.particles, max_draws=r.max_draws,
+                            novel_edits=r.novel_edits)
 
     def sample(
         self, n: int = N_ITEMS, *, temperature: float = TEMPERATURE, top_k: int = TOP_K, top_p: float = TOP_P,
@@ -238,7 +246,7 @@ class CharModel:
         pattern: str | None = None, max_len: int | None = None, min_len: int | None = None, seed: int | None = None,
         rng: np.random.Generator | None = None, allow_known: bool = False, unique: bool = False,
         particles: int = PARTICLES, max_draws: int | None = None, timeout: float | None = None,
-        category: Condition | None = None,
+        category: Condition | None = None, novel_edits: int = 0, habits: bool = True,
     ) -> SampleResult:
         """``n`` new items (lines mode), each satisfying every constraint given: ``prefix``,
         ``suffix``, ``contains`` (one string or several, all must occur), ``exclude`` (none of
@@ -250,11 +258,15 @@ class CharModel:
         ``unique`` drops repeats; the search stops after ``max_draws`` draws and particles,
         with fewer items. Pass ``seed`` or ``rng`` to reproduce. With categories: ``category``
         (a name or a blend) for every item; without it, each item's category is drawn from
-        the training priors. (:class:`charsmith.request.Generate` holds the defaults and checks.)"""
+        the training priors. ``novel_edits=1`` also drops items one edit (a character deleted,
+        inserted or replaced) from an item of the input file. With ``habits`` (the default),
+        items keep to the list's alphabet and casing habits (see :mod:`charsmith.habits`).
+        (:class:`charsmith.request.Generate` holds the defaults and checks.)"""
         return self.stream(n, temperature=temperature, top_k=top_k, top_p=top_p, prefix=prefix, suffix=suffix,
                            contains=contains, exclude=exclude, pattern=pattern, max_len=max_len, min_len=min_len,
                            seed=seed, rng=rng, allow_known=allow_known, unique=unique, particles=particles,
-                           max_draws=max_draws, timeout=timeout, category=category).result()
+                           max_draws=max_draws, timeout=timeout, category=category, novel_edits=novel_edits,
+                           habits=habits).result()
 
     def most_likely(
         self, n: int = 1, *, beam: int | None = None, prefix: str = "", suffix: str = "",
@@ -283,8 +295,8 @@ class CharModel:
         plan = self.plan(_constraints(r), deadline=deadline)
         known = self.ckpt.known
         exclude_known = None if r.allow_known or known is None else (lambda items: is_known(items, known))
-        found = beam_search(self.stepper(deadline, category=r.category), self.ckpt.vocab, plan, r.beam or 1,
-                            n=r.count(self.mode), exclude=exclude_known)
+        found = beam_search(self.stepper(deadline, category=r.category, habits=r.habits), self.ckpt.vocab, plan,
+                            r.beam or 1, n=r.count(self.mode), exclude=exclude_known)
         return SampleResult([s for s, _ in found], 0, 0, 0, method="beam", logprobs=[lp for _, lp in found])
 
     def complete(
@@ -448,12 +460,7 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
     ``charsmith.defaults`` for this data (:func:`~charsmith.defaults.finetune` when ``init``
     names a model to start from). Options are ModelConfig and TrainConfig fields (``mode``
     may also be "auto"); None means "not given". ``path`` may be a folder of category files."""
-    given = {k: v for k, v in options.items() if v is not None}
-    fields = {f.name for f in dataclasses.fields(ModelConfig)} | {f.name for f in dataclasses.fields(TrainConfig)}
-    derived = {"vocab_size", "categories"}  # set by the data
-    unknown = sorted(set(given) - fields | set(given) & derived)
-    if unknown:
-        raise TypeError(f"unknown training option(s): {', '.join(unknown)}")
+    given = _given(options)
     check_path(path)
     _check_options(given)
     base = load(given["init"]).ckpt if given.get("init") else None
@@ -466,7 +473,7 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
     if base is not None:
         finetune.check_base(base, given["init"], corpus.mode, given)
         corpus = with_vocab(corpus, finetune.extend_vocab(base.vocab, corpus.vocab))
-        chosen = {**finetune_defaults(base.model, corpus), **finetune.fixed_options(base)}
+        chosen = {**finetune_defaults(finetune.network(base), corpus), **finetune.fixed_options(base)}
     else:
         chosen = suggest(corpus)
     if corpus.categories is None:
@@ -494,6 +501,17 @@ def _check_options(given: dict[str, Any]) -> None:
     ModelConfig(vocab_size=2, categories=int(bool(shape.get("cat_embed"))), **shape)
 
 
+def _given(options: dict[str, Any]) -> dict[str, Any]:
+    """The options given (not None); a name that is no training option raises TypeError."""
+    given = {k: v for k, v in options.items() if v is not None}
+    fields = {f.name for f in dataclasses.fields(ModelConfig)} | {f.name for f in dataclasses.fields(TrainConfig)}
+    derived = {"vocab_size", "categories"}  # set by the data
+    unknown = sorted(set(given) - fields | set(given) & derived)
+    if unknown:
+        raise TypeError(f"unknown training option(s): {', '.join(unknown)}")
+    return given
+
+
 def _read_corpus(path: str | os.PathLike[str], given: dict[str, Any]) -> Corpus:
     """The corpus of ``path`` (plain or labelled); sets ``given["mode"]``."""
     rng = np.random.default_rng(given["seed"])
@@ -517,10 +535,7 @@ def make_trainer(
     """A :class:`Trainer` for the file at ``path`` with ``options`` settled by :func:`plan_run`,
     starting from the weights of ``init`` when given (see :mod:`charsmith.finetune`). With
     ``resume``, options not given are the saved run's."""
-    check_path(out, "out")
-    resume, force = flag("resume", resume), flag("force", force)
-    if resume and force:
-        raise InputError("`resume` continues the run in `out` and `force` replaces it: give one of them", param="force")
+    resume, force = _check_run(out, resume, force)
     if resume:
         given = {k: v for k, v in options.items() if v is not None}
         saved = saved_options(out)
@@ -533,8 +548,17 @@ def make_trainer(
     if train_cfg.init:
         base = load(train_cfg.init).ckpt
         params, facts = finetune.start_params(base, corpus, model_cfg, np.random.default_rng(train_cfg.seed))
-        info.update(init=train_cfg.init, init_model=finetune.describe(base.model), **facts)
+        info.update(init=train_cfg.init, init_model=finetune.describe(finetune.network(base)), **facts)
     return Trainer(corpus, model_cfg, train_cfg, out, resume=resume, force=force, info=info, params=params)
+
+
+def _check_run(out: Any, resume: Any, force: Any) -> tuple[bool, bool]:
+    """``train``'s own arguments, checked before anything else: (resume, force)."""
+    check_path(out, "out")
+    resume, force = flag("resume", resume), flag("force", force)
+    if resume and force:
+        raise InputError("`resume` continues the run in `out` and `force` replaces it: give one of them", param="force")
+    return resume, force
 
 
 def train(
@@ -549,5 +573,34 @@ def train(
     ones are chosen for the data. ``on_progress`` receives a ``Progress`` report after
     every step and evaluation.
     """
+    resume, force = _check_run(out, resume, force)
+    corpus = None if resume else small_list_corpus(path, **options)
+    if corpus is not None:
+        smalllists.train_small(corpus, out, cell=options.get("cell"), seed=options.get("seed") or 0,
+                               lowercase=bool(options.get("lowercase")), force=force, info={"source": Path(path).name})
+        return load(out)
     make_trainer(path, out, resume=resume, force=force, **options).run(on_progress)
     return load(out)
+
+
+def small_list_corpus(path: str | os.PathLike[str], **options: Any) -> Corpus | None:
+    """The items of ``path`` when this run's model is chosen by cross-validation (see
+    :mod:`charsmith.smalllists`: ``cell`` "auto", "ngram" or "mixture", or a small list and
+    no option that sets the network), else None. All items train unless ``val_fraction``
+    holds some out."""
+    given = _given(options)
+    cell = given.get("cell")
+    check_path(path)
+    _check_options({k: v for k, v in given.items() if k != "cell" or v not in smalllists.KINDS})
+    smalllists.check_options(cell, given)
+    if cell not in (None, *smalllists.KINDS) or (cell is None and not smalllists.applies(0, given)):
+        return None
+    given.setdefault("seed", TrainConfig().seed)
+    given.setdefault("val_fraction", 0.0)
+    corpus = _read_corpus(path, given)
+    if corpus.mode != "lines":
+        if cell in ("ngram", "mixture"):
+            raise DataError(f"{path} is running text; the n-gram model and the mixture learn lists (one item a line)")
+        return None
+    n = len(corpus.train) + len(corpus.val)
+    return corpus if cell in smalllists.KINDS or smalllists.applies(n, options) else None

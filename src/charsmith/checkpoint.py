@@ -37,12 +37,11 @@ from typing import Any
 
 import numpy as np
 
-from charsmith import __version__
+from charsmith import __version__, kinds
 from charsmith.categories import Categories
-from charsmith.config import ModelConfig, TrainConfig, config_from_dict
+from charsmith.config import TrainConfig, config_from_dict
 from charsmith.errors import CheckpointError, InputError, plain
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, fsync_dir, npz_bytes
-from charsmith.model import check_params, param_count, param_shapes
 from charsmith.safeload import (
     MAX_HEADER_BYTES,
     MAX_JSON_BYTES,
@@ -77,7 +76,7 @@ class Checkpoint:
         for a model conditioned on categories; else None.
     """
 
-    model: ModelConfig
+    model: kinds.AnyConfig  # a network's ModelConfig, or another kind's config (see charsmith.kinds)
     vocab: Vocab
     params: dict[str, np.ndarray]
     train: TrainConfig | None = None
@@ -94,7 +93,7 @@ class Checkpoint:
         if k != self.model.categories:
             raise CheckpointError(f"{k} category names for a model of {self.model.categories} categories")
         try:
-            check_params(self.params, self.model, finite=True)
+            kinds.of(self.model).check_params(self.params, self.model, finite=True)
         except InputError as e:
             raise CheckpointError(plain(e)) from None
 
@@ -225,7 +224,7 @@ def _file_entries(meta: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]
 def _load_version(path: Path, meta: dict[str, Any]) -> Checkpoint:
     cfg_file = path / CONFIG_FILE
     try:
-        model = config_from_dict(ModelConfig, meta["model"])
+        model = kinds.config_from_json(meta["model"])
         train = None if meta.get("train") is None else config_from_dict(TrainConfig, meta["train"])
         vocab = Vocab(meta["vocab"])
         categories = None if meta.get("categories") is None else Categories.from_json(meta["categories"])
@@ -244,10 +243,11 @@ def _load_version(path: Path, meta: dict[str, Any]) -> Checkpoint:
         raise CheckpointError(f"{path}: {e}") from None
 
 
-def _read_weights(path: Path, model: ModelConfig, entry: dict[str, Any]) -> dict[str, np.ndarray]:
+def _read_weights(path: Path, model: kinds.AnyConfig, entry: dict[str, Any]) -> dict[str, np.ndarray]:
     """The weights, after checking the model's size against the file's real size."""
     file = path / entry["name"]
-    n_arrays, n_scalars = param_count(model)
+    kind = kinds.of(model)
+    n_arrays, n_scalars = kind.param_count(model)
     most = n_scalars * 8 + n_arrays * (MAX_HEADER_BYTES + 256) + 1024  # float64, headers, zip records
     try:
         data = read_regular(file, most)
@@ -255,13 +255,13 @@ def _read_weights(path: Path, model: ModelConfig, entry: dict[str, Any]) -> dict
         raise CheckpointError(f"{e} (the config describes {n_scalars:,} parameters)") from None
     if len(data) < n_scalars * 2:  # even float16 needs 2 bytes a parameter
         raise CheckpointError(f"{path / CONFIG_FILE} describes a model of {n_scalars:,} parameters "
-                              f"({model.layers} layers, hidden {model.hidden}) but {file} holds only {len(data):,} bytes; "
+                              f"({kind.describe(model)}) but {file} holds only {len(data):,} bytes; "
                               "the config was edited or the file is truncated")
     _check_hash(file, data, entry.get("sha256"))
     reader = NpzReader(data, file)
-    shapes = param_shapes(model)
+    shapes, types = kind.param_shapes(model), kind.array_kinds(model)
     reader.require_names(set(shapes))
-    return {name: reader.array(name, shape, "f") for name, shape in shapes.items()}
+    return {name: reader.array(name, shape, types[name]) for name, shape in shapes.items()}
 
 
 def _read_known(file: Path, sha256: object) -> np.ndarray:

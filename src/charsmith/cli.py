@@ -29,8 +29,8 @@ from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
-from charsmith import __version__, backend, cli_export, finetune, limits
-from charsmith.api import CharModel, bundled_models, load, make_trainer
+from charsmith import __version__, backend, cli_export, finetune, kinds, limits
+from charsmith.api import CharModel, bundled_models, load, make_trainer, small_list_corpus
 from charsmith.config import CELLS, DECAYS, MODES, OPTIMIZERS, TrainConfig
 from charsmith.data import read_text, split_lines
 from charsmith.deadline import time_limit
@@ -38,6 +38,7 @@ from charsmith.errors import CharsmithError, CharsmithWarning
 from charsmith.generation import PARTICLES, SampleResult, SampleStream
 from charsmith.generation.constraints import DEFAULT_MAX_LEN
 from charsmith.request import LENGTH, N_ITEMS, N_TEXTS, TEMPERATURE, TOP_K, TOP_P, Generate
+from charsmith.smalllists import KINDS, train_small
 from charsmith.trainer import Progress, Trainer
 from charsmith.vocab import readable
 
@@ -129,7 +130,9 @@ def _add_train(sub: Any) -> None:
     t.add_argument("--mode", choices=("auto", *MODES), help="default: guessed from the file")
     t.add_argument("--lowercase", action="store_true", help="lower-case the data first (as the notebooks do)")
     m = t.add_argument_group("model")
-    m.add_argument("--model", choices=CELLS, dest="cell", help="recurrent cell")
+    m.add_argument("--model", choices=(*CELLS, *KINDS), dest="cell",
+                   help="a recurrent cell, or ngram (Kneser-Ney), mixture (network + n-gram), auto (the best of them "
+                        "by cross-validation; the default for lists of up to 1,000 items, see docs/small-lists.md)")
     m.add_argument("--hidden", type=INT, help="hidden units per layer")
     m.add_argument("--layers", type=INT, help="stacked recurrent layers")
     m.add_argument("--embed", type=INT, help="embedding width (0: one-hot input)")
@@ -205,6 +208,11 @@ def _add_sample(sub: Any) -> None:
     s.add_argument("--length", type=INT, help=f"text models: characters to add after the prompt (default {LENGTH})")
     s.add_argument("--unique", action="store_true", help="no repeated items")
     s.add_argument("--allow-known", action="store_true", dest="allow_known", help="keep items of the data set")
+    s.add_argument("--novel-edits", type=INT, dest="novel_edits",
+                   help="1: also drop items one edit (a character deleted, added or changed) from an item of the data set")
+    s.add_argument("--no-habits", action="store_false", dest="habits",
+                   help="let items use any character the model knows, in any casing (by default they keep to the "
+                        "list's own alphabet and casing habits)")
     s.add_argument("--beam", type=INT, help="the n most likely items by beam search of this width")
     s.add_argument("--json", action="store_true", help="one JSON object on stdout")
     _add_timeout(s)
@@ -301,6 +309,9 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     options = {k: getattr(args, k) for k in TRAIN_OPTIONS}
     options["lowercase"] = args.lowercase or None
     out_dir = Path(args.out) if args.out else Path("runs") / Path(args.file).stem
+    corpus = None if args.resume else small_list_corpus(args.file, **options)
+    if corpus is not None:
+        return _train_small(args, corpus, out_dir, out, err)
     trainer = make_trainer(args.file, out_dir, resume=args.resume, force=args.force, **options)
     if not args.quiet:
         _describe_run(trainer, out_dir, err)
@@ -358,6 +369,38 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
     if scored < held_chars:
         print(f"validation: every {cfg.eval_every} steps on a fixed {scored:,} of the {held_chars:,} held-out "
               "characters (--eval-chars 0 scores them all)", file=err)
+
+
+def _train_small(args: argparse.Namespace, corpus: Any, out_dir: Path, out: TextIO, err: TextIO) -> int:
+    """A model chosen by cross-validation (charsmith.smalllists): what it weighed, what it chose."""
+    n = len(corpus.train)
+
+    def describe() -> None:
+        held = f", {len(corpus.val)} held out" if len(corpus.val) else ""
+        tiny = "; a tiny list: the n-gram model alone" if n <= 5 else ""
+        print(f"data: lines mode, {_count(n, 'training item')}{held}, {corpus.vocab.size} symbols{tiny}", file=err)
+        how = "leave-one-out" if n <= 5 else "5-fold"
+        print(f"choosing the model by {how} cross-validation on the items ..." if n > 1 else
+              "one item: a 3-gram model of it", file=err)
+
+    ckpt = train_small(corpus, out_dir, cell=args.cell, seed=args.seed or 0, lowercase=args.lowercase,
+                       force=args.force, info={"source": Path(args.file).name},
+                       on_start=None if args.quiet else describe)
+    choice = ckpt.info["choice"]
+    if not args.quiet:
+        for name, loss in sorted(choice["losses"].items(), key=lambda x: x[1]):
+            mark = "  <- chosen" if name == choice["chosen"] else ""
+            print(f"    {name:<10} {loss:.4f} nats/char{mark}", file=err)
+        m = CharModel(ckpt)
+        for s in m.sample(5, seed=args.seed).samples:
+            print(f"    {s}", file=err)
+    val = ckpt.info.get("best_val_loss")
+    report = f"held-out loss {val:.4f} nats/char; " if val is not None else ""
+    cv = choice["losses"].get(choice["chosen"])
+    cv_text = f" (cross-validated loss {cv:.4f} nats/char)" if cv is not None else ""
+    print(f"chose {kinds.of(ckpt.model).describe(ckpt.model)}{cv_text} in {_clock(choice['seconds'])}; "
+          f"{report}checkpoint: {out_dir}", file=out)
+    return 0
 
 
 def _engine() -> str:
@@ -436,7 +479,7 @@ class _ProgressBar:
 
 SAMPLE_OPTIONS = ("n", "temperature", "top_k", "top_p", "seed", "greedy", "beam", "prefix", "suffix", "contains",
                   "exclude", "pattern", "min_len", "max_len", "length", "particles", "max_draws", "allow_known",
-                  "unique", "category")  # Generate's fields this command sets
+                  "unique", "novel_edits", "habits", "category")  # Generate's fields this command sets
 
 
 def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -46,6 +46,7 @@ __all__ = [
     "encode_items",
     "fingerprint",
     "is_known",
+    "is_near_known",
     "is_labelled",
     "item_hashes",
     "line_batch_plan",
@@ -286,6 +287,20 @@ def is_known(items: Sequence[str], known: np.ndarray) -> np.ndarray:
     )
     pos = np.minimum(np.searchsorted(known, h), known.size - 1)
     return known[pos] == h
+
+
+def is_near_known(items: Sequence[str], known: np.ndarray, alphabet: str) -> np.ndarray:
+    """Boolean (N,): which ``items`` are known or one edit (a character deleted, inserted or
+    replaced by one of ``alphabet``) from an item whose hash is in ``known``: every
+    neighbour's hash is looked up, so no item need be stored."""
+    out = is_known(items, known)
+    for i in np.flatnonzero(~out).tolist():
+        s = items[i]
+        near = {s[:j] + s[j + 1:] for j in range(len(s))}
+        near |= {s[:j] + c + s[j + k:] for j in range(len(s) + 1) for c in alphabet for k in (0, 1)}
+        near.discard(s)
+        out[i] = bool(is_known(sorted(near), known).any())
+    return out
 
 
 def fingerprint(text: str) -> str:

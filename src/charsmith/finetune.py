@@ -41,7 +41,7 @@ from charsmith.errors import CheckpointError
 from charsmith.scoring import category_logliks
 from charsmith.vocab import END, Vocab
 
-__all__ = ["FIXED", "check_base", "describe", "extend_vocab", "fixed_options", "start_params"]
+__all__ = ["FIXED", "check_base", "describe", "extend_vocab", "fixed_options", "network", "start_params"]
 
 BLEND_EM_STEPS = 50  # EM steps of the blend a base's categories give the new items (see _blend_of)
 FIXED = ("cell", "hidden", "layers", "embed", "cat_embed")  # the ModelConfig fields the base decides
@@ -53,8 +53,17 @@ def describe(cfg: ModelConfig) -> str:
     return f"{cfg.cell} x{cfg.layers}, hidden {cfg.hidden}, embed {cfg.embed}{cats}"
 
 
+def network(base: Checkpoint, init: str = "") -> ModelConfig:
+    """The base's network; a model of another kind (an n-gram model, a mixture) is refused."""
+    if not isinstance(base.model, ModelConfig):
+        raise CheckpointError(f"`init` {init or 'the base'} is a {base.model.kind} model, which has no network weights "
+                              "to start from; start from a network (or drop `init`)", param="init")
+    return base.model
+
+
 def check_base(base: Checkpoint, init: str, mode: str, given: Mapping[str, Any]) -> None:
-    """Refuse a base of the other mode, or options that would change its network's shape."""
+    """Refuse a base of the other mode or kind, or options that would change its network's shape."""
+    network(base, init)
     if base.mode != mode:
         what = {"lines": "a list of items (lines mode)", "text": "running text (text mode)"}
         raise CheckpointError(f"`init` {init} learned {what[base.mode]}, but the data is {what[mode]}; "
@@ -62,7 +71,7 @@ def check_base(base: Checkpoint, init: str, mode: str, given: Mapping[str, Any])
     for name in FIXED:
         ours = getattr(base.model, name)
         if name in given and given[name] != ours and not (name == "cat_embed" and base.model.categories == 0):
-            raise CheckpointError(f"`init` {init} is a {describe(base.model)}; `{name}` {given[name]} conflicts with "
+            raise CheckpointError(f"`init` {init} is a {describe(network(base))}; `{name}` {given[name]} conflicts with "
                                   f"its {name.replace('_', ' ')} {ours}: drop `{name}` (the base fixes the network)",
                                   param=name)
 
@@ -96,7 +105,7 @@ def _extend_rows(base: Checkpoint, vocab: Vocab) -> dict[str, np.ndarray]:
     new = vocab.chars[V0:]
     if not new:
         return params
-    inp = "wte" if base.model.embed > 0 else "l0.W_ih"
+    inp = "wte" if network(base).embed > 0 else "l0.W_ih"
     rows = []
     for ch in new:
         r = _relative(ch, base.vocab)
@@ -152,7 +161,7 @@ def _blend_of(base: Checkpoint, params: dict[str, np.ndarray], vocab: Vocab, ite
     under prior w), for at most ``BLEND_EM_STEPS`` steps. (One step gives the mean posterior
     under the base's priors, which leans towards the categories with many training items.)"""
     cats: Categories = base.categories  # type: ignore[assignment]
-    cfg = dataclasses.replace(base.model, vocab_size=vocab.size)
+    cfg = dataclasses.replace(network(base), vocab_size=vocab.size)
     loglik = category_logliks(params, cfg, vocab, items)  # (N, K)
     w = np.exp(cats.log_priors())
     for _ in range(BLEND_EM_STEPS):

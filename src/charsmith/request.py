@@ -71,6 +71,12 @@ def check_category(category: Any) -> Condition | None:
     raise bad("category", 'a category name, a blend "A=0.7,B=0.3" or a mapping {"A": 0.7, "B": 0.3}', category)
 
 
+def _novel_edits(value: Any) -> int:
+    if value not in (0, 1) or isinstance(value, bool):
+        raise bad("novel_edits", "0 (drop copies of the list's items) or 1 (also items one edit from one)", value)
+    return int(value)
+
+
 # ----- a request for new items or a continuation --------------------------------------------
 _CHECKS: dict[str, Any] = {
     "n": lambda v: optional_whole("n", v, 1),
@@ -93,6 +99,8 @@ _CHECKS: dict[str, Any] = {
     "max_draws": lambda v: optional_whole("max_draws", v, 1),
     "allow_known": lambda v: flag("allow_known", v),
     "unique": lambda v: flag("unique", v),
+    "novel_edits": lambda v: _novel_edits(v),
+    "habits": lambda v: flag("habits", v),
     "category": check_category,
     "timeout": check_timeout,
 }
@@ -126,6 +134,8 @@ class Generate:
     max_draws: int | None = None
     allow_known: bool = False
     unique: bool = False
+    novel_edits: int = 0
+    habits: bool = True
     category: Condition | None = None
     timeout: float | None = None
 

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from charsmith import model as M
-from charsmith.config import ModelConfig
+from charsmith import kinds
 from charsmith.data import encode_items, line_batches, text_windows
 from charsmith.deadline import NEVER, Deadline
 from charsmith.errors import InputError
+from charsmith.kinds import AnyConfig as ModelConfig
 from charsmith.limits import SCORE_POSITIONS, STEP_POSITIONS
 from charsmith.vocab import Vocab
 
@@ -79,7 +79,7 @@ def score_items(
         missing = vocab.unknown(item)
         if missing:
             raise InputError(f"item {item!r} has characters the model never saw: {missing!r}", param="items")
-    dtype = next(iter(params.values())).dtype
+    kind = kinds.of(cfg)
     seqs = encode_items(vocab, items)
     conds = None if cond is None else np.asarray(cond)
     scores: list[ItemScore] = []
@@ -89,11 +89,11 @@ def score_items(
         c = None if conds is None else conds[start:stop]
         B, T = batch.ids.shape
         lp = np.zeros((B, T))
-        state = M.init_state(cfg, B, dtype)
+        state = kind.new_state(params, cfg, B)
         width = max(STEP_POSITIONS // B, 1)  # columns per forward call, the state carried: the time limit is
         for t in range(0, T, width):  # checked within a long item too
             deadline.check()
-            logits, state, _ = M.forward(params, cfg, batch.ids[:, t:t + width], state, cond=c)
+            logits, state, _ = kind.forward(params, cfg, batch.ids[:, t:t + width], state, cond=c)
             lp[:, t:t + width] = log_softmax_at(logits, batch.targets[:, t:t + width]) * batch.mask[:, t:t + width]
         for s, row in zip(items[start:stop], lp):
             scores.append(ItemScore(s, float(row.sum()), len(s) + 1, tuple(row[: len(s) + 1].tolist())))
@@ -180,13 +180,13 @@ def stream_loss(
     """Mean NLL per character of a stream read as ``batch_size`` rows with the state carried
     across windows (each row starts from a zero state). ``max_chars`` (0: all) reads only
     the head of each row, about that many characters in all: a fixed sample of the stream."""
-    dtype = next(iter(params.values())).dtype
+    kind = kinds.of(cfg)
     total, count, state = 0.0, 0, None
     for batch in text_windows(ids, batch_size, seq_len, max_chars=max_chars):
         deadline.check()
         if state is None:
-            state = M.init_state(cfg, len(batch.ids), dtype)
-        logits, state, _ = M.forward(params, cfg, batch.ids, state)
+            state = kind.new_state(params, cfg, len(batch.ids))
+        logits, state, _ = kind.forward(params, cfg, batch.ids, state)
         total -= float(log_softmax_at(logits, batch.targets).sum())
         count += batch.targets.size
     return EvalResult(total / max(count, 1), count, 1)

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from charsmith import backend, optim
+from charsmith import backend, habits, optim
 from charsmith import model as M
 from charsmith.checkpoint import CONFIG_FILE, Checkpoint, is_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig, config_from_dict
@@ -194,6 +194,8 @@ class Trainer:
         self.info = dict(info or {}, mode=corpus.mode, data_fingerprint=corpus.fingerprint,
                          train_items=len(corpus.train) if corpus.mode == "lines" else None,
                          val_overlap=corpus.overlap, val_chars=list(self.val_chars))
+        if corpus.mode == "lines":  # what samples keep to (charsmith.habits)
+            self.info["habits"] = habits.of_items([*corpus.train, *corpus.val])
         if corpus.categories is not None:
             self.info["val_overlap_by_category"] = dict(zip(corpus.categories.names, corpus.overlaps))
 

@@ -67,7 +67,7 @@ class Controls:
 
 
 SAMPLING_ONLY = {"temperature": TEMPERATURE, "top_k": TOP_K, "top_p": TOP_P, "seed": None, "rng": None,
-                 "unique": False}  # with their defaults
+                 "unique": False, "novel_edits": 0}  # with their defaults
 
 
 def sampling_only(options: Mapping[str, Any]) -> list[str]:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from charsmith.checks import bad, optional_whole, whole
-from charsmith.data import is_known
+from charsmith.data import is_known, is_near_known
 from charsmith.errors import CharsmithError
 from charsmith.generation.constraints import Constraints, Plan
 from charsmith.generation.controls import Controls, draw
@@ -60,8 +60,8 @@ def default_max_draws(n: int, particles: int = PARTICLES) -> int:
 class SampleResult:
     """Accepted samples and what was dropped on the way.
 
-    drawn: plain draws plus SMC particles used; dropped_known: items of the input file;
-    dropped_duplicate: repeats (with ``unique``); method: "rejection" (exact), "smc",
+    drawn: plain draws plus SMC particles used; dropped_known: items of the input file (with
+    ``novel_edits``, also items one edit from one); dropped_duplicate: repeats (with ``unique``); method: "rejection" (exact), "smc",
     "beam" (a search for the likeliest), "text" (a text's sampled continuations) or "greedy"
     (its likeliest continuation);
     acceptance: the share of plain draws that matched the constraints (None if unmeasured);
@@ -97,13 +97,16 @@ class SampleStream:
     def __init__(
         self, stepper: Stepper, vocab: Vocab, plan: Plan, controls: Controls, n: int, rng: np.random.Generator, *,
         known: np.ndarray | None = None, unique: bool = False, max_draws: int | None = None,
-        particles: int = PARTICLES, method: str = "auto", chunk: int = CHUNK,
+        particles: int = PARTICLES, method: str = "auto", chunk: int = CHUNK, novel_edits: int = 0,
     ) -> None:
         n, particles, max_draws = whole("n", n, 1), whole("particles", particles, 1), optional_whole("max_draws", max_draws, 1)
+        if novel_edits not in (0, 1) or isinstance(novel_edits, bool):
+            raise bad("novel_edits", "0 (drop copies) or 1 (also items one edit from one)", novel_edits)
         if method not in METHODS:
             raise bad("method", f"one of {', '.join(METHODS)}", method)
         self.stepper, self.vocab, self.plan, self.controls, self.rng = stepper, vocab, plan, controls, rng
         self.n, self.known, self.unique, self.particles, self.chunk = int(n), known, unique, int(particles), chunk
+        self.novel_edits = novel_edits
         self.max_draws = max_draws or default_max_draws(self.n, self.particles)
         self.stall = None if max_draws else STALL_DRAWS  # draws in a row without a new item before giving up
         self._drawn_at_new = 0  # self.drawn when the last new item was accepted
@@ -169,12 +172,19 @@ class SampleStream:
             if self.accepted == self.n:
                 return
 
+    def _known(self, batch: list[str]) -> np.ndarray:
+        """Which items of ``batch`` count as known: copies, and with ``novel_edits`` near-copies."""
+        assert self.known is not None
+        if self.novel_edits:
+            return is_near_known(batch, self.known, self.vocab.chars[1:])
+        return is_known(batch, self.known)
+
     def _novel(self, batch: list[str]) -> list[str]:
         """The items of ``batch`` not in ``known``, up to the ones still needed."""
         need = self.n - self.accepted
         if self.known is None:
             return batch[:need]
-        old = is_known(batch, self.known)
+        old = self._known(batch)
         found = np.cumsum(~old)  # items accepted up to each position
         end = int(np.searchsorted(found, need)) + 1  # examined up to the need-th, or all
         self.dropped_known += int(old[:end].sum())
@@ -183,7 +193,7 @@ class SampleStream:
     def _unique(self, batch: list[str]) -> list[str]:
         """The items of ``batch`` neither known nor seen before, up to the ones still needed."""
         need = self.n - self.accepted
-        old = is_known(batch, self.known).tolist() if self.known is not None else itertools.repeat(False)
+        old = self._known(batch).tolist() if self.known is not None else itertools.repeat(False)
         kept: list[str] = []
         for item, is_old in zip(batch, old):
             if is_old:

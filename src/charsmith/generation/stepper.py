@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from charsmith import backend
+from charsmith import backend, kinds
 from charsmith import model as M
-from charsmith.config import ModelConfig
 from charsmith.deadline import NEVER, Deadline
 
 __all__ = ["Rows", "Stepper"]
@@ -45,20 +44,24 @@ class Rows:
 
 @dataclass(frozen=True)
 class Stepper:
-    """A model ready to generate: its parameters and config, and a ``deadline`` past which
-    a step raises TimeLimitError (so one time limit covers every way of generating).
+    """A model ready to generate: its parameters and config (of any kind, see
+    :mod:`charsmith.kinds`), and a ``deadline`` past which a step raises TimeLimitError (so
+    one time limit covers every way of generating).
 
     For a model with categories, each row's condition (the extra ``cond``, (B, K) weights):
     ``cond`` (K,) for every row (a category or a blend), or ``priors`` (K,), each primed
     row's category drawn from them with ``rng`` (the model's distribution of items).
+    ``allowed`` (V, V): the characters that may follow each one (the list's habits); the
+    others get a logit of -inf.
     """
 
     params: Params
-    cfg: ModelConfig
+    cfg: kinds.AnyConfig
     deadline: Deadline = NEVER
     cond: np.ndarray | None = None
     priors: np.ndarray | None = None
     rng: np.random.Generator | None = None
+    allowed: np.ndarray | None = None  # (V, V) bool: may id c follow id p? (charsmith.habits; None: any)
 
     def _conds(self, batch: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The distinct conditions of ``batch`` new rows, category ids (U,) or a blend's
@@ -79,16 +82,17 @@ class Stepper:
     def prime(self, ids: np.ndarray, batch: int) -> tuple[np.ndarray, Rows]:
         """Feed ``ids`` (all but the last) to a zero state; return the last id for ``batch``
         rows (B,) and their rows, alike but for their condition (each distinct one primed once)."""
-        dtype = self.params["W_out"].dtype
+        kind = kinds.of(self.cfg)
         conds = self._conds(batch)
         row = np.zeros(batch, dtype=np.int64)
         extras: dict[str, np.ndarray] = {}
         if conds is not None:
             extras["cond"], row = conds
-        state = M.init_state(self.cfg, len(extras["cond"]) if extras else 1, dtype)
+        n = len(extras["cond"]) if extras else 1
+        state = kind.new_state(self.params, self.cfg, n)
         with backend.current().blas_on_one_thread():
             for i in ids[:-1]:
-                _, state = M.step(self.params, self.cfg, np.full(len(state[0][0]), i), state, cond=extras.get("cond"))
+                _, state = kind.step(self.params, self.cfg, np.full(n, i), state, cond=extras.get("cond"))
         rows = Rows(state, extras).take(row)
         return np.full(batch, ids[-1], dtype=np.int64), rows
 
@@ -96,5 +100,7 @@ class Stepper:
         """One character for every row: ids x (B,) -> logits (B, V) and the rows' new state."""
         self.deadline.check()
         with backend.current().blas_on_one_thread():  # the compiled kernels bring their own threads
-            logits, state = M.step(self.params, self.cfg, x, rows.state, check=False, **rows.extras)
+            logits, state = kinds.of(self.cfg).step(self.params, self.cfg, x, rows.state, check=False, **rows.extras)
+        if self.allowed is not None:
+            logits = np.where(self.allowed[x], logits, -np.inf)
         return logits, Rows(state, rows.extras)

@@ -4,6 +4,7 @@
     GET  /api/models     the models and limits    POST /api/complete  a text's continuation, streamed
     POST /api/sample     new items with bits/char and novelty
     POST /api/classify   P(category | item), for models with categories
+    POST /api/train      train on a pasted list  GET  /api/train/<id>  its progress (charsmith.web.training)
 
 Model work runs on a pool of ``Limits.workers`` threads, never on the event loop, so a
 slow request does not hold up the others; requests beyond that wait their turn. Mistakes get a 4xx with a
@@ -42,9 +43,10 @@ from charsmith.request import LENGTH, Generate
 from charsmith.scoring import LN2, ItemScore
 from charsmith.web.limits import Limits
 from charsmith.web.models import Models, UnknownModel
-from charsmith.web.schema import CLASSIFY, COMPLETE, SAMPLE, SCORE, RequestError, check_limit, parse, parse_body
+from charsmith.web.schema import CLASSIFY, COMPLETE, SAMPLE, SCORE, TRAIN, RequestError, check_limit, parse, parse_body
 from charsmith.web.server import check_origin
 from charsmith.web.streaming import TextStream
+from charsmith.web.training import Trainings
 
 __all__ = ["create_app"]
 
@@ -73,6 +75,8 @@ def create_app(models: Models | None = None, limits: Limits | None = None, *,
         Route("/api/score", api.score, methods=["POST"]),
         Route("/api/complete", api.complete, methods=["POST"]),
         Route("/api/classify", api.classify, methods=["POST"]),
+        Route("/api/train", api.train, methods=["POST"]),
+        Route("/api/train/{job}", api.train_status),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     middleware = [Middleware(_HostCheck, allowed=frozenset(allowed_hosts))] if allowed_hosts else []
@@ -135,6 +139,7 @@ def _internal_error(request: Request, exc: Exception) -> JSONResponse:
 class _Api:
     def __init__(self, models: Models, limits: Limits) -> None:
         self.models, self.limits = models, limits
+        self.trainings = Trainings(models, limits)
         self._pool: ThreadPoolExecutor | None = None
         self.stopping = threading.Event()  # set when the server shuts down: all work stops at its next check
 
@@ -153,6 +158,7 @@ class _Api:
             if self._pool is not None:
                 self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None
+            self.trainings.close()
 
     def stopped(self) -> JSONResponse:
         """The answer to work stopped early: by the time limit, or as the server shuts down."""
@@ -200,6 +206,13 @@ class _Api:
 
     async def page(self, request: Request) -> Response:
         return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+
+    async def train(self, request: Request) -> Response:
+        o = parse(await self._json(request), TRAIN)
+        return JSONResponse(self.trainings.start(o["items"], o["name"]).as_dict(), status_code=202)
+
+    async def train_status(self, request: Request) -> Response:
+        return JSONResponse(self.trainings.get(request.path_params["job"]).as_dict())
 
     async def list_models(self, request: Request) -> Response:
         models = [self.models.describe(name, self.limits) for name in self.models.names]

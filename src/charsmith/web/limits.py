@@ -27,11 +27,14 @@ class Limits:
     seconds: float = 10.0  # computing time per request
     max_body: int = 65536  # bytes per request body
     workers: int = 4  # requests computing at once; the others wait for a worker
+    max_train_items: int = 5000  # items of a list pasted to train on (/api/train)
+    max_trainings: int = 1  # trainings at once
+    train_seconds: float = 60.0  # a training's time for choosing its model (past 3/4 of it, the n-gram model)
 
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            kind = float if f.name == "seconds" else int
+            kind = float if f.name in ("seconds", "train_seconds") else int
             if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else int):
                 raise TypeError(f"Limits.{f.name} must be {'a number' if kind is float else 'an integer'}, got {value!r}")
             if not 0 < value < math.inf:

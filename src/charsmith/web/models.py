@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from charsmith import kinds
 from charsmith.api import CharModel, bundled_models, load, resolve_model
 from charsmith.errors import CharsmithError
 from charsmith.web.limits import Limits
@@ -64,6 +65,16 @@ class Models:
         """The first model the server was given beyond the bundled ones (the page opens on it), or None."""
         return next((name for name in self._models if name not in self._bundled), None)
 
+    def add(self, name: str, model: CharModel) -> str:
+        """Offer ``model`` as well, under ``name`` (``-2``, ``-3``, ... added where it is
+        taken); return the name given."""
+        given, k = name, 1
+        while given in self._models:
+            k += 1
+            given = f"{name}-{k}"
+        self._models = {**self._models, given: model}  # one assignment: readers see the old or the new
+        return given
+
     def get(self, name: str) -> CharModel:
         try:
             return self._models[name]
@@ -81,9 +92,10 @@ class Models:
             "mode": m.mode,
             "lowercase": m.lowercase,
             "alphabet": ck.vocab.chars[1:],
-            "cell": ck.model.cell,
-            "layers": ck.model.layers,
-            "hidden": ck.model.hidden,
+            "cell": getattr(ck.model, "cell", getattr(ck.model, "kind", None)),  # a network's cell, else its kind
+            "layers": getattr(ck.model, "layers", None),
+            "hidden": getattr(ck.model, "hidden", None),
+            "summary": kinds.of(ck.model).describe(ck.model),  # the model in a few words, of any kind
             "parameters": m.parameters,
             "source": ck.info.get("source"),
             "held_out_loss": ck.info.get("best_val_loss"),

@@ -95,6 +95,7 @@ SAMPLE: Spec = {
     "max_len": (integer, None),
     "unique": (flag, False),
     "allow_known": (flag, False),
+    "novel_edits": (integer, None),  # 1: also drop items one edit from one of the data set
     "beam": (integer, None),
     "category": (category, None),
     "suffix": (text, None),
@@ -102,6 +103,7 @@ SAMPLE: Spec = {
     "exclude": (text, None),
     "pattern": (text, None),
 }
+TRAIN: Spec = {"items": (text, REQUIRED), "name": (text, "my-list")}
 SCORE: Spec = {"model": (text, REQUIRED), "items": (texts, REQUIRED), "category": (category, None)}
 CLASSIFY: Spec = {"model": (text, REQUIRED), "items": (texts, REQUIRED), "top": (integer, None),
                   "uniform_prior": (flag, False)}

@@ -45,7 +45,8 @@ function supports(what) {
 }
 
 function describe(m) {
-  const parts = [`${m.cell.toUpperCase()} ${m.layers}×${m.hidden}`, `${m.parameters.toLocaleString()} parameters`];
+  const shape = m.layers != null ? `${m.cell.toUpperCase()} ${m.layers}×${m.hidden}` : m.summary;
+  const parts = [shape, `${m.parameters.toLocaleString()} parameters`];
   if (m.source) parts.push(`learned from ${m.source}`);
   if (m.held_out_loss != null) parts.push(`held-out loss ${m.held_out_loss.toFixed(3)} nats/char`);
   parts.push(m.mode === "lines" ? "writes list items" : "writes running text");
@@ -93,6 +94,7 @@ function sampleRequest() {
     model: current.name, n: intOf("n"), temperature: Number($("temperature").value), top_p: Number($("top-p").value),
     prefix: $("prefix").value, allow_known: $("allow-known").checked, unique: $("unique").checked,
   };
+  if ($("novel-edits").checked) body.novel_edits = 1;
   if (textOf("min-len") !== "") body.min_len = intOf("min-len"); // an exact constraint when given
   if (textOf("max-len") !== "") body.max_len = intOf("max-len");
   if (textOf("seed") !== "") body.seed = intOf("seed");
@@ -312,6 +314,27 @@ async function classify(event) {
   });
 }
 
+// ----- learning a pasted list ---------------------------------------------------------------------
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+async function trainList(event) {
+  event.preventDefault();
+  const status = $("train-status");
+  await busy($("train-btn"), async () => {
+    let job = await (await post("/api/train", { items: $("train-items").value, name: textOf("train-name") })).json();
+    while (job.state === "running") {
+      status.textContent = `Training: ${job.stage} (${job.seconds.toFixed(0)} s)`;
+      await sleep(500);
+      const res = await fetch(`/api/train/${job.id}`);
+      job = await res.json();
+    }
+    if (job.state === "failed") throw new Error(job.error);
+    await loadModels();
+    chooseModel(job.model);
+    status.textContent = `Trained ${job.model} in ${job.seconds.toFixed(0)} s; it is chosen above.`;
+  });
+}
+
 // ----- wiring ----------------------------------------------------------------------------------
 function mirror(rangeId, outputId, digits) {
   const show = () => { $(outputId).value = Number($(rangeId).value).toFixed(digits); };
@@ -328,6 +351,7 @@ function start() {
   $("score-form").addEventListener("submit", score);
   $("complete-form").addEventListener("submit", complete);
   $("classify-form").addEventListener("submit", classify);
+  $("train-form").addEventListener("submit", trainList);
   $("stop-btn").addEventListener("click", () => streaming && streaming.abort());
   $("download-txt").addEventListener("click", downloadTxt);
   $("download-csv").addEventListener("click", downloadCsv);
