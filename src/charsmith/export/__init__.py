@@ -27,7 +27,7 @@ import numpy as np
 
 from charsmith.data import is_known, read_labelled, read_text, split_lines
 from charsmith.errors import CharsmithWarning, InputError
-from charsmith.export._spec import DTYPES, KNOWN_INFO_KEY, check_dtype, fnv1a32
+from charsmith.export._spec import DTYPES, KNOWN_INFO_KEY, check_dtype, fnv1a32, network
 
 __all__ = ["DTYPES", "FORMATS", "SIZE_WARNING", "check", "export", "outputs", "with_known_items"]
 
@@ -62,6 +62,7 @@ def outputs(fmt: str, out: str | os.PathLike[str]) -> list[Path]:
 def check(model: Any, fmt: str, dtype: str = "float32") -> None:
     """Raise InputError (or the format's own error) unless ``fmt`` can express ``model`` in ``dtype``."""
     check_dtype(dtype)
+    network(model)
     _module(fmt).check(model)
 
 

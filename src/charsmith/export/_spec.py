@@ -28,11 +28,22 @@ from typing import Any
 
 import numpy as np
 
+from charsmith.config import ModelConfig
 from charsmith.errors import CategoryError, InputError
 from charsmith.generation.sampling import default_max_draws
 
-__all__ = ["DTYPES", "DEFAULT_MAX_LEN", "DEFAULT_MIN_LEN", "Generator", "Net", "check_dtype", "Xoshiro128", "draw", "fnv1a32", "known_hashes",
+__all__ = ["network", "DTYPES", "DEFAULT_MAX_LEN", "DEFAULT_MIN_LEN", "Generator", "Net", "check_dtype", "Xoshiro128", "draw", "fnv1a32", "known_hashes",
            "max_tries", "normalise_blend", "seed_state", "spec_params", "weight_arrays"]
+
+
+def network(model: Any) -> ModelConfig:
+    """The recurrent network's config of ``model``; InputError for another kind of model (an
+    n-gram or a mixture: the exports write networks, step by step as the spec says)."""
+    cfg = model.ckpt.model
+    if not isinstance(cfg, ModelConfig):
+        raise InputError(f"the exports write recurrent networks, and this model is a {type(cfg).__name__}; train "
+                         "one with `cell` rnn, gru or lstm to export it", param="cell")
+    return cfg
 
 MASK32 = 0xFFFFFFFF
 GOLDEN = 0x9E3779B9

@@ -28,6 +28,7 @@ from charsmith import model as M
 from charsmith.errors import InputError
 from charsmith.export._csharp_source import SOURCE
 from charsmith.export._hashes import known_hashes as _known_hashes
+from charsmith.export._spec import network
 from charsmith.fileio import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ _CHUNK = 65536  # base64 characters per string literal (a multiple of 4: each de
 
 def check(model: CharModel) -> None:
     """Raise InputError if the csharp export cannot express ``model``."""
-    cfg = model.ckpt.model
+    cfg = network(model)
     if cfg.cell not in CELLS:
         raise InputError(f"the csharp export writes rnn, lstm and gru networks; this model's cell is {cfg.cell!r}")
     if any(0xD800 <= ord(c) <= 0xDFFF for c in model.ckpt.vocab.chars):
@@ -72,7 +73,7 @@ def weight_bytes(model: CharModel, dtype: str) -> bytes:
         raise InputError(f"`dtype` must be one of {', '.join(DTYPES)}, got {dtype!r}", param="dtype")
     params = model.ckpt.params
     chunks = []
-    for name in M.param_shapes(model.ckpt.model):
+    for name in M.param_shapes(network(model)):
         a = np.ascontiguousarray(params[name], dtype=np.float64)
         out = a.astype(DTYPES[dtype])
         if not np.isfinite(out).all():
@@ -121,7 +122,7 @@ def _cs_string(s: str) -> str:
 
 
 def describe(model: CharModel) -> str:
-    cfg = model.ckpt.model
+    cfg = network(model)
     parts = [f"{cfg.cell} x{cfg.layers}, hidden {cfg.hidden}"]
     if cfg.embed:
         parts.append(f"embed {cfg.embed}")
@@ -136,7 +137,7 @@ def describe(model: CharModel) -> str:
 def render(model: CharModel, name: str, data: bytes, dtype: str, known_hashes: np.ndarray | None,
            beside: Path | None) -> str:
     """The C# source of class ``name`` for ``model`` with the weight bytes ``data``."""
-    cfg, ckpt = model.ckpt.model, model.ckpt
+    cfg, ckpt = network(model), model.ckpt
     cats = ckpt.categories
     hashes = np.zeros(0, dtype="<u4") if known_hashes is None else np.unique(np.asarray(known_hashes, dtype="<u4"))
     b64 = base64.b64encode(data).decode("ascii") if beside is None else ""

@@ -36,6 +36,7 @@ import numpy as np
 import charsmith
 from charsmith.errors import InputError
 from charsmith.export._hashes import known_hashes as _known_hashes
+from charsmith.export._spec import network
 from charsmith.fileio import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def _onnx() -> Any:
 
 def check(model: CharModel) -> None:
     """Raise InputError if the onnx export cannot express ``model``."""
-    cell = model.ckpt.model.cell
+    cell = network(model).cell
     if cell not in CELLS:
         raise InputError(f"the onnx export writes rnn, lstm and gru networks; this model's cell is {cell!r}")
 
@@ -93,7 +94,7 @@ def write(model: CharModel, out: Path, *, dtype: str = "float32", known_hashes: 
 
 def metadata(model: CharModel, known_hashes: np.ndarray | None) -> dict[str, Any]:
     """What the sampler needs besides the graph: vocabulary, mode, categories, known hashes."""
-    cfg, cats = model.ckpt.model, model.ckpt.categories
+    cfg, cats = network(model), model.ckpt.categories
     hashes = np.zeros(0, dtype="<u4") if known_hashes is None else np.unique(np.asarray(known_hashes, dtype="<u4"))
     return {
         "format": "charsmith-onnx-step",
@@ -141,7 +142,7 @@ def build(model: CharModel, dtype: str = "float32") -> Any:
         raise InputError(f"`dtype` must be one of {', '.join(DTYPES)}, got {dtype!r}", param="dtype")
     onnx = _onnx()
     h, T = onnx.helper, onnx.TensorProto
-    cfg, params = model.ckpt.model, model.ckpt.params
+    cfg, params = network(model), model.ckpt.params
     for name, value in params.items():
         if not np.isfinite(value.astype(DTYPES[dtype])).all():
             raise InputError(f"weight {name} has values beyond {dtype}'s range; export with `dtype=float32`",
