@@ -490,6 +490,8 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
     if corpus.categories is None:
         if "cat_embed" in given:
             raise DataError(f"`cat_embed` is for labelled items, and {path} has no categories; drop it", param="cat_embed")
+        if given.get("balance"):
+            raise DataError(f"`balance` is for labelled items, and {path} has no categories; drop it", param="balance")
         chosen.pop("cat_embed", None)
     if "steps" in given and "minutes" not in given:
         chosen["minutes"] = 0.0  # an explicit step budget replaces the default time budget

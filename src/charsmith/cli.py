@@ -154,6 +154,9 @@ def _add_train(sub: Any) -> None:
                    help="first steps in which the recurrent layers' matrices are frozen (fine-tuning)")
     o.add_argument("--clip-norm", type=FLOAT, dest="clip_norm", help="global-norm clip (0: off)")
     o.add_argument("--clip-value", type=FLOAT, dest="clip_value", help="elementwise clip, the notebooks' rule (0: off)")
+    o.add_argument("--balance", type=FLOAT,
+                   help="labelled items: category c's share of the batches goes as n_c ** (1 - balance), n_c its "
+                        "training items (0: as they come, 1: every category equally often)")
     s = t.add_argument_group("schedule")
     # --steps, --minutes and --dropout are stricter here than the library: a budget of 0 (none) given
     # on purpose is a mistake on the command line, and dropout above 0.95 leaves too little signal.
@@ -295,7 +298,7 @@ def _add_serve(sub: Any) -> None:
 TRAIN_OPTIONS = ("mode", "lowercase", "cell", "hidden", "layers", "embed", "dropout", "cat_embed", "optimizer", "lr",
                  "batch_size", "seq_len", "weight_decay", "warmup_steps", "decay", "clip_norm", "clip_value",
                  "steps", "minutes", "eval_every", "eval_chars", "patience", "val_fraction", "seed", "init",
-                 "min_lr_ratio", "ema", "freeze_steps")
+                 "min_lr_ratio", "ema", "freeze_steps", "balance")
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -351,7 +354,8 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
     print(f"model: {finetune.describe(model_cfg)}, "
           f"dropout {model_cfg.dropout:g}; {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
           f"weight decay {cfg.weight_decay:g}{f', weight average {cfg.ema:g}' if cfg.ema else ''}"
-          f"{f', recurrent matrices frozen for {cfg.freeze_steps} steps' if cfg.freeze_steps else ''}; "
+          f"{f', recurrent matrices frozen for {cfg.freeze_steps} steps' if cfg.freeze_steps else ''}"
+          f"{f', category-balanced batches {cfg.balance:g}' if cfg.balance and model_cfg.categories else ''}; "
           f"evaluate every {cfg.eval_every} steps, "
           f"stop at {limits or 'early stopping'}{patience}; writing {out_dir}", file=err)
     print(f"engine: {_engine()}", file=err)
