@@ -209,6 +209,10 @@ def table() -> None:
                          + f" | {v['classify']['micro']:.3f} | {v['classify']['macro']:.3f} "
                          f"| {v['classify_uniform']['micro']:.3f} | {v['classify_uniform']['macro']:.3f} "
                          f"| `{v['command']}` |")
+    for name, title in (("lang_categories_notes.md", ""), ("lang_heads.md", "**Cheap discriminative heads** on the "
+                        "recorded run's likelihoods, fitted on its own validation items (`lang_heads.py`):")):
+        if (RESULTS / name).is_file():  # the analysis, written by hand; the heads' table, by lang_heads.py
+            lines += ["", *([title, ""] if title else []), (RESULTS / name).read_text(encoding="utf-8").strip()]
     write_section(HERE / "QUALITY.md", "Names by language: categories", "\n".join(lines))
 
 
