@@ -140,16 +140,15 @@ def _cell(triple: list, big: bool) -> str:
     return f"{_fmt(drawn)} / {_fmt(real)} ({_fmt(ratio)}{mark})"
 
 
-def _summary(r: dict, mode: str) -> tuple[list[int], list[float], int]:
-    """Per classifier (own, trigram): languages meeting the goal and the lowest ratio, among
-    the languages with >= MIN_TRAIN training names and a defined ratio; and how many those are."""
+def _summary(r: dict, mode: str) -> list[tuple[int, int, float]]:
+    """Per classifier (own, trigram): (languages meeting the goal, languages with a defined
+    ratio, the lowest ratio), among the languages with >= MIN_TRAIN training names."""
     big = [row for row in r["categories"].values() if row["train"] >= MIN_TRAIN]
-    ok, low = [], []
+    out = []
     for k in ("own", "trigram"):
         ratios = [row[f"{mode}_{k}"][2] for row in big if row[f"{mode}_{k}"][2] is not None]
-        ok.append(sum(x >= GOAL for x in ratios))
-        low.append(min(ratios))
-    return ok, low, len(big)
+        out.append((sum(x >= GOAL for x in ratios), len(ratios), min(ratios)))
+    return out
 
 
 def table() -> None:
@@ -188,9 +187,9 @@ def table() -> None:
     n_test = sum(row["test"] for row in r["categories"].values())
     lines += [
         "",
-        f"Classification on the same split ({n_test:,} held-out names, every one classified; {r['test_unknown_items']} "
-        f"of them hold {r['test_unknown_chars']} characters the training part lacks, which get the unknown-character "
-        f"mass): micro {acc['micro']:.3f} and macro {acc['macro']:.3f} with the training priors (uniform priors: "
+        f"Classification on the same split ({n_test:,} held-out names, every one classified; of them, "
+        f"{r['test_unknown_items']} hold(s) {r['test_unknown_chars']} character(s) the training part lacks, which get "
+        f"the unknown-character mass): micro {acc['micro']:.3f} and macro {acc['macro']:.3f} with the training priors (uniform priors: "
         f"{uni['micro']:.3f} / {uni['macro']:.3f}); the trigram Naive Bayes gets {tri['micro']:.3f} / "
         f"{tri['macro']:.3f}. Goals: micro ≥ 0.87 and macro ≥ 0.60 with the training priors.",
     ]
@@ -203,14 +202,14 @@ def table() -> None:
         for v in [r, *variants]:
             cells = []
             for mode in ("any", "novel"):
-                ok, low, n = _summary(v, mode)
-                cells += [f"{ok[0]} / {ok[1]} of {n}", f"{low[0]:.2f} / {low[1]:.2f}"]
+                (ok0, n0, low0), (ok1, n1, low1) = _summary(v, mode)
+                cells += [f"{ok0} of {n0} / {ok1} of {n1}", f"{low0:.2f} / {low1:.2f}"]
             lines.append(f"| {v.get('note') or v['tag'] or 'the recorded run'} | " + " | ".join(cells)
                          + f" | {v['classify']['micro']:.3f} | {v['classify']['macro']:.3f} "
                          f"| {v['classify_uniform']['micro']:.3f} | {v['classify_uniform']['macro']:.3f} "
                          f"| `{v['command']}` |")
-    for name, title in (("lang_categories_notes.md", ""), ("lang_heads.md", "**Cheap discriminative heads** on the "
-                        "recorded run's likelihoods, fitted on its own validation items (`lang_heads.py`):")):
+    for name, title in (("lang_categories_notes.md", ""), ("lang_heads.md", "**Cheap discriminative heads** on a "
+                        "run's likelihoods, fitted on its own validation items (`lang_heads.py`):")):
         if (RESULTS / name).is_file():  # the analysis, written by hand; the heads' table, by lang_heads.py
             lines += ["", *([title, ""] if title else []), (RESULTS / name).read_text(encoding="utf-8").strip()]
     write_section(HERE / "QUALITY.md", "Names by language: categories", "\n".join(lines))

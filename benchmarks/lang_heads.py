@@ -123,8 +123,8 @@ def main() -> None:
             rows.append(f"| {head} | {reg:g} | {_pair(accuracy(score['val'], y_val))} "
                   f"| {_pair(accuracy(score['test'], y_test))} |")
 
-    text = "\n".join([f"Command: `python benchmarks/lang_heads.py RUN{' --hidden' if args.hidden else ''}` (RUN: the "
-                      "recorded run of `lang_categories.py`, kept with `--keep RUN`).", "", *rows])
+    text = "\n".join([f"Command: `python benchmarks/lang_heads.py RUN{' --hidden' if args.hidden else ''}` (RUN: a "
+                      "run of `lang_categories.py`, kept with `--keep RUN`).", "", *rows])
     print(text)
     if args.write:
         (HERE / "results" / "lang_heads.md").write_text(text + "\n", encoding="utf-8")
