@@ -118,5 +118,5 @@ def test_balanced_batches_give_small_categories_their_share(balance: float, shar
 
 
 def test_balance_is_checked() -> None:
-    with pytest.raises(InputError, match=r"balance must be in \[0, 1.0\], got 1.5"):
+    with pytest.raises(InputError, match=r"`balance` must be in \[0, 1.0\], got 1.5"):
         TrainConfig(balance=1.5)
