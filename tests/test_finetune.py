@@ -160,6 +160,8 @@ def test_train_init_through_the_cli(trained: Path, tmp_path: Path, capsys: pytes
     (["--init", "{base}", "--layers", "2"], ["--layers 2 conflicts with its layers 1"]),
     (["--init", "{base}", "--embed", "0"], ["--embed 0 conflicts with its embed 16"]),
     (["--cat-embed", "4"], ["--cat-embed is for labelled items", "has no categories"]),
+    (["--balance", "0.5"], ["--balance is for labelled items", "has no categories"]),
+    (["--balance", "1.5"], ["--balance", "must be in [0, 1.0], got 1.5"]),
 ])
 def test_bad_init(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
                   fragments: list[str]) -> None:

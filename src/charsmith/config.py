@@ -113,6 +113,7 @@ class TrainConfig:
     init: str = ""  # where the weights started: a bundled model or checkpoint directory ("": fresh)
     freeze_steps: int = 0  # first steps in which the recurrent layers' matrices get no gradient (fine-tuning)
     ema: float = 0.0  # decay of the moving average of the weights that is evaluated and saved; 0: the weights
+    balance: float = 0.0  # labelled items: category c's share of the batches is prop. to n_c ** (1 - balance)
 
     def __post_init__(self) -> None:
         _choice("mode", self.mode, MODES)
@@ -129,6 +130,7 @@ class TrainConfig:
         _fraction("ema", self.ema, low_open=False, high=1.0, high_open=True)
         if not isinstance(self.lowercase, bool):
             raise InputError(f"`lowercase` must be True or False, got {self.lowercase!r}", param="lowercase")
+        _fraction("balance", self.balance, low_open=False, high=1.0, high_open=False)
         if not isinstance(self.init, str):
             raise InputError(f"`init` must be a bundled model name or a checkpoint directory, got {self.init!r}",
                              param="init")
