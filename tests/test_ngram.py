@@ -4,6 +4,7 @@ through the same generation, scoring, classification and checkpoint code as the 
 from __future__ import annotations
 
 import itertools
+import math
 import zipfile
 from collections import Counter, defaultdict
 
@@ -99,7 +100,8 @@ def _ckpt(vocab: Vocab, N: int = 3) -> Checkpoint:
 
 def _stepped(m: CharModel, vocab: Vocab, item: str) -> float:
     """log P(item) summed over the Stepper's steps (the way generation reads the model),
-    each step's distribution checked to sum to 1."""
+    each step's distribution checked to sum to 1, plus each symbol's log(1 - u) as score()
+    adds it (the unknown class's share, charsmith.openvocab)."""
     ids = np.concatenate(([0], vocab.encode(item), [0]))
     stepper = m.stepper(habits=False)
     x, rows = stepper.prime(ids[:1], 1)
@@ -109,7 +111,7 @@ def _stepped(m: CharModel, vocab: Vocab, item: str) -> float:
         assert np.exp(logits).sum() == pytest.approx(1.0, abs=1e-9)
         total += float(logits[0, target])
         x = np.array([target])
-    return total
+    return total + (len(ids) - 1) * math.log1p(-m.ckpt.unknown)
 
 
 def test_scores_are_the_steps_of_the_stepper(vocab: Vocab) -> None:
