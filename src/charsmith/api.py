@@ -493,7 +493,7 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
         corpus = with_vocab(corpus, finetune.extend_vocab(base.vocab, corpus.vocab))
         chosen = {**finetune_defaults(finetune.network(base), corpus), **finetune.fixed_options(base)}
     else:
-        chosen = suggest(corpus)
+        chosen = suggest(corpus, minutes=given.get("minutes"))
     if corpus.categories is None:
         if "cat_embed" in given:
             raise DataError(f"`cat_embed` is for labelled items, and {path} has no categories; drop it", param="cat_embed")
