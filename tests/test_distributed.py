@@ -104,7 +104,7 @@ def test_killed_process_stops_the_run_and_it_resumes(tmp_path: Path) -> None:
     step = __import__("json").loads(np.load(out / "resume.npz")["state"].tobytes())["step"]
     p = torchrun([*args, "--resume", "--steps", str(step + 10)], tmp_path)
     _, err = p.communicate(timeout=600)
-    assert p.returncode == 0, err[-2000:]
+    assert p.returncode == 0, "\n".join(ln for ln in err.splitlines() if not ln.startswith(("W1", "E1")))[:4000]
     after = __import__("json").loads(np.load(out / "resume.npz")["state"].tobytes())["step"]
     assert after == step + 10
     assert before.ckpt.model == load(out).ckpt.model

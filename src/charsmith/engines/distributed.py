@@ -87,7 +87,13 @@ class Group:
             raise RankLostError(LOST.format(_first_line(e))) from None
 
     def leave(self) -> None:
+        """Leave the group, all together (a barrier first: gloo can abort a process whose peer
+        tears its connections down while it still reads from them); after a lost peer, alone."""
         if self.world > 1 and dist.is_initialized():
+            try:
+                dist.barrier()
+            except RuntimeError:
+                pass
             dist.destroy_process_group()
 
 
