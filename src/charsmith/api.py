@@ -514,8 +514,8 @@ def _given(options: dict[str, Any]) -> dict[str, Any]:
     return given
 
 
-def _read_corpus(path: str | os.PathLike[str], given: dict[str, Any], cache_dir: str | os.PathLike[str] | None
-                 ) -> Corpus:
+def _read_corpus(path: str | os.PathLike[str], given: dict[str, Any],
+                 cache_dir: str | os.PathLike[str] | None = None) -> Corpus:
     """The corpus of ``path`` (plain or labelled); sets ``given["mode"]``."""
     rng = np.random.default_rng(given["seed"])
     mode = given.get("mode", "auto")
@@ -601,6 +601,8 @@ def small_list_corpus(path: str | os.PathLike[str], **options: Any) -> Corpus | 
     smalllists.check_options(cell, given)
     if cell not in (None, *smalllists.KINDS) or (cell is None and not smalllists.applies(0, given)):
         return None
+    if cell is None and Path(path).is_file() and Path(path).stat().st_size >= idcache.MIN_BYTES:
+        return None  # far more than a small list: not read here (the trainer maps a big text's ids)
     given.setdefault("seed", TrainConfig().seed)
     given.setdefault("val_fraction", 0.0)
     corpus = _read_corpus(path, given)
