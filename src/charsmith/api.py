@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from charsmith import finetune, smalllists
+from charsmith import finetune, idcache, smalllists
 from charsmith.categories import Condition, condition_weights, posterior
 from charsmith.checkpoint import Checkpoint, load_checkpoint
 from charsmith.checks import flag, text, whole
@@ -473,11 +473,13 @@ def load(name_or_path: str | os.PathLike[str]) -> CharModel:
     return CharModel(load_checkpoint(resolve_model(name_or_path)))
 
 
-def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, ModelConfig, TrainConfig]:
+def plan_run(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] | None = None,
+             **options: Any) -> tuple[Corpus, ModelConfig, TrainConfig]:
     """Read ``path`` and settle every option: those given win, the rest come from
     ``charsmith.defaults`` for this data (:func:`~charsmith.defaults.finetune` when ``init``
     names a model to start from). Options are ModelConfig and TrainConfig fields (``mode``
-    may also be "auto"); None means "not given". ``path`` may be a folder of category files."""
+    may also be "auto"); None means "not given". ``path`` may be a folder of category files.
+    ``cache_dir``: where a big text's ids are kept memory-mapped (:mod:`charsmith.idcache`)."""
     given = _given(options)
     check_path(path)
     _check_options(given)
@@ -487,7 +489,7 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
     defaults = TrainConfig()
     given.setdefault("seed", defaults.seed)
     given.setdefault("val_fraction", defaults.val_fraction)
-    corpus = _read_corpus(path, given)
+    corpus = _read_corpus(path, given, cache_dir)
     if base is not None:
         finetune.check_base(base, given["init"], corpus.mode, given)
         corpus = with_vocab(corpus, finetune.extend_vocab(base.vocab, corpus.vocab))
@@ -532,7 +534,8 @@ def _given(options: dict[str, Any]) -> dict[str, Any]:
     return given
 
 
-def _read_corpus(path: str | os.PathLike[str], given: dict[str, Any]) -> Corpus:
+def _read_corpus(path: str | os.PathLike[str], given: dict[str, Any],
+                 cache_dir: str | os.PathLike[str] | None = None) -> Corpus:
     """The corpus of ``path`` (plain or labelled); sets ``given["mode"]``."""
     rng = np.random.default_rng(given["seed"])
     mode = given.get("mode", "auto")
@@ -545,16 +548,17 @@ def _read_corpus(path: str | os.PathLike[str], given: dict[str, Any]) -> Corpus:
                         param="mode")
     given["mode"] = detect_mode(read_chunks(path)) if mode == "auto" else mode
     return load_corpus(path, mode=given["mode"], lowercase=given.get("lowercase", False),
-                       val_fraction=given["val_fraction"], rng=rng)
+                       val_fraction=given["val_fraction"], rng=rng, cache_dir=cache_dir)
 
 
 def make_trainer(
     path: str | os.PathLike[str], out: str | os.PathLike[str], *, resume: bool = False, force: bool = False,
-    **options: Any,
+    engine: str = "numpy", device: str | None = None, **options: Any,
 ) -> Trainer:
     """A :class:`Trainer` for the file at ``path`` with ``options`` settled by :func:`plan_run`,
     starting from the weights of ``init`` when given (see :mod:`charsmith.finetune`). With
-    ``resume``, options not given are the saved run's."""
+    ``resume``, options not given are the saved run's. ``engine`` and ``device``: what
+    computes the steps (:mod:`charsmith.engines`)."""
     resume, force = _check_run(out, resume, force)
     if resume:
         given = {k: v for k, v in options.items() if v is not None}
@@ -562,14 +566,15 @@ def make_trainer(
         if "steps" in given or "minutes" in given:  # a new budget replaces the saved one, as in a new run
             del saved["steps"], saved["minutes"]
         options = {**saved, **given}
-    corpus, model_cfg, train_cfg = plan_run(path, **options)
+    corpus, model_cfg, train_cfg = plan_run(path, cache_dir=Path(out).parent / idcache.CACHE_DIR, **options)
     info: dict[str, Any] = {"source": Path(path).name}
     params = None
     if train_cfg.init:
         base = load(train_cfg.init).ckpt
         params, facts = finetune.start_params(base, corpus, model_cfg, np.random.default_rng(train_cfg.seed))
         info.update(init=train_cfg.init, init_model=finetune.describe(finetune.network(base)), **facts)
-    return Trainer(corpus, model_cfg, train_cfg, out, resume=resume, force=force, info=info, params=params)
+    return Trainer(corpus, model_cfg, train_cfg, out, resume=resume, force=force, info=info, params=params,
+                   engine=engine, device=device)
 
 
 def _check_run(out: Any, resume: Any, force: Any) -> tuple[bool, bool]:
@@ -590,7 +595,8 @@ def train(
 
     ``options`` are ModelConfig/TrainConfig fields, e.g. ``cell="gru", hidden=128, minutes=5``,
     or ``init="names"`` to start from a bundled model or checkpoint directory; left-out
-    ones are chosen for the data. ``on_progress`` receives a ``Progress`` report after
+    ones are chosen for the data; ``engine="torch"`` (and ``device="cuda"``) trains with
+    PyTorch (:mod:`charsmith.engines`). ``on_progress`` receives a ``Progress`` report after
     every step and evaluation.
     """
     resume, force = _check_run(out, resume, force)
@@ -615,6 +621,8 @@ def small_list_corpus(path: str | os.PathLike[str], **options: Any) -> Corpus | 
     smalllists.check_options(cell, given)
     if cell not in (None, *smalllists.KINDS) or (cell is None and not smalllists.applies(0, given)):
         return None
+    if cell is None and Path(path).is_file() and Path(path).stat().st_size >= idcache.MIN_BYTES:
+        return None  # far more than a small list: not read here (the trainer maps a big text's ids)
     given.setdefault("seed", TrainConfig().seed)
     given.setdefault("val_fraction", 0.0)
     corpus = _read_corpus(path, given)

@@ -34,6 +34,8 @@ from charsmith.api import CharModel, bundled_models, load, make_trainer, small_l
 from charsmith.config import CELLS, DECAYS, MODES, OPTIMIZERS, TrainConfig
 from charsmith.data import read_text, split_lines
 from charsmith.deadline import time_limit
+from charsmith.engines import ENGINES, RankLostError, quiet_rank
+from charsmith.engines import describe as describe_engine
 from charsmith.errors import CharsmithError, CharsmithWarning
 from charsmith.generation import PARTICLES, SampleResult, SampleStream
 from charsmith.generation.constraints import DEFAULT_MAX_LEN
@@ -171,6 +173,11 @@ def _add_train(sub: Any) -> None:
     s.add_argument("--patience", type=INT, help="stop after this many evaluations without improvement")
     s.add_argument("--val-fraction", type=FLOAT, dest="val_fraction")
     s.add_argument("--seed", type=INT)
+    e = t.add_argument_group("engine")
+    e.add_argument("--engine", choices=ENGINES, default="numpy",
+                   help="what computes the steps: numpy (default; the compiled kernels) or torch (PyTorch, "
+                        'pip install "charsmith[torch]"); the checkpoint is the same')
+    e.add_argument("--device", help="engine torch: cpu (default), cuda, cuda:N or mps")
     t.add_argument("--resume", action="store_true",
                    help="continue the run saved in --out, with its options (--steps/--minutes may be raised)")
     t.add_argument("--force", action="store_true", help="replace a checkpoint already in --out")
@@ -313,28 +320,36 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     options = {k: getattr(args, k) for k in TRAIN_OPTIONS}
     options["lowercase"] = args.lowercase or None
     out_dir = Path(args.out) if args.out else Path("runs") / Path(args.file).stem
-    corpus = None if args.resume else small_list_corpus(args.file, **options)
+    not_small = args.resume or args.engine != "numpy"  # the small-list choice trains on the NumPy engine
+    corpus = None if not_small else small_list_corpus(args.file, **options)
     if corpus is not None:
         return _train_small(args, corpus, out_dir, out, err)
-    trainer = make_trainer(args.file, out_dir, resume=args.resume, force=args.force, **options)
-    if not args.quiet:
+    trainer = make_trainer(args.file, out_dir, resume=args.resume, force=args.force, engine=args.engine,
+                           device=args.device, **options)
+    quiet = args.quiet or not trainer.lead  # under torchrun, process 0 alone reports
+    if not quiet:
         _describe_run(trainer, out_dir, err)
         if args.resume:
             best = f", best validation loss so far {trainer.best_val:.4f}" if math.isfinite(trainer.best_val) else ""
             print(f"resuming {out_dir} at step {trainer.step:,} after {_clock(trainer.elapsed)} of training{best}",
                   file=err)
-    bar = _ProgressBar(err, trainer.cfg, quiet=args.quiet)
+    bar = _ProgressBar(err, trainer.cfg, quiet=quiet)
 
     def stop(*_: object) -> None:  # the first Ctrl-C asks for a clean stop; a second one interrupts
         trainer.request_stop()
         signal.signal(signal.SIGINT, previous)
 
     previous = signal.signal(signal.SIGINT, stop)
+    term = signal.signal(signal.SIGTERM, stop) if trainer.engine.world > 1 else None  # how torchrun stops a run
     try:
         done = trainer.run(bar)
     finally:
         signal.signal(signal.SIGINT, previous)
+        if term is not None:
+            signal.signal(signal.SIGTERM, term)
     bar.close()
+    if not trainer.lead:
+        return 130 if done.reason == "interrupted" else 0
     resume = shlex.join(["charsmith", "train", args.file, "--out", str(out_dir), "--resume"])
     return _finish_train(done, out_dir, bool(len(trainer.corpus.val)), out, err, resume, trainer)
 
@@ -369,7 +384,8 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
           f"{f', category-balanced batches {cfg.balance:g}' if cfg.balance and model_cfg.categories else ''}; "
           f"evaluate every {cfg.eval_every} steps, "
           f"stop at {limits or 'early stopping'}{patience}; writing {out_dir}", file=err)
-    print(f"engine: {_engine()}", file=err)
+    print(f"engine: {_engine() if trainer.engine.name == 'numpy' else describe_engine(trainer.engine, cfg.batch_size, cfg.lr)}",
+          file=err)
     scored, held_chars = trainer.val_chars
     if scored < held_chars:
         print(f"validation: every {cfg.eval_every} steps on a fixed {scored:,} of the {held_chars:,} held-out "
@@ -829,6 +845,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         _silence_stdout()
         return 0
     except (CharsmithError, OSError) as e:  # the user's mistakes, and files they named; anything else is a bug
+        if quiet_rank() and not isinstance(e, RankLostError):  # torchrun: rank 0 says it for all
+            return EXIT_USAGE
         text = _os_error(e) if isinstance(e, OSError) else _message(e, parser.commands.get(args.command, parser))
         print(f"charsmith: error: {text}", file=err)
         return EXIT_USAGE

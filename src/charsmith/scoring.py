@@ -210,8 +210,11 @@ def _mean(scores: Sequence[ItemScore]) -> EvalResult:
     return EvalResult(-sum(s.logprob for s in scores) / max(n, 1), n, len(scores))
 
 
+EVAL_ROWS = 32  # rows a stream is read in when scored
+
+
 def stream_loss(
-    params: dict[str, np.ndarray], cfg: ModelConfig, ids: np.ndarray, *, batch_size: int = 32, seq_len: int = 256,
+    params: dict[str, np.ndarray], cfg: ModelConfig, ids: np.ndarray, *, batch_size: int = EVAL_ROWS, seq_len: int = 256,
     max_chars: int = 0, deadline: Deadline = NEVER, inputs: np.ndarray | None = None, unknown_mass: float = 0.0,
 ) -> EvalResult:
     """Mean NLL per character of a stream read as ``batch_size`` rows with the state carried

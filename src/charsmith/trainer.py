@@ -39,12 +39,13 @@ from charsmith.data import (
     seeded_rng,
     text_layout,
 )
-from charsmith.errors import CharsmithError, CheckpointError, plain
+from charsmith.engines import Engine, make_engine
+from charsmith.errors import CharsmithError, CheckpointError, InputError, plain
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
 from charsmith.generation import Constraints, Stepper, complete, sample_items
 from charsmith.openvocab import corpus_mass
 from charsmith.resources import check_training_memory
-from charsmith.rundir import METRICS_FILE, RESUME_FILE, RunLock, open_run_dir
+from charsmith.rundir import LOCK_FILE, METRICS_FILE, RESUME_FILE, RunLock, open_run_dir
 from charsmith.safeload import NpzReader, json_from_bytes, read_json, read_regular
 from charsmith.scoring import lines_loss, stream_loss
 
@@ -57,6 +58,7 @@ DROPOUT_STREAM, PREVIEW_STREAM = 1, 2  # seeded_rng keys (TrainBatches uses 0 fo
 RECURRENT = (".W_ih", ".W_hh")  # the recurrent layers' weight matrices ("l0.W_hh", ...), frozen for cfg.freeze_steps
 RESUMABLE_CHANGES = ("steps", "minutes", "patience", "eval_every", "eval_chars")  # may differ on --resume
 MAX_RESUME_BYTES = 1 << 36  # a resume state is read whole; a bound only against a device or a runaway file
+LIMITS = ("", "minutes", "steps", "interrupted")  # why a run stops; the processes of a run agree on the last
 
 
 def _saved_step(out_dir: Path) -> int | None:
@@ -137,13 +139,15 @@ class Trainer:
     Building it checks the memory the model needs, then locks ``out_dir`` (released when
     ``run`` returns, or by ``close``).
     ``params``: the starting weights (e.g. from :func:`charsmith.finetune.start_params`);
-    None draws fresh ones from the seed.
+    None draws fresh ones from the seed. ``engine`` ("numpy" or "torch") and ``device``
+    choose what computes the steps (:mod:`charsmith.engines`); under torchrun, process 0
+    alone locks and writes ``out_dir``, which every process must see.
     """
 
     def __init__(
         self, corpus: Corpus, model_cfg: ModelConfig, train_cfg: TrainConfig, out_dir: str | os.PathLike[str], *,
         resume: bool = False, force: bool = False, info: dict[str, Any] | None = None,
-        params: dict[str, np.ndarray] | None = None,
+        params: dict[str, np.ndarray] | None = None, engine: str = "numpy", device: str | None = None,
     ) -> None:
         if model_cfg.vocab_size != corpus.vocab.size:
             raise ValueError(f"model vocab_size {model_cfg.vocab_size} != corpus vocabulary size {corpus.vocab.size}")
@@ -153,19 +157,64 @@ class Trainer:
         self.corpus, self.model_cfg, self.cfg = corpus, model_cfg, train_cfg
         self.out_dir = Path(out_dir)
         check_training_memory(model_cfg, train_cfg, self._longest_sequence())
-        self._lock = open_run_dir(self.out_dir, resume=resume, force=force)
+        self._setup(info, params)
+        self.engine: Engine = make_engine(engine, device, model_cfg, self.opt, self._ema_flat, train_cfg.batch_size)
+        self.info["engine"] = self.engine.name
+        self.batches = TrainBatches(corpus, train_cfg.batch_size, train_cfg.seq_len, train_cfg.seed,
+                                    part=(self.engine.rank, self.engine.world), balance=train_cfg.balance)
+        self._lock = self._open_run_dir(resume, force)
         # the step of the checkpoint in out_dir that belongs to this run (None: none yet); with force, a
         # previous run's checkpoint may stay there until this run saves its first
         self.saved_step: int | None = None
         self.kept_previous = force and is_checkpoint(self.out_dir)
         try:
-            self._setup(info, params)
             if resume:
                 self._load_resume()
                 self.saved_step = _saved_step(self.out_dir)
         except BaseException:
-            self._lock.release()
+            self.close()
             raise
+
+    @property
+    def lead(self) -> bool:
+        """Whether this process writes the run (always, but under torchrun for rank 0 alone)."""
+        return self.engine.rank == 0
+
+    def _open_run_dir(self, resume: bool, force: bool) -> RunLock | None:
+        """Lock the run directory (process 0); under torchrun, check every process sees it."""
+        lock: RunLock | None = None
+        failed = 0
+        try:
+            if self.lead:
+                lock = open_run_dir(self.out_dir, resume=resume, force=force)
+        except BaseException:
+            failed = 1
+            if self.engine.world == 1:
+                raise
+            self.engine.agree(failed)
+            self.engine.close()
+            raise
+        if self.engine.world == 1:
+            return lock
+        if self.engine.agree(failed):
+            self.engine.close()
+            raise InputError(f"process 0 could not open the run directory {self.out_dir}; see its message",
+                             param="out")
+        pid = self.engine.agree(os.getpid() if self.lead else 0)
+        unseen = 0
+        if not self.lead:
+            try:
+                unseen = int(json.loads(read_regular(self.out_dir / LOCK_FILE, 4096)).get("pid") != pid)
+            except (OSError, ValueError, AttributeError, CheckpointError):
+                unseen = 1
+        if self.engine.agree(unseen):
+            if lock is not None:
+                lock.release()
+            self.engine.close()
+            raise InputError(f"the run directory {self.out_dir} is not shared by all the processes (some do not see "
+                             "process 0's lock file there); put `out` on a file system every machine mounts at "
+                             "the same path", param="out")
+        return lock
 
     def _setup(self, info: dict[str, Any] | None, params: dict[str, np.ndarray] | None) -> None:
         corpus, cfg = self.corpus, self.cfg
@@ -180,8 +229,7 @@ class Trainer:
         self.eval_params = self.params
         if cfg.ema:
             self._ema_flat, self.eval_params = optim.flatten(self.params)
-        self.batches = TrainBatches(corpus, cfg.batch_size, cfg.seq_len, cfg.seed, balance=cfg.balance)
-        self.carry: M.State | None = None  # the hidden state carried into the next text window
+        self.carry: Any = None  # the hidden state carried into the next text window (the engine's form)
         self.step = 0
         self.elapsed = 0.0
         self.smooth: float | None = None  # smoothed training loss
@@ -211,30 +259,34 @@ class Trainer:
         self._stop = True
 
     def close(self) -> None:
-        """Release the run directory's lock (``run`` does this when it returns)."""
-        self._lock.release()
+        """Release the run directory's lock and leave the other processes (``run`` does this
+        when it returns)."""
+        if self._lock is not None:
+            self._lock.release()
+        self.engine.close()
 
     # ----- the loop -----------------------------------------------------------------
     def run(self, on_progress: Callable[[Progress], None] | None = None) -> Progress:
         """Train until a limit, early stopping, a NaN, or ``request_stop``; return the last report."""
-        if not self._lock.held:
+        if self.lead and not (self._lock and self._lock.held):
             self._lock = RunLock(self.out_dir)
         try:
             with backend.current().blas_on_one_thread():  # the compiled kernels thread the work themselves
                 return self._run(on_progress)
         finally:
-            self._lock.release()
+            self.close()
 
     def _run(self, on_progress: Callable[[Progress], None] | None) -> Progress:
-        emit = on_progress or (lambda p: None)
-        cfg = self.cfg
+        emit = (on_progress or (lambda p: None)) if self.lead else (lambda p: None)
+        cfg, eng = self.cfg, self.engine
         patience = cfg.patience or (DEFAULT_PATIENCE if not (cfg.steps or cfg.minutes) else 0)
         rate: float | None = None
         start = time.perf_counter() - self.elapsed
-        while not (reason := self._limit_reached()):
+        while not (reason := LIMITS[eng.agree(LIMITS.index(self._limit_reached()))]):
             batch, fresh = next(self.batches)
-            if fresh or self.carry is None or len(self.carry[0][0]) != len(batch.ids):
-                self.carry = M.init_state(self.model_cfg, len(batch.ids))
+            batch = eng.shard(batch)
+            if fresh or self.carry is None or eng.rows(self.carry) != len(batch.ids):
+                self.carry = eng.zero_state(len(batch.ids))
             t0 = time.perf_counter()
             loss, state, ok = self._train_step(batch, self.carry)
             if not ok:
@@ -245,18 +297,19 @@ class Trainer:
             self._average()
             self.elapsed = time.perf_counter() - start
             self.smooth = loss if self.smooth is None else 0.98 * self.smooth + 0.02 * loss
-            speed = batch.n_chars / max(time.perf_counter() - t0, 1e-9)
+            speed = (batch.total or batch.n_chars) / max(time.perf_counter() - t0, 1e-9)
             rate = speed if rate is None else 0.95 * rate + 0.05 * speed
             emit(self._report("step", rate))
             if self.step % cfg.eval_every == 0:
                 emit(self._evaluate(rate))
-                if patience and self.stale_evals >= patience:
+                if eng.agree(int(bool(patience and self.stale_evals >= patience))):
                     reason = "early-stop"
                     break
         if reason == "interrupted":
             self._save_interrupted()
         elif reason != "nan" and (self.step % cfg.eval_every or self.step == 0):
             emit(self._evaluate(rate or 0.0))
+        eng.pull()
         done = self._report("done", rate or 0.0)
         return dataclasses.replace(done, reason=reason, best_val=self.best_val)
 
@@ -289,16 +342,15 @@ class Trainer:
         rng = seeded_rng(c.seed, DROPOUT_STREAM, self.step) if self.model_cfg.dropout else None
         frozen = self._frozen() if self.step < c.freeze_steps else ()
         with np.errstate(over="ignore", invalid="ignore"):  # a step that overflows is reported as NaN, not warned
-            return train_step(self.model_cfg, self.opt, batch, state, lr=self._lr(), t=self.step + 1,
-                              clip_norm=c.clip_norm, clip_value=c.clip_value, weight_decay=c.weight_decay,
-                              rng=rng, check=self.step == 0, frozen=frozen)
+            return self.engine.step(batch, state, lr=self._lr(), t=self.step + 1, clip_norm=c.clip_norm,
+                                    clip_value=c.clip_value, weight_decay=c.weight_decay, rng=rng, frozen=frozen,
+                                    check=self.step == 0)
 
     def _average(self) -> None:
         """Move the weights' average towards the weights (cfg.ema; at step n the decay is
         at most (1 + n) / (10 + n), so the first steps do not keep the starting weights)."""
         if self._ema_flat is not None:
-            decay = min(self.cfg.ema, (1 + self.step) / (10 + self.step))
-            self._ema_flat += (1.0 - decay) * (self.opt.flat - self._ema_flat)
+            self.engine.average(min(self.cfg.ema, (1 + self.step) / (10 + self.step)))
 
     def _lr(self) -> float:
         c = self.cfg
@@ -334,6 +386,9 @@ class Trainer:
             return None
         if corpus.mode == "lines":
             return lines_loss(self.eval_params, self.model_cfg, corpus.vocab, self._val_items, cond=self._val_cats).loss
+        on_device = getattr(self.engine, "stream_loss", None)  # the torch engine scores a text where it trains
+        if on_device is not None:
+            return float(on_device(corpus.val, seq_len=self.cfg.seq_len, max_chars=self.cfg.eval_chars))
         return stream_loss(self.eval_params, self.model_cfg, corpus.val, seq_len=self.cfg.seq_len,  # type: ignore[arg-type]
                            max_chars=self.cfg.eval_chars).loss
 
@@ -349,6 +404,13 @@ class Trainer:
         return complete(Stepper(self.eval_params, self.model_cfg), self.corpus.vocab, text, rng)
 
     def _evaluate(self, rate: float) -> Progress:
+        """Score the held-out data, save, report (process 0; the others only hand over their
+        rows' carried state and learn whether the run stops early)."""
+        self.engine.pull()
+        carry = self._host_carry()
+        if not self.lead:
+            self.stale_evals = self.engine.agree(0)
+            return self._report("eval", rate)
         val = self.val_loss()
         train_loss = self.smooth if self.smooth is not None else math.nan
         score = val if val is not None else train_loss
@@ -357,9 +419,11 @@ class Trainer:
             self.best_val, self.stale_evals = score, 0
         else:
             self.stale_evals += 1
+        if self.engine.world > 1:
+            self.engine.agree(self.stale_evals)
         record = {"step": self.step, "elapsed": round(self.elapsed, 3), "train_loss": train_loss,
                   "val_loss": val, "val_chars": self.val_chars[0], "lr": self._lr(), "chars_per_s": round(rate, 1)}
-        self._save(improved, record)
+        self._save(improved, record, carry)
         return self._report("eval", rate, val_loss=val, samples=self.preview(), saved=improved)
 
     # ----- saving and resuming ----------------------------------------------------------
@@ -368,13 +432,17 @@ class Trainer:
         return Checkpoint(self.model_cfg, self.corpus.vocab, {k: v.copy() for k, v in self.eval_params.items()},
                           self.cfg, self.known, info, self.corpus.categories, self.unknown_mass)
 
-    def _save(self, improved: bool, record: dict[str, Any]) -> None:
+    def _host_carry(self) -> M.State | None:
+        """The carried state of the whole global batch, on the host (a collective under torchrun)."""
+        return None if self.carry is None else self.engine.state_to_host(self.carry)
+
+    def _save(self, improved: bool, record: dict[str, Any], carry: M.State | None = None) -> None:
         """An evaluation's writes, in an order a crash cannot make inconsistent: the best
         checkpoint (one transaction), the resume state (one file), then the metrics line
         (a resumed run drops lines past its step)."""
         if improved:
             self._save_checkpoint()
-        self._save_resume()
+        self._save_resume(carry if carry is not None else self._host_carry())
         with open(self.out_dir / METRICS_FILE, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
 
@@ -382,33 +450,38 @@ class Trainer:
         """Save the resume state; and the current weights as the checkpoint if there is none
         yet, so an early interruption still leaves a usable model. An interruption is not an
         evaluation: the best loss and patience are untouched, as if the run had not stopped."""
+        self.engine.pull()
+        carry = self._host_carry()
+        if not self.lead:
+            return
         if self.saved_step is None:
             self._save_checkpoint()
-        self._save_resume()
+        self._save_resume(carry)
 
     def _save_checkpoint(self) -> None:
         """Commit the weights as the checkpoint; the first commit also removes what is left
         of a checkpoint this run replaces (``force``)."""
         save_checkpoint(self.out_dir, self.checkpoint())
         self.saved_step, self.kept_previous = self.step, False
+        assert self._lock is not None  # process 0 alone saves, and holds the lock
         for old in self._lock.replaced:
             old.unlink(missing_ok=True)
         self._lock.replaced = []
 
-    def _resume_state(self) -> dict[str, Any]:
+    def _resume_state(self, carry: M.State | None) -> dict[str, Any]:
         return {"format": RESUME_FORMAT, "format_version": RESUME_VERSION, "step": self.step,
                 "elapsed": self.elapsed, "best_val": self.best_val if math.isfinite(self.best_val) else None,
                 "stale_evals": self.stale_evals, "smooth": self.smooth, "position": list(self.batches.position),
-                "carry_rows": None if self.carry is None else len(self.carry[0][0]),
+                "carry_rows": None if carry is None else len(carry[0][0]),
                 "model": dataclasses.asdict(self.model_cfg), "train": dataclasses.asdict(self.cfg),
                 "vocab": self.corpus.vocab.chars, "data_fingerprint": self.corpus.fingerprint}
 
-    def _save_resume(self) -> None:
-        arrays = {"state": np.frombuffer(json.dumps(self._resume_state()).encode(), dtype=np.uint8),
+    def _save_resume(self, carry: M.State | None) -> None:
+        arrays = {"state": np.frombuffer(json.dumps(self._resume_state(carry)).encode(), dtype=np.uint8),
                   "flat": self.opt.flat, **{f"opt/{k}": v for k, v in self.opt.state.items()}}
         if self._ema_flat is not None:
             arrays["ema"] = self._ema_flat
-        for i, layer_state in enumerate(self.carry or ()):
+        for i, layer_state in enumerate(carry or ()):
             arrays.update({f"carry/{i}/{j}": s for j, s in enumerate(layer_state)})
         atomic_write_bytes(self.out_dir / RESUME_FILE, npz_bytes(arrays))
 
@@ -434,11 +507,13 @@ class Trainer:
             for k, v in self.opt.state.items():
                 v[...] = reader.array(f"opt/{k}", (P,))
             if rows:
-                self.carry = tuple(tuple(reader.array(f"carry/{i}/{j}", (int(rows), H)).astype(np.float32)
-                                         for j in range(per_layer)) for i in range(L))
+                self.carry = self.engine.state_from_host(tuple(
+                    tuple(reader.array(f"carry/{i}/{j}", (int(rows), H)).astype(np.float32) for j in range(per_layer))
+                    for i in range(L)))
             epoch, index = (int(x) for x in state["position"])
             self.batches = TrainBatches(self.corpus, self.cfg.batch_size, self.cfg.seq_len, self.cfg.seed,
-                                        position=(epoch, index), balance=self.cfg.balance)
+                                        position=(epoch, index), part=(self.engine.rank, self.engine.world),
+                                        balance=self.cfg.balance)
             self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
             self.best_val = math.inf if state["best_val"] is None else float(state["best_val"])
             self.stale_evals = int(state["stale_evals"])
@@ -448,7 +523,9 @@ class Trainer:
                 raise
             why = plain(e) if isinstance(e, CharsmithError) else repr(e)
             raise CheckpointError(f"{file} is corrupt ({why}); start over with `force`", param="out") from None
-        self._trim_metrics()
+        self.engine.push()
+        if self.lead:
+            self._trim_metrics()
 
     def _check_resumable(self, state: Any) -> None:
         """Raise CheckpointError unless ``state`` is a resume state of this very run."""

@@ -94,8 +94,11 @@ class Vocab:
         top = len(self._lut) - 1
         for start in range(0, len(text), _CHUNK):
             chunk = text[start : start + _CHUNK]
-            codes = np.frombuffer(chunk.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-            ids = self._lut[np.minimum(codes, top)]
+            if chunk.isascii():  # a byte a character: a quarter of the copying
+                codes = np.frombuffer(chunk.encode("ascii"), dtype=np.uint8)
+            else:
+                codes = np.frombuffer(chunk.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            ids = self._lut[np.minimum(codes, top) if top < np.iinfo(codes.dtype).max else codes]
             if ids.size and ids.min() < 0:
                 raise ValueError(f"characters not in the vocabulary: {self.unknown(chunk)!r}")
             out[start : start + len(chunk)] = ids
