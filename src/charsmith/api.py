@@ -455,7 +455,8 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
     corpus = _read_corpus(path, given)
     if base is not None:
         finetune.check_base(base, given["init"], corpus.mode, given)
-        corpus = with_vocab(corpus, finetune.extend_vocab(base.vocab, corpus.vocab))
+        corpus = with_vocab(corpus, finetune.vocabulary(base.vocab, corpus.vocab,
+                                                         base_chars=given.get("base_chars", False)))
         chosen = {**finetune_defaults(base.model, corpus), **finetune.fixed_options(base)}
     else:
         chosen = suggest(corpus)

@@ -135,6 +135,9 @@ def _add_train(sub: Any) -> None:
     m.add_argument("--cat-embed", type=INT, dest="cat_embed", help="labelled items: category embedding width")
     m.add_argument("--init", metavar="NAME_OR_DIR", help="start from this bundled model or checkpoint directory "
                                                          "(it fixes the network; fine-tuning defaults)")
+    m.add_argument("--keep-base-chars", action="store_true", dest="base_chars",
+                   help="with --init: keep every character of the base (samples may then use letters the file "
+                        "never has); default: the file's own characters")
     o = t.add_argument_group("optimisation")
     o.add_argument("--optimizer", choices=OPTIMIZERS)
     o.add_argument("--lr", type=FLOAT, help="peak learning rate")
@@ -283,12 +286,13 @@ def _add_serve(sub: Any) -> None:
 TRAIN_OPTIONS = ("mode", "lowercase", "cell", "hidden", "layers", "embed", "dropout", "cat_embed", "optimizer", "lr",
                  "batch_size", "seq_len", "weight_decay", "warmup_steps", "decay", "clip_norm", "clip_value",
                  "steps", "minutes", "eval_every", "eval_chars", "patience", "val_fraction", "seed", "init",
-                 "min_lr_ratio", "ema", "freeze_steps")
+                 "min_lr_ratio", "ema", "freeze_steps", "base_chars")
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     options = {k: getattr(args, k) for k in TRAIN_OPTIONS}
     options["lowercase"] = args.lowercase or None
+    options["base_chars"] = args.base_chars or None
     out_dir = Path(args.out) if args.out else Path("runs") / Path(args.file).stem
     trainer = make_trainer(args.file, out_dir, resume=args.resume, force=args.force, **options)
     if not args.quiet:
