@@ -68,6 +68,7 @@ from charsmith.request import (
     check_path,
     check_top,
 )
+from charsmith.habits import casing_bias
 from charsmith.scoring import (
     EvalResult,
     ItemScore,
@@ -193,7 +194,13 @@ class CharModel:
         w = self.condition(category)
         cats = self.ckpt.categories
         priors = np.exp(cats.log_priors()) if w is None and cats is not None else None
-        return Stepper(self.ckpt.params, self.ckpt.model, deadline, cond=w, priors=priors, rng=rng)
+        return Stepper(self.ckpt.params, self.ckpt.model, deadline, cond=w, priors=priors, rng=rng,
+                       bias=self._casing_bias)
+
+    @functools.cached_property
+    def _casing_bias(self) -> np.ndarray | None:
+        """The mask that keeps samples to the training list's casing (see ``charsmith.habits``)."""
+        return casing_bias(self.ckpt.vocab, self.ckpt.info.get("casing"))
 
     def plan(self, constraints: Constraints, *, text_length: int | None = None) -> Plan:
         """``constraints`` compiled for this model (lower-cased first if it was trained on

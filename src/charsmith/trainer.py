@@ -42,6 +42,7 @@ from charsmith.data import (
 from charsmith.errors import CharsmithError, CheckpointError, plain
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
 from charsmith.generation import Constraints, Stepper, complete, sample_items
+from charsmith.habits import casing_of
 from charsmith.resources import check_training_memory
 from charsmith.rundir import METRICS_FILE, RESUME_FILE, RunLock, open_run_dir
 from charsmith.safeload import NpzReader, json_from_bytes, read_regular
@@ -178,6 +179,8 @@ class Trainer:
         self.info = dict(info or {}, mode=corpus.mode, data_fingerprint=corpus.fingerprint,
                          train_items=len(corpus.train) if corpus.mode == "lines" else None,
                          val_overlap=corpus.overlap, val_chars=list(self.val_chars))
+        if corpus.mode == "lines":  # the list's habits, which sampling keeps to (charsmith.habits)
+            self.info["casing"] = casing_of([*corpus.train, *corpus.val])
         if corpus.categories is not None:
             self.info["val_overlap_by_category"] = dict(zip(corpus.categories.names, corpus.overlaps))
 

@@ -51,6 +51,8 @@ class Stepper:
     For a model with categories, each row's condition (the extra ``cond``, (B, K) weights):
     ``cond`` (K,) for every row (a category or a blend), or ``priors`` (K,), each primed
     row's category drawn from them with ``rng`` (the model's distribution of items).
+    ``bias`` (V, V): logit offsets added at every step by the previous id, row ``x``
+    (0 or -inf: the characters that may not follow; see :mod:`charsmith.habits`).
     """
 
     params: Params
@@ -59,6 +61,7 @@ class Stepper:
     cond: np.ndarray | None = None
     priors: np.ndarray | None = None
     rng: np.random.Generator | None = None
+    bias: np.ndarray | None = None
 
     def _conds(self, batch: int) -> np.ndarray | None:
         """(batch, K) category weights of new rows, or None without categories."""
@@ -93,4 +96,6 @@ class Stepper:
         self.deadline.check()
         with backend.current().blas_on_one_thread():  # the compiled kernels bring their own threads
             logits, state = M.step(self.params, self.cfg, x, rows.state, check=False, **rows.extras)
+        if self.bias is not None:
+            logits = logits + self.bias[x]  # (B, V)
         return logits, Rows(state, rows.extras)
