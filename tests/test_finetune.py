@@ -90,6 +90,22 @@ def test_by_default_the_model_has_the_data_characters_only(tmp_path: Path) -> No
     assert set("".join(m.sample(200, seed=1).samples)) <= set("Babdno")
 
 
+def test_the_other_case_of_a_base_letter_starts_with_the_base_case_shift(tmp_path: Path) -> None:
+    """On a base with letters in both cases, a new capital starts as its small letter moved
+    by the mean capital-minus-small difference of the base's rows, columns and biases."""
+    (tmp_path / "b.txt").write_text("\n".join(["Abba", "Baab", "abz", "bazz", "Ozbo"] * 10) + "\n")
+    base = charsmith.train(tmp_path / "b.txt", tmp_path / "base", cell="gru", hidden=6, embed=4, steps=3)
+    (tmp_path / "new.txt").write_text("Zoba\nZaza\n")  # Z is new, z is in the base
+    b, corpus, cfg, s = start(tmp_path / "base", tmp_path / "new.txt")
+    old, new, ix, nx = b.ckpt.params, s["params"], b.ckpt.vocab.index, corpus.vocab.index
+    pairs = [(ix(c), ix(c.upper())) for c in "abo"]
+    for name, get in (("wte", lambda p, i: p["wte"][i]), ("W_out", lambda p, i: p["W_out"][:, i]),
+                      ("b_out", lambda p, i: p["b_out"][i])):
+        shift = np.mean([get(old, u) - get(old, lo) for lo, u in pairs], axis=0)
+        np.testing.assert_allclose(get(new, nx("Z")), get(old, ix("z")) + shift, rtol=1e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_array_equal(get(new, nx("o")), get(old, ix("o")))
+
+
 def fitted_blend(b: charsmith.CharModel, items: list[str]) -> np.ndarray:
     """The blend start_params gives ``items``, checked to be the maximum-likelihood mixture
     weights: EM's fixed point, and a better fit than the mean posterior under the base's priors."""

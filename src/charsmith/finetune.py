@@ -16,6 +16,13 @@ layers and the embedding widths. Its weights are the starting point, adapted to 
   predictions are unchanged until training raises it. (Copying the relative's output
   column instead would halve the probability of every letter that gains a new case: a
   names base trained in lower case lost log 2 nats on every character of capitalised names.)
+  The exception is the other case of a base letter when the base has letters in both
+  cases: the new letter starts as its relative moved by the base's own case shift (the mean
+  difference capital minus small letter of its input rows, output columns and biases, see
+  :func:`_case_shift`), so a capital Cyrillic letter on a base that knows capital Latin
+  letters at the start of names is predicted there too (held-out loss 2.64 -> 2.51 and
+  2.53 -> 2.48 nats/char on 30 and 100 capitalised Bulgarian words, see
+  benchmarks/base_finetune.py).
 - **Categories.** Labelled data on a base with categories: each category starts from the
   base's vector of the same name; a new one starts as the blend of the base's vectors that
   fits its training items best (as for unlabelled data below; the mean of the base's
@@ -108,15 +115,20 @@ def _carry_rows(base: Checkpoint, vocab: Vocab) -> dict[str, np.ndarray]:
     inp = "wte" if base.model.embed > 0 else "l0.W_ih"
     mean_row = params[inp][1:].mean(axis=0) if base.vocab.size > 1 else params[inp][0]  # (D,)
     lowest = params["b_out"][1:].min() if base.vocab.size > 1 else params["b_out"][0]
+    shift = _case_shift(params, inp, base.vocab)
     rows, cols, bias = [], [], []
     for ch in vocab.chars:
+        r = base.vocab.index(ch) if ch in base.vocab else _relative(ch, base.vocab)
         if ch in base.vocab:
-            i = base.vocab.index(ch)
-            rows.append(params[inp][i])
-            cols.append(params["W_out"][:, i])
-            bias.append(params["b_out"][i])
+            rows.append(params[inp][r])
+            cols.append(params["W_out"][:, r])
+            bias.append(params["b_out"][r])
+        elif r is not None and shift is not None and ch.swapcase() == base.vocab.chars[r]:
+            sign = 1.0 if ch.isupper() else -1.0  # the other case of a base letter: the base's case shift
+            rows.append(params[inp][r] + sign * shift[0])
+            cols.append(params["W_out"][:, r] + sign * shift[1])
+            bias.append(params["b_out"][r] + sign * shift[2])
         else:
-            r = _relative(ch, base.vocab)
             rows.append(mean_row if r is None else params[inp][r])
             cols.append(np.zeros_like(params["W_out"][:, 0]))
             bias.append(lowest)
@@ -124,6 +136,19 @@ def _carry_rows(base: Checkpoint, vocab: Vocab) -> dict[str, np.ndarray]:
     params["W_out"] = np.stack(cols, axis=1).astype(params["W_out"].dtype)
     params["b_out"] = np.array(bias, dtype=params["b_out"].dtype)
     return params
+
+
+def _case_shift(params: dict[str, np.ndarray], inp: str, vocab: Vocab) -> tuple[np.ndarray, ...] | None:
+    """The mean difference capital minus small letter over the base's letters it has in both
+    cases: of the input rows (D,), output columns (H,) and output biases (); None if it has
+    none."""
+    pairs = [(vocab.index(ch), vocab.index(ch.upper())) for ch in vocab.chars
+             if ch.islower() and len(ch.upper()) == 1 and ch.upper() in vocab]
+    if not pairs:
+        return None
+    lo, up = (np.array(x) for x in zip(*pairs))
+    return ((params[inp][up] - params[inp][lo]).mean(axis=0), (params["W_out"][:, up] - params["W_out"][:, lo]).mean(axis=1),
+            (params["b_out"][up] - params["b_out"][lo]).mean())
 
 
 def start_params(
