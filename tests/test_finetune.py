@@ -94,7 +94,7 @@ def test_the_other_case_of_a_base_letter_starts_with_the_base_case_shift(tmp_pat
     """On a base with letters in both cases, a new capital starts as its small letter moved
     by the mean capital-minus-small difference of the base's rows, columns and biases."""
     (tmp_path / "b.txt").write_text("\n".join(["Abba", "Baab", "abz", "bazz", "Ozbo"] * 10) + "\n")
-    base = charsmith.train(tmp_path / "b.txt", tmp_path / "base", cell="gru", hidden=6, embed=4, steps=3)
+    charsmith.train(tmp_path / "b.txt", tmp_path / "base", cell="gru", hidden=6, embed=4, steps=3)
     (tmp_path / "new.txt").write_text("Zoba\nZaza\n")  # Z is new, z is in the base
     b, corpus, cfg, s = start(tmp_path / "base", tmp_path / "new.txt")
     old, new, ix, nx = b.ckpt.params, s["params"], b.ckpt.vocab.index, corpus.vocab.index
@@ -181,12 +181,32 @@ def test_train_init_through_the_cli(trained: Path, tmp_path: Path, capsys: pytes
     assert code == 0, stderr
     assert f"start: the weights of {trained} (gru x1, hidden 48, embed 16), 1 new characters 'Z'" in stderr
     assert "lr 0.001" in stderr and "dropout 0.3" in stderr and "weight decay 0" in stderr
-    assert "evaluate every 10 steps" in stderr and "after 10 without improvement" in stderr
+    assert "recurrent matrices frozen for 20 steps; evaluate every 20 steps, stop at 20 steps;" in stderr
     info = json.loads(run(["info", str(out), "--json"], capsys)[1])
     assert info["train"]["init"] == str(trained) and info["info"]["init_model"] == "gru x1, hidden 48, embed 16"
     assert info["info"]["added_characters"] == "Z" and info["vocab"].startswith("\nZa")  # the file's own characters
     m = charsmith.train(data, tmp_path / "api", init=str(trained), steps=5, lr=2e-3)  # the same through the API
     assert m.ckpt.train.init == str(trained) and m.ckpt.train.lr == 2e-3 and m.ckpt.model.hidden == 48
+
+
+def test_a_small_list_gets_a_fixed_schedule_and_a_long_one_early_stopping(trained: Path, tmp_path: Path) -> None:
+    """Up to SMALL_FINETUNE_ITEMS training items: FINETUNE_EPOCHS passes within FINETUNE_STEPS,
+    the recurrent matrices frozen throughout and one evaluation at the end; a step budget
+    given moves all three. A longer list stops early on its held-out items."""
+    from charsmith.defaults import FINETUNE_EPOCHS, FINETUNE_STEPS
+
+    def schedule(n: int, **options: object) -> tuple:
+        data = tmp_path / f"{n}.txt"
+        data.write_text("\n".join(make_names(n, seed=3)) + "\n")
+        corpus, _, t = plan_run(data, init=str(trained), **options)
+        return len(corpus.train), (t.steps, t.freeze_steps, t.eval_every, t.patience, t.minutes)
+
+    k, got = schedule(200)
+    steps = -(-FINETUNE_EPOCHS * k // 32)
+    assert FINETUNE_STEPS[0] < steps < FINETUNE_STEPS[1] and got == (steps, steps, steps, 0, 1.0)
+    assert schedule(20)[1] == (FINETUNE_STEPS[0], FINETUNE_STEPS[0], FINETUNE_STEPS[0], 0, 1.0)
+    assert schedule(200, steps=77)[1] == (77, 77, 77, 0, 0.0)
+    assert schedule(1500)[1] == (0, 50, 10, 10, 1.0)
 
 
 @pytest.mark.parametrize("argv, fragments", [

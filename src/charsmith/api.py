@@ -39,8 +39,8 @@ from charsmith.data import (
     with_vocab,
 )
 from charsmith.deadline import NEVER, Deadline
+from charsmith.defaults import TINY_BASE, is_tiny, suggest
 from charsmith.defaults import finetune as finetune_defaults
-from charsmith.defaults import suggest
 from charsmith.errors import CategoryError, CheckpointError, DataError, InputError
 from charsmith.generation import (
     PARTICLES,
@@ -55,6 +55,7 @@ from charsmith.generation import (
     complete_stream,
     default_max_draws,
 )
+from charsmith.habits import casing_bias
 from charsmith.request import (
     LENGTH,
     N_ITEMS,
@@ -68,7 +69,6 @@ from charsmith.request import (
     check_path,
     check_top,
 )
-from charsmith.habits import casing_bias
 from charsmith.scoring import (
     EvalResult,
     ItemScore,
@@ -460,6 +460,9 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
     given.setdefault("seed", defaults.seed)
     given.setdefault("val_fraction", defaults.val_fraction)
     corpus = _read_corpus(path, given)
+    if base is None and is_tiny(corpus) and not set(given) & set(finetune.FIXED):  # too few items for a model alone
+        given["init"] = TINY_BASE
+        base = load(TINY_BASE).ckpt
     if base is not None:
         finetune.check_base(base, given["init"], corpus.mode, given)
         corpus = with_vocab(corpus, finetune.vocabulary(base.vocab, corpus.vocab,
@@ -473,6 +476,8 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
         chosen.pop("cat_embed", None)
     if "steps" in given and "minutes" not in given:
         chosen["minutes"] = 0.0  # an explicit step budget replaces the default time budget
+    if "steps" in given and chosen.get("freeze_steps") == chosen.get("steps"):  # frozen throughout, one evaluation
+        chosen.update(freeze_steps=given["steps"], eval_every=given["steps"])
     opts = {**chosen, **given}
     model_names = {f.name for f in dataclasses.fields(ModelConfig)}
     n_cats = 0 if corpus.categories is None else corpus.categories.size

@@ -33,6 +33,7 @@ from charsmith import __version__, backend, finetune
 from charsmith.api import CharModel, bundled_models, load, make_trainer
 from charsmith.config import CELLS, DECAYS, MODES, OPTIMIZERS, TrainConfig
 from charsmith.data import read_text, split_lines
+from charsmith.defaults import TINY_BASE, is_tiny
 from charsmith.errors import CharsmithError, CharsmithWarning
 from charsmith.generation import PARTICLES, SampleResult, SampleStream
 from charsmith.generation.constraints import DEFAULT_MAX_LEN
@@ -301,6 +302,11 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             best = f", best validation loss so far {trainer.best_val:.4f}" if math.isfinite(trainer.best_val) else ""
             print(f"resuming {out_dir} at step {trainer.step:,} after {_clock(trainer.elapsed)} of training{best}",
                   file=err)
+    if is_tiny(trainer.corpus):  # said even when quiet: the model will know little
+        n = len(trainer.corpus.train) + len(trainer.corpus.val)
+        start = ", so it starts from the bundled base model" if trainer.cfg.init == TINY_BASE else ""
+        print(f"note: a tiny list ({_count(n, 'item')}): too few to learn from alone{start}; its samples follow "
+              "it loosely (a few dozen items teach a list's own style)", file=err)
     bar = _ProgressBar(err, trainer.cfg, quiet=args.quiet)
 
     def stop(*_: object) -> None:  # the first Ctrl-C asks for a clean stop; a second one interrupts

@@ -42,7 +42,7 @@ from charsmith.data import (
 from charsmith.errors import CharsmithError, CheckpointError, plain
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
 from charsmith.generation import Constraints, Stepper, complete, sample_items
-from charsmith.habits import casing_of
+from charsmith.habits import casing_bias, casing_of
 from charsmith.resources import check_training_memory
 from charsmith.rundir import METRICS_FILE, RESUME_FILE, RunLock, open_run_dir
 from charsmith.safeload import NpzReader, json_from_bytes, read_regular
@@ -325,8 +325,9 @@ class Trainer:
         if self.corpus.mode == "lines":
             cats = self.corpus.categories  # labelled: each preview item's category drawn from the priors
             priors = None if cats is None else np.exp(cats.log_priors())
-            return sample_items(Stepper(self.eval_params, self.model_cfg, priors=priors, rng=rng), self.corpus.vocab, n,
-                                rng)
+            bias = casing_bias(self.corpus.vocab, self.info["casing"])  # as the saved model will sample
+            return sample_items(Stepper(self.eval_params, self.model_cfg, priors=priors, rng=rng, bias=bias),
+                                self.corpus.vocab, n, rng)
         text = Constraints().plan(self.corpus.vocab, text_length=160)
         return complete(Stepper(self.eval_params, self.model_cfg), self.corpus.vocab, text, rng)
 
