@@ -207,6 +207,9 @@ def test_a_small_list_gets_a_fixed_schedule_and_a_long_one_early_stopping(traine
     assert schedule(20)[1] == (FINETUNE_STEPS[0], FINETUNE_STEPS[0], FINETUNE_STEPS[0], 0, 1.0)
     assert schedule(200, steps=77)[1] == (77, 77, 77, 0, 0.0)
     assert schedule(1500)[1] == (0, 50, 10, 10, 1.0)
+    data = tmp_path / "scratch.txt"
+    data.write_text("\n".join(make_names(200)) + "\n")
+    assert plan_run(data, steps=77)[2].freeze_steps == 0  # a run from scratch freezes nothing
 
 
 @pytest.mark.parametrize("argv, fragments", [

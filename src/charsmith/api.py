@@ -476,7 +476,7 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
         chosen.pop("cat_embed", None)
     if "steps" in given and "minutes" not in given:
         chosen["minutes"] = 0.0  # an explicit step budget replaces the default time budget
-    if "steps" in given and chosen.get("freeze_steps") == chosen.get("steps"):  # frozen throughout, one evaluation
+    if "steps" in given and chosen.get("steps") and chosen.get("freeze_steps") == chosen["steps"]:  # frozen throughout
         chosen.update(freeze_steps=given["steps"], eval_every=given["steps"])
     opts = {**chosen, **given}
     model_names = {f.name for f in dataclasses.fields(ModelConfig)}
