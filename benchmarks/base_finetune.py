@@ -146,7 +146,12 @@ def main() -> None:
     p.add_argument("--curve-steps", type=int, default=400)
     p.add_argument("--out", type=Path, help="the results file (default: benchmarks/results/base_finetune*.json)")
     p.add_argument("--table", action="store_true", help="only rewrite QUALITY.md from the recorded results")
+    p.add_argument("--merge", nargs="+", type=Path, metavar="FILE",
+                   help="join results files of the same lists made with different --starts into --out")
     args = p.parse_args()
+    if args.merge:
+        merge(args.merge, args.out or RESULTS)
+        return
     if args.table:
         table(json.loads(RESULTS.read_text()), json.loads(RESULTS.with_name("base_finetune_dev.json").read_text()))
         return
@@ -198,6 +203,17 @@ def main() -> None:
         table(results, json.loads(RESULTS.with_name("base_finetune_dev.json").read_text()))
 
 
+def merge(files: list[Path], out: Path) -> None:
+    """One results file from several runs of the same lists and seeds (e.g. ``--starts scratch``
+    and ``--starts base``, run at different times): the runs of each list and size joined."""
+    parts = [json.loads(f.read_text()) for f in files]
+    joined = dict(parts[0], cases=[], load_average_end=parts[-1]["load_average_end"])
+    for c in parts[0]["cases"]:
+        runs = [r for p in parts for d in p["cases"] if (d["list"], d["n"]) == (c["list"], c["n"]) for r in d["runs"]]
+        joined["cases"].append(dict(c, runs=runs))
+    out.write_text(json.dumps(joined, indent=1) + "\n")
+
+
 def summary(results: dict) -> list[str]:
     """Table rows: one per list and size, the mean over seeds of each start."""
     rows = []
@@ -242,6 +258,18 @@ def table(final: dict, dev: dict) -> None:
         *head, *summary(dev),
     ]
     write_section(HERE / "QUALITY.md", "Small lists from the base", "\n".join(lines))
+    base = charsmith.load("base").ckpt
+    held, cats = base.info["held_out_by_category"], base.categories
+    rows = [f"| {name} | {count:,} | {held[name]:.4f} |" for name, count in sorted(zip(cats.names, cats.counts))]
+    write_section(HERE / "QUALITY.md", "The base model's held-out loss", "\n".join([
+        "The bundled `base` (`src/charsmith/pretrained/MODELS.md`: its data, licence and rebuild command), on",
+        "the 10% of every category its run held out, each item scored under its own category (recorded by",
+        f"`scripts/build_pretrained.py --only base` in the checkpoint's info): {held['all']:.4f} nats/char overall.",
+        "",
+        "| category | training items | held-out nats/char |",
+        "| --- | --- | --- |",
+        *rows,
+    ]))
 
 
 if __name__ == "__main__":
