@@ -159,6 +159,7 @@ def main() -> None:
     BASE[0] = args.base
     sizes = [int(x) for x in args.sizes.split(",")]
     results: dict = {"date": str(datetime.date.today()), "lists": args.lists, "options": options, "seeds": args.seeds,
+                     "base": "the bundled base" if args.base == "base" else "another checkpoint (--base)",
                      "engine": "compiled kernels" if backend.current().compiled else "NumPy only",
                      "load_average_start": os.getloadavg(), "cases": []}
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -253,7 +254,8 @@ def table(final: dict, dev: dict) -> None:
         "",
         *head, *summary(final),
         "",
-        "Development lists (the recipe was chosen on these: `--lists dev`):",
+        f"Development lists (the recipe was chosen on these: `--lists dev`; {dev['seeds']} seed, {dev['date']}, "
+        f"from {dev.get('base', 'the bundled base')}):",
         "",
         *head, *summary(dev),
     ]
