@@ -103,8 +103,13 @@ def habits(items: list[str], alphabet: set[str], starts: set[str], mid_caps: boo
     return {"foreign_letter": foreign / n, "unseen_casing": casing / n}
 
 
-def one_run(train_file: Path, held_file: Path, held: list[str], start: str, seed: int, out: Path,
-            options: dict) -> dict:
+def list_habits(items: list[str]) -> dict:
+    """What :func:`habits` compares with: a list's alphabet, first-letter cases and mid-word capitals."""
+    return dict(alphabet=set("".join(items)), starts={case_of(s[:1]) for s in items},
+                mid_caps=any(capital_after_letter(s) for s in items))
+
+
+def one_run(train_file: Path, held_file: Path, start: str, seed: int, out: Path, options: dict) -> dict:
     init = {"init": BASE[0]} if start == "base" else {}
     t0 = time.perf_counter()
     m = charsmith.train(train_file, out, seed=seed, **init, **options)
@@ -112,10 +117,8 @@ def one_run(train_file: Path, held_file: Path, held: list[str], start: str, seed
     r = m.evaluate(held_file)
     items = [s for s in (ln.strip() for ln in train_file.read_text(encoding="utf-8").splitlines()) if s]
     samples = m.sample(400, seed=seed, allow_known=True).samples
-    stats = dict(alphabet=set("".join(items)), starts={case_of(s[:1]) for s in items},
-                 mid_caps=any(capital_after_letter(s) for s in items))
     return {"start": start, "seed": seed, "held_out_loss": r.loss, "scored": r.n_items, "seconds": seconds,
-            "steps": m.ckpt.info["step"], "samples": habits(samples, **stats), "held_out": habits(held, **stats)}
+            "steps": m.ckpt.info["step"], "samples": habits(samples, **list_habits(items))}
 
 
 def curve(train_file: Path, held: list[str], start: str, seed: int, out: Path, steps: int, options: dict) -> list:
@@ -177,7 +180,8 @@ def main() -> None:
                 train_file, held_file = tmp / f"{k}_{n}.txt", tmp / f"{k}_{n}_held.txt"
                 train_file.write_text("\n".join(items) + "\n", encoding="utf-8")
                 held_file.write_text("\n".join(held) + "\n", encoding="utf-8")
-                case: dict = {"list": name, "n": n, "held_out": len(held_all), "scored": len(held), "runs": []}
+                case: dict = {"list": name, "n": n, "held_out": len(held_all), "scored": len(held), "runs": [],
+                              "held_out_habits": habits(held_all, **list_habits(items))}  # every held-out item
                 for start in args.starts.split(","):
                     for seed in range(args.seeds):
                         out = tmp / f"{k}_{n}_{start}_{seed}"
@@ -188,7 +192,7 @@ def main() -> None:
                             print(json.dumps({"list": name, "n": n, "start": start, "seed": seed, "best": best,
                                               "at": {s: round(v, 4) for s, v in c if s % 50 == 0}}), flush=True)
                         else:
-                            r = one_run(train_file, held_file, held, start, seed, out, options)
+                            r = one_run(train_file, held_file, start, seed, out, options)
                             case["runs"].append(r)
                             print(json.dumps({"list": name, "n": n, **{k: r[k] for k in
                                               ("start", "seed", "held_out_loss", "seconds", "steps")}}), flush=True)
@@ -226,7 +230,7 @@ def summary(results: dict) -> list[str]:
         secs = {s: np.mean([r["seconds"] for r in v]) for s, v in by.items()}
         per_seed = " ".join(f"{b['held_out_loss'] - a['held_out_loss']:+.3f}" for a, b in zip(by["scratch"], by["base"]))
         smp = {k: np.mean([r["samples"][k] for r in by["base"]]) for k in ("foreign_letter", "unseen_casing")}
-        real = by["base"][0]["held_out"]
+        real = c["held_out_habits"]
         rows.append(f"| {c['list']} | {c['n']} | {c['scored']} | {loss['scratch']:.4f} ({secs['scratch']:.0f} s) | "
                     f"{loss['base']:.4f} ({secs['base']:.0f} s) | {loss['base'] - loss['scratch']:+.4f} ({per_seed}) | "
                     f"{smp['foreign_letter']:.1%} / {real['foreign_letter']:.1%} | "
