@@ -118,17 +118,19 @@ def _carry_rows(base: Checkpoint, vocab: Vocab) -> dict[str, np.ndarray]:
     shift = _case_shift(params, inp, base.vocab)
     rows, cols, bias = [], [], []
     for ch in vocab.chars:
-        r = base.vocab.index(ch) if ch in base.vocab else _relative(ch, base.vocab)
         if ch in base.vocab:
-            rows.append(params[inp][r])
-            cols.append(params["W_out"][:, r])
-            bias.append(params["b_out"][r])
-        elif r is not None and shift is not None and ch.swapcase() == base.vocab.chars[r]:
+            i = base.vocab.index(ch)
+            rows.append(params[inp][i])
+            cols.append(params["W_out"][:, i])
+            bias.append(params["b_out"][i])
+            continue
+        r = _relative(ch, base.vocab)
+        if r is not None and shift is not None and ch.swapcase() == base.vocab.chars[r]:
             sign = 1.0 if ch.isupper() else -1.0  # the other case of a base letter: the base's case shift
             rows.append(params[inp][r] + sign * shift[0])
             cols.append(params["W_out"][:, r] + sign * shift[1])
             bias.append(params["b_out"][r] + sign * shift[2])
-        else:
+        else:  # read as its relative (or an average character), predicted as the base's rarest
             rows.append(mean_row if r is None else params[inp][r])
             cols.append(np.zeros_like(params["W_out"][:, 0]))
             bias.append(lowest)
