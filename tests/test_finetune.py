@@ -79,6 +79,7 @@ def test_by_default_the_model_has_the_data_characters_only(tmp_path: Path) -> No
     data.write_text("\n".join(["Bado", "dano", "bonda"] * 5) + "\n")  # B is new; most base letters unused
     b, corpus, cfg, s = start(base, data)
     assert corpus.vocab.chars == "\nBabdno" and cfg.vocab_size == 7 and s["info"]["added_characters"] == "B"
+    assert s["info"]["dropped_characters"] == b.ckpt.vocab.size - 6  # all but the end token and "abdno"
     old, new, ix = b.ckpt.params, s["params"], b.ckpt.vocab.index
     kept = [ix(ch) for ch in corpus.vocab.chars if ch != "B"]
     ids_new, ids_old = np.array([[0, 2, 4, 3]]), np.array([[0, ix("a"), ix("d"), ix("b")]])

@@ -341,6 +341,8 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
         added = info.get("added_characters", "")
         start = f"start: the weights of {cfg.init} ({info.get('init_model')})"
         start += f", {len(added)} new characters {added!r}" if added else ", no new characters"
+        if info.get("dropped_characters"):
+            start += f", {info['dropped_characters']} of its characters left out (--keep-base-chars keeps them)"
         if info.get("folded_blend"):
             blend = ", ".join(f"{n} {w:.2f}" for n, w in sorted(info["folded_blend"].items(), key=lambda x: -x[1])[:4])
             start += f"; unlabelled data: its categories folded in as the blend {blend}, ..."

@@ -160,7 +160,8 @@ def start_params(
     base's, see :func:`extend_vocab`) started from ``base``, and facts for the run's info:
     the characters added, and how the categories were carried over."""
     params = _carry_rows(base, corpus.vocab)
-    info: dict[str, Any] = {"added_characters": "".join(ch for ch in corpus.vocab.chars if ch not in base.vocab)}
+    info: dict[str, Any] = {"added_characters": "".join(ch for ch in corpus.vocab.chars if ch not in base.vocab),
+                            "dropped_characters": sum(ch not in corpus.vocab for ch in base.vocab.chars)}
     ours, theirs = corpus.categories, base.categories
     if theirs is not None and ours is not None:
         idx = [theirs.names.index(n) if n in theirs.names else -1 for n in ours.names]
