@@ -221,6 +221,8 @@ def test_a_small_list_gets_a_fixed_schedule_and_a_long_one_early_stopping(traine
     (["--init", "{base}", "--model", "lstm"], ["--model lstm conflicts with its cell gru"]),
     (["--init", "{base}", "--layers", "2"], ["--layers 2 conflicts with its layers 1"]),
     (["--init", "{base}", "--embed", "0"], ["--embed 0 conflicts with its embed 16"]),
+    (["--keep-base-chars"], ["--keep-base-chars keeps the characters of the model a run starts from",
+                             "give --init too"]),
     (["--cat-embed", "4"], ["--cat-embed is for labelled items", "has no categories"]),
 ])
 def test_bad_init(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
