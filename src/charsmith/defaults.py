@@ -18,7 +18,10 @@ Explicit options always win; these only fill the gaps. The choices come from the
 - short labelled lists get a 16-wide category embedding on the short-list model;
 - a run started from a trained model (``--init``, see :func:`finetune`) keeps the base's
   network and gets a lower learning rate, frozen recurrent matrices for its first steps,
-  frequent evaluation and early stopping.
+  frequent evaluation and early stopping; on a small list, a fixed number of passes with the
+  matrices frozen throughout;
+- a tiny list (at most ``TINY_LIST`` items, see :func:`is_tiny`) starts from the bundled
+  ``base`` model.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ __all__ = ["CAT_EMBED", "SMALL_LIST_CHARS", "TINY_BASE", "TINY_LIST", "finetune"
 
 SMALL_LIST_CHARS = 50_000  # training characters below which a list counts as short
 CAT_EMBED = 16  # category embedding width for short labelled lists (64 for long ones)
+SMALL_FINETUNE_ITEMS = 1000  # training items up to which a run from a base follows a fixed schedule
+FINETUNE_EPOCHS = 100  # passes over a small list that schedule makes (within FINETUNE_STEPS)
+FINETUNE_STEPS = (60, 1000)  # the fewest and most steps of that schedule
+TINY_LIST = 5  # items up to which a list is tiny: it starts from TINY_BASE unless told otherwise
+TINY_BASE = "base"
 
 
 def suggest(corpus: Corpus) -> dict[str, Any]:
@@ -49,13 +57,6 @@ def suggest(corpus: Corpus) -> dict[str, Any]:
                     batch_size=64, lr=3e-3, minutes=5.0, eval_every=200, ema=0.999)
     return dict(cell="lstm", hidden=256, layers=2, embed=64, dropout=0.4, weight_decay=0.1, batch_size=64, lr=3e-3,
                 minutes=5.0, eval_every=200)
-
-
-SMALL_FINETUNE_ITEMS = 1000  # training items up to which a run from a base follows a fixed schedule
-FINETUNE_EPOCHS = 100  # passes over a small list that schedule makes (within FINETUNE_STEPS)
-FINETUNE_STEPS = (60, 1000)  # the fewest and most steps of that schedule
-TINY_LIST = 5  # items up to which a list is tiny: it starts from TINY_BASE unless told otherwise
-TINY_BASE = "base"
 
 
 def is_tiny(corpus: Corpus) -> bool:
