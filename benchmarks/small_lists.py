@@ -23,7 +23,6 @@ shared data folder (``--data``, default ../shared/data beside the repository) or
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import sys
@@ -64,12 +63,11 @@ def loss(params: dict, cfg: object, vocab: Vocab, items: list[str]) -> float:
 
 def shares(items: list[str], train: list[str]) -> dict[str, float]:
     """Shares of ``items`` with a character the training items never use, with a casing they
-    never show (a capital after a letter, or a small first letter), within one edit of a
+    never show (a capital after a letter, a first letter of a case no item starts with), within one edit of a
     training item (copies included)."""
     h = habits.of_items(train)
     alpha = set(h["alphabet"])
-    odd_case = [(not h["capital_inside"] and any(b.isupper() and a.isalpha() for a, b in itertools.pairwise(s)))
-                or (not h["small_start"] and s[:1].islower()) for s in items]
+    odd_case = [habits.unseen_casing(s, h) for s in items]
     near = is_near_known(items, item_hashes(train), h["alphabet"])
     n = max(len(items), 1)
     return {"outside_alphabet": sum(not set(s) <= alpha for s in items) / n, "unseen_casing": sum(odd_case) / n,
