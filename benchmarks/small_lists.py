@@ -141,6 +141,9 @@ def table(rows: list[dict]) -> str:
         cells = []
         for n in sizes:
             v = [r[k] for r in rows if r["size"] == n and k in r]
+            if not v:
+                cells.append("-")
+                continue
             cells.append(f"{np.mean(v):.4f}" + (f" ({len(v)} of {sum(r['size'] == n for r in rows)})"
                                                  if len(v) < sum(r["size"] == n for r in rows) else ""))
         t = [r[f"{k}_s"] if k.startswith("kn") else r["run_s"] for r in rows if r["size"] == sizes[-1]]

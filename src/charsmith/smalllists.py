@@ -259,12 +259,13 @@ def net_heldout(net: _Net, corpus: Corpus, folds: Sequence[np.ndarray], deadline
     each evaluated step count: (steps, [(P,) per step count]), and the folds' networks at
     each step count. Once a fold is done, the next ones stop at twice the best step count
     so far (the schedule is the same; the held-out loss has long turned by then).
-    TimeoutError past ``deadline``, or once the first fold's time says that the other folds
+    TimeoutError past ``deadline``, or once the folds' mean time says that the other folds
     and a run on all the items would end past it."""
     per_step: dict[int, list[np.ndarray]] = {}
     snapshots: dict[int, list[dict[str, np.ndarray]]] = {}
     n = len(corpus.train)
     stop = net.total
+    began = time.perf_counter()
     for f, held in enumerate(folds):
         say(f"fold {f + 1} of {len(folds)}")
         if time.perf_counter() > deadline:
@@ -278,9 +279,9 @@ def net_heldout(net: _Net, corpus: Corpus, folds: Sequence[np.ndarray], deadline
             per_step.setdefault(step, []).append(np.exp(np.concatenate([s.char_logprobs for s in scores])))
             snapshots.setdefault(step, []).append({k: v.copy() for k, v in params.items()})
 
-        began = time.perf_counter()
         _train_net(net, _sub(corpus, np.setdiff1d(np.arange(n), held)), stop, record, deadline)
-        if f == 0 and time.perf_counter() + (time.perf_counter() - began) * len(folds) > deadline:
+        per_fold = (time.perf_counter() - began) / (f + 1)
+        if time.perf_counter() + per_fold * (len(folds) - f) > deadline:
             raise TimeoutError  # the other folds and the run on all items would not end in time
         steps = [s for s in sorted(per_step) if len(per_step[s]) == f + 1]  # reached by every fold so far
         losses = [-np.log(np.concatenate(per_step[s])).mean() for s in steps]
