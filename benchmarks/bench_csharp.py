@@ -99,12 +99,12 @@ def run(name: str, data_dir: Path, rounds: int, seconds: float) -> dict:
 
 
 def table(results: dict) -> str:
-    rows = ["| model | .cs size | load → first name, CPU (wall) | `mono` start → first name, wall | names / CPU-s, ours "
+    rows = ["| model | .cs size (MiB) | load → first name, CPU (wall) | `mono` start → first name, wall | names / CPU-s, ours "
             "(wall) | names / CPU-s, trigram | ours / trigram | held-out nats/char, ours / trigram |",
             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, r in results["models"].items():
         label = name + (f" ({r['category']})" if r["category"] else "")
-        rows.append(f"| {label} | {r['export_bytes'] / 1e6:.2f} MB | {r['model_first_name_cpu_ms']:.0f} ms "
+        rows.append(f"| {label} | {r['export_bytes'] / (1 << 20):.2f} MB | {r['model_first_name_cpu_ms']:.0f} ms "
                     f"({r['model_first_name_ms']:.0f} ms) | {r['process_first_name_ms']:.0f} ms | "
                     f"{r['model_names_per_cpu_s']:,.0f} ({r['model_names_per_s']:,.0f}) | "
                     f"{r['trigram_names_per_cpu_s']:,.0f} | {r['speed_ratio']:.4f} | "

@@ -166,3 +166,13 @@ def test_a_python_caller_is_told_parameters(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="`known=FILE`") as info:
         m.export(tmp_path / "e.html", format="html", known=True)
     assert info.value.param == "known"
+
+
+def test_an_ngram_model_is_refused_in_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "names.txt"
+    data.write_text("\n".join(["anna", "bella", "carla", "dora", "emma", "fiona", "greta", "hanna"] * 3) + "\n")
+    assert main(["train", str(data), "--model", "ngram", "--out", str(tmp_path / "ng"), "--quiet"]) == 0
+    for fmt in ("js", "csharp"):
+        code, out, err = run("export", str(tmp_path / "ng"), "--format", fmt, "--out", str(tmp_path / f"x.{fmt}"))
+        assert code == 2 and err.count("\n") == 1 and "recurrent networks" in err and "Kneser-Ney" in err, err
+        assert not list(tmp_path.glob("x.*"))

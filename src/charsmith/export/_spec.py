@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from charsmith import kinds
 from charsmith.config import ModelConfig
 from charsmith.errors import CategoryError, InputError
 from charsmith.generation.sampling import default_max_draws
@@ -41,8 +42,8 @@ def network(model: Any) -> ModelConfig:
     n-gram or a mixture: the exports write networks, step by step as the spec says)."""
     cfg = model.ckpt.model
     if not isinstance(cfg, ModelConfig):
-        raise InputError(f"the exports write recurrent networks, and this model is a {type(cfg).__name__}; train "
-                         "one with `cell` rnn, gru or lstm to export it", param="cell")
+        raise InputError(f"the exports write recurrent networks (rnn, gru, lstm), and this model is a "
+                         f"{kinds.of(cfg).describe(cfg)} model; train a network on the same data to export it")
     return cfg
 
 MASK32 = 0xFFFFFFFF

@@ -27,7 +27,7 @@ import charsmith
 from charsmith import model as M
 from charsmith.errors import InputError
 from charsmith.export._csharp_source import SOURCE
-from charsmith.export._hashes import known_hashes as _known_hashes
+from charsmith.export._spec import known_hashes as _known_hashes
 from charsmith.export._spec import network
 from charsmith.fileio import atomic_write_bytes, atomic_write_text
 

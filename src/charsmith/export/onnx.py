@@ -35,7 +35,7 @@ import numpy as np
 
 import charsmith
 from charsmith.errors import InputError
-from charsmith.export._hashes import known_hashes as _known_hashes
+from charsmith.export._spec import known_hashes as _known_hashes
 from charsmith.export._spec import network
 from charsmith.fileio import atomic_write_bytes, atomic_write_text
 
