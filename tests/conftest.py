@@ -147,3 +147,13 @@ def styled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     charsmith.train(folder, root / "ckpt", cell="gru", hidden=48, embed=16, cat_embed=4, dropout=0.0,
                     weight_decay=0.0, batch_size=32, lr=1e-2, steps=400, eval_every=100, warmup_steps=20, seed=0)
     return root / "ckpt"
+
+
+def known_only(m: charsmith.CharModel, scores: list) -> list:
+    """``scores`` (of ``m.score``) under the known symbols alone, as generation and the exporters
+    read the model: without the unknown class's (1 - u) share of every symbol (charsmith.openvocab)."""
+    import dataclasses
+    import math
+
+    k = math.log1p(-m.ckpt.unknown)
+    return [dataclasses.replace(s, logprob=s.logprob - s.n_chars * k) for s in scores]

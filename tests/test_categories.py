@@ -16,6 +16,7 @@ from charsmith.checkpoint import Checkpoint
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.data import is_known, item_hashes, make_labelled_corpus, read_labelled
 from charsmith.errors import CategoryError, DataError
+from charsmith.openvocab import LEGACY_MASS
 from charsmith.vocab import Vocab
 
 CATS = Categories(("Italian", "Japanese", "Irish"), (6, 3, 1))
@@ -74,13 +75,14 @@ def hand_model(counts: tuple[int, int] = (3, 1)) -> charsmith.CharModel:
 
 
 def closed_form_loglik(item: str) -> np.ndarray:
-    """(2,) log P(item | c): the product of p_c over the item's characters and its end."""
+    """(2,) log P(item | c): the product of (1 - u) p_c over the item's characters and its end
+    (u: the unknown class's mass, charsmith.openvocab; this checkpoint has the legacy one)."""
     W = np.array([[0.0, 1.5, -1.0], [0.5, -1.0, 1.0]])
     logp = []
     for c in range(2):
         z = math.tanh(10.0) * W[c] + np.array([0.2, 0, 0])
         lp = z - math.log(np.exp(z).sum())
-        logp.append(sum(lp[" \nab".index(ch) - 1] for ch in item + "\n"))
+        logp.append(sum(lp[" \nab".index(ch) - 1] + math.log1p(-LEGACY_MASS) for ch in item + "\n"))
     return np.array(logp)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from charsmith import export as ex
 from charsmith.cli import main
 from charsmith.errors import CharsmithWarning, InputError
 from charsmith.export._spec import Generator, Xoshiro128, draw, fnv1a32, normalise_blend, seed_state
+from charsmith.scoring import score_items
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -71,8 +73,11 @@ def test_blend_normalisation() -> None:
 def test_reference_matches_charsmith_scores() -> None:
     m = charsmith.load("dinosaurs")
     g = Generator(m)
+    ck = m.ckpt  # the exported distribution: the known symbols only (no unknown class, charsmith.openvocab)
     for item in ["tyrannosaurus", "a", "qqq"]:
-        assert g.score(item) == pytest.approx(m.score([item])[0].logprob, abs=1e-5 * (len(item) + 1))
+        ours = score_items(ck.params, ck.model, ck.vocab, [item])[0].logprob
+        assert g.score(item) == pytest.approx(ours, abs=1e-5 * (len(item) + 1))
+        assert m.score([item])[0].logprob == pytest.approx(ours + (len(item) + 1) * math.log1p(-ck.unknown))
 
 
 # ----- the registry and the command -------------------------------------------------------------

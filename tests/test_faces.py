@@ -132,7 +132,16 @@ def _samples(face: str, raw: Any) -> Any:
 
 def _logprobs(face: str, raw: Any) -> Any:
     rows = raw if face == "python" else raw["scores"] if face == "cli" else raw["items"]
-    return [(r.item, round(r.logprob, 3)) if face == "python" else (r["item"], round(r["logprob"], 3)) for r in rows]
+    # rounded as the web API rounds (4 places), then to 3: the same figure from every face
+    return [(r.item, round(round(r.logprob, 4), 3)) if face == "python" else (r["item"], round(round(r["logprob"], 4), 3))
+            for r in rows]
+
+
+def _unknowns(face: str, raw: Any) -> Any:
+    """Each item's count of characters the model never saw (charsmith.openvocab) and its log-probability."""
+    rows = raw if face == "python" else raw["scores"] if face == "cli" else raw["items"]
+    counts = [r.unknown_chars if face == "python" else r["unknown_chars"] for r in rows]
+    return counts, _logprobs(face, raw)
 
 
 def _classes(face: str, raw: Any) -> Any:
@@ -234,7 +243,7 @@ def cases(held_out: Path) -> list[Case]:
              ["score", "names", "emma", "--category", "Italian"],
              ("/api/score", {"model": "names", "items": ["emma"], "category": "Italian"})),
         Case("score an unknown character", lambda: names().score(["emma7"]), ["score", "names", "emma7"],
-             ("/api/score", {"model": "names", "items": ["emma7"]})),
+             ("/api/score", {"model": "names", "items": ["emma7"]}), _unknowns),
         Case("classify without categories", lambda: names().classify(["emma"]), ["classify", "names", "emma"],
              ("/api/classify", {"model": "names", "items": ["emma"]})),
         Case("classify top = 0", lambda: langs().classify(["Rossi"], top=0),
@@ -274,8 +283,7 @@ CASE_NAMES = [c.name for c in cases(Path("held.txt"))]
 PARAMS = {"n = 0": "n", "temperature = 0": "temperature", "top_p > 1": "top_p", "beam with temperature": "temperature",
           "beam with seed": "seed", "greedy with top_k": "top_k", "length on a list model": "length",
           "beam on a text model": "beam", "unknown prefix character": "prefix", "min_len above max_len": "min_len",
-          "unknown category": "category", "category on a model without": "category", "classify top = 0": "top",
-          "score an unknown character": "items"}  # the parameter each mistake is about
+          "unknown category": "category", "category on a model without": "category", "classify top = 0": "top"}  # the parameter each mistake is about
 
 
 @pytest.mark.parametrize("name", CASE_NAMES)

@@ -224,6 +224,8 @@ def test_a_small_list_gets_a_fixed_schedule_and_a_long_one_early_stopping(traine
     (["--keep-base-chars"], ["--keep-base-chars keeps the characters of the model a run starts from",
                              "give --init too"]),
     (["--cat-embed", "4"], ["--cat-embed is for labelled items", "has no categories"]),
+    (["--balance", "0.5"], ["--balance is for labelled items", "has no categories"]),
+    (["--balance", "1.5"], ["--balance", "must be in [0, 1.0], got 1.5"]),
 ])
 def test_bad_init(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
                   fragments: list[str]) -> None:

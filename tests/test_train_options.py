@@ -1,5 +1,5 @@
 """Training options that change what the loop does with the weights: the moving average
-(ema) and frozen recurrent weights (freeze_steps)."""
+(ema) and frozen recurrent weights (freeze_steps); and category-balanced batches (balance)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_names
+from conftest import make_names, make_styles
 
 from charsmith.checkpoint import load_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.data import make_corpus
+from charsmith.errors import InputError
 from charsmith.trainer import Progress, Trainer
 
 
@@ -86,3 +87,36 @@ def test_bad_values_are_refused(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
         TrainConfig(**{field: value})  # type: ignore[arg-type]
 
+
+
+def labelled_corpus(n_big: int = 300, n_small: int = 30):
+    from charsmith.data import Labelled, make_labelled_corpus
+
+    styles = make_styles(n_big, seed=5)
+    items = styles["bo"] + styles["ki"][:n_small]
+    cats = np.array([0] * n_big + [1] * n_small)
+    return make_labelled_corpus(Labelled(("bo", "ki"), items, cats, "f"), val_fraction=0.1,
+                                rng=np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("balance, share", [(0.0, 27 / 297), (0.5, None), (1.0, 0.5)])
+def test_balanced_batches_give_small_categories_their_share(balance: float, share: float | None) -> None:
+    from charsmith.data import TrainBatches
+
+    c = labelled_corpus()
+    n_bo, n_ki = np.bincount(c.train_cats)  # 270, 27
+    batches = TrainBatches(c, 32, 128, seed=1, balance=balance)
+    drawn = np.concatenate([next(batches)[0].cats for _ in range(300)])
+    want = share if share is not None else n_ki ** 0.5 / (n_ki ** 0.5 + n_bo ** 0.5)  # n_c ** (1 - balance)
+    assert np.mean(drawn == 1) == pytest.approx(want, abs=0.02)
+    again = TrainBatches(c, 32, 128, seed=1, balance=balance, position=(2, 3))  # an order fixed by the seed
+    batches = TrainBatches(c, 32, 128, seed=1, balance=balance)
+    per_epoch = -(-len(c.train) // 32)
+    for _ in range(2 * per_epoch + 3):
+        next(batches)
+    np.testing.assert_array_equal(next(again)[0].ids, next(batches)[0].ids)
+
+
+def test_balance_is_checked() -> None:
+    with pytest.raises(InputError, match=r"`balance` must be in \[0, 1.0\], got 1.5"):
+        TrainConfig(balance=1.5)

@@ -154,7 +154,6 @@ BAD_REQUESTS = [
     ("/api/score", {"model": "names", "items": [3]}, 400, "'items' must be a list of strings", None),
     ("/api/score", {"model": "names", "items": ["x"] * 101}, 422, r"\(max_items\)", "max_items"),
     ("/api/score", {"model": "names", "items": ["a" * 201]}, 422, r"\(max_item_chars\)", "max_item_chars"),
-    ("/api/score", {"model": "names", "items": ["Emma7"]}, 422, "never saw: '7'", None),
     ("/api/classify", {"model": "names", "items": []}, 422, "nothing to classify", None),
     ("/api/classify", {"model": "names", "items": ["a"] * 101}, 422, r"\(max_items\)", "max_items"),
     ("/api/classify", {"model": "names", "items": ["emma"], "top": "3"}, 400, "'top' must be an integer", None),
@@ -203,6 +202,14 @@ def test_classify_matches_the_library(client: TestClient) -> None:
         assert row["item"] == want.item and [c["category"] for c in row["categories"]] == [c for c, _ in want.probs]
         assert [c["probability"] for c in row["categories"]] == pytest.approx([p for _, p in want.probs], rel=1e-5)
     assert data["items"][0]["categories"][0]["category"] == "Japanese"
+
+
+def test_score_and_classify_count_characters_the_model_never_saw(client: TestClient) -> None:
+    scored = post(client, "/api/score", {"model": "names", "items": ["Emma7", "Emma"]}).json()["items"]
+    assert [row["unknown_chars"] for row in scored] == [1, 0]
+    assert scored[0]["logprob"] == pytest.approx(charsmith.load("names").score(["Emma7"])[0].logprob, abs=1e-4)
+    found = post(client, "/api/classify", {"model": "languages", "items": ["Ωkamura"], "top": 1}).json()["items"]
+    assert found[0]["unknown_chars"] == 1 and found[0]["categories"][0]["category"] == "Japanese"
 
 
 @pytest.mark.parametrize("path, body, message", [

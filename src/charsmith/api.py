@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ from charsmith.generation import (
 )
 from charsmith.habits import allowed_next
 from charsmith.kinds import AnyConfig
+from charsmith.openvocab import encode_open
 from charsmith.request import (
     LENGTH,
     N_ITEMS,
@@ -111,10 +113,12 @@ def resolve_model(name_or_path: str | os.PathLike[str]) -> Path:
 
 @dataclass(frozen=True)
 class Classification:
-    """An item and its categories, likeliest first: (name, P(category | item)) pairs."""
+    """An item and its categories, likeliest first: (name, P(category | item)) pairs;
+    ``unknown_chars``: how many of its characters the model never saw."""
 
     item: str
     probs: list[tuple[str, float]]
+    unknown_chars: int = 0
 
     @property
     def best(self) -> str:
@@ -277,7 +281,7 @@ class CharModel:
         """The ``n`` most likely items meeting the constraints (as in ``sample``) by beam
         search (width ``beam``, default ``n``), with their log-probabilities; items of the
         input file are skipped unless ``allow_known``. A model with categories needs
-        ``category``."""
+        ``category``. The log-probabilities are those :meth:`score` gives."""
         width = whole("n", n, 1) if beam is None else beam
         found = self._most_likely(Generate(
             n=n, beam=width, prefix=prefix, suffix=suffix, contains=contains, exclude=exclude, pattern=pattern,
@@ -297,7 +301,9 @@ class CharModel:
         exclude_known = None if r.allow_known or known is None else (lambda items: is_known(items, known))
         found = beam_search(self.stepper(deadline, category=r.category, habits=r.habits), self.ckpt.vocab, plan,
                             r.beam or 1, n=r.count(self.mode), exclude=exclude_known)
-        return SampleResult([s for s, _ in found], 0, 0, 0, method="beam", logprobs=[lp for _, lp in found])
+        known_lp = math.log1p(-self.ckpt.unknown)  # as score() gives them: each symbol's (1 - u) share
+        return SampleResult([s for s, _ in found], 0, 0, 0, method="beam",
+                            logprobs=[lp + (len(s) + 1) * known_lp for s, lp in found])
 
     def complete(
         self, prompt: str = "", length: int = LENGTH, *, n: int = N_TEXTS, temperature: float = TEMPERATURE,
@@ -361,15 +367,20 @@ class CharModel:
               category: Condition | None = None) -> list[ItemScore]:
         """Log-probability of each item (end token included), with each character's share.
         With categories: given ``category``, or without it under the mixture of categories
-        weighted by their priors, log P(item) = log sum_k P(item | k) pi_k. A string is one item."""
+        weighted by their priors, log P(item) = log sum_k P(item | k) pi_k. A string is one item.
+        A character the model never saw gets the unknown-character probability
+        (``charsmith.openvocab``); ``ItemScore.unknown_chars`` counts them."""
         items = self._items(items)
         deadline = Deadline.after(timeout)
         w = self.condition(category)
+        u = self.ckpt.unknown
         if w is not None:
-            return score_items(*self._args(), items, cond=np.broadcast_to(w, (len(items), w.size)), deadline=deadline)
+            return score_items(*self._args(), items, cond=np.broadcast_to(w, (len(items), w.size)), deadline=deadline,
+                               unknown_mass=u)
         if self.ckpt.categories is not None:
-            return mixture_scores(*self._args(), items, self.ckpt.categories.log_priors(), deadline=deadline)
-        return score_items(*self._args(), items, deadline=deadline)
+            return mixture_scores(*self._args(), items, self.ckpt.categories.log_priors(), deadline=deadline,
+                                  unknown_mass=u)
+        return score_items(*self._args(), items, deadline=deadline, unknown_mass=u)
 
     def _items(self, items: str | Sequence[str]) -> list[str]:
         """``items`` as the model reads them (lower-cased if it learned so), one line each."""
@@ -385,7 +396,8 @@ class CharModel:
         """P(category | item) by Bayes' rule from the model's likelihood of the item under
         each category and the priors (the training counts, or equal with ``uniform_prior``
         for macro-balanced decisions); the ``top`` likeliest categories of each item. A
-        string is one item."""
+        string is one item. A character the model never saw costs every category the same
+        (``charsmith.openvocab``), so the others decide."""
         top = check_top(top)
         items = self._items(items)
         uniform_prior = flag("uniform_prior", uniform_prior)
@@ -393,10 +405,12 @@ class CharModel:
         if cats is None:
             raise CategoryError("this model was trained without categories, so it cannot classify; train it on "
                                 "labelled items (a folder of category files or category<TAB>item lines)")
-        loglik = category_logliks(*self._args(), items, deadline=Deadline.after(timeout))
+        loglik = category_logliks(*self._args(), items, deadline=Deadline.after(timeout), unknown_mass=self.ckpt.unknown)
         probs = posterior(loglik, cats.log_priors(uniform=uniform_prior))
         order = np.argsort(-probs, axis=1, kind="stable")[:, :top]
-        return [Classification(s, [(cats.names[k], float(p[k])) for k in o]) for s, p, o in zip(items, probs, order)]
+        vocab = self.ckpt.vocab
+        return [Classification(s, [(cats.names[k], float(p[k])) for k in o], sum(ch not in vocab for ch in s))
+                for s, p, o in zip(items, probs, order)]
 
     def export(self, out: str | os.PathLike[str], *, format: str, dtype: str = "float32",
                known: bool | str | os.PathLike[str] | Sequence[str] = False, force: bool = False) -> list[Path]:
@@ -416,7 +430,8 @@ class CharModel:
     def evaluate(self, path: str | os.PathLike[str], *, category: Condition | None = None) -> EvalResult:
         """Mean held-out NLL per character of a file, read the way the model was trained.
         Labelled items (a folder of category files or category<TAB>item lines) are each
-        scored under their own category; other items under ``category`` (see :meth:`score`)."""
+        scored under their own category; other items under ``category`` (see :meth:`score`).
+        What holds characters the model never saw is reported apart (see ``EvalResult``)."""
         path = check_path(path)
         self.condition(category)  # checked before the file is read
         lower = self.lowercase
@@ -433,8 +448,10 @@ class CharModel:
         vocab = self.ckpt.vocab
         try:
             ids = vocab.encode(text, vocab.id_dtype)
-        except ValueError as e:
-            raise DataError(f"{path} has {e}: the model never saw them") from None
+        except ValueError:  # characters the model never saw: scored apart, read through stand-ins
+            targets, inputs = encode_open(vocab, text)
+            return stream_loss(self.ckpt.params, self.ckpt.model, targets, deadline=Deadline.after(None), inputs=inputs,
+                               unknown_mass=self.ckpt.unknown)
         return stream_loss(self.ckpt.params, self.ckpt.model, ids, deadline=Deadline.after(None))
 
     def _evaluate_labelled(self, path: str | os.PathLike[str], text: str | None, lower: bool,
@@ -447,7 +464,8 @@ class CharModel:
             raise CategoryError(f"{path} is labelled, so each item is scored under its own category; drop the category")
         data = read_labelled(path, lowercase=lower, text=text)
         ids = np.array([cats.index(n) for n in data.names], dtype=np.int64)[data.cats]  # file ids -> model ids
-        return summarize(score_items(*self._args(), data.items, cond=ids, deadline=Deadline.after(None)))
+        return summarize(score_items(*self._args(), data.items, cond=ids, deadline=Deadline.after(None),
+                                     unknown_mass=self.ckpt.unknown))
 
 
 def load(name_or_path: str | os.PathLike[str]) -> CharModel:
@@ -480,6 +498,8 @@ def plan_run(path: str | os.PathLike[str], **options: Any) -> tuple[Corpus, Mode
     if corpus.categories is None:
         if "cat_embed" in given:
             raise DataError(f"`cat_embed` is for labelled items, and {path} has no categories; drop it", param="cat_embed")
+        if given.get("balance"):
+            raise DataError(f"`balance` is for labelled items, and {path} has no categories; drop it", param="balance")
         chosen.pop("cat_embed", None)
     if "steps" in given and "minutes" not in given:
         chosen["minutes"] = 0.0  # an explicit step budget replaces the default time budget

@@ -4,8 +4,9 @@ Layout of a checkpoint directory (format 2)::
 
     config.json           the manifest: format tag and version, charsmith version, ModelConfig,
                           TrainConfig, vocabulary, categories (names and training counts, for
-                          labelled data), info (data fingerprint, metrics), and for each data
-                          file below its name, size and sha256
+                          labelled data), the unknown-character mass (see charsmith.openvocab),
+                          info (data fingerprint, metrics), and for each data file below its
+                          name, size and sha256
     weights-<hash>.npz    the weights, one array per parameter
     known-<hash>.npy      uint64 hashes of every item of the input (lines mode), held-out ones
                           included, for novelty checks
@@ -42,6 +43,7 @@ from charsmith.categories import Categories
 from charsmith.config import TrainConfig, config_from_dict
 from charsmith.errors import CheckpointError, InputError, plain
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, fsync_dir, npz_bytes
+from charsmith.openvocab import LEGACY_MASS, check_mass
 from charsmith.safeload import (
     MAX_HEADER_BYTES,
     MAX_JSON_BYTES,
@@ -74,6 +76,9 @@ class Checkpoint:
     info: free-form JSON facts: data fingerprint, mode, metrics reached.
     categories: the category names (in the order of the model's ids) and training counts,
         for a model conditioned on categories; else None.
+    unknown_mass: the probability u that the next character is one the model never saw,
+        estimated from the training file (:mod:`charsmith.openvocab`); None for a checkpoint
+        saved without one, which ``unknown`` then gives ``LEGACY_MASS``.
     """
 
     model: kinds.AnyConfig  # a network's ModelConfig, or another kind's config (see charsmith.kinds)
@@ -83,6 +88,7 @@ class Checkpoint:
     known: np.ndarray | None = None
     info: dict[str, Any] = field(default_factory=dict)
     categories: Categories | None = None
+    unknown_mass: float | None = None
 
     def __post_init__(self) -> None:
         if self.vocab.size != self.model.vocab_size:
@@ -100,6 +106,11 @@ class Checkpoint:
     @property
     def mode(self) -> str:
         return self.train.mode if self.train is not None else str(self.info.get("mode", "lines"))
+
+    @property
+    def unknown(self) -> float:
+        """u, the unknown class's probability: the saved mass, else ``LEGACY_MASS``."""
+        return LEGACY_MASS if self.unknown_mass is None else self.unknown_mass
 
 
 def _manifest(path: Path) -> dict[str, Any] | None:
@@ -147,6 +158,7 @@ def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
         "train": None if ckpt.train is None else dataclasses.asdict(ckpt.train),
         "vocab": ckpt.vocab.chars,
         "categories": None if ckpt.categories is None else ckpt.categories.to_json(),
+        "unknown_mass": ckpt.unknown_mass,
         "files": files,
         "info": ckpt.info,
     }
@@ -228,6 +240,7 @@ def _load_version(path: Path, meta: dict[str, Any]) -> Checkpoint:
         train = None if meta.get("train") is None else config_from_dict(TrainConfig, meta["train"])
         vocab = Vocab(meta["vocab"])
         categories = None if meta.get("categories") is None else Categories.from_json(meta["categories"])
+        unknown_mass = None if meta.get("unknown_mass") is None else check_mass(meta["unknown_mass"])
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{cfg_file} is corrupt ({plain(e)}); retrain or restore the file") from None
     if vocab.size != model.vocab_size:
@@ -238,7 +251,7 @@ def _load_version(path: Path, meta: dict[str, Any]) -> Checkpoint:
     info: dict[str, Any] = meta["info"] if isinstance(meta.get("info"), dict) else {}
     try:
         return Checkpoint(model=model, vocab=vocab, params=params, train=train, known=known, info=info,
-                          categories=categories)
+                          categories=categories, unknown_mass=unknown_mass)
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}") from None
 

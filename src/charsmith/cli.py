@@ -37,6 +37,7 @@ from charsmith.deadline import time_limit
 from charsmith.errors import CharsmithError, CharsmithWarning
 from charsmith.generation import PARTICLES, SampleResult, SampleStream
 from charsmith.generation.constraints import DEFAULT_MAX_LEN
+from charsmith.openvocab import OUTSIDE
 from charsmith.request import LENGTH, N_ITEMS, N_TEXTS, TEMPERATURE, TOP_K, TOP_P, Generate
 from charsmith.smalllists import KINDS, train_small
 from charsmith.trainer import Progress, Trainer
@@ -159,6 +160,9 @@ def _add_train(sub: Any) -> None:
                    help="first steps in which the recurrent layers' matrices are frozen (fine-tuning)")
     o.add_argument("--clip-norm", type=FLOAT, dest="clip_norm", help="global-norm clip (0: off)")
     o.add_argument("--clip-value", type=FLOAT, dest="clip_value", help="elementwise clip, the notebooks' rule (0: off)")
+    o.add_argument("--balance", type=FLOAT,
+                   help="labelled items: category c's share of the batches goes as n_c ** (1 - balance), n_c its "
+                        "training items (0: as they come, 1: every category equally often)")
     s = t.add_argument_group("schedule")
     # --steps, --minutes and --dropout are stricter here than the library: a budget of 0 (none) given
     # on purpose is a mistake on the command line, and dropout above 0.95 leaves too little signal.
@@ -305,7 +309,8 @@ def _add_serve(sub: Any) -> None:
 TRAIN_OPTIONS = ("mode", "lowercase", "cell", "hidden", "layers", "embed", "dropout", "cat_embed", "optimizer", "lr",
                  "batch_size", "seq_len", "weight_decay", "warmup_steps", "decay", "clip_norm", "clip_value",
                  "steps", "minutes", "eval_every", "eval_chars", "patience", "val_fraction", "seed", "init",
-                 "min_lr_ratio", "ema", "freeze_steps", "base_chars")
+                 "min_lr_ratio", "ema", "freeze_steps", "balance",
+                 "base_chars")
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -370,7 +375,8 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
     print(f"model: {finetune.describe(model_cfg)}, "
           f"dropout {model_cfg.dropout:g}; {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
           f"weight decay {cfg.weight_decay:g}{f', weight average {cfg.ema:g}' if cfg.ema else ''}"
-          f"{f', recurrent matrices frozen for {cfg.freeze_steps} steps' if cfg.freeze_steps else ''}; "
+          f"{f', recurrent matrices frozen for {cfg.freeze_steps} steps' if cfg.freeze_steps else ''}"
+          f"{f', category-balanced batches {cfg.balance:g}' if cfg.balance and model_cfg.categories else ''}; "
           f"evaluate every {cfg.eval_every} steps, "
           f"stop at {limits or 'early stopping'}{patience}; writing {out_dir}", file=err)
     print(f"engine: {_engine()}", file=err)
@@ -586,27 +592,52 @@ def cmd_score(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.sort:
         scores.sort(key=lambda s: s.nats_per_char)
     rows = [{"item": s.item, "logprob": s.logprob, "nats_per_char": s.nats_per_char,
-             "bits_per_char": s.bits_per_char, "n_chars": s.n_chars} for s in scores]
+             "bits_per_char": s.bits_per_char, "n_chars": s.n_chars, "unknown_chars": s.unknown_chars} for s in scores]
     width = max(len(s.item) for s in scores)
     table = [f"{'item':<{width}}  {'log-prob':>9}  {'nats/char':>9}  {'bits/char':>9}"]
     table += [f"{s.item:<{width}}  {s.logprob:9.3f}  {s.nats_per_char:9.4f}  {s.bits_per_char:9.4f}" for s in scores]
+    _note_unknown(m, [(s.item, s.unknown_chars) for s in scores], err)
     return _emit(args, out, {"scores": rows, "model": m.describe()}, "\n".join(table))
+
+
+def _note_unknown(m: CharModel, counts: list[tuple[str, int]], err: TextIO) -> None:
+    """Say on stderr how many characters of the items the model never saw, and what they cost."""
+    held = [(item, k) for item, k in counts if k]
+    if held:
+        chars = "".join(dict.fromkeys(ch for item, _ in held for ch in m.ckpt.vocab.unknown(item)))
+        print(f"charsmith: note: {_count(len(held), 'item')} {'holds' if len(held) == 1 else 'hold'} {_count(sum(k for _, k in held), 'character')} "
+              f"the model never saw ({chars!r}); each was scored as one of {OUTSIDE:,} unknown characters sharing "
+              f"probability {m.ckpt.unknown:.3g}", file=err)
 
 
 def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     m = load(args.model)
     r = m.evaluate(args.file, category=args.category)
+    lines = m.mode == "lines"
+    apart = r.unknown
     data = {"loss": r.loss, "bits_per_char": r.bits_per_char, "n_chars": r.n_chars, "n_items": r.n_items,
+            "unknown_chars": r.unknown_chars,
+            "with_unknown": None if apart is None else {"loss": apart.loss, "bits_per_char": apart.bits_per_char,
+                                                        "n_chars": apart.n_chars, "n_items": apart.n_items},
             "model": m.describe()}
-    return _emit(args, out, data, f"{r.loss:.4f} nats/char ({r.bits_per_char:.4f} bits/char) over "
-                                  f"{_count(r.n_chars, 'character')}"
-                                  + (f" in {_count(r.n_items, 'item')}" if m.mode == "lines" else ""))
+    text = [f"{r.loss:.4f} nats/char ({r.bits_per_char:.4f} bits/char) over {_count(r.n_chars, 'character')}"
+            + (f" in {_count(r.n_items, 'item')}" if lines else "")
+            + ((" whose characters the model all knows" if lines else " the model knows") if r.unknown_chars else "")]
+    if apart is not None:
+        text.append(f"{apart.loss:.4f} nats/char ({apart.bits_per_char:.4f} bits/char) over "
+                    f"{_count(apart.n_chars, 'character')} in the {_count(apart.n_items, 'item')} holding "
+                    f"{_count(r.unknown_chars, 'character')} the model never saw (scored apart)")
+    elif r.unknown_chars:
+        text.append(f"{_count(r.unknown_chars, 'character')} the model never saw left out (scored apart)")
+    return _emit(args, out, data, "\n".join(text))
 
 
 def cmd_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     m = load(args.model)
     results = m.classify(_items(args, "classify"), top=args.top, uniform_prior=args.uniform_prior)
-    rows = [{"item": r.item, "categories": [{"category": c, "probability": p} for c, p in r.probs]} for r in results]
+    rows = [{"item": r.item, "categories": [{"category": c, "probability": p} for c, p in r.probs],
+             "unknown_chars": r.unknown_chars} for r in results]
+    _note_unknown(m, [(r.item, r.unknown_chars) for r in results], err)
     width = max(len(r.item) for r in results)
     lines = [f"{r.item:<{width}}  " + "  ".join(f"{c} {p:.3f}" for c, p in r.probs) for r in results]
     data = {"classifications": rows, "uniform_prior": args.uniform_prior, "model": m.describe()}

@@ -114,6 +114,7 @@ class TrainConfig:
     freeze_steps: int = 0  # first steps in which the recurrent layers' matrices get no gradient (fine-tuning)
     ema: float = 0.0  # decay of the moving average of the weights that is evaluated and saved; 0: the weights
     base_chars: bool = False  # with init: keep every character of the base, not only the data's (see finetune)
+    balance: float = 0.0  # labelled items: category c's share of the batches is prop. to n_c ** (1 - balance)
 
     def __post_init__(self) -> None:
         _choice("mode", self.mode, MODES)
@@ -130,6 +131,7 @@ class TrainConfig:
         _fraction("ema", self.ema, low_open=False, high=1.0, high_open=True)
         if not isinstance(self.lowercase, bool):
             raise InputError(f"`lowercase` must be True or False, got {self.lowercase!r}", param="lowercase")
+        _fraction("balance", self.balance, low_open=False, high=1.0, high_open=False)
         if not isinstance(self.init, str):
             raise InputError(f"`init` must be a bundled model name or a checkpoint directory, got {self.init!r}",
                              param="init")

@@ -536,13 +536,22 @@ class TrainBatches:
     so ``position`` = (epoch, index of the next batch) is all a resumed run needs. ``next``
     returns (batch, fresh): fresh is True where the hidden state must start from zero
     (every lines batch; the first window of each text epoch).
+
+    ``balance`` > 0 (labelled items): an epoch is as many items drawn with replacement, item
+    i of category c with probability prop. to n_c ** -balance, so category c's share of the
+    batches is prop. to n_c ** (1 - balance) (1: every category equally often).
     """
 
     DATA_STREAM = 0
 
     def __init__(self, corpus: Corpus, batch_size: int, seq_len: int, seed: int, *,
-                 position: tuple[int, int] = (0, 0)) -> None:
+                 position: tuple[int, int] = (0, 0), balance: float = 0.0) -> None:
         self.corpus, self.batch_size, self.seq_len, self.seed = corpus, batch_size, seq_len, seed
+        self._draw: np.ndarray | None = None  # per-item draw probabilities of a balanced epoch
+        if balance and corpus.train_cats is not None:
+            n_c = np.bincount(corpus.train_cats).astype(np.float64)
+            w = n_c[corpus.train_cats] ** -balance
+            self._draw = w / w.sum()
         self.epoch, self.index = position
         if corpus.mode == "lines":
             self._seqs = encode_items(corpus.vocab, corpus.train)  # type: ignore[arg-type]
@@ -572,7 +581,10 @@ class TrainBatches:
         """This epoch's batches: item indices (lines), or window start columns in ``_rows`` (text)."""
         if self._plan_epoch != self.epoch:
             rng = seeded_rng(self.seed, self.DATA_STREAM, self.epoch)
-            if self.corpus.mode == "lines":
+            if self.corpus.mode == "lines" and self._draw is not None:
+                drawn = rng.choice(len(self._draw), size=len(self._draw), p=self._draw)
+                self._plan = [drawn[b] for b in line_batch_plan(self._lengths[drawn], self.batch_size, rng)]
+            elif self.corpus.mode == "lines":
                 self._plan = line_batch_plan(self._lengths, self.batch_size, rng)
             else:
                 ids = self.corpus.train

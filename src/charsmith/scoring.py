@@ -5,10 +5,16 @@ includes its end token, so ``n_chars = len(item) + 1``. For a model with categor
 item is scored given a condition (``cond``: its category id or weights), or under each
 category (:func:`category_logliks`), or under the mixture of categories weighted by their
 priors (:func:`mixture_scores`).
+
+Given an ``unknown_mass`` u > 0, characters the model never saw are scored too (see
+:mod:`charsmith.openvocab`): each costs log(u / OUTSIDE), every known symbol log(1 - u) on
+top of its softmax term, and the next character is read from a stand-in. With u = 0 (the
+trainer's validation) an unknown character is an InputError.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -16,12 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from charsmith import kinds
-from charsmith.data import encode_items, line_batches, text_windows
+from charsmith.data import pad_batch, text_windows
 from charsmith.deadline import NEVER, Deadline
 from charsmith.errors import InputError
 from charsmith.kinds import AnyConfig as ModelConfig
 from charsmith.limits import SCORE_POSITIONS, STEP_POSITIONS
-from charsmith.vocab import Vocab
+from charsmith.openvocab import encode_open, unknown_logprob
+from charsmith.vocab import END, Vocab
 
 __all__ = ["EvalResult", "ItemScore", "category_logliks", "category_scores", "log_softmax_at", "mixture_scores",
            "score_items", "stream_loss", "summarize"]
@@ -32,12 +39,14 @@ LN2 = math.log(2)
 @dataclass(frozen=True)
 class ItemScore:
     """``logprob``: natural-log probability of the item and its end token; ``char_logprobs``:
-    its ``n_chars`` terms, one per character and the last for the end token."""
+    its ``n_chars`` terms, one per character and the last for the end token;
+    ``unknown_chars``: how many of its characters the model never saw."""
 
     item: str
     logprob: float
     n_chars: int
     char_logprobs: tuple[float, ...] = ()
+    unknown_chars: int = 0
 
     @property
     def nats_per_char(self) -> float:
@@ -50,11 +59,19 @@ class ItemScore:
 
 @dataclass(frozen=True)
 class EvalResult:
-    """Mean negative log-likelihood per character over ``n_chars`` predictions."""
+    """Mean negative log-likelihood per character over ``n_chars`` predictions of ``n_items``
+    items (lines) or a stream (text, ``n_items`` = 1) whose characters the model all knows,
+    comparable with other models' figures. What holds characters it never saw is reported
+    apart: ``unknown_chars`` counts them; in lines mode ``unknown`` is the EvalResult of the
+    items holding them (every character counted, the unknown ones at log(u / OUTSIDE)), None
+    when there are none; in text mode the predictions of unknown characters are left out of
+    ``loss`` (each would cost the same log(u / OUTSIDE))."""
 
     loss: float
     n_chars: int
     n_items: int
+    unknown: EvalResult | None = None
+    unknown_chars: int = 0
 
     @property
     def bits_per_char(self) -> float:
@@ -71,32 +88,41 @@ def log_softmax_at(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 def score_items(
     params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, items: Sequence[str], *,
-    cond: np.ndarray | None = None, batch_size: int = 512, deadline: Deadline = NEVER,
+    cond: np.ndarray | None = None, batch_size: int = 512, deadline: Deadline = NEVER, unknown_mass: float = 0.0,
 ) -> list[ItemScore]:
-    """Score each item; characters outside the vocabulary raise InputError naming them.
-    ``cond``: with categories, each item's condition, (N,) ids or (N, K) weights."""
-    for item in items:
-        missing = vocab.unknown(item)
-        if missing:
-            raise InputError(f"item {item!r} has characters the model never saw: {missing!r}", param="items")
+    """Score each item. ``cond``: with categories, each item's condition, (N,) ids or (N, K)
+    weights. ``unknown_mass``: u of the unknown class (module docstring); with 0, characters
+    outside the vocabulary raise InputError naming them."""
+    if not unknown_mass:
+        for item in items:
+            missing = vocab.unknown(item)
+            if missing:
+                raise InputError(f"item {item!r} has characters the model never saw: {missing!r}", param="items")
+    known_lp = math.log1p(-unknown_mass)  # log(1 - u), added to every known symbol's term
+    unknown_lp = unknown_logprob(unknown_mass) if unknown_mass else 0.0
     kind = kinds.of(cfg)
-    seqs = encode_items(vocab, items)
+    end = np.array([vocab.index(END)])
+    coded = [encode_open(vocab, s) for s in items]  # (targets, inputs) per item
     conds = None if cond is None else np.asarray(cond)
     scores: list[ItemScore] = []
-    for start, stop in _spans([len(q) for q in seqs], batch_size):
+    for start, stop in _spans([len(t) + 2 for t, _ in coded], batch_size):
         deadline.check()
-        batch = next(line_batches(seqs[start:stop], stop - start, None))
+        part = coded[start:stop]
+        batch = pad_batch([np.concatenate((end, t, end)) for t, _ in part])  # targets: -1 for unknown characters
+        ids = pad_batch([np.concatenate((end, x, end)) for _, x in part]).ids  # inputs: their stand-ins
         c = None if conds is None else conds[start:stop]
-        B, T = batch.ids.shape
+        B, T = ids.shape
         lp = np.zeros((B, T))
         state = kind.new_state(params, cfg, B)
         width = max(STEP_POSITIONS // B, 1)  # columns per forward call, the state carried: the time limit is
         for t in range(0, T, width):  # checked within a long item too
             deadline.check()
-            logits, state, _ = kind.forward(params, cfg, batch.ids[:, t:t + width], state, cond=c)
-            lp[:, t:t + width] = log_softmax_at(logits, batch.targets[:, t:t + width]) * batch.mask[:, t:t + width]
-        for s, row in zip(items[start:stop], lp):
-            scores.append(ItemScore(s, float(row.sum()), len(s) + 1, tuple(row[: len(s) + 1].tolist())))
+            logits, state, _ = kind.forward(params, cfg, ids[:, t:t + width], state, cond=c)
+            lp[:, t:t + width] = log_softmax_at(logits, np.maximum(batch.targets[:, t:t + width], 0))
+        unknown = batch.targets < 0  # (B, T)
+        lp = np.where(unknown, unknown_lp, lp + known_lp) * batch.mask
+        for s, row, u in zip(items[start:stop], lp, unknown.sum(axis=1)):
+            scores.append(ItemScore(s, float(row.sum()), len(s) + 1, tuple(row[: len(s) + 1].tolist()), int(u)))
     return scores
 
 
@@ -118,21 +144,23 @@ def _spans(lengths: Sequence[int], batch_size: int) -> Iterator[tuple[int, int]]
 
 def category_scores(
     params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, items: Sequence[str], *,
-    deadline: Deadline = NEVER,
+    deadline: Deadline = NEVER, unknown_mass: float = 0.0,
 ) -> list[list[ItemScore]]:
     """Each item scored under each of the model's K categories: N lists of K scores."""
     K = cfg.categories
     repeated = [s for s in items for _ in range(K)]  # each item K times, once under each category
-    scores = score_items(params, cfg, vocab, repeated, cond=np.tile(np.arange(K), len(items)), deadline=deadline)
+    scores = score_items(params, cfg, vocab, repeated, cond=np.tile(np.arange(K), len(items)), deadline=deadline,
+                         unknown_mass=unknown_mass)
     return [scores[i * K : (i + 1) * K] for i in range(len(items))]
 
 
 def category_logliks(
     params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, items: Sequence[str], *,
-    deadline: Deadline = NEVER,
+    deadline: Deadline = NEVER, unknown_mass: float = 0.0,
 ) -> np.ndarray:
-    """(N, K) log P(item | category k) under a model with K categories."""
-    per_item = category_scores(params, cfg, vocab, items, deadline=deadline)
+    """(N, K) log P(item | category k) under a model with K categories. An unknown character
+    adds the same log(u / OUTSIDE) to every category's."""
+    per_item = category_scores(params, cfg, vocab, items, deadline=deadline, unknown_mass=unknown_mass)
     return np.array([[s.logprob for s in row] for row in per_item]).reshape(len(items), cfg.categories)
 
 
@@ -144,18 +172,19 @@ def _logsumexp(z: np.ndarray) -> np.ndarray:
 
 def mixture_scores(
     params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, items: Sequence[str], log_prior: np.ndarray, *,
-    deadline: Deadline = NEVER,
+    deadline: Deadline = NEVER, unknown_mass: float = 0.0,
 ) -> list[ItemScore]:
     """Each item under the mixture of the categories weighted by their priors pi (summing to
     1), the model's likelihood when the category is not known: log P(item) = log sum_k pi_k
     P(item | k). The per-character terms are exact too: character t's is log P(x_1..x_t) -
     log P(x_1..x_t-1) under the mixture (the categories reweighed by the prefix so far)."""
     out = []
-    for item, row in zip(items, category_scores(params, cfg, vocab, items, deadline=deadline), strict=True):
+    per_item = category_scores(params, cfg, vocab, items, deadline=deadline, unknown_mass=unknown_mass)
+    for item, row in zip(items, per_item, strict=True):
         joint = np.cumsum([s.char_logprobs for s in row], axis=1) + log_prior[:, None]  # (K, n) log P(x_<=t, k)
         prefix = _logsumexp(joint)  # (n,) log P(x_<=t)
         terms = np.diff(prefix, prepend=0.0)  # log P(x_<=0) = log sum pi = 0
-        out.append(ItemScore(item, float(prefix[-1]), len(item) + 1, tuple(terms.tolist())))
+        out.append(ItemScore(item, float(prefix[-1]), len(item) + 1, tuple(terms.tolist()), row[0].unknown_chars))
     return out
 
 
@@ -168,25 +197,41 @@ def lines_loss(
 
 
 def summarize(scores: Sequence[ItemScore]) -> EvalResult:
-    """The mean NLL per character of scored items."""
+    """The mean NLL per character of scored items: of those the model knows every character
+    of, and apart (``unknown``) of those holding characters it never saw."""
+    known = [s for s in scores if not s.unknown_chars]
+    others = [s for s in scores if s.unknown_chars]
+    return dataclasses.replace(_mean(known), unknown=_mean(others) if others else None,
+                               unknown_chars=sum(s.unknown_chars for s in others))
+
+
+def _mean(scores: Sequence[ItemScore]) -> EvalResult:
     n = sum(s.n_chars for s in scores)
     return EvalResult(-sum(s.logprob for s in scores) / max(n, 1), n, len(scores))
 
 
 def stream_loss(
     params: dict[str, np.ndarray], cfg: ModelConfig, ids: np.ndarray, *, batch_size: int = 32, seq_len: int = 256,
-    max_chars: int = 0, deadline: Deadline = NEVER,
+    max_chars: int = 0, deadline: Deadline = NEVER, inputs: np.ndarray | None = None, unknown_mass: float = 0.0,
 ) -> EvalResult:
     """Mean NLL per character of a stream read as ``batch_size`` rows with the state carried
     across windows (each row starts from a zero state). ``max_chars`` (0: all) reads only
-    the head of each row, about that many characters in all: a fixed sample of the stream."""
+    the head of each row, about that many characters in all: a fixed sample of the stream.
+    A stream with unknown characters (-1 in ``ids``, their stand-ins in ``inputs``, see
+    :func:`charsmith.openvocab.encode_open`) needs ``unknown_mass``: the known predictions
+    are scored with log(1 - u) added, the unknown ones counted apart."""
     kind = kinds.of(cfg)
-    total, count, state = 0.0, 0, None
-    for batch in text_windows(ids, batch_size, seq_len, max_chars=max_chars):
+    known_lp = math.log1p(-unknown_mass)
+    total, count, unknown, state = 0.0, 0, 0, None
+    windows = text_windows(ids, batch_size, seq_len, max_chars=max_chars)
+    reads = text_windows(ids if inputs is None else inputs, batch_size, seq_len, max_chars=max_chars)
+    for batch, read in zip(windows, reads, strict=True):
         deadline.check()
         if state is None:
             state = kind.new_state(params, cfg, len(batch.ids))
-        logits, state, _ = kind.forward(params, cfg, batch.ids, state)
-        total -= float(log_softmax_at(logits, batch.targets).sum())
-        count += batch.targets.size
-    return EvalResult(total / max(count, 1), count, 1)
+        logits, state, _ = kind.forward(params, cfg, read.ids, state)
+        known = batch.targets >= 0
+        total -= float((log_softmax_at(logits, np.maximum(batch.targets, 0)) + known_lp)[known].sum())
+        count += int(known.sum())
+        unknown += batch.targets.size - int(known.sum())
+    return EvalResult(total / max(count, 1), count, 1, unknown_chars=unknown)

@@ -42,6 +42,7 @@ from charsmith.data import (
 from charsmith.errors import CharsmithError, CheckpointError, plain
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
 from charsmith.generation import Constraints, Stepper, complete, sample_items
+from charsmith.openvocab import corpus_mass
 from charsmith.resources import check_training_memory
 from charsmith.rundir import METRICS_FILE, RESUME_FILE, RunLock, open_run_dir
 from charsmith.safeload import NpzReader, json_from_bytes, read_json, read_regular
@@ -179,7 +180,7 @@ class Trainer:
         self.eval_params = self.params
         if cfg.ema:
             self._ema_flat, self.eval_params = optim.flatten(self.params)
-        self.batches = TrainBatches(corpus, cfg.batch_size, cfg.seq_len, cfg.seed)
+        self.batches = TrainBatches(corpus, cfg.batch_size, cfg.seq_len, cfg.seed, balance=cfg.balance)
         self.carry: M.State | None = None  # the hidden state carried into the next text window
         self.step = 0
         self.elapsed = 0.0
@@ -189,6 +190,7 @@ class Trainer:
         self._stop = False
         # novelty means "not in the user's file": held-out items count as known too
         self.known = item_hashes([*corpus.train, *corpus.val]) if corpus.mode == "lines" else None
+        self.unknown_mass = corpus_mass(corpus)
         self._val_items, self.val_chars = self._val_subset()
         self._val_cats = None if corpus.val_cats is None else corpus.val_cats[: len(self._val_items)]
         self.info = dict(info or {}, mode=corpus.mode, data_fingerprint=corpus.fingerprint,
@@ -365,7 +367,7 @@ class Trainer:
     def checkpoint(self) -> Checkpoint:
         info = dict(self.info, step=self.step, best_val_loss=self.best_val if math.isfinite(self.best_val) else None)
         return Checkpoint(self.model_cfg, self.corpus.vocab, {k: v.copy() for k, v in self.eval_params.items()},
-                          self.cfg, self.known, info, self.corpus.categories)
+                          self.cfg, self.known, info, self.corpus.categories, self.unknown_mass)
 
     def _save(self, improved: bool, record: dict[str, Any]) -> None:
         """An evaluation's writes, in an order a crash cannot make inconsistent: the best
@@ -437,7 +439,7 @@ class Trainer:
                                          for j in range(per_layer)) for i in range(L))
             epoch, index = (int(x) for x in state["position"])
             self.batches = TrainBatches(self.corpus, self.cfg.batch_size, self.cfg.seq_len, self.cfg.seed,
-                                        position=(epoch, index))
+                                        position=(epoch, index), balance=self.cfg.balance)
             self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
             self.best_val = math.inf if state["best_val"] is None else float(state["best_val"])
             self.stale_evals = int(state["stale_evals"])

@@ -101,6 +101,11 @@ class Vocab:
             out[start : start + len(chunk)] = ids
         return out
 
+    def encode_open(self, text: str) -> np.ndarray:
+        """Ids of ``text`` as int64, with -1 for every character not in the vocabulary."""
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        return self._lut[np.minimum(codes, len(self._lut) - 1)].astype(np.int64)
+
     def decode(self, ids: Iterable[int]) -> str:
         return "".join(self.chars[int(i)] for i in ids)
 

@@ -260,7 +260,8 @@ class _Api:
         self._items(o, "classify")
         found = await self._compute(request, m.classify, o["items"], top=o["top"], uniform_prior=o["uniform_prior"],
                                     timeout=self.limits.seconds)
-        rows = [{"item": r.item, "categories": [{"category": c, "probability": p} for c, p in r.probs]} for r in found]
+        rows = [{"item": r.item, "categories": [{"category": c, "probability": p} for c, p in r.probs],
+                 "unknown_chars": r.unknown_chars} for r in found]
         return JSONResponse({"model": o["model"], "items": rows})
 
     async def complete(self, request: Request) -> Response:
@@ -300,7 +301,8 @@ def _row(s: ItemScore, known: bool | None, *, chars: bool = False) -> dict[str, 
     """An item's JSON: bits/char, novelty (null: the model keeps no record), and with
     ``chars`` the surprisal of each character in bits, the last for the end token."""
     row: dict[str, Any] = {"item": s.item, "bits_per_char": round(s.bits_per_char, 4),
-                           "logprob": round(s.logprob, 4), "novel": None if known is None else not known}  # fmt: skip
+                           "logprob": round(s.logprob, 4), "novel": None if known is None else not known,
+                           "unknown_chars": s.unknown_chars}  # fmt: skip
     if chars:
         row["surprisal_bits"] = [round(-lp / LN2, 3) for lp in s.char_logprobs]
     return row
