@@ -41,7 +41,7 @@ def test_new_characters_get_rows_and_old_rows_are_unchanged(tmp_path: Path, embe
     charsmith.train(tmp_path / "b.txt", base, cell="lstm", hidden=6, embed=embed, steps=2, eval_every=2)
     data = tmp_path / "new.txt"
     data.write_text("\n".join(["Bado-don", "kėmo", "tasaurus"] * 5) + "\n")  # B, -, ė are new
-    b, corpus, cfg, s = start(base, data)
+    b, corpus, cfg, s = start(base, data, base_chars=True)
     old, new = b.ckpt.params, s["params"]
     V0 = b.ckpt.vocab.size
     assert corpus.vocab.chars[:V0] == b.ckpt.vocab.chars and set(corpus.vocab.chars[V0:]) == set("B-ė")
@@ -66,6 +66,45 @@ def test_new_characters_get_rows_and_old_rows_are_unchanged(tmp_path: Path, embe
     before = M.forward(old, b.ckpt.model, ids, M.init_state(b.ckpt.model, 1))[0]
     after = M.forward(new, cfg, ids, st)[0]
     np.testing.assert_allclose(after[..., :V0], before, rtol=1e-5, atol=1e-6)
+
+
+def test_by_default_the_model_has_the_data_characters_only(tmp_path: Path) -> None:
+    """Without base_chars the vocabulary is the data's own: the base's other letters are gone,
+    so the start is the base's distribution restricted to the data's alphabet (the same
+    logits for the characters kept) and no sample can use a letter the data never has."""
+    base = tmp_path / "base"
+    (tmp_path / "b.txt").write_text("\n".join(make_names(50)) + "\n")
+    charsmith.train(tmp_path / "b.txt", base, cell="gru", hidden=6, embed=4, steps=2, eval_every=2)
+    data = tmp_path / "new.txt"
+    data.write_text("\n".join(["Bado", "dano", "bonda"] * 5) + "\n")  # B is new; most base letters unused
+    b, corpus, cfg, s = start(base, data)
+    assert corpus.vocab.chars == "\nBabdno" and cfg.vocab_size == 7 and s["info"]["added_characters"] == "B"
+    assert s["info"]["dropped_characters"] == b.ckpt.vocab.size - 6  # all but the end token and "abdno"
+    old, new, ix = b.ckpt.params, s["params"], b.ckpt.vocab.index
+    kept = [ix(ch) for ch in corpus.vocab.chars if ch != "B"]
+    ids_new, ids_old = np.array([[0, 2, 4, 3]]), np.array([[0, ix("a"), ix("d"), ix("b")]])
+    after = M.forward(new, cfg, ids_new, M.init_state(cfg, 1))[0]
+    before = M.forward(old, b.ckpt.model, ids_old, M.init_state(b.ckpt.model, 1))[0]
+    np.testing.assert_allclose(np.delete(after, 1, axis=-1), before[..., kept], rtol=1e-5, atol=1e-6)
+    m = charsmith.train(data, tmp_path / "ft", init=str(base), steps=3)
+    assert m.ckpt.vocab.chars == "\nBabdno" and not m.ckpt.train.base_chars
+    assert set("".join(m.sample(200, seed=1).samples)) <= set("Babdno")
+
+
+def test_the_other_case_of_a_base_letter_starts_with_the_base_case_shift(tmp_path: Path) -> None:
+    """On a base with letters in both cases, a new capital starts as its small letter moved
+    by the mean capital-minus-small difference of the base's rows, columns and biases."""
+    (tmp_path / "b.txt").write_text("\n".join(["Abba", "Baab", "abz", "bazz", "Ozbo"] * 10) + "\n")
+    charsmith.train(tmp_path / "b.txt", tmp_path / "base", cell="gru", hidden=6, embed=4, steps=3)
+    (tmp_path / "new.txt").write_text("Zoba\nZaza\n")  # Z is new, z is in the base
+    b, corpus, cfg, s = start(tmp_path / "base", tmp_path / "new.txt")
+    old, new, ix, nx = b.ckpt.params, s["params"], b.ckpt.vocab.index, corpus.vocab.index
+    pairs = [(ix(c), ix(c.upper())) for c in "abo"]
+    for name, get in (("wte", lambda p, i: p["wte"][i]), ("W_out", lambda p, i: p["W_out"][:, i]),
+                      ("b_out", lambda p, i: p["b_out"][i])):
+        shift = np.mean([get(old, u) - get(old, lo) for lo, u in pairs], axis=0)
+        np.testing.assert_allclose(get(new, nx("Z")), get(old, ix("z")) + shift, rtol=1e-5, atol=1e-6, err_msg=name)
+        np.testing.assert_array_equal(get(new, nx("o")), get(old, ix("o")))
 
 
 def fitted_blend(b: charsmith.CharModel, items: list[str]) -> np.ndarray:
@@ -105,7 +144,7 @@ def test_unlabelled_data_on_a_base_with_categories_folds_the_blend(styled: Path,
 
 def test_labelled_data_on_a_plain_base_starts_exactly_as_the_base(trained: Path, tmp_path: Path) -> None:
     folder = write_styles(tmp_path / "f", n=20)
-    b, corpus, cfg, s = start(trained, folder)
+    b, corpus, cfg, s = start(trained, folder, base_chars=True)
     assert cfg.categories == 2 and cfg.cat_embed == 16 and not s["params"]["W_cat"].any()
     ids = np.array([[0, 3, 4, 2]])
     st = M.init_state(cfg, 1)
@@ -143,12 +182,35 @@ def test_train_init_through_the_cli(trained: Path, tmp_path: Path, capsys: pytes
     assert code == 0, stderr
     assert f"start: the weights of {trained} (gru x1, hidden 48, embed 16), 1 new characters 'Z'" in stderr
     assert "lr 0.001" in stderr and "dropout 0.3" in stderr and "weight decay 0" in stderr
-    assert "evaluate every 10 steps" in stderr and "after 10 without improvement" in stderr
+    assert "recurrent matrices frozen for 20 steps; evaluate every 20 steps, stop at 20 steps;" in stderr
     info = json.loads(run(["info", str(out), "--json"], capsys)[1])
     assert info["train"]["init"] == str(trained) and info["info"]["init_model"] == "gru x1, hidden 48, embed 16"
-    assert info["info"]["added_characters"] == "Z" and info["vocab"].endswith("Z")
+    assert info["info"]["added_characters"] == "Z" and info["vocab"].startswith("\nZa")  # the file's own characters
     m = charsmith.train(data, tmp_path / "api", init=str(trained), steps=5, lr=2e-3)  # the same through the API
     assert m.ckpt.train.init == str(trained) and m.ckpt.train.lr == 2e-3 and m.ckpt.model.hidden == 48
+
+
+def test_a_small_list_gets_a_fixed_schedule_and_a_long_one_early_stopping(trained: Path, tmp_path: Path) -> None:
+    """Up to SMALL_FINETUNE_ITEMS training items: FINETUNE_EPOCHS passes within FINETUNE_STEPS,
+    the recurrent matrices frozen throughout and one evaluation at the end; a step budget
+    given moves all three. A longer list stops early on its held-out items."""
+    from charsmith.defaults import FINETUNE_EPOCHS, FINETUNE_STEPS
+
+    def schedule(n: int, **options: object) -> tuple:
+        data = tmp_path / f"{n}.txt"
+        data.write_text("\n".join(make_names(n, seed=3)) + "\n")
+        corpus, _, t = plan_run(data, init=str(trained), **options)
+        return len(corpus.train), (t.steps, t.freeze_steps, t.eval_every, t.patience, t.minutes)
+
+    k, got = schedule(200)
+    steps = -(-FINETUNE_EPOCHS * k // 32)
+    assert FINETUNE_STEPS[0] < steps < FINETUNE_STEPS[1] and got == (steps, steps, steps, 0, 1.0)
+    assert schedule(20)[1] == (FINETUNE_STEPS[0], FINETUNE_STEPS[0], FINETUNE_STEPS[0], 0, 1.0)
+    assert schedule(200, steps=77)[1] == (77, 77, 77, 0, 0.0)
+    assert schedule(1500)[1] == (0, 50, 10, 10, 1.0)
+    data = tmp_path / "scratch.txt"
+    data.write_text("\n".join(make_names(200)) + "\n")
+    assert plan_run(data, steps=77)[2].freeze_steps == 0  # a run from scratch freezes nothing
 
 
 @pytest.mark.parametrize("argv, fragments", [
@@ -159,6 +221,8 @@ def test_train_init_through_the_cli(trained: Path, tmp_path: Path, capsys: pytes
     (["--init", "{base}", "--model", "lstm"], ["--model lstm conflicts with its cell gru"]),
     (["--init", "{base}", "--layers", "2"], ["--layers 2 conflicts with its layers 1"]),
     (["--init", "{base}", "--embed", "0"], ["--embed 0 conflicts with its embed 16"]),
+    (["--keep-base-chars"], ["--keep-base-chars keeps the characters of the model a run starts from",
+                             "give --init too"]),
     (["--cat-embed", "4"], ["--cat-embed is for labelled items", "has no categories"]),
     (["--balance", "0.5"], ["--balance is for labelled items", "has no categories"]),
     (["--balance", "1.5"], ["--balance", "must be in [0, 1.0], got 1.5"]),
@@ -188,11 +252,12 @@ def test_a_text_run_from_a_text_base_reads_the_text_with_the_base_ids(tmp_path: 
     base = charsmith.train(tmp_path / "a.txt", tmp_path / "base", mode="text", cell="gru", hidden=16, embed=8,
                            steps=60, eval_every=60, seq_len=32, batch_size=8)
     (tmp_path / "b.txt").write_text("QUIZ! " + text[:900])
-    corpus, cfg, _ = plan_run(tmp_path / "b.txt", init=str(tmp_path / "base"), seq_len=32)
+    corpus, cfg, _ = plan_run(tmp_path / "b.txt", init=str(tmp_path / "base"), seq_len=32, base_chars=True)
     assert corpus.vocab.chars.startswith(base.ckpt.vocab.chars) and corpus.vocab.chars.endswith("!IQUZ")
     assert corpus.vocab.decode(corpus.train[:12]) == "QUIZ! the qu"
     held = tmp_path / "held.txt"
     held.write_text(text[:600])
     before = base.evaluate(held).loss
-    m = charsmith.train(tmp_path / "b.txt", tmp_path / "ft", init=str(tmp_path / "base"), steps=1, lr=1e-9)
+    m = charsmith.train(tmp_path / "b.txt", tmp_path / "ft", init=str(tmp_path / "base"), steps=1, lr=1e-9,
+                        base_chars=True)
     assert before - 0.01 < m.evaluate(held).loss < before + 0.3  # only the 5 new characters' share added

@@ -75,15 +75,30 @@ def test_val_fraction_holds_items_out_and_reports_them(names: Path, tmp_path: Pa
     assert m.ckpt.info["best_val_loss"] > 0 and all(m.is_known(NAMES))
 
 
-def test_tiny_lists_train_and_say_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    for n in (1, 2, 5):
+@pytest.mark.parametrize("bundled", [True, False])
+def test_tiny_lists_train_and_say_so(bundled: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tiny list fine-tunes the bundled base on all its items; without a bundled start it
+    gets the n-gram model alone. Either way it says it is tiny."""
+    if not bundled:
+        monkeypatch.setattr(smalllists, "STARTS", ())
+    for n in (1, 2, 5, 6):
         path = tmp_path / f"t{n}.txt"
         path.write_text("\n".join(NAMES[:n]) + "\n", encoding="utf-8")
-        assert main(["train", str(path), "--out", str(tmp_path / f"r{n}")]) == 0
+        assert main(["train", str(path), "--out", str(tmp_path / f"r{n}"), "--quiet"]) == 0
         err = capsys.readouterr().err
-        assert "tiny list" in err
         m = charsmith.load(tmp_path / f"r{n}")
-        assert isinstance(m.ckpt.model, NgramConfig) and m.ckpt.info["choice"]["tiny"]
+        if n == 6:  # not tiny: cross-validated
+            assert "tiny" not in err and not m.ckpt.info["choice"]["tiny"]
+            continue
+        assert f"note: a tiny list ({n} item{'s' if n > 1 else ''}): too few to learn from alone" in err
+        assert m.ckpt.info["choice"]["tiny"]
+        if bundled:
+            assert m.ckpt.train.init == "base" and m.ckpt.info["choice"]["chosen"] == "base"
+            assert "fine-tunes the bundled base model" in err
+            assert isinstance(m.ckpt.model, mixture.MixtureConfig) and m.ckpt.model.nets == 1
+        else:
+            assert isinstance(m.ckpt.model, NgramConfig) and m.ckpt.train.init == ""
         assert len(m.sample(2, seed=0, max_draws=50_000).samples) == 2
 
 

@@ -48,7 +48,7 @@ def lines(response: Any) -> list[dict[str, Any]]:
 def test_models_describe_what_each_model_supports(client: TestClient) -> None:
     data = client.get("/api/models").json()
     by_name = {m["name"]: m for m in data["models"]}
-    assert list(by_name)[:4] == ["dinosaurs", "languages", "names", "shakespeare"]
+    assert list(by_name)[:5] == ["base", "dinosaurs", "languages", "names", "shakespeare"]
     assert data["limits"] == Limits().as_dict() and data["version"] == charsmith.__version__
     dinos, bard = by_name["dinosaurs"], by_name["shakespeare"]
     assert dinos["mode"] == "lines" and dinos["lowercase"] and dinos["novelty"] and dinos["max_len"] == Limits().max_len
@@ -59,7 +59,7 @@ def test_models_describe_what_each_model_supports(client: TestClient) -> None:
     assert dinos["supports"]["constraints"] == ["suffix", "contains", "exclude", "pattern"]
     assert bard["supports"]["constraints"] == ["exclude", "pattern"]  # a text continuation takes these two
     for m in by_name.values():  # categories and classification where the model has categories
-        has = m["name"] == "languages"
+        has = m["name"] in ("base", "languages")
         assert m["supports"]["category"] == has and m["supports"]["classify"] == has
         assert "path" not in m and not any(str(v).startswith("/") for v in m.values())  # no server paths
     assert by_name["languages"]["categories"] == charsmith.load("languages").categories
@@ -148,7 +148,7 @@ BAD_REQUESTS = [
     ("/api/sample", {"model": "names", "beam": 0}, 422, "'beam' must be a whole number >= 1", None),
     ("/api/sample", {"model": "names", "beam": 4, "temperature": 0.5}, 422, "'beam' takes the likeliest, so 'temperature' has no effect", None),
     ("/api/sample", {"model": "shakespeare"}, 422, "writes running text, not list items; use /api/complete", None),
-    ("/api/sample", {"model": "nope"}, 404, "no model named 'nope'; this server has: dinosaurs, languages, names",
+    ("/api/sample", {"model": "nope"}, 404, "no model named 'nope'; this server has: base, dinosaurs, languages, names",
      None),
     ("/api/score", {"model": "names", "items": []}, 422, "nothing to score", None),
     ("/api/score", {"model": "names", "items": [3]}, 400, "'items' must be a list of strings", None),
@@ -252,7 +252,7 @@ def test_models_are_only_reached_by_their_listed_names(trained: Path) -> None:
     app = create_app(Models.load([trained]))
     with TestClient(app) as c:
         names = [m["name"] for m in c.get("/api/models").json()["models"]]
-        assert names == ["dinosaurs", "languages", "names", "shakespeare", "names-2"]  # the directory "names", renamed
+        assert names == ["base", "dinosaurs", "languages", "names", "shakespeare", "names-2"]  # the directory "names", renamed
         assert post(c, "/api/sample", {"model": "names-2", "n": 2, "seed": 0}).status_code == 200
         bundled = Path(charsmith.api.resolve_model("names"))
         for attempt in ["../names", "names/../dinosaurs", "/etc/passwd", "../../../../etc/passwd", str(trained),
@@ -392,7 +392,7 @@ def test_serve_warns_when_listening_beyond_this_machine(monkeypatch: pytest.Monk
     assert main(["serve", "--host", "0.0.0.0", "--port", "0"], out=out, err=err) == 0
     assert calls == ["0.0.0.0", "run"]
     assert err.getvalue().count("\n") == 1 and err.getvalue().startswith("charsmith: warning: listening on 0.0.0.0")
-    assert out.getvalue().startswith("serving dinosaurs, languages, names, shakespeare on http://127.0.0.1:")
+    assert out.getvalue().startswith("serving base, dinosaurs, languages, names, shakespeare on http://127.0.0.1:")
     err = io.StringIO()
     assert main(["serve", "--port", "0"], out=io.StringIO(), err=err) == 0
     assert err.getvalue() == ""  # the default, 127.0.0.1, needs no warning

@@ -67,7 +67,7 @@ def drive(page, url: str, screenshot: Path) -> None:  # noqa: ANN001 (a playwrig
     page.on("pageerror", lambda e: failed.append(f"page error: {e}"))
     page.goto(url)
     expect(page.locator("body[data-ready='1']")).to_have_count(1)
-    assert page.locator("#model option").all_inner_texts()[:4] == ["dinosaurs", "languages", "names",
+    assert page.locator("#model option").all_inner_texts()[:5] == ["base", "dinosaurs", "languages", "names",
                                                                    "shakespeare (text)"]
 
     # A text model: its continuation streams in (several appends), the name controls hide.

@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("starlette", reason="the web extra is not installed (pip install -e '.[web,test]')")
 from starlette.testclient import TestClient  # noqa: E402
 
+import charsmith  # noqa: E402
 from charsmith.cli import main  # noqa: E402
 from charsmith.errors import CharsmithError  # noqa: E402
 from charsmith.vocab import readable  # noqa: E402
@@ -21,11 +22,18 @@ GAME = "https://game.example"
 
 def test_the_page_opens_on_the_first_model_the_user_served(trained: Path) -> None:
     with TestClient(create_app()) as c:
-        assert c.get("/api/models").json()["default"] is None  # bundled only: the page picks a list model
+        data = c.get("/api/models").json()
+        assert data["default"] is None and data["first_visit"] == "dinosaurs"  # bundled only, base listed first
+        assert data["models"][0]["name"] == "base"
     with TestClient(create_app(Models.load([trained]))) as c:
         data = c.get("/api/models").json()
         assert data["default"] == f"{trained.name}-2"  # 'names' is taken by the bundled model
         assert data["default"] in [m["name"] for m in data["models"]]
+    ours = Models.load([trained], bundled=False)
+    assert ours.default == ours.first_visit == trained.name
+    with_base = Models({"base": charsmith.load("base"), "shakespeare": charsmith.load("shakespeare"),
+                        "names": charsmith.load("names")}, ["base", "shakespeare", "names"])
+    assert with_base.default is None and with_base.first_visit == "names"  # a list model, not the base
 
 
 def test_cors_only_for_the_origins_given() -> None:

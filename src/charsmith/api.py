@@ -492,7 +492,8 @@ def plan_run(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] 
     corpus = _read_corpus(path, given, cache_dir)
     if base is not None:
         finetune.check_base(base, given["init"], corpus.mode, given)
-        corpus = with_vocab(corpus, finetune.extend_vocab(base.vocab, corpus.vocab))
+        corpus = with_vocab(corpus, finetune.vocabulary(base.vocab, corpus.vocab,
+                                                         base_chars=given.get("base_chars", False)))
         chosen = {**finetune_defaults(finetune.network(base), corpus), **finetune.fixed_options(base)}
     else:
         chosen = suggest(corpus, minutes=given.get("minutes"))
@@ -504,6 +505,8 @@ def plan_run(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] 
         chosen.pop("cat_embed", None)
     if "steps" in given and "minutes" not in given:
         chosen["minutes"] = 0.0  # an explicit step budget replaces the default time budget
+    if "steps" in given and chosen.get("steps") and chosen.get("freeze_steps") == chosen["steps"]:  # frozen throughout
+        chosen.update(freeze_steps=given["steps"], eval_every=given["steps"])
     opts = {**chosen, **given}
     model_names = {f.name for f in dataclasses.fields(ModelConfig)}
     n_cats = 0 if corpus.categories is None else corpus.categories.size

@@ -29,7 +29,7 @@ from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
-from charsmith import __version__, backend, cli_export, finetune, kinds, limits
+from charsmith import __version__, backend, cli_export, finetune, kinds, limits, smalllists
 from charsmith.api import CharModel, bundled_models, load, make_trainer, small_list_corpus
 from charsmith.config import CELLS, DECAYS, MODES, OPTIMIZERS, TrainConfig
 from charsmith.data import read_text, split_lines
@@ -143,6 +143,9 @@ def _add_train(sub: Any) -> None:
     m.add_argument("--cat-embed", type=INT, dest="cat_embed", help="labelled items: category embedding width")
     m.add_argument("--init", metavar="NAME_OR_DIR", help="start from this bundled model or checkpoint directory "
                                                          "(it fixes the network; fine-tuning defaults)")
+    m.add_argument("--keep-base-chars", action="store_true", dest="base_chars",
+                   help="with --init: keep every character of the base (samples may then use letters the file "
+                        "never has); default: the file's own characters")
     o = t.add_argument_group("optimisation")
     o.add_argument("--optimizer", choices=OPTIMIZERS)
     o.add_argument("--lr", type=FLOAT, help="peak learning rate")
@@ -313,12 +316,14 @@ def _add_serve(sub: Any) -> None:
 TRAIN_OPTIONS = ("mode", "lowercase", "cell", "hidden", "layers", "embed", "dropout", "cat_embed", "optimizer", "lr",
                  "batch_size", "seq_len", "weight_decay", "warmup_steps", "decay", "clip_norm", "clip_value",
                  "steps", "minutes", "eval_every", "eval_chars", "patience", "val_fraction", "seed", "init",
-                 "min_lr_ratio", "ema", "freeze_steps", "balance")
+                 "min_lr_ratio", "ema", "freeze_steps", "balance",
+                 "base_chars")
 
 
 def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     options = {k: getattr(args, k) for k in TRAIN_OPTIONS}
     options["lowercase"] = args.lowercase or None
+    options["base_chars"] = args.base_chars or None
     out_dir = Path(args.out) if args.out else Path("runs") / Path(args.file).stem
     not_small = args.resume or args.engine != "numpy"  # the small-list choice trains on the NumPy engine
     corpus = None if not_small else small_list_corpus(args.file, **options)
@@ -333,6 +338,9 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             best = f", best validation loss so far {trainer.best_val:.4f}" if math.isfinite(trainer.best_val) else ""
             print(f"resuming {out_dir} at step {trainer.step:,} after {_clock(trainer.elapsed)} of training{best}",
                   file=err)
+    n = len(trainer.corpus.train) + len(trainer.corpus.val)
+    if trainer.corpus.mode == "lines" and smalllists.is_tiny(n):  # said even when quiet: the model will know little
+        _tiny_note(n, "", err)
     bar = _ProgressBar(err, trainer.cfg, quiet=quiet)
 
     def stop(*_: object) -> None:  # the first Ctrl-C asks for a clean stop; a second one interrupts
@@ -372,6 +380,8 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
         added = info.get("added_characters", "")
         start = f"start: the weights of {cfg.init} ({info.get('init_model')})"
         start += f", {len(added)} new characters {added!r}" if added else ", no new characters"
+        if info.get("dropped_characters"):
+            start += f", {info['dropped_characters']} of its characters left out (--keep-base-chars keeps them)"
         if info.get("folded_blend"):
             blend = ", ".join(f"{n} {w:.2f}" for n, w in sorted(info["folded_blend"].items(), key=lambda x: -x[1])[:4])
             start += f"; unlabelled data: its categories folded in as the blend {blend}, ..."
@@ -398,16 +408,16 @@ def _train_small(args: argparse.Namespace, corpus: Any, out_dir: Path, out: Text
 
     def describe() -> None:
         held = f", {len(corpus.val)} held out" if len(corpus.val) else ""
-        tiny = "; a tiny list: the n-gram model alone" if n <= 5 else ""
-        print(f"data: lines mode, {_count(n, 'training item')}{held}, {corpus.vocab.size} symbols{tiny}", file=err)
-        how = "leave-one-out" if n <= 5 else "5-fold"
-        print(f"choosing the model by {how} cross-validation on the items ..." if n > 1 else
-              "one item: a 3-gram model of it", file=err)
+        print(f"data: lines mode, {_count(n, 'training item')}{held}, {corpus.vocab.size} symbols", file=err)
+        if not smalllists.is_tiny(n + len(corpus.val)):
+            print("choosing the model by 5-fold cross-validation on the items ...", file=err)
 
     ckpt = train_small(corpus, out_dir, cell=args.cell, seed=args.seed or 0, lowercase=args.lowercase,
                        force=args.force, info={"source": Path(args.file).name},
                        on_start=None if args.quiet else describe)
     choice = ckpt.info["choice"]
+    if choice["tiny"]:  # said even when quiet: the model will know little
+        _tiny_note(n + len(corpus.val), ckpt.train.init if ckpt.train else "", err)
     if not args.quiet:
         for name, loss in sorted(choice["losses"].items(), key=lambda x: x[1]):
             mark = "  <- chosen" if name == choice["chosen"] else ""
@@ -422,6 +432,12 @@ def _train_small(args: argparse.Namespace, corpus: Any, out_dir: Path, out: Text
     print(f"chose {kinds.of(ckpt.model).describe(ckpt.model)}{cv_text} in {_clock(choice['seconds'])}; "
           f"{report}checkpoint: {out_dir}", file=out)
     return 0
+
+
+def _tiny_note(n: int, start: str, err: TextIO) -> None:
+    how = f", so it fine-tunes the bundled {start} model on them" if start else ""
+    print(f"note: a tiny list ({_count(n, 'item')}): too few to learn from alone{how}; its samples follow it "
+          "loosely (a few dozen items teach a list's own style)", file=err)
 
 
 def _engine() -> str:

@@ -113,6 +113,7 @@ class TrainConfig:
     init: str = ""  # where the weights started: a bundled model or checkpoint directory ("": fresh)
     freeze_steps: int = 0  # first steps in which the recurrent layers' matrices get no gradient (fine-tuning)
     ema: float = 0.0  # decay of the moving average of the weights that is evaluated and saved; 0: the weights
+    base_chars: bool = False  # with init: keep every character of the base, not only the data's (see finetune)
     balance: float = 0.0  # labelled items: category c's share of the batches is prop. to n_c ** (1 - balance)
 
     def __post_init__(self) -> None:
@@ -134,6 +135,9 @@ class TrainConfig:
         if not isinstance(self.init, str):
             raise InputError(f"`init` must be a bundled model name or a checkpoint directory, got {self.init!r}",
                              param="init")
+        if self.base_chars and not self.init:
+            raise InputError("`base_chars` keeps the characters of the model a run starts from; give `init` too, "
+                             "or drop `base_chars`", param="base_chars")
         for name in ("weight_decay", "clip_norm", "clip_value", "minutes"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:

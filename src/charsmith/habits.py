@@ -1,12 +1,14 @@
 """What a list's items habitually look like, kept by the samples: its alphabet and its casing.
 
-At training time :func:`of_items` notes the characters the items use and two casing habits:
-whether a capital ever follows a letter inside an item ("McDonald" yes, "Dublin" no), and
-whether an item ever starts with a small letter. Generation then leaves out (through the
-:class:`~charsmith.generation.Stepper`, for every model kind) a character the list never uses
-(a start from a broad base knows more), a capital right after a letter, or a small first
-letter, when the list shows none. Scoring is untouched: these rules shape what is written,
-not the model's probabilities.
+At training time :func:`of_items` notes the characters the items use and three casing habits:
+whether a capital ever follows a letter inside an item ("McDonald" yes; "Dublin", "Jean-Luc"
+and "O'Neil" no), whether an item ever starts with a small letter, and whether one ever
+starts with a capital. Generation then leaves out (through the
+:class:`~charsmith.generation.Stepper`'s ``allowed`` mask, for every model kind) a character
+the list never uses (a start from a broad base knows more), a capital right after a letter,
+or a first letter of a case no item starts with, when the list shows none. Only letters are
+ever left out for their case, and the end token never is. Scoring is untouched: these rules
+shape what is written, not the model's probabilities.
 """
 
 from __future__ import annotations
@@ -19,32 +21,53 @@ import numpy as np
 
 from charsmith.vocab import END, Vocab
 
-__all__ = ["allowed_next", "of_items"]
+__all__ = ["allowed_next", "capital_after_letter", "of_items", "unseen_casing"]
 
 
-def of_items(items: Sequence[str]) -> dict[str, Any]:
-    """The habits of ``items`` (JSON, kept in a checkpoint's info)."""
-    return {
-        "alphabet": "".join(sorted(set().union(*map(set, items)))) if items else "",
-        "capital_inside": any(b.isupper() and a.isalpha() for s in items for a, b in itertools.pairwise(s)),
+def capital_after_letter(s: str) -> bool:
+    """Whether ``s`` has a capital right after a letter ("McDonald", not "Jean-Luc")."""
+    return any(b.isupper() and a.isalpha() for a, b in itertools.pairwise(s))
+
+
+def of_items(items: Sequence[str], *, alphabet: bool = True) -> dict[str, Any]:
+    """The habits of ``items`` (JSON, kept in a checkpoint's info); without ``alphabet``,
+    the casing habits only (a run asked to keep a base's other characters)."""
+    found: dict[str, Any] = {
+        "capital_inside": any(map(capital_after_letter, items)),
         "small_start": any(s[:1].islower() for s in items),
+        "capital_start": any(s[:1].isupper() for s in items),
     }
+    if alphabet:
+        found["alphabet"] = "".join(sorted(set().union(*map(set, items)))) if items else ""
+    return found
+
+
+def unseen_casing(s: str, habits: dict[str, Any]) -> bool:
+    """Whether ``s`` shows a casing that the items of ``habits`` (see :func:`of_items`) never
+    do: what :func:`allowed_next` keeps samples from."""
+    return ((not habits["capital_inside"] and capital_after_letter(s))
+            or (not habits["small_start"] and s[:1].islower())
+            or (not habits["capital_start"] and s[:1].isupper()))
 
 
 def allowed_next(vocab: Vocab, habits: Any) -> np.ndarray | None:
     """(V, V) bool: may character id c follow id p (END: the start)? None without habits
-    (an older checkpoint) or when they forbid nothing. The end token is always allowed."""
-    if not isinstance(habits, dict) or not isinstance(habits.get("alphabet"), str):
+    (an older checkpoint) or when they forbid nothing. The end token is always allowed.
+    A habit missing from ``habits`` (recorded by an older charsmith) forbids nothing."""
+    if not isinstance(habits, dict):
         return None
     chars = vocab.chars
     V = len(chars)
     ok = np.ones((V, V), dtype=bool)
-    ok[:, np.array([c not in habits["alphabet"] for c in chars])] = False
+    if isinstance(habits.get("alphabet"), str):
+        ok[:, np.array([c not in habits["alphabet"] for c in chars])] = False
     upper = np.array([c.isupper() for c in chars])
     lower = np.array([c.islower() for c in chars])
     if not habits.get("capital_inside", True):
         ok[np.ix_(np.array([c.isalpha() for c in chars]), upper)] = False
     if not habits.get("small_start", True):
         ok[chars.index(END), lower] = False
+    if not habits.get("capital_start", True):
+        ok[chars.index(END), upper] = False
     ok[:, chars.index(END)] = True
     return None if ok.all() else ok

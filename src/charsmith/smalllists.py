@@ -8,7 +8,8 @@ included, with models trained on the other folds:
 - the Kneser-Ney n-gram model of each order 1..7 (:mod:`charsmith.ngram`);
 - the network (the short-list defaults of :mod:`charsmith.defaults` at half width),
   evaluated every ``steps / 12`` steps, so the held-out loss of each step count is known
-  (and, when a bundled model named in ``STARTS`` exists, a network started from it);
+  (and, when a bundled model named in ``STARTS`` exists, a network started from it, on the
+  fine-tuning schedule of :func:`charsmith.defaults.finetune` cut at ``BASE_CV_STEPS``);
 - their mixture (:mod:`charsmith.mixture`) for each order, with per-context weights fitted by
   EM on the other folds' held-out characters (so a fold never fits the weights it is
   scored with).
@@ -18,8 +19,10 @@ and saved; the losses of every candidate are kept in the checkpoint's info ("cho
 chosen network is the mean of the folds' networks at the chosen step count and one trained
 on all the items for as many steps on the same schedule (a committee: lower held-out loss
 than the one network on every development list), saved as a mixture whose weights are 1
-(or, for the mixture, the fitted ones). A list of 1 to
-``TINY_LIST_ITEMS`` items gets the n-gram model alone.
+(or, for the mixture, the fitted ones). A list of 1 to ``TINY_LIST_ITEMS`` items is tiny
+(:func:`is_tiny`): too few to cross-validate, it fine-tunes the bundled start on all its
+items when there is one (better than scratch on small lists, QUALITY.md "Small lists from
+the base"), else gets the n-gram model alone.
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from charsmith import backend, finetune, habits, mixture, ngram, optim
 from charsmith import model as M
 from charsmith.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
-from charsmith.data import Corpus, TrainBatches, encode_items, item_hashes, seeded_rng, with_vocab
+from charsmith.data import Corpus, TrainBatches, encode_items, item_hashes, seeded_rng
 from charsmith.defaults import finetune as finetune_defaults
 from charsmith.defaults import suggest
 from charsmith.errors import DataError, InputError
@@ -50,16 +53,20 @@ from charsmith.rundir import open_run_dir
 from charsmith.scoring import score_items, summarize
 from charsmith.trainer import RECURRENT, train_step
 
-__all__ = ["FOLDS", "KINDS", "SMALL_LIST_ITEMS", "TINY_LIST_ITEMS", "Choice", "applies", "train_small"]
+__all__ = ["FOLDS", "KINDS", "SMALL_LIST_ITEMS", "TINY_LIST_ITEMS", "Choice", "applies", "is_tiny", "start_available",
+           "train_small"]
 
 SMALL_LIST_ITEMS = 1000  # lists up to this size get their model chosen by cross-validation
-TINY_LIST_ITEMS = 5  # lists up to this size get the n-gram model alone
+TINY_LIST_ITEMS = 5  # lists up to this size are tiny: no cross-validation (see is_tiny)
 FOLDS = 5
 ORDERS = tuple(range(1, 8))
 KINDS = ("auto", "ngram", "mixture")  # the values of ``cell`` this module trains
 EVALS = 12  # evaluations of each fold's network
 SMALL_HIDDEN = 64  # the short-list GRU at half width: as good in cross-validation on the DEV lists, 3x faster
 STARTS: tuple[str, ...] = ("base",)  # bundled models a network candidate starts from, when they are bundled
+# the most steps of a start from a base in cross-validation (see _start_setup): 200 gave 0.01 nats/char
+# lower loss on the development lists (Slovak, Latvian words) in 1.6x the time
+BASE_CV_STEPS = 120
 MIXED = {"network": "mixture", **{name: f"{name}+ngram" for name in STARTS}}  # a network's mixture candidate
 # options that only describe a network run: giving one trains the network as before
 NETWORK_OPTIONS = ("hidden", "layers", "embed", "dropout", "cat_embed", "optimizer", "lr", "batch_size", "seq_len",
@@ -95,6 +102,14 @@ def applies(items: int, options: dict[str, Any]) -> bool:
     if cell not in (None, "auto") or given & set(NETWORK_OPTIONS):
         return False
     return items <= SMALL_LIST_ITEMS
+
+
+def is_tiny(items: int) -> bool:
+    """Whether a list of ``items`` items is tiny: too few to choose a model by cross-validation
+    or to learn one from alone. A tiny unlabelled list fine-tunes the bundled start
+    (:func:`start_available`, as a network run from it would, on all its items); else it
+    gets the n-gram model alone."""
+    return items <= TINY_LIST_ITEMS
 
 
 def check_options(cell: str | None, options: dict[str, Any]) -> None:
@@ -150,36 +165,40 @@ class _Net:
 def _networks(corpus: Corpus, seed: int) -> dict[str, _Net]:
     """The network candidates: from scratch, and from each bundled start in ``STARTS``."""
     nets = {"network": _net_setup(list(corpus.train), corpus, seed)}
-    for name in STARTS:
-        if corpus.categories is None and (resources.files("charsmith") / "pretrained" / name / "config.json").is_file():
-            nets[name] = _start_setup(name, corpus, seed)
+    name = start_available(corpus)
+    if name is not None:
+        nets[name] = _start_setup(name, corpus, seed, BASE_CV_STEPS)
     return nets
 
 
-def _start_setup(name: str, corpus: Corpus, seed: int) -> _Net:
+def start_available(corpus: Corpus) -> str | None:
+    """The first bundled model of ``STARTS`` a network on ``corpus`` may start from (an
+    unlabelled list), or None."""
+    if corpus.categories is not None:
+        return None
+    return next((name for name in STARTS
+                 if (resources.files("charsmith") / "pretrained" / name / "config.json").is_file()), None)
+
+
+def _start_setup(name: str, corpus: Corpus, seed: int, cap: int | None) -> _Net:
     """A network that starts from the bundled model ``name``, read with the list's own
-    vocabulary (the base's rows and columns of the list's characters; new ones as
-    :mod:`charsmith.finetune` makes them), with the fine-tuning defaults."""
+    vocabulary (see :mod:`charsmith.finetune`), with the fine-tuning defaults for a small
+    list: ``FINETUNE_EPOCHS`` passes within ``FINETUNE_STEPS`` (at most ``cap`` steps), the
+    recurrent matrices frozen throughout."""
     base = load_checkpoint(Path(str(resources.files("charsmith") / "pretrained" / name)))
     shape = finetune.network(base, name)
-    ext = finetune.extend_vocab(base.vocab, corpus.vocab)
-    keep = [ext.index(c) for c in corpus.vocab.chars]
-    cfg = dataclasses.replace(shape, vocab_size=corpus.vocab.size, categories=0, cat_embed=0)
+    cfg = dataclasses.replace(shape, vocab_size=corpus.vocab.size, categories=0, cat_embed=0,
+                              dropout=max(shape.dropout, 0.3))
     tuned = finetune_defaults(shape, corpus)
-    total = int(min(400, max(120, len(corpus.train))))
+    total = int(tuned["steps"] if cap is None else min(tuned["steps"], cap))
     train = TrainConfig(lr=tuned["lr"], warmup_steps=tuned["warmup_steps"], weight_decay=0.0,
-                        batch_size=tuned["batch_size"], freeze_steps=tuned["freeze_steps"], seed=seed, steps=total,
-                        val_fraction=0.0)
+                        batch_size=tuned["batch_size"], freeze_steps=total, seed=seed, steps=total, val_fraction=0.0)
 
     def start(fold: Corpus) -> dict[str, np.ndarray]:
-        wide = dataclasses.replace(cfg, vocab_size=ext.size)
-        params, _ = finetune.start_params(base, with_vocab(fold, ext), wide, np.random.default_rng(seed))
-        inp = "wte" if cfg.embed > 0 else "l0.W_ih"
-        params[inp] = params[inp][keep]
-        params["W_out"], params["b_out"] = params["W_out"][:, keep], params["b_out"][keep]
+        params, _ = finetune.start_params(base, fold, cfg, np.random.default_rng(seed))
         return {k: np.ascontiguousarray(v) for k, v in params.items()}
 
-    return _Net(dataclasses.replace(cfg, dropout=max(shape.dropout, 0.3)), train, total, start)
+    return _Net(cfg, train, total, start)
 
 
 def _net_setup(items: Sequence[str], corpus: Corpus, seed: int) -> _Net:
@@ -239,11 +258,14 @@ def net_heldout(net: _Net, corpus: Corpus, folds: Sequence[np.ndarray], deadline
     """Each held-out character's probability under the network of the other folds, at
     each evaluated step count: (steps, [(P,) per step count]), and the folds' networks at
     each step count. Once a fold is done, the next ones stop at twice the best step count
-    so far (the schedule is the same; the held-out loss has long turned by then)."""
+    so far (the schedule is the same; the held-out loss has long turned by then).
+    TimeoutError past ``deadline``, or once the folds' mean time says that the other folds
+    and a run on all the items would end past it."""
     per_step: dict[int, list[np.ndarray]] = {}
     snapshots: dict[int, list[dict[str, np.ndarray]]] = {}
     n = len(corpus.train)
     stop = net.total
+    began = time.perf_counter()
     for f, held in enumerate(folds):
         say(f"fold {f + 1} of {len(folds)}")
         if time.perf_counter() > deadline:
@@ -258,6 +280,9 @@ def net_heldout(net: _Net, corpus: Corpus, folds: Sequence[np.ndarray], deadline
             snapshots.setdefault(step, []).append({k: v.copy() for k, v in params.items()})
 
         _train_net(net, _sub(corpus, np.setdiff1d(np.arange(n), held)), stop, record, deadline)
+        per_fold = (time.perf_counter() - began) / (f + 1)
+        if time.perf_counter() + per_fold * (len(folds) - f) > deadline:
+            raise TimeoutError  # the other folds and the run on all items would not end in time
         steps = [s for s in sorted(per_step) if len(per_step[s]) == f + 1]  # reached by every fold so far
         losses = [-np.log(np.concatenate(per_step[s])).mean() for s in steps]
         stop = min(stop, 2 * steps[int(np.argmin(losses))])
@@ -315,8 +340,9 @@ def train_small(
 ) -> Checkpoint:
     """Choose a model for ``corpus.train`` by cross-validation (``cell``: "ngram" or
     "mixture" limits the choice to that kind; None or "auto" weighs them all), train it on
-    all of ``corpus.train``, save it in ``out`` and return it. The network's folds stop
-    being tried once ``budget`` seconds have passed (the n-gram model is then chosen).
+    all of ``corpus.train``, save it in ``out`` and return it. A network candidate is
+    dropped when its folds and its run on all the items would not end within ``budget``
+    seconds (with none left, the n-gram model is chosen).
     ``on_start`` is called once ``out`` is locked for the run, before the folds;
     ``on_progress`` with a few words at each stage ("network: fold 2 of 5", ...)."""
     say = on_progress or (lambda _: None)
@@ -335,7 +361,7 @@ def train_small(
         V, K = corpus.vocab.size, 0 if corpus.categories is None else corpus.categories.size
         cats = np.zeros(n, dtype=np.int64) if corpus.train_cats is None else np.asarray(corpus.train_cats)
         seqs = [s[1:-1] for s in encode_items(corpus.vocab, items)]
-        tiny = n <= TINY_LIST_ITEMS
+        tiny = is_tiny(n + len(corpus.val))
         folds = make_folds(n, np.random.default_rng(seed))
         sizes = [sum(len(seqs[i]) + 1 for i in f) for f in folds]
         orders = [o for o in ORDERS if max(K, 1) * V**o < 2**62]
@@ -361,10 +387,15 @@ def train_small(
             pool = [MIXED[c] for c in results] if cell == "mixture" else list(losses)
             if results:
                 chosen = min(pool, key=lambda c: losses[c])
-        if not chosen.startswith("ngram"):
+        snapshots: list[dict[str, np.ndarray]] = []
+        tiny_start = start_available(corpus) if tiny and cell == "auto" else None
+        if tiny_start is not None:  # too few items to choose: the start, fine-tuned on them all
+            chosen, net = tiny_start, _start_setup(tiny_start, corpus, seed, cap=None)
+            steps, weights = net.total, np.ones(best_order + 1)
+        elif not chosen.startswith("ngram"):
             name = next(c for c in results if chosen in (c, MIXED[c]))
             r, net = results[name], results[name].net
-            steps = r.steps
+            steps, snapshots = r.steps, r.snapshots
             weights = r.weights if chosen == MIXED[name] else np.ones(r.order + 1)
             best_order = r.order
         ng_cfg, ng_params = ngram.fit(seqs, V, best_order, cats=cats if K else None, categories=K)
@@ -372,13 +403,14 @@ def train_small(
         params: dict[str, np.ndarray] = dict(ng_params)
         if net is not None and weights is not None:  # the folds' networks and one trained on all items, averaged
             say(f"training the chosen {chosen} on all {n} items")
-            nets = [*results[name].snapshots, _train_net(net, corpus, steps)]
+            nets = [*snapshots, _train_net(net, corpus, steps)]
             model = mixture.MixtureConfig(net.cfg, ng_cfg, nets=len(nets))
             params = mixture.join(nets, ng_params, weights)
         choice = Choice(chosen, losses, len(folds), n, steps, round(time.perf_counter() - start, 2), tiny)
-        train = TrainConfig(mode="lines", lowercase=lowercase, seed=seed, val_fraction=0.0, steps=steps,
+        start_name = next((name for name in STARTS if chosen in (name, MIXED[name])), "")
+        train = TrainConfig(mode="lines", lowercase=lowercase, seed=seed, val_fraction=0.0, steps=steps, init=start_name,
                             **({} if net is None else {k: getattr(net.train, k) for k in (
-                                "batch_size", "lr", "weight_decay", "warmup_steps", "decay", "min_lr_ratio")}))
+                                "batch_size", "lr", "weight_decay", "warmup_steps", "decay", "min_lr_ratio", "freeze_steps")}))
         ckpt_info = dict(info or {}, mode="lines", data_fingerprint=corpus.fingerprint, train_items=n,
                          choice=choice.to_json(), cv_loss=losses.get(chosen),
                          habits=habits.of_items([*corpus.train, *corpus.val]))

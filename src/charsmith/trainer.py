@@ -244,8 +244,8 @@ class Trainer:
         self.info = dict(info or {}, mode=corpus.mode, data_fingerprint=corpus.fingerprint,
                          train_items=len(corpus.train) if corpus.mode == "lines" else None,
                          val_overlap=corpus.overlap, val_chars=list(self.val_chars))
-        if corpus.mode == "lines":  # what samples keep to (charsmith.habits)
-            self.info["habits"] = habits.of_items([*corpus.train, *corpus.val])
+        if corpus.mode == "lines":  # what samples keep to (charsmith.habits); base_chars: any of the base's characters
+            self.info["habits"] = habits.of_items([*corpus.train, *corpus.val], alphabet=not cfg.base_chars)
         if corpus.categories is not None:
             self.info["val_overlap_by_category"] = dict(zip(corpus.categories.names, corpus.overlaps))
 
@@ -398,8 +398,9 @@ class Trainer:
         if self.corpus.mode == "lines":
             cats = self.corpus.categories  # labelled: each preview item's category drawn from the priors
             priors = None if cats is None else np.exp(cats.log_priors())
-            return sample_items(Stepper(self.eval_params, self.model_cfg, priors=priors, rng=rng), self.corpus.vocab, n,
-                                rng)
+            allowed = habits.allowed_next(self.corpus.vocab, self.info["habits"])  # as the saved model will sample
+            return sample_items(Stepper(self.eval_params, self.model_cfg, priors=priors, rng=rng, allowed=allowed),
+                                self.corpus.vocab, n, rng)
         text = Constraints().plan(self.corpus.vocab, text_length=160)
         return complete(Stepper(self.eval_params, self.model_cfg), self.corpus.vocab, text, rng)
 

@@ -217,7 +217,7 @@ class _Api:
     async def list_models(self, request: Request) -> Response:
         models = [self.models.describe(name, self.limits) for name in self.models.names]
         return JSONResponse({"version": __version__, "models": models, "default": self.models.default,
-                             "limits": self.limits.as_dict()})
+                             "first_visit": self.models.first_visit, "limits": self.limits.as_dict()})
 
     async def sample(self, request: Request) -> Response:
         o = parse(await self._json(request), SAMPLE)

@@ -18,6 +18,7 @@ from charsmith.web.limits import Limits
 
 __all__ = ["CONSTRAINTS", "Models", "UnknownModel"]
 
+FIRST_VISIT = "dinosaurs"  # the bundled model a first visit to the page opens on (see Models.first_visit)
 CONSTRAINTS = {"lines": ["suffix", "contains", "exclude", "pattern"], "text": ["exclude", "pattern"]}  # by mode
 
 
@@ -64,6 +65,16 @@ class Models:
     def default(self) -> str | None:
         """The first model the server was given beyond the bundled ones (the page opens on it), or None."""
         return next((name for name in self._models if name not in self._bundled), None)
+
+    @property
+    def first_visit(self) -> str | None:
+        """The model the page opens on when it has no :attr:`default` and no choice of the
+        user's to restore: ``FIRST_VISIT`` when offered, else the first list model but the
+        broad ``base`` (a start for small lists, less telling on its own), else the first."""
+        if FIRST_VISIT in self._models:
+            return FIRST_VISIT
+        lists = [name for name, m in self._models.items() if m.mode == "lines" and name != "base"]
+        return next(iter(lists or self._models), None)
 
     def add(self, name: str, model: CharModel) -> str:
         """Offer ``model`` as well, under ``name`` (``-2``, ``-3``, ... added where it is

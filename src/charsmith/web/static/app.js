@@ -81,8 +81,9 @@ async function loadModels() {
   models = data.models;
   $("n").max = data.limits.max_n;
   $("model").replaceChildren(...models.map((m) => new Option(m.mode === "lines" ? m.name : `${m.name} (text)`, m.name)));
-  // the first model the user served, else the one chosen last time, else the first list model
-  chooseModel(data.default || localStorage.getItem(MODEL_KEY) || (models.find((m) => m.mode === "lines") || models[0]).name);
+  // the first model the user served, else the one chosen last time, else the server's pick for a first visit
+  const last = models.some((m) => m.name === localStorage.getItem(MODEL_KEY)) ? localStorage.getItem(MODEL_KEY) : null;
+  chooseModel(data.default || last || data.first_visit || models[0].name);
 }
 
 // ----- making names ------------------------------------------------------------------------
