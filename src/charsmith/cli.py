@@ -212,7 +212,7 @@ def _add_sample(sub: Any) -> None:
                    help="every item contains this (repeat for several)")
     c.add_argument("--exclude", default="", action=_Once, metavar="CHARS", help="no item contains any of these characters")
     c.add_argument("--pattern", action=_Once, metavar="REGEX", help="the whole item matches this regular expression (for a text "
-                   "model: the continuation begins with a match); see README for the subset supported")
+                   "model: the continuation begins with a match); see docs/constraints.md for the subset supported")
     c.add_argument("--max-len", type=INT, dest="max_len", help=f"longest item, prefix included (default {DEFAULT_MAX_LEN})")
     c.add_argument("--min-len", type=INT, dest="min_len", help="shortest item, prefix included")
     c.add_argument("--particles", type=INT,

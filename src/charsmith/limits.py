@@ -1,7 +1,7 @@
 """Every bound on what one call may build or read, in one place.
 
 Each is checked before the thing it bounds is built, and a breach is a one-line
-CharsmithError that names the limit (the README's "Limits" lists them). The CLI and the
+CharsmithError that names the limit (docs/limits.md lists them). The CLI and the
 web API map these; they never restate them. The web server's per-request limits
 (``charsmith.web.limits``) are tighter, and its ``seconds`` is the time bound there.
 """

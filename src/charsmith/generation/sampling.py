@@ -1,7 +1,7 @@
 """Writing items: exact rejection or SMC as the constraints require, the novelty filter,
 streaming in chunks of bounded size, and text completions.
 
-How items are drawn (see README "Constraints" for the guarantees):
+How items are drawn (see docs/constraints.md for the guarantees):
 
 - With no constraint but the default length limit, items are plain draws from the model
   (an item that has not ended by ``max_len`` is drawn again, not cut).
