@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, assert_type
 
 import charsmith
+from charsmith.kinds import AnyConfig
 
 
 def use_a_model() -> None:
@@ -36,7 +37,7 @@ def train_one() -> None:
 
     m = charsmith.train("names.txt", "runs/names", on_progress=report, hidden=64, steps=100)
     assert_type(m, charsmith.CharModel)
-    assert_type(m.ckpt.model, charsmith.ModelConfig)
+    assert_type(m.ckpt.model, AnyConfig)  # a network, an n-gram model or their mixture
 
 
 def catch() -> None:
