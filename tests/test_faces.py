@@ -19,7 +19,7 @@ import pytest
 import charsmith
 from charsmith import cli
 from charsmith.errors import CharsmithError, CheckpointError, ConstraintError, InputError, plain
-from charsmith.request import LENGTH
+from charsmith.request import LENGTH, SHOWN_CATEGORIES
 
 pytest.importorskip("starlette", reason="the web extra is not installed (pip install -e '.[web,test]')")
 from starlette.testclient import TestClient  # noqa: E402
@@ -89,6 +89,15 @@ def test_no_library_message_names_a_command_line_flag() -> None:
         for line, text in _literals(ast.parse(path.read_text())):
             if flag.search(text):
                 found.append(f"{path.relative_to(SRC)}:{line}: {text[:70]!r}")
+    assert not found, found
+
+
+def test_every_error_raised_is_an_exact_subclass() -> None:
+    """No ``raise CharsmithError(...)``: each user error is raised as its exact subclass."""
+    found = [f"{path.relative_to(SRC)}:{node.lineno}" for path in sorted(SRC.rglob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+             and isinstance(node.exc.func, ast.Name) and node.exc.func.id == "CharsmithError"]  # fmt: skip
     assert not found, found
 
 
@@ -210,6 +219,8 @@ def cases(held_out: Path) -> list[Case]:
              ("/api/classify", {"model": "languages", "items": ["Rossi", "Nakamura"], "top": 2}), _classes),
         Case("classify one string", lambda: langs().classify("Rossi", top=1), ["classify", "languages", "Rossi",
              "--top", "1"], ("/api/classify", {"model": "languages", "items": "Rossi", "top": 1}), _classes),
+        Case("classify, the faces' default top", lambda: langs().classify("Rossi", top=SHOWN_CATEGORIES),
+             ["classify", "languages", "Rossi"], ("/api/classify", {"model": "languages", "items": "Rossi"}), _classes),
         Case("eval", lambda: names().evaluate(held_out), ["eval", "names", str(held_out)], None, _eval),
         # mistakes
         Case("n = 0", lambda: names().sample(0), ["sample", "names", "-n", "0"],

@@ -36,11 +36,21 @@ from charsmith.data import read_text, split_lines
 from charsmith.deadline import time_limit
 from charsmith.engines import ENGINES, RankLostError, quiet_rank
 from charsmith.engines import describe as describe_engine
-from charsmith.errors import CharsmithError, CharsmithWarning
+from charsmith.errors import CharsmithError, CharsmithWarning, InputError
 from charsmith.generation import PARTICLES, SampleResult, SampleStream
 from charsmith.generation.constraints import DEFAULT_MAX_LEN
 from charsmith.openvocab import OUTSIDE
-from charsmith.request import LENGTH, N_ITEMS, N_TEXTS, TEMPERATURE, TOP_K, TOP_P, Generate
+from charsmith.request import (
+    LENGTH,
+    N_ITEMS,
+    N_TEXTS,
+    SHOWN_CATEGORIES,
+    TEMPERATURE,
+    TOP_K,
+    TOP_P,
+    Generate,
+    default_out,
+)
 from charsmith.smalllists import KINDS, train_small
 from charsmith.trainer import Progress, Trainer
 from charsmith.vocab import readable
@@ -271,7 +281,8 @@ def _add_classify(sub: Any) -> None:
     c.add_argument("model", help="checkpoint directory or bundled model name")
     c.add_argument("items", nargs="*", help="items to classify")
     c.add_argument("--file", help="also classify every line of this file")
-    c.add_argument("--top", type=INT, default=3, help="show the K likeliest categories (default 3)")
+    c.add_argument("--top", type=INT, default=SHOWN_CATEGORIES,
+                   help=f"show the K likeliest categories (default {SHOWN_CATEGORIES})")
     _add_timeout(c)
     c.add_argument("--uniform-prior", action="store_true", dest="uniform_prior",
                    help="equal priors for every category (macro-balanced decisions)")
@@ -324,7 +335,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     options = {k: getattr(args, k) for k in TRAIN_OPTIONS}
     options["lowercase"] = args.lowercase or None
     options["base_chars"] = args.base_chars or None
-    out_dir = Path(args.out) if args.out else Path("runs") / Path(args.file).stem
+    out_dir = Path(args.out) if args.out else default_out(args.file)
     not_small = args.resume or args.engine != "numpy"  # the small-list choice trains on the NumPy engine
     corpus = None if not_small else small_list_corpus(args.file, **options)
     if corpus is not None:
@@ -598,7 +609,7 @@ def _items(args: argparse.Namespace, what: str) -> list[str]:
     if args.file:
         items += split_lines(read_text(args.file), lowercase=False, source=args.file)
     if not items:
-        raise CharsmithError(f"nothing to {what}: give items on the command line or --file FILE")
+        raise InputError(f"nothing to {what}: give items on the command line or --file FILE")
     return items
 
 
@@ -662,7 +673,7 @@ def cmd_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.engine == (args.model is not None):
-        raise CharsmithError("info takes a model (a checkpoint directory or bundled model name) or --engine")
+        raise InputError("info takes a model (a checkpoint directory or bundled model name) or --engine")
     if args.engine:
         be = backend.current()
         data = {"compiled": be.compiled, "status": be.status, "threads": be.threads}
@@ -726,7 +737,7 @@ def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from charsmith.web import server
     except ModuleNotFoundError as e:
         if e.name in ("starlette", "uvicorn"):
-            raise CharsmithError(str(e)) from None
+            raise InputError(str(e)) from None
         raise
     models = web.Models.load(args.models)
     app = web.create_app(models, allowed_hosts=server.local_host_names(args.host), cors=args.cors)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,12 +30,19 @@ from charsmith.limits import check_sizes
 if TYPE_CHECKING:
     from charsmith.api import CharModel
 
-__all__ = ["LENGTH", "N_ITEMS", "N_TEXTS", "TEMPERATURE", "TOP_K", "TOP_P", "Generate", "check_items", "check_path",
-           "check_category", "check_rng", "check_seed", "check_top"]
+__all__ = ["LENGTH", "N_ITEMS", "N_TEXTS", "SHOWN_CATEGORIES", "TEMPERATURE", "TOP_K", "TOP_P", "Generate", "check_items",
+           "check_path", "check_category", "check_rng", "check_seed", "check_top", "default_out"]
 
 N_ITEMS = 10  # items a list model writes when n is not given
 N_TEXTS = 1  # continuations a text model writes when n is not given
 LENGTH = 200  # characters a text model adds after its prompt when length is not given
+SHOWN_CATEGORIES = 3  # categories the CLI and the web API list per item when top is not given (Python: all)
+
+
+def default_out(path: str | os.PathLike[str]) -> Path:
+    """The run directory of a training on ``path`` when none is given: ``runs/<file name
+    without its suffix>``, relative to the working directory."""
+    return Path("runs") / Path(path).stem
 
 
 def check_items(items: Any) -> list[str]:

@@ -32,7 +32,7 @@ import numpy as np
 
 from charsmith.checks import bad, optional_whole, whole
 from charsmith.data import is_known, is_near_known
-from charsmith.errors import CharsmithError
+from charsmith.errors import InputError
 from charsmith.generation.constraints import Constraints, Plan
 from charsmith.generation.controls import Controls, draw
 from charsmith.generation.plain import END_ID, decode, draw_matches
@@ -301,7 +301,7 @@ def complete(
     greedily (the likeliest allowed character at each step). Fewer than ``n`` come back only
     when the constraints are too unlikely for the effort bound."""
     if plan.ends:
-        raise CharsmithError("complete() needs a plan for text (made with text_length)")
+        raise InputError("complete() needs a plan for text (made with text_length)", param="plan")
     controls = controls or Controls()
     check_limit(n * plan.max_len, MAX_GENERATED_CHARS, "MAX_GENERATED_CHARS", "`n` x `length` (characters written)",
                 "ask for fewer or shorter completions", param="n")
@@ -320,7 +320,7 @@ def complete_stream(
     ``plan.max_len`` characters one at a time as they are drawn (greedy when ``rng`` is
     None). The prompt is read before this returns."""
     if plan.ends or plan.constrained:
-        raise CharsmithError("complete_stream() takes a text plan without constraints; use complete()")
+        raise InputError("complete_stream() takes a text plan without constraints; use complete()", param="plan")
     x, rows = stepper.prime(np.concatenate(([END_ID], plan.prefix_ids)), 1)
 
     def chars(x: np.ndarray, rows: Rows) -> Iterator[str]:

@@ -3,7 +3,7 @@
 Types are checked here (JSON has no argparse); the values' rules (temperature > 0, a
 prefix in the model's alphabet, ...) and the defaults are the library's
 (``charsmith.request``), so the API and the CLI agree. A field that is absent or null takes
-the library's default (None here).
+the library's default (None here; ``top`` the library's ``SHOWN_CATEGORIES``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from charsmith.request import SHOWN_CATEGORIES
 from charsmith.web.limits import Limits
 
 __all__ = ["CLASSIFY", "COMPLETE", "SAMPLE", "SCORE", "RequestError", "check_limit", "parse", "parse_body"]
@@ -105,7 +106,7 @@ SAMPLE: Spec = {
 }
 TRAIN: Spec = {"items": (text, REQUIRED), "name": (text, "my-list")}
 SCORE: Spec = {"model": (text, REQUIRED), "items": (texts, REQUIRED), "category": (category, None)}
-CLASSIFY: Spec = {"model": (text, REQUIRED), "items": (texts, REQUIRED), "top": (integer, None),
+CLASSIFY: Spec = {"model": (text, REQUIRED), "items": (texts, REQUIRED), "top": (integer, SHOWN_CATEGORIES),
                   "uniform_prior": (flag, False)}
 COMPLETE: Spec = {
     **_CONTROLS,

@@ -10,7 +10,7 @@ from types import FrameType
 import uvicorn
 from starlette.applications import Starlette
 
-from charsmith.errors import CharsmithError
+from charsmith.errors import InputError
 
 __all__ = ["bind", "check_origin", "is_loopback", "local_host_names", "run"]
 
@@ -34,29 +34,29 @@ def local_host_names(host: str) -> list[str] | None:
 
 def check_origin(origin: str) -> str:
     """``origin`` if it is a web origin (``scheme://host[:port]``, nothing after) or ``*``;
-    else a one-line CharsmithError naming ``cors``."""
+    else a one-line InputError naming ``cors``."""
     if origin == "*" or re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+", origin):
         return origin
-    raise CharsmithError(f"`cors` takes web origins such as https://game.example (scheme, host and port, no path), "
+    raise InputError(f"`cors` takes web origins such as https://game.example (scheme, host and port, no path), "
                          f"got {origin!r}", param="cors")
 
 
 def bind(host: str, port: int) -> socket.socket:
     """A socket listening on ``host``:``port`` (0: a free port), so connections wait in its
-    queue until the server runs; a one-line CharsmithError if it cannot."""
+    queue until the server runs; a one-line InputError if it cannot."""
     try:
         family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
                                                              flags=socket.AI_PASSIVE)[0]  # fmt: skip
         sock = socket.socket(family, kind, proto)
     except OSError as e:
-        raise CharsmithError(f"cannot listen on {host!r}: {e.strerror or e}; pass `host` 127.0.0.1", param="host") from None
+        raise InputError(f"cannot listen on {host!r}: {e.strerror or e}; pass `host` 127.0.0.1", param="host") from None
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
         sock.listen(2048)
     except OSError as e:
         sock.close()
-        raise CharsmithError(f"cannot listen on {host}:{port}: {e.strerror or e}; pick another `port`", param="port") from None
+        raise InputError(f"cannot listen on {host}:{port}: {e.strerror or e}; pick another `port`", param="port") from None
     return sock
 
 
