@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from charsmith import finetune, idcache, smalllists
+from charsmith._resume import saved_options
 from charsmith.categories import Condition, condition_weights, posterior
 from charsmith.checkpoint import Checkpoint, load_checkpoint
 from charsmith.checks import flag, text, whole
@@ -81,7 +82,7 @@ from charsmith.scoring import (
     stream_loss,
     summarize,
 )
-from charsmith.trainer import Progress, Trainer, saved_options
+from charsmith.trainer import Progress, Trainer
 from charsmith.vocab import END, Vocab
 
 __all__ = ["CharModel", "Classification", "bundled_models", "load", "make_trainer", "plan_run", "resolve_model",

@@ -5,11 +5,11 @@ step and every evaluation, and the CLI draws the progress bar from those.
 
 A run directory (locked while the run writes it, see :mod:`charsmith.rundir`) holds the best
 checkpoint by validation loss (:mod:`charsmith.checkpoint`), ``metrics.jsonl`` (a line per
-evaluation) and ``resume.npz``: in one atomically replaced file, the latest weights, the
-optimiser state, the data position, the hidden state carried between text windows and the
-counters. Every random stream of a run is drawn from the seed and a counter (the epoch for
-the data order, the step for dropout and for previews), so there is no generator state to
-lose: ``resume=True`` continues with the very numbers the uninterrupted run would have
+evaluation) and ``resume.npz`` (:mod:`charsmith._resume`): in one atomically replaced file,
+the latest weights, the optimiser state, the data position, the hidden state carried between
+text windows and the counters. Every random stream of a run is drawn from the seed and a
+counter (the epoch for the data order, the step for dropout and for previews), so there is
+no generator state to lose: ``resume=True`` continues with the very numbers the uninterrupted run would have
 used, and the same seed, steps and thread count give bit-identical weights.
 """
 
@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from charsmith import backend, habits, optim
+from charsmith import _resume, backend, habits, optim
 from charsmith import model as M
-from charsmith.checkpoint import CONFIG_FILE, Checkpoint, is_checkpoint, save_checkpoint
-from charsmith.config import ModelConfig, TrainConfig, config_from_dict
+from charsmith.checkpoint import Checkpoint, is_checkpoint, save_checkpoint
+from charsmith.config import ModelConfig, TrainConfig
 from charsmith.data import (
     Batch,
     Corpus,
@@ -40,36 +40,20 @@ from charsmith.data import (
     text_layout,
 )
 from charsmith.engines import Engine, make_engine
-from charsmith.errors import CharsmithError, CheckpointError, InputError, plain
-from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
+from charsmith.errors import CheckpointError, InputError
 from charsmith.generation import Constraints, Stepper, complete, sample_items
 from charsmith.openvocab import corpus_mass
 from charsmith.resources import check_training_memory
-from charsmith.rundir import LOCK_FILE, METRICS_FILE, RESUME_FILE, RunLock, open_run_dir
-from charsmith.safeload import NpzReader, json_from_bytes, read_json, read_regular
+from charsmith.rundir import LOCK_FILE, METRICS_FILE, RunLock, open_run_dir
+from charsmith.safeload import read_regular
 from charsmith.scoring import lines_loss, stream_loss
 
-__all__ = ["Progress", "Trainer", "saved_options", "train_step"]
+__all__ = ["Progress", "Trainer", "train_step"]
 
-RESUME_FORMAT = "charsmith-resume"
-RESUME_VERSION = 1
 DEFAULT_PATIENCE = 5  # used when neither steps nor minutes bound the run
 DROPOUT_STREAM, PREVIEW_STREAM = 1, 2  # seeded_rng keys (TrainBatches uses 0 for the data order)
 RECURRENT = (".W_ih", ".W_hh")  # the recurrent layers' weight matrices ("l0.W_hh", ...), frozen for cfg.freeze_steps
-RESUMABLE_CHANGES = ("steps", "minutes", "patience", "eval_every", "eval_chars")  # may differ on --resume
-MAX_RESUME_BYTES = 1 << 36  # a resume state is read whole; a bound only against a device or a runaway file
 LIMITS = ("", "minutes", "steps", "interrupted")  # why a run stops; the processes of a run agree on the last
-
-
-def _saved_step(out_dir: Path) -> int | None:
-    """The step of the checkpoint in ``out_dir`` (None if there is none or it does not say)."""
-    if not is_checkpoint(out_dir):
-        return None
-    try:
-        step = read_json(out_dir / CONFIG_FILE, 1 << 24).get("info", {}).get("step")
-    except (OSError, CheckpointError, AttributeError):
-        return None
-    return step if isinstance(step, int) else None
 
 
 @dataclass(frozen=True)
@@ -111,28 +95,6 @@ def train_step(
     return float(loss), (new_state if ok else state), ok
 
 
-def saved_options(out_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The options of the run saved in ``out_dir`` (ModelConfig and TrainConfig fields of its
-    resume state, those the data sets left out): what a resumed run continues with, unless
-    an option is given again."""
-    file = Path(out_dir) / RESUME_FILE
-    if not file.is_file():
-        raise CheckpointError(f"nothing to resume in {out_dir} (no {RESUME_FILE}); drop `resume` to start a new run",
-                              param="resume")
-    reader = NpzReader(read_regular(file, MAX_RESUME_BYTES), file)
-    if "state" not in reader.names:
-        raise CheckpointError(f"{file} was written by an older charsmith and cannot be resumed; start over with "
-                              "`force`", param="out")
-    state = json_from_bytes(reader.array("state", (None,), "u", max_bytes=1 << 20).tobytes(), file)
-    try:  # through the configs, so that a field an older charsmith did not save takes its old default
-        model, train = config_from_dict(ModelConfig, state["model"]), config_from_dict(TrainConfig, state["train"])
-    except (KeyError, TypeError, ValueError):
-        raise CheckpointError(f"{file} is corrupt (no run options); start over with `force`", param="out") from None
-    saved = {**dataclasses.asdict(model), **dataclasses.asdict(train)}
-    derived = {"vocab_size", "categories"} | (set() if saved.get("categories") else {"cat_embed"})  # set by the data
-    return {k: v for k, v in saved.items() if k not in derived}
-
-
 class Trainer:
     """Trains one model on one corpus. Build it, then call ``run``.
 
@@ -170,7 +132,7 @@ class Trainer:
         try:
             if resume:
                 self._load_resume()
-                self.saved_step = _saved_step(self.out_dir)
+                self.saved_step = _resume.saved_step(self.out_dir)
         except BaseException:
             self.close()
             raise
@@ -469,96 +431,23 @@ class Trainer:
             old.unlink(missing_ok=True)
         self._lock.replaced = []
 
-    def _resume_state(self, carry: M.State | None) -> dict[str, Any]:
-        return {"format": RESUME_FORMAT, "format_version": RESUME_VERSION, "step": self.step,
-                "elapsed": self.elapsed, "best_val": self.best_val if math.isfinite(self.best_val) else None,
-                "stale_evals": self.stale_evals, "smooth": self.smooth, "position": list(self.batches.position),
-                "carry_rows": None if carry is None else len(carry[0][0]),
-                "model": dataclasses.asdict(self.model_cfg), "train": dataclasses.asdict(self.cfg),
-                "vocab": self.corpus.vocab.chars, "data_fingerprint": self.corpus.fingerprint}
+    def _counters(self) -> _resume.Counters:
+        return _resume.Counters(self.step, self.elapsed, self.best_val, self.stale_evals, self.smooth,
+                                self.batches.position)
 
     def _save_resume(self, carry: M.State | None) -> None:
-        arrays = {"state": np.frombuffer(json.dumps(self._resume_state(carry)).encode(), dtype=np.uint8),
-                  "flat": self.opt.flat, **{f"opt/{k}": v for k, v in self.opt.state.items()}}
-        if self._ema_flat is not None:
-            arrays["ema"] = self._ema_flat
-        for i, layer_state in enumerate(carry or ()):
-            arrays.update({f"carry/{i}/{j}": s for j, s in enumerate(layer_state)})
-        atomic_write_bytes(self.out_dir / RESUME_FILE, npz_bytes(arrays))
+        _resume.write(self.out_dir, self._counters(), self.model_cfg, self.cfg, self.corpus, self.opt, self._ema_flat,
+                      carry)
 
     def _load_resume(self) -> None:
-        file = self.out_dir / RESUME_FILE
-        P, H, L = self.opt.flat.size, self.model_cfg.hidden, self.model_cfg.layers
-        per_layer = 2 if self.model_cfg.cell == "lstm" else 1
-        most = 8 * (P * (2 + len(self.opt.state)) + L * per_layer * self.cfg.batch_size * H) + (4 << 20)
-        reader = NpzReader(read_regular(file, most), file)
-        if "state" not in reader.names:
-            raise CheckpointError(f"{file} was written by an older charsmith and cannot be resumed; start over with "
-                              "`force`", param="out")
-        state = json_from_bytes(reader.array("state", (None,), "u", max_bytes=1 << 20).tobytes(), file)
-        try:
-            self._check_resumable(state)
-            rows = state["carry_rows"]
-            carry = [f"carry/{i}/{j}" for i in range(L) for j in range(per_layer)] if rows else []
-            ema = ["ema"] if self._ema_flat is not None else []
-            reader.require_names({"state", "flat", *(f"opt/{k}" for k in self.opt.state), *carry, *ema})
-            self.opt.flat[...] = reader.array("flat", (P,))
-            if self._ema_flat is not None:
-                self._ema_flat[...] = reader.array("ema", (P,))
-            for k, v in self.opt.state.items():
-                v[...] = reader.array(f"opt/{k}", (P,))
-            if rows:
-                self.carry = self.engine.state_from_host(tuple(
-                    tuple(reader.array(f"carry/{i}/{j}", (int(rows), H)).astype(np.float32) for j in range(per_layer))
-                    for i in range(L)))
-            epoch, index = (int(x) for x in state["position"])
-            self.batches = TrainBatches(self.corpus, self.cfg.batch_size, self.cfg.seq_len, self.cfg.seed,
-                                        position=(epoch, index), part=(self.engine.rank, self.engine.world),
-                                        balance=self.cfg.balance)
-            self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
-            self.best_val = math.inf if state["best_val"] is None else float(state["best_val"])
-            self.stale_evals = int(state["stale_evals"])
-            self.smooth = None if state["smooth"] is None else float(state["smooth"])
-        except (KeyError, TypeError, ValueError) as e:
-            if isinstance(e, CheckpointError):
-                raise
-            why = plain(e) if isinstance(e, CharsmithError) else repr(e)
-            raise CheckpointError(f"{file} is corrupt ({why}); start over with `force`", param="out") from None
+        c, carry = _resume.read(self.out_dir, self.model_cfg, self.cfg, self.corpus, self.opt, self._ema_flat)
+        if carry is not None:
+            self.carry = self.engine.state_from_host(carry)
+        self.batches = TrainBatches(self.corpus, self.cfg.batch_size, self.cfg.seq_len, self.cfg.seed,
+                                    position=c.position, part=(self.engine.rank, self.engine.world),
+                                    balance=self.cfg.balance)
+        self.step, self.elapsed, self.best_val, self.stale_evals, self.smooth = (
+            c.step, c.elapsed, c.best_val, c.stale_evals, c.smooth)
         self.engine.push()
         if self.lead:
-            self._trim_metrics()
-
-    def _check_resumable(self, state: Any) -> None:
-        """Raise CheckpointError unless ``state`` is a resume state of this very run."""
-        out = self.out_dir
-        if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT or state.get("format_version") != RESUME_VERSION:
-            raise CheckpointError(f"{out / RESUME_FILE} is not a resume state this charsmith reads; start over with `force`",
-                                  param="out")
-        if state.get("data_fingerprint") != self.corpus.fingerprint or state.get("vocab") != self.corpus.vocab.chars:
-            raise CheckpointError(f"the training data differs from the run in {out}; resume with the same file and options",
-                                  param="path")
-        model_cfg = config_from_dict(ModelConfig, state["model"])
-        train_cfg = config_from_dict(TrainConfig, state["train"])
-        for was_cfg, now_cfg in ((model_cfg, self.model_cfg), (train_cfg, self.cfg)):
-            for f in dataclasses.fields(was_cfg):
-                was, now = getattr(was_cfg, f.name), getattr(now_cfg, f.name)
-                if f.name not in RESUMABLE_CHANGES and was != now:
-                    raise CheckpointError(f"the run in {out} used {f.name} {was!r}, not {now!r}; drop that option to "
-                                          f"resume (only {', '.join(RESUMABLE_CHANGES)} may change)")
-
-    def _trim_metrics(self) -> None:
-        """Drop metrics lines past the resumed step (written after the resume state was saved)."""
-        file = self.out_dir / METRICS_FILE
-        try:
-            lines = read_regular(file, 1 << 28).decode("utf-8", "replace").splitlines()
-        except FileNotFoundError:
-            return
-        kept = []
-        for line in lines:
-            try:
-                if json.loads(line)["step"] <= self.step:
-                    kept.append(line + "\n")
-            except (ValueError, KeyError, TypeError):
-                continue
-        if len(kept) != len(lines):
-            atomic_write_text(file, "".join(kept))
+            _resume.trim_metrics(self.out_dir, self.step)
