@@ -38,7 +38,8 @@ import numpy as np
 from _common import DEFAULT_DATA_DIR, command_line, parser
 
 import charsmith
-from charsmith.data import load_corpus, make_labelled_corpus, read_labelled
+from charsmith._corpus import load_corpus, make_labelled_corpus
+from charsmith._labelled import read_labelled
 from charsmith.export import csharp
 
 HERE = Path(__file__).resolve().parent

@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 import charsmith
-from charsmith.data import load_corpus, make_labelled_corpus, read_labelled
+from charsmith._corpus import load_corpus, make_labelled_corpus
+from charsmith._labelled import read_labelled
 from charsmith.export import export
 from charsmith.scoring import score_items, stream_loss, summarize
 

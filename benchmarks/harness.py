@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 
 from charsmith import backend
+from charsmith._batching import Batch
 from charsmith.bench import CharsmithTrainer, Timing, calibrate, interleave, make_batches, synthetic_names, timed
 from charsmith.config import ModelConfig
-from charsmith.data import Batch
 from charsmith.generation import Stepper, sample_items
 from charsmith.vocab import END, Vocab
 

@@ -35,7 +35,8 @@ from lang_split import split, write_tsv  # noqa: E402
 
 import charsmith  # noqa: E402
 from charsmith import model as M  # noqa: E402
-from charsmith.data import make_labelled_corpus, read_labelled  # noqa: E402
+from charsmith._corpus import make_labelled_corpus  # noqa: E402
+from charsmith._labelled import read_labelled  # noqa: E402
 from charsmith.openvocab import encode_open  # noqa: E402
 from charsmith.scoring import category_logliks  # noqa: E402
 

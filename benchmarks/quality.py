@@ -32,7 +32,8 @@ import numpy as np  # noqa: E402
 
 import charsmith  # noqa: E402
 from charsmith import backend  # noqa: E402
-from charsmith.data import read_text, split_lines  # noqa: E402
+from charsmith._novelty import is_known  # noqa: E402
+from charsmith._reading import read_text, split_lines  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 TASKS = {
@@ -71,7 +72,7 @@ def run(task: str, minutes: float, data_dir: Path, from_run: Path | None = None)
     }
     if task == "dinos":
         s = m.sample(1000, seed=0, allow_known=True)
-        known = charsmith.data.is_known(s.samples, m.ckpt.known)
+        known = is_known(s.samples, m.ckpt.known)
         result["novelty_rate"] = float(1 - known.mean())
     return result
 

@@ -40,8 +40,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from charsmith import habits, mixture, ngram, smalllists  # noqa: E402
+from charsmith._batching import encode_items  # noqa: E402
+from charsmith._corpus import Corpus  # noqa: E402
+from charsmith._novelty import is_near_known, item_hashes  # noqa: E402
 from charsmith.api import CharModel  # noqa: E402
-from charsmith.data import Corpus, encode_items, is_near_known, item_hashes  # noqa: E402
 from charsmith.scoring import score_items, summarize  # noqa: E402
 from charsmith.vocab import Vocab  # noqa: E402
 

@@ -35,10 +35,10 @@ sys.path.insert(0, str(ROOT / "src"))
 import numpy as np  # noqa: E402
 
 from charsmith import __version__, load  # noqa: E402
+from charsmith._novelty import item_hashes  # noqa: E402
 from charsmith.api import plan_run  # noqa: E402
 from charsmith.checkpoint import data_files, save_checkpoint  # noqa: E402
 from charsmith.cli import main  # noqa: E402
-from charsmith.data import item_hashes  # noqa: E402
 from charsmith.scoring import score_items, summarize  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "scripts"))

@@ -13,9 +13,9 @@ import pytest
 
 import charsmith
 from charsmith import backend
+from charsmith._corpus import make_corpus
 from charsmith.backend.compiled import Compiled
 from charsmith.config import ModelConfig, TrainConfig
-from charsmith.data import make_corpus
 from charsmith.trainer import Trainer
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -11,10 +11,12 @@ import pytest
 from conftest import make_names, make_styles, write_styles
 
 import charsmith
+from charsmith._corpus import make_labelled_corpus
+from charsmith._labelled import read_labelled
+from charsmith._novelty import is_known, item_hashes
 from charsmith.categories import Categories, posterior
 from charsmith.checkpoint import Checkpoint
 from charsmith.config import ModelConfig, TrainConfig
-from charsmith.data import is_known, item_hashes, make_labelled_corpus, read_labelled
 from charsmith.errors import CategoryError, DataError
 from charsmith.openvocab import LEGACY_MASS
 from charsmith.vocab import Vocab

@@ -7,19 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charsmith.data import (
-    MAX_ITEM_CHARS,
-    detect_mode,
-    encode_items,
-    is_known,
-    item_hashes,
-    line_batches,
-    make_corpus,
-    read_text,
-    split_items,
-    split_lines,
-    text_windows,
-)
+from charsmith._batching import encode_items, line_batches, text_windows
+from charsmith._corpus import load_corpus, make_corpus, split_items
+from charsmith._novelty import is_known, item_hashes
+from charsmith._reading import MAX_ITEM_CHARS, detect_mode, read_text, split_lines
 from charsmith.errors import DataError
 from charsmith.vocab import Vocab
 
@@ -144,7 +135,7 @@ def test_vocab_encode_decode_rows_and_errors() -> None:
 
 
 def test_read_chunks_normalises_across_piece_boundaries(tmp_path: Path, monkeypatch) -> None:
-    import charsmith.data as D
+    import charsmith._reading as D
 
     raw = "\ufeffÅsa\r\nBjörn\rZoë\r\n\r\nx".encode() * 3
     (tmp_path / "t.txt").write_bytes(raw)
@@ -160,14 +151,14 @@ def test_read_chunks_normalises_across_piece_boundaries(tmp_path: Path, monkeypa
 
 
 def test_a_text_file_loads_as_ids_without_its_text(tmp_path: Path, monkeypatch) -> None:
-    import charsmith.data as D
+    import charsmith._reading as D
 
     text = "ROMEO: But soft!\nWhat light through yonder window breaks?\n" * 50
     (tmp_path / "play.txt").write_text(text)
     monkeypatch.setattr(D, "_CHUNK_BYTES", 100)
     rng = np.random.default_rng(0)
     for lower in (False, True):
-        streamed = D.load_corpus(tmp_path / "play.txt", mode="text", lowercase=lower, val_fraction=0.1, rng=rng)
+        streamed = load_corpus(tmp_path / "play.txt", mode="text", lowercase=lower, val_fraction=0.1, rng=rng)
         whole = make_corpus(text, mode="text", lowercase=lower, val_fraction=0.1, rng=rng)
         assert streamed.vocab == whole.vocab and streamed.fingerprint == whole.fingerprint
         np.testing.assert_array_equal(streamed.train, whole.train)
@@ -175,4 +166,4 @@ def test_a_text_file_loads_as_ids_without_its_text(tmp_path: Path, monkeypatch) 
     assert detect_mode(D.read_chunks(tmp_path / "play.txt")) == detect_mode(text) == "text"
     (tmp_path / "blank.txt").write_text("  \n\n ")
     with pytest.raises(DataError, match="empty or holds only blank lines"):
-        D.load_corpus(tmp_path / "blank.txt", mode="text", lowercase=False, val_fraction=0.1, rng=rng)
+        load_corpus(tmp_path / "blank.txt", mode="text", lowercase=False, val_fraction=0.1, rng=rng)

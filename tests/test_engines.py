@@ -16,8 +16,11 @@ import pytest
 from conftest import known_only, make_names, make_styles
 
 from charsmith import load
+from charsmith._batching import encode_items, pad_batch
+from charsmith._corpus import make_corpus, make_labelled_corpus
+from charsmith._labelled import Labelled
+from charsmith._reading import fingerprint
 from charsmith.config import ModelConfig, TrainConfig
-from charsmith.data import Labelled, encode_items, fingerprint, make_corpus, make_labelled_corpus, pad_batch
 from charsmith.trainer import Trainer
 
 torch = pytest.importorskip("torch", reason="the torch engine needs PyTorch (pip install torch)")

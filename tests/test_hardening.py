@@ -183,13 +183,13 @@ def test_category_ids_need_no_identity_matrix() -> None:
 
 
 def test_too_many_categories_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from charsmith import data
+    from charsmith import _labelled
 
-    monkeypatch.setattr(data, "MAX_CATEGORIES", 3)
+    monkeypatch.setattr(_labelled, "MAX_CATEGORIES", 3)
     f = tmp_path / "cats.tsv"
     f.write_text("".join(f"c{k}\tab\n" for k in range(5)), encoding="utf-8")
     with pytest.raises(DataError, match=r"5 categories, over the limit of 3 \(MAX_CATEGORIES\)"):
-        data.read_labelled(f, lowercase=False)
+        _labelled.read_labelled(f, lowercase=False)
 
 
 # ----- 6. blends without overflow ----------------------------------------------------------------------
@@ -295,13 +295,13 @@ def test_greedy_completions_are_found_once(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_a_file_over_the_size_limit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from charsmith import data
+    from charsmith import _reading
 
-    monkeypatch.setattr(data, "MAX_FILE_BYTES", 100)
+    monkeypatch.setattr(_reading, "MAX_FILE_BYTES", 100)
     f = tmp_path / "big.txt"
     f.write_text("abc\n" * 100, encoding="utf-8")
     with pytest.raises(DataError, match="MAX_FILE_BYTES"):
-        data.read_text(f)
+        _reading.read_text(f)
 
 
 # ----- 14. effort bounded by time as well as draws ---------------------------------------------------

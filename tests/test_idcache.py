@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import make_names
 
-from charsmith import data, idcache
+from charsmith import _reading, idcache
+from charsmith._corpus import load_corpus
 from charsmith.api import make_trainer
-from charsmith.data import load_corpus
 
 
 @pytest.fixture()
@@ -53,7 +53,7 @@ def test_reused_until_the_file_changes(tmp_path: Path, small_min: None, monkeypa
     np.testing.assert_array_equal(first.train, again.train)
     write(f, "xyz " * 1000)
     os.utime(f, ns=(1, 1))  # a new modification time: a new key
-    monkeypatch.setattr(idcache, "scan_text", data.scan_text)
+    monkeypatch.setattr(idcache, "scan_text", _reading.scan_text)
     changed = corpus(f, tmp_path / "c")
     assert "x" in changed.vocab.chars and changed.fingerprint != first.fingerprint
 

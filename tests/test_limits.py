@@ -12,10 +12,10 @@ import pytest
 from conftest import make_names
 
 from charsmith import resources
+from charsmith._corpus import make_corpus
 from charsmith.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from charsmith.cli import main
 from charsmith.config import ModelConfig, TrainConfig
-from charsmith.data import make_corpus
 from charsmith.errors import ResourceError
 from charsmith.trainer import Trainer
 

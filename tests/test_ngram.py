@@ -13,12 +13,12 @@ from conftest import known_only
 
 from charsmith import kinds, mixture, ngram, smalllists
 from charsmith import model as M
+from charsmith._novelty import item_hashes
 from charsmith.api import CharModel, load
 from charsmith.categories import Categories
 from charsmith.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from charsmith.cli import main
 from charsmith.config import ModelConfig, TrainConfig
-from charsmith.data import item_hashes
 from charsmith.generation import Stepper
 from charsmith.vocab import Vocab
 
@@ -246,7 +246,7 @@ def test_habits_keep_alphabet_and_casing(vocab: Vocab) -> None:
 
 
 def test_novel_edits_drops_near_copies(vocab: Vocab) -> None:
-    from charsmith.data import is_near_known
+    from charsmith._novelty import is_near_known
 
     known = item_hashes(["abba", "cab"])
     got = is_near_known(["abba", "abb", "abbaa", "xbba", "ab", "cb", "cabba", "bc"], known, "abcx")
@@ -261,7 +261,7 @@ def test_the_web_page_serves_an_ngram_model(tmp_path) -> None:
     pytest.importorskip("starlette", reason="the web extra is not installed (pip install -e '.[web,test]')")
     from starlette.testclient import TestClient
 
-    from charsmith.data import is_near_known
+    from charsmith._novelty import is_near_known
     from charsmith.web import Models, create_app
 
     data = tmp_path / "names.txt"

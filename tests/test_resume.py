@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from conftest import make_names
 
+from charsmith._batching import TrainBatches
+from charsmith._corpus import make_corpus
 from charsmith.checkpoint import load_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
-from charsmith.data import TrainBatches, make_corpus
 from charsmith.errors import CheckpointError
 from charsmith.trainer import Progress, Trainer
 

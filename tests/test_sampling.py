@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import charsmith
-from charsmith.data import item_hashes
+from charsmith._novelty import item_hashes
 from charsmith.errors import CharsmithError, ConstraintError
 from charsmith.generation import Constraints, Controls, beam_search, complete, draw, generate, next_probs, sample_items
 from charsmith.scoring import score_items

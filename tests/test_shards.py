@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from conftest import make_names
 
-from charsmith.data import TrainBatches, make_corpus
+from charsmith._batching import TrainBatches
+from charsmith._corpus import make_corpus
 
 
 @pytest.mark.parametrize("mode,batch", [("lines", 10), ("text", 6), ("lines", 2)])

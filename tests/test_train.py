@@ -12,9 +12,10 @@ from conftest import make_names
 
 from charsmith import model as M
 from charsmith import optim
+from charsmith._batching import encode_items, pad_batch
+from charsmith._corpus import make_corpus
 from charsmith.checkpoint import load_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
-from charsmith.data import encode_items, make_corpus, pad_batch
 from charsmith.errors import CheckpointError
 from charsmith.nn.loss import cross_entropy_backward, cross_entropy_forward
 from charsmith.trainer import Progress, Trainer

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import make_names, make_styles
 
+from charsmith._corpus import make_corpus
 from charsmith.checkpoint import load_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
-from charsmith.data import make_corpus
 from charsmith.errors import InputError
 from charsmith.trainer import Progress, Trainer
 
@@ -90,7 +90,8 @@ def test_bad_values_are_refused(field: str, value: float) -> None:
 
 
 def labelled_corpus(n_big: int = 300, n_small: int = 30):
-    from charsmith.data import Labelled, make_labelled_corpus
+    from charsmith._corpus import make_labelled_corpus
+    from charsmith._labelled import Labelled
 
     styles = make_styles(n_big, seed=5)
     items = styles["bo"] + styles["ki"][:n_small]
@@ -101,7 +102,7 @@ def labelled_corpus(n_big: int = 300, n_small: int = 30):
 
 @pytest.mark.parametrize("balance, share", [(0.0, 27 / 297), (0.5, None), (1.0, 0.5)])
 def test_balanced_batches_give_small_categories_their_share(balance: float, share: float | None) -> None:
-    from charsmith.data import TrainBatches
+    from charsmith._batching import TrainBatches
 
     c = labelled_corpus()
     n_bo, n_ki = np.bincount(c.train_cats)  # 270, 27

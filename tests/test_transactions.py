@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from conftest import PACKAGE_ROOT, make_names
 
+from charsmith._corpus import make_corpus
 from charsmith.checkpoint import (
     Checkpoint,
     data_files,
@@ -34,7 +35,6 @@ from charsmith.checkpoint import (
 )
 from charsmith.cli import main
 from charsmith.config import ModelConfig, TrainConfig
-from charsmith.data import make_corpus
 from charsmith.errors import RunLockedError
 from charsmith.model import param_shapes
 from charsmith.rundir import RunLock

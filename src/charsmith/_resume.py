@@ -22,9 +22,9 @@ import numpy as np
 
 from charsmith import model as M
 from charsmith import optim
+from charsmith._corpus import Corpus
 from charsmith.checkpoint import CONFIG_FILE, is_checkpoint
 from charsmith.config import ModelConfig, TrainConfig, config_from_dict
-from charsmith.data import Corpus
 from charsmith.errors import CharsmithError, CheckpointError, plain
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
 from charsmith.rundir import METRICS_FILE, RESUME_FILE

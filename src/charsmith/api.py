@@ -22,24 +22,15 @@ from typing import Any
 import numpy as np
 
 from charsmith import finetune, idcache, smalllists
+from charsmith._corpus import Corpus, load_corpus, make_labelled_corpus, with_vocab
+from charsmith._labelled import is_labelled, read_labelled
+from charsmith._novelty import is_known
+from charsmith._reading import detect_mode, read_chunks, read_text, split_lines
 from charsmith._resume import saved_options
 from charsmith.categories import Condition, condition_weights, posterior
 from charsmith.checkpoint import Checkpoint, load_checkpoint
 from charsmith.checks import flag, text, whole
 from charsmith.config import MODES, ModelConfig, TrainConfig
-from charsmith.data import (
-    Corpus,
-    detect_mode,
-    is_known,
-    is_labelled,
-    load_corpus,
-    make_labelled_corpus,
-    read_chunks,
-    read_labelled,
-    read_text,
-    split_lines,
-    with_vocab,
-)
 from charsmith.deadline import NEVER, Deadline
 from charsmith.defaults import finetune as finetune_defaults
 from charsmith.defaults import suggest

@@ -25,8 +25,8 @@ import numpy as np
 
 from charsmith import backend, optim
 from charsmith import model as M
+from charsmith._batching import Batch, encode_items, line_batches
 from charsmith.config import ModelConfig
-from charsmith.data import Batch, encode_items, line_batches
 from charsmith.generation import Stepper, sample_items
 from charsmith.trainer import train_step
 from charsmith.vocab import Vocab

@@ -71,7 +71,7 @@ LOAD_ATTEMPTS = 20  # a reader retries while a writer keeps committing new versi
 class Checkpoint:
     """Everything needed to sample, score and evaluate with a trained model.
 
-    known: sorted uint64 hashes of every item of the input (see ``charsmith.data.item_hashes``),
+    known: sorted uint64 hashes of every item of the input (see ``charsmith._novelty.item_hashes``),
         or None for text-mode models.
     info: free-form JSON facts: data fingerprint, mode, metrics reached.
     categories: the category names (in the order of the model's ids) and training counts,

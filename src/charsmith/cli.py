@@ -30,9 +30,9 @@ from typing import Any, NoReturn, TextIO
 import numpy as np
 
 from charsmith import __version__, backend, cli_export, finetune, kinds, limits, smalllists
+from charsmith._reading import read_text, split_lines
 from charsmith.api import CharModel, bundled_models, load, make_trainer, small_list_corpus
 from charsmith.config import CELLS, DECAYS, MODES, OPTIMIZERS, TrainConfig
-from charsmith.data import read_text, split_lines
 from charsmith.deadline import time_limit
 from charsmith.engines import ENGINES, RankLostError, quiet_rank
 from charsmith.engines import describe as describe_engine

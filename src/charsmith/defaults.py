@@ -36,8 +36,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from charsmith._corpus import Corpus
 from charsmith.config import ModelConfig
-from charsmith.data import Corpus
 
 __all__ = ["CAT_EMBED", "SMALL_LIST_CHARS", "TEXT_SMALL_BUDGET", "finetune", "suggest"]
 

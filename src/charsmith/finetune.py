@@ -44,10 +44,10 @@ from typing import Any
 
 import numpy as np
 
+from charsmith._corpus import Corpus
 from charsmith.categories import Categories, posterior
 from charsmith.checkpoint import Checkpoint
 from charsmith.config import ModelConfig
-from charsmith.data import Corpus
 from charsmith.errors import CheckpointError
 from charsmith.scoring import category_logliks
 from charsmith.vocab import END, Vocab

@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from charsmith.data import read_chunks, scan_text
+from charsmith._reading import read_chunks, scan_text
 from charsmith.errors import DataError
 from charsmith.fileio import atomic_write, atomic_write_text
 from charsmith.safeload import read_regular

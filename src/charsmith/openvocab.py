@@ -40,7 +40,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from charsmith.data import Corpus
+from charsmith._corpus import Corpus
 from charsmith.vocab import Vocab
 
 __all__ = ["LEGACY_MASS", "OUTSIDE", "check_mass", "corpus_mass", "encode_open", "estimate_mass", "ids_mass", "items_mass",

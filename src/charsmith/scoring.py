@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from charsmith import kinds
-from charsmith.data import pad_batch, text_windows
+from charsmith._batching import pad_batch, text_windows
 from charsmith.deadline import NEVER, Deadline
 from charsmith.errors import InputError
 from charsmith.kinds import AnyConfig as ModelConfig

@@ -43,9 +43,11 @@ import numpy as np
 
 from charsmith import backend, finetune, habits, mixture, ngram, optim
 from charsmith import model as M
+from charsmith._batching import TrainBatches, encode_items, seeded_rng
+from charsmith._corpus import Corpus
+from charsmith._novelty import item_hashes
 from charsmith.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
-from charsmith.data import Corpus, TrainBatches, encode_items, item_hashes, seeded_rng
 from charsmith.defaults import finetune as finetune_defaults
 from charsmith.defaults import suggest
 from charsmith.errors import DataError, InputError

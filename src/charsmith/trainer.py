@@ -29,16 +29,11 @@ import numpy as np
 
 from charsmith import _resume, backend, habits, optim
 from charsmith import model as M
+from charsmith._batching import Batch, TrainBatches, seeded_rng, text_layout
+from charsmith._corpus import Corpus
+from charsmith._novelty import item_hashes
 from charsmith.checkpoint import Checkpoint, is_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
-from charsmith.data import (
-    Batch,
-    Corpus,
-    TrainBatches,
-    item_hashes,
-    seeded_rng,
-    text_layout,
-)
 from charsmith.engines import Engine, make_engine
 from charsmith.errors import CheckpointError, InputError
 from charsmith.generation import Constraints, Stepper, complete, sample_items

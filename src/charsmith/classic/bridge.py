@@ -140,8 +140,8 @@ def export_checkpoint(npz_path: str | os.PathLike[str], out_dir: str | os.PathLi
     ``out_dir`` follows the rules of ``charsmith train --out`` (:func:`charsmith.rundir.open_run_dir`):
     a checkpoint there is replaced only with ``force``, and never a file charsmith did not write.
     """
+    from charsmith._novelty import item_hashes
     from charsmith.checkpoint import Checkpoint, save_checkpoint
-    from charsmith.data import item_hashes
     from charsmith.rundir import open_run_dir
 
     data_text = None

@@ -25,8 +25,8 @@ import numpy as np
 
 from charsmith import model as M
 from charsmith import optim
+from charsmith._batching import Batch
 from charsmith.config import ModelConfig
-from charsmith.data import Batch
 from charsmith.errors import CharsmithError, InputError
 
 __all__ = ["ENGINES", "Engine", "NumpyEngine", "RankLostError", "describe", "launched_by_torchrun", "make_engine", "quiet_rank"]

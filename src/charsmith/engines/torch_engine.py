@@ -41,8 +41,8 @@ from torch.func import functional_call
 
 from charsmith import model as M
 from charsmith import optim
+from charsmith._batching import Batch, text_windows
 from charsmith.config import ModelConfig
-from charsmith.data import Batch, text_windows
 from charsmith.engines import distributed
 from charsmith.errors import InputError
 
@@ -192,7 +192,7 @@ class TorchEngine:
 
     def _place(self, rows: int) -> tuple[int, int]:
         """Split ``rows`` global rows over the processes as ``np.array_split`` does (as
-        :class:`charsmith.data.TrainBatches` does); keep and return this process's [lo, hi)."""
+        :class:`charsmith._batching.TrainBatches` does); keep and return this process's [lo, hi)."""
         counts = [len(a) for a in np.array_split(np.arange(rows), self.world)]
         lo = sum(counts[: self.rank])
         self._split = (lo, lo + counts[self.rank], counts)

@@ -25,7 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from charsmith.data import is_known, read_labelled, read_text, split_lines
+from charsmith._labelled import read_labelled
+from charsmith._novelty import is_known
+from charsmith._reading import read_text, split_lines
 from charsmith.errors import CharsmithWarning, InputError
 from charsmith.export._spec import DTYPES, KNOWN_INFO_KEY, check_dtype, fnv1a32, network
 

@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from charsmith._corpus import make_corpus
+from charsmith._reading import split_lines
 from charsmith.api import CharModel
-from charsmith.data import make_corpus, split_lines
 from charsmith.errors import CharsmithError, DataError
 from charsmith.smalllists import train_small
 from charsmith.web.limits import Limits

@@ -1,0 +1,97 @@
+"""Labelled items: a folder with one file per category, or a file of ``category<TAB>item`` lines.
+
+In a folder the category is the file's stem (hidden files are skipped); a file is labelled
+when its first non-blank line has a TAB.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from charsmith._reading import check_lengths, fingerprint, read_chunks, read_text, split_lines
+from charsmith.categories import check_name
+from charsmith.errors import CategoryError, DataError
+from charsmith.limits import MAX_CATEGORIES
+
+__all__ = ["Labelled", "is_labelled", "read_labelled"]
+
+@dataclass(frozen=True)
+class Labelled:
+    """Items with a category each. names: the categories, sorted; cats (N,): each item's id."""
+
+    names: tuple[str, ...]
+    items: list[str]
+    cats: np.ndarray
+    fingerprint: str
+
+
+def is_labelled(path: str | os.PathLike[str], text: str | None = None) -> bool:
+    """A folder, or a file whose first non-blank line has a TAB (read from ``text`` when
+    given, else from the file's first piece)."""
+    if Path(path).is_dir():
+        return True
+    if text is None:
+        text = next(read_chunks(path), "")
+    first = next((ln for ln in text.split("\n") if ln.strip()), "")
+    return "\t" in first
+
+
+def read_labelled(path: str | os.PathLike[str], *, lowercase: bool, text: str | None = None) -> Labelled:
+    """Read a folder of category files or a ``category<TAB>item`` file (whose ``text`` may be
+    passed when already read). Bad input raises DataError naming the file or line."""
+    path = Path(path)
+    pairs = _read_folder(path) if path.is_dir() else _read_tsv(path, text if text is not None else read_text(path))
+    names = tuple(sorted({c for c, _ in pairs}))
+    if len(names) > MAX_CATEGORIES:
+        raise DataError(f"{path} has {len(names):,} categories, over the limit of {MAX_CATEGORIES:,} (MAX_CATEGORIES); "
+                        "merge some of them")
+    index = {c: k for k, c in enumerate(names)}
+    items = [s.lower() if lowercase else s for _, s in pairs]
+    cats = np.array([index[c] for c, _ in pairs], dtype=np.int64)
+    canonical = "".join(f"{c}\t{s}\n" for c, s in pairs)
+    return Labelled(names, items, cats, fingerprint(canonical))
+
+
+def _read_folder(folder: Path) -> list[tuple[str, str]]:
+    files = sorted(f for f in folder.iterdir() if not f.name.startswith(".") and f.is_file())
+    if not files:
+        raise DataError(f"{folder} holds no files; put one file of items per category in it, named after the category")
+    pairs: list[tuple[str, str]] = []
+    seen: dict[str, Path] = {}
+    for f in files:
+        if f.stem in seen:
+            raise DataError(f"{seen[f.stem].name} and {f.name} in {folder} name the same category; "
+                            "keep one file per category")
+        seen[f.stem] = f
+        try:
+            check_name(f.stem, str(f))
+        except CategoryError as e:
+            raise DataError(str(e)) from None
+        items = split_lines(read_text(f), lowercase=False, source=str(f))
+        pairs += [(f.stem, s) for s in items]
+    return pairs
+
+
+def _read_tsv(path: Path, text: str) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    numbers: list[int] = []
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        cat, tab, item = line.partition("\t")
+        cat, item = cat.strip(), item.strip()
+        if not tab or not cat or not item or "\t" in item:
+            raise DataError(f"{path}: line {number} is not category<TAB>item: {line[:60]!r}; write each line as a "
+                            "category, one TAB, then the item (or pass `mode=text` to read running text)")
+        try:
+            check_name(cat, f"{path}: line {number}")
+        except CategoryError as e:
+            raise DataError(str(e)) from None
+        pairs.append((cat, item))
+        numbers.append(number)
+    check_lengths([s for _, s in pairs], str(path), numbers)
+    return pairs
