@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 
 from charsmith import habits, mixture, ngram, smalllists  # noqa: E402
 from charsmith._batching import encode_items  # noqa: E402
-from charsmith._corpus import Corpus  # noqa: E402
+from charsmith._corpus import LinesCorpus  # noqa: E402
 from charsmith._novelty import is_near_known, item_hashes  # noqa: E402
 from charsmith.api import CharModel  # noqa: E402
 from charsmith.scoring import score_items, summarize  # noqa: E402
@@ -95,7 +95,7 @@ def one(items: list[str], size: int, seed: int) -> dict:
     real = [items[i] for i in pick[size : size + HELD_OUT]]
     held = [s for s in real if set(s) <= alphabet]
     vocab = Vocab.from_texts(train)
-    corpus = Corpus("lines", vocab, train, [], 0, "bench")
+    corpus = LinesCorpus(vocab, train, [], 0, "bench")
     row: dict = {"size": size, "seed": seed, "held_out": len(held)}
     seqs = [s[1:-1] for s in encode_items(vocab, train)]
     for order in smalllists.ORDERS:

@@ -87,7 +87,7 @@ def test_lines_mode_evaluates_a_prefix_of_the_held_out_items(tmp_path: Path) -> 
     t = Trainer(c, ModelConfig("rnn", c.vocab.size, 8), TrainConfig(eval_chars=500, val_fraction=0.5), tmp_path / "r")
     t.close()
     scored, held = t.val_chars
-    assert 480 < scored <= 500 < held and t.val_chars[0] == sum(len(s) + 1 for s in t._val_items)
+    assert 480 < scored <= 500 < held and t.val_chars[0] == sum(len(s) + 1 for s in t.held_out.items)
 
 
 def test_eval_on_a_text_too_short_is_an_error(tmp_path: Path, capsys) -> None:

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from conftest import make_names
 
-from charsmith._batching import TrainBatches
 from charsmith._corpus import make_corpus
 from charsmith.checkpoint import load_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
@@ -74,9 +73,9 @@ def test_interrupted_runs_resume_bit_identical(tmp_path: Path, mode: str) -> Non
 def test_batches_resume_from_a_position() -> None:
     c, _, _ = setup("lines")
     per_epoch = -(-len(c.train) // 16)
-    whole = TrainBatches(c, 16, 128, seed=7)
+    whole = c.batches(16, 128, seed=7)
     seen = [next(whole)[0].ids for _ in range(per_epoch + 12)]
-    later = TrainBatches(c, 16, 128, seed=7, position=(1, 9))
+    later = c.batches(16, 128, seed=7, position=(1, 9))
     np.testing.assert_array_equal(next(later)[0].ids, seen[per_epoch + 9])
     assert whole.position == (1, 12)
 

@@ -1,4 +1,4 @@
-"""TrainBatches(part=(rank, world)): each process reads its share of every global batch."""
+"""Corpus.batches(part=(rank, world)): each process reads its share of every global batch."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from conftest import make_names
 
-from charsmith._batching import TrainBatches
 from charsmith._corpus import make_corpus
 
 
@@ -16,8 +15,8 @@ def test_shares_make_the_global_batch(mode: str, batch: int) -> None:
     text = "\n".join(names) if mode == "lines" else " ".join(names)
     c = make_corpus(text, mode=mode, lowercase=False, val_fraction=0.1, rng=np.random.default_rng(0))
     world = 3
-    whole = TrainBatches(c, batch, 16, seed=4)
-    parts = [TrainBatches(c, batch, 16, seed=4, part=(r, world)) for r in range(world)]
+    whole = c.batches(batch, 16, seed=4)
+    parts = [c.batches(batch, 16, seed=4, part=(r, world)) for r in range(world)]
     for _ in range(40):  # more than an epoch of the lines (135 items in batches of 10)
         (b, fresh), shares = next(whole), [next(p) for p in parts]
         assert all(f == fresh for _, f in shares)

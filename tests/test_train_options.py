@@ -102,16 +102,14 @@ def labelled_corpus(n_big: int = 300, n_small: int = 30):
 
 @pytest.mark.parametrize("balance, share", [(0.0, 27 / 297), (0.5, None), (1.0, 0.5)])
 def test_balanced_batches_give_small_categories_their_share(balance: float, share: float | None) -> None:
-    from charsmith._batching import TrainBatches
-
     c = labelled_corpus()
     n_bo, n_ki = np.bincount(c.train_cats)  # 270, 27
-    batches = TrainBatches(c, 32, 128, seed=1, balance=balance)
+    batches = c.batches(32, 128, seed=1, balance=balance)
     drawn = np.concatenate([next(batches)[0].cats for _ in range(300)])
     want = share if share is not None else n_ki ** 0.5 / (n_ki ** 0.5 + n_bo ** 0.5)  # n_c ** (1 - balance)
     assert np.mean(drawn == 1) == pytest.approx(want, abs=0.02)
-    again = TrainBatches(c, 32, 128, seed=1, balance=balance, position=(2, 3))  # an order fixed by the seed
-    batches = TrainBatches(c, 32, 128, seed=1, balance=balance)
+    again = c.batches(32, 128, seed=1, balance=balance, position=(2, 3))  # an order fixed by the seed
+    batches = c.batches(32, 128, seed=1, balance=balance)
     per_epoch = -(-len(c.train) // 32)
     for _ in range(2 * per_epoch + 3):
         next(batches)

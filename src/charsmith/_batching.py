@@ -18,10 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from charsmith._corpus import Corpus
 from charsmith.vocab import END, Vocab
 
-__all__ = ["Batch", "TrainBatches", "encode_items", "line_batch_plan", "line_batches", "pad_batch", "seeded_rng", "text_layout", "text_windows"]
+__all__ = ["Batch", "LineBatches", "TextBatches", "TrainBatches", "encode_items", "line_batch_plan", "line_batches",
+           "pad_batch", "seeded_rng", "text_layout", "text_windows"]
 
 @dataclass(frozen=True)
 class Batch:
@@ -153,7 +153,8 @@ def seeded_rng(seed: int, *key: int) -> np.random.Generator:
 
 
 class TrainBatches:
-    """Endless training batches, in an order fixed by the seed alone.
+    """Endless training batches, in an order fixed by the seed alone: :class:`LineBatches`
+    or :class:`TextBatches` (a corpus makes its own, ``Corpus.batches``).
 
     Epoch ``e`` is shuffled (lines) or offset (text) by ``seeded_rng(seed, DATA_STREAM, e)``,
     so ``position`` = (epoch, index of the next batch) is all a resumed run needs. ``next``
@@ -161,31 +162,16 @@ class TrainBatches:
     (every lines batch; the first window of each text epoch). ``part`` = (rank, world):
     each batch is process ``rank``'s share of the global batch (see :class:`Batch`), and
     only its rows are read.
-
-    ``balance`` > 0 (labelled items): an epoch is as many items drawn with replacement, item
-    i of category c with probability prop. to n_c ** -balance, so category c's share of the
-    batches is prop. to n_c ** (1 - balance) (1: every category equally often).
     """
 
     DATA_STREAM = 0
 
-    def __init__(self, corpus: Corpus, batch_size: int, seq_len: int, seed: int, *,
-                 position: tuple[int, int] = (0, 0), part: tuple[int, int] = (0, 1),
-                 balance: float = 0.0) -> None:
-        self.corpus, self.batch_size, self.seq_len, self.seed = corpus, batch_size, seq_len, seed
-        self.part = part
-        self._draw: np.ndarray | None = None  # per-item draw probabilities of a balanced epoch
-        if balance and corpus.train_cats is not None:
-            n_c = np.bincount(corpus.train_cats).astype(np.float64)
-            w = n_c[corpus.train_cats] ** -balance
-            self._draw = w / w.sum()
+    def __init__(self, batch_size: int, seed: int, *, position: tuple[int, int] = (0, 0),
+                 part: tuple[int, int] = (0, 1)) -> None:  # fmt: skip
+        self.batch_size, self.seed, self.part = batch_size, seed, part
         self.epoch, self.index = position
-        if corpus.mode == "lines":
-            self._seqs = encode_items(corpus.vocab, corpus.train)  # type: ignore[arg-type]
-            self._lengths = np.array([len(s) for s in self._seqs])
         self._plan_epoch = -1
         self._plan: list[Any] = []
-        self._rows = (np.empty((0, 0)), np.empty((0, 0)))  # text: this epoch's x, y as parallel rows
 
     @property
     def position(self) -> tuple[int, int]:
@@ -197,44 +183,92 @@ class TrainBatches:
     def __next__(self) -> tuple[Batch, bool]:
         while self.index >= len(self._epoch_plan()):
             self.epoch, self.index = self.epoch + 1, 0
-        step, fresh = self._plan[self.index], self.corpus.mode == "lines" or self.index == 0
+        step, first = self._plan[self.index], self.index == 0
         self.index += 1
+        return self._batch(step, first)
+
+    def _epoch_plan(self) -> list[Any]:
+        if self._plan_epoch != self.epoch:
+            self._plan = self._new_plan(seeded_rng(self.seed, self.DATA_STREAM, self.epoch))
+            self._plan_epoch = self.epoch
+        return self._plan
+
+    def _new_plan(self, rng: np.random.Generator) -> list[Any]:
+        """An epoch's batches, drawn with ``rng``."""
+        raise NotImplementedError
+
+    def _batch(self, step: Any, first: bool) -> tuple[Batch, bool]:
+        """The batch ``step`` of the plan (``first``: of its epoch), and whether it is fresh."""
+        raise NotImplementedError
+
+
+class LineBatches(TrainBatches):
+    """Padded items of similar length (:func:`line_batch_plan`); ``cats`` (N,): each item's
+    category, carried into the batches.
+
+    ``balance`` > 0 (labelled items): an epoch is as many items drawn with replacement, item
+    i of category c with probability prop. to n_c ** -balance, so category c's share of the
+    batches is prop. to n_c ** (1 - balance) (1: every category equally often).
+    """
+
+    def __init__(self, vocab: Vocab, items: Sequence[str], cats: np.ndarray | None, batch_size: int, seed: int, *,
+                 position: tuple[int, int] = (0, 0), part: tuple[int, int] = (0, 1),
+                 balance: float = 0.0) -> None:  # fmt: skip
+        super().__init__(batch_size, seed, position=position, part=part)
+        self.cats = cats
+        self._draw: np.ndarray | None = None  # per-item draw probabilities of a balanced epoch
+        if balance and cats is not None:
+            n_c = np.bincount(cats).astype(np.float64)
+            w = n_c[cats] ** -balance
+            self._draw = w / w.sum()
+        self._seqs = encode_items(vocab, items)
+        self._lengths = np.array([len(s) for s in self._seqs])
+
+    def _new_plan(self, rng: np.random.Generator) -> list[Any]:
+        """Item indices, each batch's."""
+        if self._draw is None:
+            return line_batch_plan(self._lengths, self.batch_size, rng)
+        drawn = rng.choice(len(self._draw), size=len(self._draw), p=self._draw)
+        return [drawn[b] for b in line_batch_plan(self._lengths[drawn], self.batch_size, rng)]
+
+    def _batch(self, step: Any, first: bool) -> tuple[Batch, bool]:
         rank, world = self.part
-        if self.corpus.mode == "lines":
-            cats = self.corpus.train_cats
-            if world == 1:
-                return pad_batch([self._seqs[i] for i in step], cats=None if cats is None else cats[step]), fresh
-            mine = np.array_split(step, world)[rank]
-            total = int(self._lengths[step].sum()) - len(step)  # targets: an item's letters and its end
-            if not len(mine):
-                return _empty_share(len(step), total, cats is not None, int(self._lengths[step].max()) - 1), fresh
-            share = pad_batch([self._seqs[i] for i in mine], cats=None if cats is None else cats[mine],
-                              width=int(self._lengths[step].max()) - 1)  # as wide as the global batch
-            return dataclasses.replace(share, total=total, rows=len(step)), fresh
+        cats = self.cats
+        if world == 1:
+            return pad_batch([self._seqs[i] for i in step], cats=None if cats is None else cats[step]), True
+        mine = np.array_split(step, world)[rank]
+        total = int(self._lengths[step].sum()) - len(step)  # targets: an item's letters and its end
+        if not len(mine):
+            return _empty_share(len(step), total, cats is not None, int(self._lengths[step].max()) - 1), True
+        share = pad_batch([self._seqs[i] for i in mine], cats=None if cats is None else cats[mine],
+                          width=int(self._lengths[step].max()) - 1)  # as wide as the global batch
+        return dataclasses.replace(share, total=total, rows=len(step)), True
+
+
+class TextBatches(TrainBatches):
+    """Windows of ``seq_len`` over parallel rows of the stream ``ids`` (:func:`text_windows`),
+    the rows' start offset drawn anew each epoch."""
+
+    def __init__(self, ids: np.ndarray, batch_size: int, seq_len: int, seed: int, *,
+                 position: tuple[int, int] = (0, 0), part: tuple[int, int] = (0, 1)) -> None:  # fmt: skip
+        super().__init__(batch_size, seed, position=position, part=part)
+        self.ids, self.seq_len = ids, seq_len
+        self._rows = (np.empty((0, 0)), np.empty((0, 0)))  # this epoch's x, y as parallel rows
+
+    def _new_plan(self, rng: np.random.Generator) -> list[Any]:
+        """Window start columns in ``_rows``."""
+        offset = int(rng.integers(0, min(self.seq_len, max(len(self.ids) - 2, 1))))
+        self._rows = _rows(self.ids[offset:], self.batch_size, self.seq_len)
+        return list(range(0, self._rows[0].shape[1], self.seq_len))
+
+    def _batch(self, step: Any, first: bool) -> tuple[Batch, bool]:
+        rank, world = self.part
         x, y = self._rows
         if world == 1:
-            return _window(x, y, step, step + self.seq_len), fresh
+            return _window(x, y, step, step + self.seq_len), first
         mine = np.array_split(np.arange(len(x)), world)[rank]
         width = min(step + self.seq_len, x.shape[1]) - step
         if not len(mine):
-            return _empty_share(len(x), len(x) * width, False, width), fresh
+            return _empty_share(len(x), len(x) * width, False, width), first
         share = _window(x[mine[0] : mine[-1] + 1], y[mine[0] : mine[-1] + 1], step, step + self.seq_len)
-        return dataclasses.replace(share, total=len(x) * width, rows=len(x)), fresh
-
-    def _epoch_plan(self) -> list[Any]:
-        """This epoch's batches: item indices (lines), or window start columns in ``_rows`` (text)."""
-        if self._plan_epoch != self.epoch:
-            rng = seeded_rng(self.seed, self.DATA_STREAM, self.epoch)
-            if self.corpus.mode == "lines" and self._draw is not None:
-                drawn = rng.choice(len(self._draw), size=len(self._draw), p=self._draw)
-                self._plan = [drawn[b] for b in line_batch_plan(self._lengths[drawn], self.batch_size, rng)]
-            elif self.corpus.mode == "lines":
-                self._plan = line_batch_plan(self._lengths, self.batch_size, rng)
-            else:
-                ids = self.corpus.train
-                assert isinstance(ids, np.ndarray)  # text mode: the training ids
-                offset = int(rng.integers(0, min(self.seq_len, max(len(ids) - 2, 1))))
-                self._rows = _rows(ids[offset:], self.batch_size, self.seq_len)
-                self._plan = list(range(0, self._rows[0].shape[1], self.seq_len))
-            self._plan_epoch = self.epoch
-        return self._plan
+        return dataclasses.replace(share, total=len(x) * width, rows=len(x)), first

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from charsmith import finetune, idcache, smalllists
-from charsmith._corpus import Corpus, load_corpus, make_labelled_corpus, with_vocab
+from charsmith._corpus import Corpus, LinesCorpus, load_corpus, make_labelled_corpus
 from charsmith._labelled import is_labelled, read_labelled
 from charsmith._novelty import is_known
 from charsmith._reading import detect_mode, read_chunks, read_text, split_lines
@@ -484,8 +484,8 @@ def plan_run(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] 
     corpus = _read_corpus(path, given, cache_dir)
     if base is not None:
         finetune.check_base(base, given["init"], corpus.mode, given)
-        corpus = with_vocab(corpus, finetune.vocabulary(base.vocab, corpus.vocab,
-                                                         base_chars=given.get("base_chars", False)))
+        corpus = corpus.with_vocab(finetune.vocabulary(base.vocab, corpus.vocab,
+                                                       base_chars=given.get("base_chars", False)))
         chosen = {**finetune_defaults(finetune.network(base), corpus), **finetune.fixed_options(base)}
     else:
         chosen = suggest(corpus, minutes=given.get("minutes"))
@@ -604,7 +604,7 @@ def train(
     return load(out)
 
 
-def small_list_corpus(path: str | os.PathLike[str], **options: Any) -> Corpus | None:
+def small_list_corpus(path: str | os.PathLike[str], **options: Any) -> LinesCorpus | None:
     """The items of ``path`` when this run's model is chosen by cross-validation (see
     :mod:`charsmith.smalllists`: ``cell`` "auto", "ngram" or "mixture", or a small list and
     no option that sets the network), else None. All items train unless ``val_fraction``
@@ -621,7 +621,7 @@ def small_list_corpus(path: str | os.PathLike[str], **options: Any) -> Corpus | 
     given.setdefault("seed", TrainConfig().seed)
     given.setdefault("val_fraction", 0.0)
     corpus = _read_corpus(path, given)
-    if corpus.mode != "lines":
+    if not isinstance(corpus, LinesCorpus):
         if cell in ("ngram", "mixture"):
             raise DataError(f"{path} is running text; the n-gram model and the mixture learn lists (one item a line)")
         return None

@@ -30,6 +30,7 @@ from typing import Any, NoReturn, TextIO
 import numpy as np
 
 from charsmith import __version__, backend, cli_export, finetune, kinds, limits, smalllists
+from charsmith._corpus import LinesCorpus
 from charsmith._reading import read_text, split_lines
 from charsmith.api import CharModel, bundled_models, load, make_trainer, small_list_corpus
 from charsmith.config import CELLS, DECAYS, MODES, OPTIMIZERS, TrainConfig
@@ -350,7 +351,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print(f"resuming {out_dir} at step {trainer.step:,} after {_clock(trainer.elapsed)} of training{best}",
                   file=err)
     n = len(trainer.corpus.train) + len(trainer.corpus.val)
-    if trainer.corpus.mode == "lines" and smalllists.is_tiny(n):  # said even when quiet: the model will know little
+    if isinstance(trainer.corpus, LinesCorpus) and smalllists.is_tiny(n):  # said even when quiet: the model will know little
         _tiny_note(n, "", err)
     bar = _ProgressBar(err, trainer.cfg, quiet=quiet)
 
@@ -375,7 +376,7 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
     corpus, model_cfg, cfg, info = trainer.corpus, trainer.model_cfg, trainer.cfg, trainer.info
-    if corpus.mode == "lines":
+    if isinstance(corpus, LinesCorpus):
         data = (f"{_count(len(corpus.train), 'training item')}, {len(corpus.val)} held out "
                 f"({corpus.overlap} of them also in training)")
     else:

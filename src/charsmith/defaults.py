@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from charsmith._corpus import Corpus
+from charsmith._corpus import Corpus, TextCorpus
 from charsmith.config import ModelConfig
 
 __all__ = ["CAT_EMBED", "SMALL_LIST_CHARS", "TEXT_SMALL_BUDGET", "finetune", "suggest"]
@@ -52,7 +52,7 @@ FINETUNE_STEPS = (60, 1000)  # the fewest and most steps of that schedule
 def suggest(corpus: Corpus, minutes: float | None = None) -> dict[str, Any]:
     """Model and training options for ``corpus`` (keys are ModelConfig/TrainConfig fields),
     for a time budget of ``minutes`` (None: the default budget)."""
-    if corpus.mode == "text":
+    if isinstance(corpus, TextCorpus):
         text = dict(embed=64, dropout=0.2, batch_size=32, seq_len=128, lr=3e-3)
         if minutes and minutes < TEXT_SMALL_BUDGET:
             return dict(cell="gru", hidden=128, layers=1, eval_every=100, **text)
@@ -91,7 +91,7 @@ def finetune(base: ModelConfig, corpus: Corpus) -> dict[str, Any]:
                                freeze_steps=50, batch_size=32, eval_every=10, patience=10, minutes=1.0)
     if corpus.categories is not None:
         out["cat_embed"] = base.cat_embed or CAT_EMBED
-    if corpus.mode == "text":
+    if isinstance(corpus, TextCorpus):
         out.update(seq_len=128, eval_every=50)
     elif len(corpus.train) <= SMALL_FINETUNE_ITEMS:
         lo, hi = FINETUNE_STEPS

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from charsmith._corpus import Corpus
+from charsmith._corpus import Corpus, LinesCorpus
 from charsmith.categories import Categories, posterior
 from charsmith.checkpoint import Checkpoint
 from charsmith.config import ModelConfig
@@ -173,16 +173,18 @@ def start_params(
     info: dict[str, Any] = {"added_characters": "".join(ch for ch in corpus.vocab.chars if ch not in base.vocab),
                             "dropped_characters": sum(ch not in corpus.vocab for ch in base.vocab.chars)}
     ours, theirs = corpus.categories, base.categories
-    if theirs is not None and ours is not None:
-        idx = [theirs.names.index(n) if n in theirs.names else -1 for n in ours.names]
-        params["cat"] = np.stack([params["cat"][i] if i >= 0 else _new_category(base, params, corpus, k)
-                                  for k, i in enumerate(idx)])
-        info["new_categories"] = [n for n, i in zip(ours.names, idx) if i < 0]
-    elif theirs is not None:  # unlabelled data: fold the base classifier's blend into the bias
-        w = _blend_of(base, params, corpus.vocab, corpus.train)  # type: ignore[arg-type]
-        shift = (w @ params.pop("cat")) @ params.pop("W_cat")  # (G,): the blend's input, fed at every step
-        params["l0.b"] = (params["l0.b"] + shift).astype(params["l0.b"].dtype)
-        info["folded_blend"] = {n: float(x) for n, x in zip(theirs.names, w)}
+    if theirs is not None:  # a base with categories learned a list, so the data is one too (check_base)
+        assert isinstance(corpus, LinesCorpus)
+        if ours is not None:
+            idx = [theirs.names.index(n) if n in theirs.names else -1 for n in ours.names]
+            params["cat"] = np.stack([params["cat"][i] if i >= 0 else _new_category(base, params, corpus, k)
+                                      for k, i in enumerate(idx)])
+            info["new_categories"] = [n for n, i in zip(ours.names, idx) if i < 0]
+        else:  # unlabelled data: fold the base classifier's blend into the bias
+            w = _blend_of(base, params, corpus.vocab, corpus.train)
+            shift = (w @ params.pop("cat")) @ params.pop("W_cat")  # (G,): the blend's input, fed at every step
+            params["l0.b"] = (params["l0.b"] + shift).astype(params["l0.b"].dtype)
+            info["folded_blend"] = {n: float(x) for n, x in zip(theirs.names, w)}
     elif ours is not None:  # a base without categories: fresh vectors, zero projection
         dtype = params["W_out"].dtype
         params["cat"] = rng.standard_normal((cfg.categories, cfg.cat_embed)).astype(dtype)
@@ -190,11 +192,12 @@ def start_params(
     return params, info
 
 
-def _new_category(base: Checkpoint, params: dict[str, np.ndarray], corpus: Corpus, k: int) -> np.ndarray:
+def _new_category(base: Checkpoint, params: dict[str, np.ndarray], corpus: LinesCorpus, k: int) -> np.ndarray:
     """The starting vector (C,) of the data's category k, which the base lacks: w @ cat for
     the blend w that fits that category's training items best (:func:`_blend_of`), or the
     mean of the base's vectors if it has none."""
-    items = [s for s, c in zip(corpus.train, corpus.train_cats) if c == k]  # type: ignore[arg-type]
+    assert corpus.train_cats is not None  # the data's categories
+    items = [s for s, c in zip(corpus.train, corpus.train_cats) if c == k]
     if not items:
         return params["cat"].mean(axis=0)
     return (_blend_of(base, params, corpus.vocab, items) @ params["cat"]).astype(params["cat"].dtype)

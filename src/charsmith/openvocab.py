@@ -40,10 +40,9 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from charsmith._corpus import Corpus
 from charsmith.vocab import Vocab
 
-__all__ = ["LEGACY_MASS", "OUTSIDE", "check_mass", "corpus_mass", "encode_open", "estimate_mass", "ids_mass", "items_mass",
+__all__ = ["LEGACY_MASS", "OUTSIDE", "check_mass", "encode_open", "estimate_mass", "ids_mass", "items_mass",
            "unknown_logprob"]
 
 OUTSIDE = 65_536  # assumed size of the outside alphabet: the Basic Multilingual Plane
@@ -70,13 +69,6 @@ def ids_mass(ids: np.ndarray, size: int) -> float:
     """The mass of a running text given as ids over a vocabulary of ``size`` symbols."""
     counts = np.bincount(np.asarray(ids, dtype=np.int64), minlength=size)
     return estimate_mass({str(i): int(c) for i, c in enumerate(counts) if c}, int(counts.sum()))
-
-
-def corpus_mass(corpus: Corpus) -> float:
-    """The mass of a training file read as ``corpus`` (its training and validation parts)."""
-    if corpus.mode == "lines":
-        return items_mass([*corpus.train, *corpus.val])
-    return ids_mass(np.concatenate((np.asarray(corpus.train), np.asarray(corpus.val))), corpus.vocab.size)
 
 
 def check_mass(mass: object) -> float:

@@ -41,11 +41,10 @@ from typing import Any
 
 import numpy as np
 
-from charsmith import backend, finetune, habits, mixture, ngram, optim
+from charsmith import backend, finetune, mixture, ngram, optim
 from charsmith import model as M
-from charsmith._batching import TrainBatches, encode_items, seeded_rng
-from charsmith._corpus import Corpus
-from charsmith._novelty import item_hashes
+from charsmith._batching import encode_items, seeded_rng
+from charsmith._corpus import Corpus, LinesCorpus
 from charsmith.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.defaults import finetune as finetune_defaults
@@ -161,10 +160,10 @@ class _Net:
     cfg: ModelConfig
     train: TrainConfig
     total: int  # the schedule's length in steps
-    start: Callable[[Corpus], dict[str, np.ndarray]] | None = None  # the first weights for a corpus (None: fresh)
+    start: Callable[[LinesCorpus], dict[str, np.ndarray]] | None = None  # the first weights for a corpus (None: fresh)
 
 
-def _networks(corpus: Corpus, seed: int) -> dict[str, _Net]:
+def _networks(corpus: LinesCorpus, seed: int) -> dict[str, _Net]:
     """The network candidates: from scratch, and from each bundled start in ``STARTS``."""
     nets = {"network": _net_setup(list(corpus.train), corpus, seed)}
     name = start_available(corpus)
@@ -173,7 +172,7 @@ def _networks(corpus: Corpus, seed: int) -> dict[str, _Net]:
     return nets
 
 
-def start_available(corpus: Corpus) -> str | None:
+def start_available(corpus: LinesCorpus) -> str | None:
     """The first bundled model of ``STARTS`` a network on ``corpus`` may start from (an
     unlabelled list), or None."""
     if corpus.categories is not None:
@@ -182,7 +181,7 @@ def start_available(corpus: Corpus) -> str | None:
                  if (resources.files("charsmith") / "pretrained" / name / "config.json").is_file()), None)
 
 
-def _start_setup(name: str, corpus: Corpus, seed: int, cap: int | None) -> _Net:
+def _start_setup(name: str, corpus: LinesCorpus, seed: int, cap: int | None) -> _Net:
     """A network that starts from the bundled model ``name``, read with the list's own
     vocabulary (see :mod:`charsmith.finetune`), with the fine-tuning defaults for a small
     list: ``FINETUNE_EPOCHS`` passes within ``FINETUNE_STEPS`` (at most ``cap`` steps), the
@@ -196,14 +195,14 @@ def _start_setup(name: str, corpus: Corpus, seed: int, cap: int | None) -> _Net:
     train = TrainConfig(lr=tuned["lr"], warmup_steps=tuned["warmup_steps"], weight_decay=0.0,
                         batch_size=tuned["batch_size"], freeze_steps=total, seed=seed, steps=total, val_fraction=0.0)
 
-    def start(fold: Corpus) -> dict[str, np.ndarray]:
+    def start(fold: LinesCorpus) -> dict[str, np.ndarray]:
         params, _ = finetune.start_params(base, fold, cfg, np.random.default_rng(seed))
         return {k: np.ascontiguousarray(v) for k, v in params.items()}
 
     return _Net(cfg, train, total, start)
 
 
-def _net_setup(items: Sequence[str], corpus: Corpus, seed: int) -> _Net:
+def _net_setup(items: Sequence[str], corpus: LinesCorpus, seed: int) -> _Net:
     opts = dict(suggest(corpus), hidden=SMALL_HIDDEN)
     opts.pop("minutes", None)
     opts.pop("patience", None)
@@ -220,7 +219,7 @@ def _net_setup(items: Sequence[str], corpus: Corpus, seed: int) -> _Net:
     return _Net(cfg, train, total)
 
 
-def _train_net(net: _Net, corpus: Corpus, stop: int,
+def _train_net(net: _Net, corpus: LinesCorpus, stop: int,
                on_eval: Callable[[int, dict[str, np.ndarray]], None] | None = None,
                deadline: float | None = None) -> dict[str, np.ndarray]:
     """The network trained on ``corpus.train`` for ``stop`` steps of its schedule; ``on_eval``
@@ -230,7 +229,7 @@ def _train_net(net: _Net, corpus: Corpus, stop: int,
     opt = optim.FlatOptimizer(tc.optimizer, first)
     table = "l0.W_ih" if cfg.embed == 0 else ""
     frozen = tuple(k for k in first if k.endswith(RECURRENT) and k != table)  # as the Trainer freezes them
-    batches = TrainBatches(corpus, tc.batch_size, tc.seq_len, tc.seed)
+    batches = corpus.batches(tc.batch_size, tc.seq_len, tc.seed)
     every = max(net.total // EVALS, 1)
     with backend.current().blas_on_one_thread():
         for step in range(stop):
@@ -248,13 +247,13 @@ def _train_net(net: _Net, corpus: Corpus, stop: int,
     return {k: v.copy() for k, v in opt.params.items()}
 
 
-def _sub(corpus: Corpus, idx: np.ndarray) -> Corpus:
+def _sub(corpus: LinesCorpus, idx: np.ndarray) -> LinesCorpus:
     items = [corpus.train[i] for i in idx]
     cats = None if corpus.train_cats is None else corpus.train_cats[idx]
     return dataclasses.replace(corpus, train=items, val=[], overlap=0, train_cats=cats, val_cats=None)
 
 
-def net_heldout(net: _Net, corpus: Corpus, folds: Sequence[np.ndarray], deadline: float,
+def net_heldout(net: _Net, corpus: LinesCorpus, folds: Sequence[np.ndarray], deadline: float,
                 say: Callable[[str], None] = lambda _: None,
                 ) -> tuple[list[int], list[np.ndarray], dict[int, list[dict[str, np.ndarray]]]]:
     """Each held-out character's probability under the network of the other folds, at
@@ -305,7 +304,7 @@ class _NetResult:
     snapshots: list[dict[str, np.ndarray]]
 
 
-def _net_candidate(net: _Net, corpus: Corpus, folds: Sequence[np.ndarray], sizes: Sequence[int],
+def _net_candidate(net: _Net, corpus: LinesCorpus, folds: Sequence[np.ndarray], sizes: Sequence[int],
                    held: dict[int, tuple[np.ndarray, np.ndarray]], deadline: float,
                    say: Callable[[str], None]) -> _NetResult:
     eval_steps, p_nets, snapshots = net_heldout(net, corpus, folds, deadline, say)
@@ -348,7 +347,7 @@ def train_small(
     ``on_start`` is called once ``out`` is locked for the run, before the folds;
     ``on_progress`` with a few words at each stage ("network: fold 2 of 5", ...)."""
     say = on_progress or (lambda _: None)
-    if corpus.mode != "lines":
+    if not isinstance(corpus, LinesCorpus):
         raise DataError("the n-gram model and the mixture learn lists of items; a running text trains a network")
     start = time.perf_counter()
     cell = cell or "auto"
@@ -410,16 +409,16 @@ def train_small(
             params = mixture.join(nets, ng_params, weights)
         choice = Choice(chosen, losses, len(folds), n, steps, round(time.perf_counter() - start, 2), tiny)
         start_name = next((name for name in STARTS if chosen in (name, MIXED[name])), "")
-        train = TrainConfig(mode="lines", lowercase=lowercase, seed=seed, val_fraction=0.0, steps=steps, init=start_name,
+        train = TrainConfig(mode=LinesCorpus.mode, lowercase=lowercase, seed=seed, val_fraction=0.0, steps=steps, init=start_name,
                             **({} if net is None else {k: getattr(net.train, k) for k in (
                                 "batch_size", "lr", "weight_decay", "warmup_steps", "decay", "min_lr_ratio", "freeze_steps")}))
-        ckpt_info = dict(info or {}, mode="lines", data_fingerprint=corpus.fingerprint, train_items=n,
+        ckpt_info = dict(info or {}, mode=corpus.mode, data_fingerprint=corpus.fingerprint, train_items=n,
                          choice=choice.to_json(), cv_loss=losses.get(chosen),
-                         habits=habits.of_items([*corpus.train, *corpus.val]))
+                         habits=corpus.habits(alphabet=True))
         if corpus.val:  # the held-out report, as a network run gives it
             val = score_items(params, model, corpus.vocab, list(corpus.val), cond=corpus.val_cats)
             ckpt_info["best_val_loss"] = summarize(val).loss
-        known = item_hashes([*corpus.train, *corpus.val])
+        known = corpus.known()
         ckpt = Checkpoint(model, corpus.vocab, params, train, known, ckpt_info, corpus.categories)
         save_checkpoint(Path(out), ckpt)
         return ckpt

@@ -27,26 +27,22 @@ from typing import Any
 
 import numpy as np
 
-from charsmith import _resume, backend, habits, optim
+from charsmith import _resume, backend, optim
 from charsmith import model as M
-from charsmith._batching import Batch, TrainBatches, seeded_rng, text_layout
+from charsmith._batching import Batch, seeded_rng
 from charsmith._corpus import Corpus
-from charsmith._novelty import item_hashes
 from charsmith.checkpoint import Checkpoint, is_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.engines import Engine, make_engine
 from charsmith.errors import CheckpointError, InputError
-from charsmith.generation import Constraints, Stepper, complete, sample_items
-from charsmith.openvocab import corpus_mass
 from charsmith.resources import check_training_memory
 from charsmith.rundir import LOCK_FILE, METRICS_FILE, RunLock, open_run_dir
 from charsmith.safeload import read_regular
-from charsmith.scoring import lines_loss, stream_loss
 
 __all__ = ["Progress", "Trainer", "train_step"]
 
 DEFAULT_PATIENCE = 5  # used when neither steps nor minutes bound the run
-DROPOUT_STREAM, PREVIEW_STREAM = 1, 2  # seeded_rng keys (TrainBatches uses 0 for the data order)
+DROPOUT_STREAM, PREVIEW_STREAM = 1, 2  # seeded_rng keys (the training batches use 0 for the data order)
 RECURRENT = (".W_ih", ".W_hh")  # the recurrent layers' weight matrices ("l0.W_hh", ...), frozen for cfg.freeze_steps
 LIMITS = ("", "minutes", "steps", "interrupted")  # why a run stops; the processes of a run agree on the last
 
@@ -113,12 +109,12 @@ class Trainer:
             raise ValueError(f"model categories {model_cfg.categories} != the corpus's {n_cats} categories")
         self.corpus, self.model_cfg, self.cfg = corpus, model_cfg, train_cfg
         self.out_dir = Path(out_dir)
-        check_training_memory(model_cfg, train_cfg, self._longest_sequence())
+        check_training_memory(model_cfg, train_cfg, corpus.longest(train_cfg.seq_len))
         self._setup(info, params)
         self.engine: Engine = make_engine(engine, device, model_cfg, self.opt, self._ema_flat, train_cfg.batch_size)
         self.info["engine"] = self.engine.name
-        self.batches = TrainBatches(corpus, train_cfg.batch_size, train_cfg.seq_len, train_cfg.seed,
-                                    part=(self.engine.rank, self.engine.world), balance=train_cfg.balance)
+        self.batches = corpus.batches(train_cfg.batch_size, train_cfg.seq_len, train_cfg.seed,
+                                      part=(self.engine.rank, self.engine.world), balance=train_cfg.balance)
         self._lock = self._open_run_dir(resume, force)
         # the step of the checkpoint in out_dir that belongs to this run (None: none yet); with force, a
         # previous run's checkpoint may stay there until this run saves its first
@@ -193,23 +189,17 @@ class Trainer:
         self.best_val = math.inf
         self.stale_evals = 0
         self._stop = False
-        # novelty means "not in the user's file": held-out items count as known too
-        self.known = item_hashes([*corpus.train, *corpus.val]) if corpus.mode == "lines" else None
-        self.unknown_mass = corpus_mass(corpus)
-        self._val_items, self.val_chars = self._val_subset()
-        self._val_cats = None if corpus.val_cats is None else corpus.val_cats[: len(self._val_items)]
+        self.known = corpus.known()
+        self.unknown_mass = corpus.unknown_mass()
+        self.held_out = corpus.held_out(cfg.eval_chars, cfg.seq_len)
+        self.val_chars = self.held_out.chars
         self.info = dict(info or {}, mode=corpus.mode, data_fingerprint=corpus.fingerprint,
-                         train_items=len(corpus.train) if corpus.mode == "lines" else None,
-                         val_overlap=corpus.overlap, val_chars=list(self.val_chars))
-        if corpus.mode == "lines":  # what samples keep to (charsmith.habits); base_chars: any of the base's characters
-            self.info["habits"] = habits.of_items([*corpus.train, *corpus.val], alphabet=not cfg.base_chars)
+                         train_items=corpus.train_items, val_overlap=corpus.overlap, val_chars=list(self.val_chars))
+        keep = corpus.habits(alphabet=not cfg.base_chars)  # what samples keep to; base_chars: any of the base's
+        if keep is not None:
+            self.info["habits"] = keep
         if corpus.categories is not None:
             self.info["val_overlap_by_category"] = dict(zip(corpus.categories.names, corpus.overlaps))
-
-    def _longest_sequence(self) -> int:
-        if self.corpus.mode == "lines":
-            return max((len(s) for s in self.corpus.train), default=0) + 1
-        return self.cfg.seq_len
 
     def request_stop(self) -> None:
         """Ask the loop to stop after the current step and save a resumable state."""
@@ -323,43 +313,16 @@ class Trainer:
         loss = self.smooth if self.smooth is not None else math.nan
         return Progress(kind, self.step, loss, self._lr(), rate, self.elapsed, eta, best_val=self.best_val, **extra)
 
-    def _val_subset(self) -> tuple[list[str], tuple[int, int]]:
-        """The held-out items scored at each evaluation (lines mode), and (characters scored
-        at each evaluation, characters a full evaluation scores): all of them, or a fixed
-        subset of about ``eval_chars``."""
-        corpus, cap = self.corpus, self.cfg.eval_chars
-        if corpus.mode == "lines":
-            sizes = np.cumsum([len(s) + 1 for s in corpus.val], dtype=np.int64)
-            total = int(sizes[-1]) if len(sizes) else 0
-            n = len(sizes) if not cap else max(int(np.searchsorted(sizes, cap, side="right")), min(len(sizes), 1))
-            return list(corpus.val[:n]), (int(sizes[n - 1]) if n else 0, total)
-        rows, span = text_layout(len(corpus.val), 32, self.cfg.seq_len, cap)  # as stream_loss reads it
-        return [], (rows * span, rows * text_layout(len(corpus.val), 32, self.cfg.seq_len)[1])
-
     def val_loss(self) -> float | None:
         """Mean loss on the held-out subset (``val_chars[0]`` characters), or None without one."""
-        corpus = self.corpus
         if not self.val_chars[0]:
             return None
-        if corpus.mode == "lines":
-            return lines_loss(self.eval_params, self.model_cfg, corpus.vocab, self._val_items, cond=self._val_cats).loss
-        on_device = getattr(self.engine, "stream_loss", None)  # the torch engine scores a text where it trains
-        if on_device is not None:
-            return float(on_device(corpus.val, seq_len=self.cfg.seq_len, max_chars=self.cfg.eval_chars))
-        return stream_loss(self.eval_params, self.model_cfg, corpus.val, seq_len=self.cfg.seq_len,  # type: ignore[arg-type]
-                           max_chars=self.cfg.eval_chars).loss
+        return self.held_out.loss(self.eval_params, self.model_cfg, self.engine)
 
-    def preview(self, n: int = 5) -> list[str]:
+    def preview(self) -> list[str]:
         """A few samples from the current weights, as the notebooks print while training."""
         rng = seeded_rng(self.cfg.seed, PREVIEW_STREAM, self.step)
-        if self.corpus.mode == "lines":
-            cats = self.corpus.categories  # labelled: each preview item's category drawn from the priors
-            priors = None if cats is None else np.exp(cats.log_priors())
-            allowed = habits.allowed_next(self.corpus.vocab, self.info["habits"])  # as the saved model will sample
-            return sample_items(Stepper(self.eval_params, self.model_cfg, priors=priors, rng=rng, allowed=allowed),
-                                self.corpus.vocab, n, rng)
-        text = Constraints().plan(self.corpus.vocab, text_length=160)
-        return complete(Stepper(self.eval_params, self.model_cfg), self.corpus.vocab, text, rng)
+        return self.corpus.preview(self.eval_params, self.model_cfg, rng, self.info.get("habits"))
 
     def _evaluate(self, rate: float) -> Progress:
         """Score the held-out data, save, report (process 0; the others only hand over their
@@ -438,9 +401,8 @@ class Trainer:
         c, carry = _resume.read(self.out_dir, self.model_cfg, self.cfg, self.corpus, self.opt, self._ema_flat)
         if carry is not None:
             self.carry = self.engine.state_from_host(carry)
-        self.batches = TrainBatches(self.corpus, self.cfg.batch_size, self.cfg.seq_len, self.cfg.seed,
-                                    position=c.position, part=(self.engine.rank, self.engine.world),
-                                    balance=self.cfg.balance)
+        self.batches = self.corpus.batches(self.cfg.batch_size, self.cfg.seq_len, self.cfg.seed, position=c.position,
+                                           part=(self.engine.rank, self.engine.world), balance=self.cfg.balance)
         self.step, self.elapsed, self.best_val, self.stale_evals, self.smooth = (
             c.step, c.elapsed, c.best_val, c.stale_evals, c.smooth)
         self.engine.push()

@@ -187,7 +187,7 @@ class TorchEngine:
         share when ``batch.total`` is set, the whole batch otherwise)."""
         self._place(batch.rows if batch.total else len(batch.ids))
         if self.world > 1 and not batch.total:
-            raise ValueError("with several processes, batches must be this process's share (TrainBatches(part=...))")
+            raise ValueError("with several processes, batches must be this process's share (Corpus.batches(part=...))")
         return batch
 
     def _place(self, rows: int) -> tuple[int, int]:

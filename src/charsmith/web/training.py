@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from charsmith._corpus import make_corpus
+from charsmith._corpus import LinesCorpus
 from charsmith._reading import split_lines
 from charsmith.api import CharModel
 from charsmith.errors import CharsmithError, DataError
@@ -95,8 +95,8 @@ class Trainings:
 
     def _run(self, job: Job, items: list[str], out: Path) -> None:
         try:
-            corpus = make_corpus("\n".join(items), mode="lines", lowercase=False, val_fraction=0.0,
-                                 rng=np.random.default_rng(0), source="the pasted list")
+            corpus = LinesCorpus.from_text("\n".join(items), lowercase=False, val_fraction=0.0,
+                                           rng=np.random.default_rng(0), source="the pasted list")
             ckpt = train_small(corpus, out, info={"source": f"a pasted list ({job.name})"},
                                budget=0.75 * self.limits.train_seconds,
                                on_progress=lambda stage: setattr(job, "stage", stage))
