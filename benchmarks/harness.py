@@ -5,7 +5,7 @@ as a ratio against a reference measured in the same run (the machine may be shar
 noisy): :func:`interleave` alternates the sides A B A B ... on the *same* batches and the
 ratio is the median of the per-round ratios. The measuring primitives (``interleave``,
 ``Timing``, ``calibrate``, ``timed``, ``CharsmithTrainer``, ``make_batches``) are the
-library's own (``charsmith.bench``, behind ``charsmith bench``); this module adds what needs
+library's own (``charsmith._bench``, behind ``charsmith bench``); this module adds what needs
 the source checkout: the shared data (``<repo>/../shared/data``), the references next to
 this file (``torch_reference.py``: the same model in PyTorch; ``../tests/classic_reference.py``:
 a straight transcription of the seed notebooks' per-name loop, also the tests' oracle), FLOP counts and the
@@ -34,7 +34,7 @@ import numpy as np
 
 from charsmith import backend
 from charsmith._batching import Batch
-from charsmith.bench import CharsmithTrainer, Timing, calibrate, interleave, make_batches, synthetic_names, timed
+from charsmith._bench import CharsmithTrainer, Timing, calibrate, interleave, make_batches, synthetic_names, timed
 from charsmith.config import ModelConfig
 from charsmith.generation import Stepper, sample_items
 from charsmith.vocab import END, Vocab

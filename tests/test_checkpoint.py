@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from charsmith._fileio import atomic_write
 from charsmith.checkpoint import (
     Checkpoint,
     data_files,
@@ -18,7 +19,6 @@ from charsmith.checkpoint import (
 )
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.errors import CheckpointError
-from charsmith.fileio import atomic_write
 from charsmith.model import init_params
 from charsmith.vocab import Vocab
 

@@ -11,7 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from charsmith import cli_classic  # noqa: E402
+from charsmith import _cli_classic  # noqa: E402
 from charsmith.classic import batched, gradcheck  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
@@ -57,7 +57,7 @@ def test_run_gradcheck_all_small():
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser()
-    cli_classic.add_parser(p.add_subparsers(dest="command"))
+    _cli_classic.add_parser(p.add_subparsers(dest="command"))
     return p
 
 
@@ -66,7 +66,7 @@ def test_cli_dinos_prints_the_notebook_layout(tmp_path):
         pytest.skip("shared data directory absent")
     out = io.StringIO()
     args = parser().parse_args(["classic", "dinos", str(DATA / "dinos.txt"), "--iterations", "1"])
-    assert cli_classic.run(args, out) == 0
+    assert _cli_classic.run(args, out) == 0
     assert out.getvalue() == (
         "There are 19909 total characters and 27 unique characters in your data.\n"
         "Iteration: 0, Loss: 23.087336\n\n"
@@ -77,13 +77,13 @@ def test_cli_dinos_prints_the_notebook_layout(tmp_path):
 
 def test_cli_gradcheck_and_minchar(tmp_path):
     out = io.StringIO()
-    assert cli_classic.run(parser().parse_args(["classic", "gradcheck"]), out) == 0
+    assert _cli_classic.run(parser().parse_args(["classic", "gradcheck"]), out) == 0
     assert "dinos dWax" in out.getvalue() and out.getvalue().rstrip().splitlines()[-1].startswith("ok:")
     text = tmp_path / "t.txt"
     text.write_text("to be or not to be, that is the question. " * 10)
     out = io.StringIO()
     args = parser().parse_args(["classic", "minchar", str(text), "--notebook", "--iterations", "101"])
-    assert cli_classic.run(args, out) == 0
+    assert _cli_classic.run(args, out) == 0
     lines = out.getvalue().splitlines()
     assert lines[0] == "data has 420 characters, 15 unique." and lines[1].startswith("iter 0, loss: ")
     assert lines[2].startswith("iter 100, loss: ") and len(lines) == 3
@@ -91,7 +91,7 @@ def test_cli_gradcheck_and_minchar(tmp_path):
 
 def test_cli_bad_input_raises_value_error(tmp_path):
     with pytest.raises(ValueError, match="no such file"):
-        cli_classic.run(parser().parse_args(["classic", "dinos", str(tmp_path / "nope.txt")]), io.StringIO())
+        _cli_classic.run(parser().parse_args(["classic", "dinos", str(tmp_path / "nope.txt")]), io.StringIO())
     (tmp_path / "bin.txt").write_bytes(b"\xff\xfe")
     with pytest.raises(ValueError, match="UTF-8"):
-        cli_classic.run(parser().parse_args(["classic", "minchar", str(tmp_path / "bin.txt")]), io.StringIO())
+        _cli_classic.run(parser().parse_args(["classic", "minchar", str(tmp_path / "bin.txt")]), io.StringIO())

@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from charsmith import cli_classic  # noqa: E402
+from charsmith import _cli_classic  # noqa: E402
 from charsmith.checkpoint import load_checkpoint  # noqa: E402
 from charsmith.classic import bridge, dinos  # noqa: E402
 
@@ -123,12 +123,12 @@ def test_cli_train_save_export_then_sample(tmp_path, dinos_text):
     names = tmp_path / "dinos.txt"
     names.write_text(dinos_text)
     parser = argparse.ArgumentParser()
-    cli_classic.add_parser(parser.add_subparsers(dest="command"))
+    _cli_classic.add_parser(parser.add_subparsers(dest="command"))
     out = io.StringIO()
     args = parser.parse_args(["classic", "dinos", str(names), "--iterations", "300", "--save", str(tmp_path / "p.npz")])
-    assert cli_classic.run(args, out) == 0
+    assert _cli_classic.run(args, out) == 0
     args = parser.parse_args(["classic", "export", str(tmp_path / "p.npz"), "--out", str(tmp_path / "ckpt")])
-    assert cli_classic.run(args, out) == 0
+    assert _cli_classic.run(args, out) == 0
     assert "charsmith sample" in out.getvalue()
     try:
         from charsmith.cli import main

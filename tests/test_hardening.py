@@ -22,14 +22,14 @@ import pytest
 import charsmith
 from charsmith import limits
 from charsmith import model as M
+from charsmith._deadline import Deadline, stop_on, time_limit
+from charsmith._rundir import open_run_dir
 from charsmith.categories import Categories
 from charsmith.checkpoint import Checkpoint, is_checkpoint, load_checkpoint, save_checkpoint
 from charsmith.cli import main
 from charsmith.config import ModelConfig
-from charsmith.deadline import Deadline, stop_on, time_limit
 from charsmith.errors import CharsmithError, ConstraintError, DataError, InputError, TimeLimitError
 from charsmith.generation import Constraints, sampling
-from charsmith.rundir import open_run_dir
 from charsmith.vocab import Vocab
 
 pytest.importorskip("starlette")

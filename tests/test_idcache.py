@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from conftest import make_names
 
-from charsmith import _reading, idcache
+from charsmith import _idcache, _reading
 from charsmith._corpus import load_corpus
 from charsmith.api import make_trainer
 
 
 @pytest.fixture()
 def small_min(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(idcache, "MIN_BYTES", 0)  # every text goes through the cache
+    monkeypatch.setattr(_idcache, "MIN_BYTES", 0)  # every text goes through the cache
 
 
 def write(path: Path, text: str) -> Path:
@@ -48,12 +48,12 @@ def test_reused_until_the_file_changes(tmp_path: Path, small_min: None, monkeypa
     def no_scan(*a: object, **k: object) -> None:
         raise AssertionError("the text was read again")
 
-    monkeypatch.setattr(idcache, "scan_text", no_scan)
+    monkeypatch.setattr(_idcache, "scan_text", no_scan)
     again = corpus(f, tmp_path / "c")
     np.testing.assert_array_equal(first.train, again.train)
     write(f, "xyz " * 1000)
     os.utime(f, ns=(1, 1))  # a new modification time: a new key
-    monkeypatch.setattr(idcache, "scan_text", _reading.scan_text)
+    monkeypatch.setattr(_idcache, "scan_text", _reading.scan_text)
     changed = corpus(f, tmp_path / "c")
     assert "x" in changed.vocab.chars and changed.fingerprint != first.fingerprint
 
@@ -77,7 +77,7 @@ def test_training_reads_the_map_and_resumes(tmp_path: Path, small_min: None) -> 
     opts = dict(mode="text", hidden=16, layers=1, batch_size=8, seq_len=16, eval_every=5, steps=10)
     t = make_trainer(f, tmp_path / "runs" / "a", **opts)
     assert isinstance(t.corpus.train, np.memmap)
-    assert list((tmp_path / "runs" / idcache.CACHE_DIR).glob("t-*.npy"))
+    assert list((tmp_path / "runs" / _idcache.CACHE_DIR).glob("t-*.npy"))
     t.run()
     r = make_trainer(f, tmp_path / "runs" / "a", resume=True, steps=15)
     assert r.run().step == 15

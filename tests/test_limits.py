@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import make_names
 
-from charsmith import resources
+from charsmith import _resources
 from charsmith._corpus import make_corpus
 from charsmith.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from charsmith.cli import main
@@ -40,7 +40,7 @@ def names(tmp_path: Path) -> Path:
 ])
 def test_a_model_too_big_for_memory_is_refused_before_allocating(names: Path, tmp_path: Path, capsys,
                                                                   monkeypatch, flags: list[str], fragments) -> None:
-    monkeypatch.setattr(resources, "available_memory", lambda: 16 * 10**9)
+    monkeypatch.setattr(_resources, "available_memory", lambda: 16 * 10**9)
     tracemalloc.start()
     try:
         code = main(["train", str(names), "--out", str(tmp_path / "o"), "--steps", "1", *flags])
@@ -56,11 +56,11 @@ def test_the_estimate_covers_what_training_allocates() -> None:
     """The estimate is at least the weights, gradients and Adam state, and within a small
     factor of a real model's needs (it refuses absurd models, not ordinary ones)."""
     cfg = ModelConfig("lstm", 65, hidden=256, layers=2, embed=64)
-    need = resources.training_bytes(cfg, TrainConfig(batch_size=32, seq_len=128), 128)
+    need = _resources.training_bytes(cfg, TrainConfig(batch_size=32, seq_len=128), 128)
     params = 4 * (65 * 64 + 64 * 1024 + 256 * 1024 * 3 + 1024 * 2 + 256 * 65 + 65)
     assert 4 * params < need < 100 * 2**20
     with pytest.raises(ResourceError):
-        resources.check_training_memory(ModelConfig("gru", 27, hidden=10**6), TrainConfig(), 20)
+        _resources.check_training_memory(ModelConfig("gru", 27, hidden=10**6), TrainConfig(), 20)
 
 
 def test_evaluation_uses_a_fixed_bounded_subset_stated_in_the_log(tmp_path: Path, capsys) -> None:

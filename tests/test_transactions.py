@@ -26,6 +26,7 @@ import pytest
 from conftest import PACKAGE_ROOT, make_names
 
 from charsmith._corpus import make_corpus
+from charsmith._rundir import RunLock
 from charsmith.checkpoint import (
     Checkpoint,
     data_files,
@@ -37,7 +38,6 @@ from charsmith.cli import main
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.errors import RunLockedError
 from charsmith.model import param_shapes
-from charsmith.rundir import RunLock
 from charsmith.trainer import Trainer
 from charsmith.vocab import Vocab
 

@@ -244,12 +244,12 @@ class TextCorpus(Corpus):
                   rng: np.random.Generator, cache_dir: str | os.PathLike[str] | None = None) -> TextCorpus:  # fmt: skip
         """Read twice a piece at a time (its characters, then its ids), so memory never holds
         the whole text; with ``cache_dir``, a text of at least
-        :data:`charsmith.idcache.MIN_BYTES` is encoded there once and its ids memory-mapped
-        (:mod:`charsmith.idcache`), so memory does not hold its ids either."""
-        from charsmith import idcache
+        :data:`charsmith._idcache.MIN_BYTES` is encoded there once and its ids memory-mapped
+        (:mod:`charsmith._idcache`), so memory does not hold its ids either."""
+        from charsmith import _idcache
 
-        if cache_dir is not None and Path(path).is_file() and Path(path).stat().st_size >= idcache.MIN_BYTES:
-            vocab, ids, digest = idcache.text_ids(path, lowercase=lowercase, cache_dir=cache_dir)
+        if cache_dir is not None and Path(path).is_file() and Path(path).stat().st_size >= _idcache.MIN_BYTES:
+            vocab, ids, digest = _idcache.text_ids(path, lowercase=lowercase, cache_dir=cache_dir)
         else:
             vocab, n, digest = scan_text(path, lowercase)
             ids, at = np.empty(n, dtype=vocab.id_dtype), 0

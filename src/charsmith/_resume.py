@@ -23,12 +23,12 @@ import numpy as np
 from charsmith import model as M
 from charsmith import optim
 from charsmith._corpus import Corpus
+from charsmith._fileio import atomic_write_bytes, atomic_write_text, npz_bytes
+from charsmith._rundir import METRICS_FILE, RESUME_FILE
+from charsmith._safeload import NpzReader, json_from_bytes, read_json, read_regular
 from charsmith.checkpoint import CONFIG_FILE, is_checkpoint
 from charsmith.config import ModelConfig, TrainConfig, config_from_dict
 from charsmith.errors import CharsmithError, CheckpointError, plain
-from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
-from charsmith.rundir import METRICS_FILE, RESUME_FILE
-from charsmith.safeload import NpzReader, json_from_bytes, read_json, read_regular
 
 __all__ = ["RESUMABLE_CHANGES", "Counters", "read", "saved_options", "saved_step", "trim_metrics", "write"]
 

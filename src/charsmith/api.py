@@ -21,17 +21,17 @@ from typing import Any
 
 import numpy as np
 
-from charsmith import finetune, idcache, smalllists
+from charsmith import _idcache, finetune, smalllists
+from charsmith._checks import flag, text, whole
 from charsmith._corpus import Corpus, LinesCorpus, load_corpus, make_labelled_corpus
+from charsmith._deadline import NEVER, Deadline
 from charsmith._labelled import is_labelled, read_labelled
 from charsmith._novelty import is_known
 from charsmith._reading import detect_mode, read_chunks, read_text, split_lines
 from charsmith._resume import saved_options
 from charsmith.categories import Condition, condition_weights, posterior
 from charsmith.checkpoint import Checkpoint, load_checkpoint
-from charsmith.checks import flag, text, whole
 from charsmith.config import MODES, ModelConfig, TrainConfig
-from charsmith.deadline import NEVER, Deadline
 from charsmith.defaults import finetune as finetune_defaults
 from charsmith.defaults import suggest
 from charsmith.errors import CategoryError, CheckpointError, DataError, InputError
@@ -471,7 +471,7 @@ def plan_run(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] 
     ``charsmith.defaults`` for this data (:func:`~charsmith.defaults.finetune` when ``init``
     names a model to start from). Options are ModelConfig and TrainConfig fields (``mode``
     may also be "auto"); None means "not given". ``path`` may be a folder of category files.
-    ``cache_dir``: where a big text's ids are kept memory-mapped (:mod:`charsmith.idcache`)."""
+    ``cache_dir``: where a big text's ids are kept memory-mapped (:mod:`charsmith._idcache`)."""
     given = _given(options)
     check_path(path)
     _check_options(given)
@@ -561,7 +561,7 @@ def make_trainer(
         if "steps" in given or "minutes" in given:  # a new budget replaces the saved one, as in a new run
             del saved["steps"], saved["minutes"]
         options = {**saved, **given}
-    corpus, model_cfg, train_cfg = plan_run(path, cache_dir=Path(out).parent / idcache.CACHE_DIR, **options)
+    corpus, model_cfg, train_cfg = plan_run(path, cache_dir=Path(out).parent / _idcache.CACHE_DIR, **options)
     info: dict[str, Any] = {"source": Path(path).name}
     params = None
     if train_cfg.init:
@@ -616,7 +616,7 @@ def small_list_corpus(path: str | os.PathLike[str], **options: Any) -> LinesCorp
     smalllists.check_options(cell, given)
     if cell not in (None, *smalllists.KINDS) or (cell is None and not smalllists.applies(0, given)):
         return None
-    if cell is None and Path(path).is_file() and Path(path).stat().st_size >= idcache.MIN_BYTES:
+    if cell is None and Path(path).is_file() and Path(path).stat().st_size >= _idcache.MIN_BYTES:
         return None  # far more than a small list: not read here (the trainer maps a big text's ids)
     given.setdefault("seed", TrainConfig().seed)
     given.setdefault("val_fraction", 0.0)

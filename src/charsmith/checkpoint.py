@@ -17,7 +17,7 @@ manifest names any more removed. So a crash at any moment leaves the previous co
 version or the new one, and a reader that races a save (its files removed under it) reads
 the new manifest again.
 
-Loading trusts nothing it reads (see :mod:`charsmith.safeload`): the model's size is worked
+Loading trusts nothing it reads (see :mod:`charsmith._safeload`): the model's size is worked
 out from the config and checked against the real size of the weights file before anything
 is allocated; every array header is checked against the shape the config implies; NaN or
 infinite weights are refused. Format 1 (``model.npz``, ``known.npy``, the weights' hash in
@@ -39,12 +39,8 @@ from typing import Any
 import numpy as np
 
 from charsmith import __version__, kinds
-from charsmith.categories import Categories
-from charsmith.config import TrainConfig, config_from_dict
-from charsmith.errors import CheckpointError, InputError, plain
-from charsmith.fileio import atomic_write_bytes, atomic_write_text, fsync_dir, npz_bytes
-from charsmith.openvocab import LEGACY_MASS, check_mass
-from charsmith.safeload import (
+from charsmith._fileio import atomic_write_bytes, atomic_write_text, fsync_dir, npz_bytes
+from charsmith._safeload import (
     MAX_HEADER_BYTES,
     MAX_JSON_BYTES,
     NpzReader,
@@ -53,6 +49,10 @@ from charsmith.safeload import (
     read_npy,
     read_regular,
 )
+from charsmith.categories import Categories
+from charsmith.config import TrainConfig, config_from_dict
+from charsmith.errors import CheckpointError, InputError, plain
+from charsmith.openvocab import LEGACY_MASS, check_mass
 from charsmith.vocab import Vocab
 
 __all__ = ["Checkpoint", "data_files", "is_checkpoint", "load_checkpoint", "save_checkpoint"]

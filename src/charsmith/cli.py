@@ -29,12 +29,12 @@ from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
-from charsmith import __version__, backend, cli_export, finetune, kinds, limits, smalllists
+from charsmith import __version__, _cli_export, backend, finetune, kinds, limits, smalllists
 from charsmith._corpus import LinesCorpus
+from charsmith._deadline import time_limit
 from charsmith._reading import read_text, split_lines
 from charsmith.api import CharModel, bundled_models, load, make_trainer, small_list_corpus
 from charsmith.config import CELLS, DECAYS, MODES, OPTIMIZERS, TrainConfig
-from charsmith.deadline import time_limit
 from charsmith.engines import ENGINES, RankLostError, quiet_rank
 from charsmith.engines import describe as describe_engine
 from charsmith.errors import CharsmithError, CharsmithWarning, InputError
@@ -121,16 +121,16 @@ def build_parser() -> _Parser:
     _add_info(sub)
     _add_bench(sub)
     _add_serve(sub)
-    cli_export.add_parser(sub)
+    _cli_export.add_parser(sub)
     for name in ("train", "sample", "score", "eval", "classify"):
         sub.choices[name].add_argument(
             "--threads", type=NONNEG_INT, help="threads for the compiled kernels (default 0: all usable cores)")
     try:
-        from charsmith import cli_classic
+        from charsmith import _cli_classic
     except ImportError:
         pass
     else:
-        cli_classic.add_parser(sub)
+        _cli_classic.add_parser(sub)
     return p
 
 
@@ -720,10 +720,10 @@ def _readable(value: Any) -> str:
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from charsmith import bench
+    from charsmith import _bench
 
     print(f"measuring, about {int(args.seconds * 14 + 2)} s ...", file=err)
-    report = bench.quick_bench(args.seconds)
+    report = _bench.quick_bench(args.seconds)
     lines = [f"engine: {_engine()}"]
     for r in report["rows"]:
         lo, hi = r["spread"]
@@ -847,7 +847,7 @@ def _parse(parser: _Parser, argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 COMMANDS = {"train": cmd_train, "sample": cmd_sample, "score": cmd_score, "eval": cmd_eval, "classify": cmd_classify,
-            "info": cmd_info, "bench": cmd_bench, "serve": cmd_serve, "export": cli_export.run}
+            "info": cmd_info, "bench": cmd_bench, "serve": cmd_serve, "export": _cli_export.run}
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -861,9 +861,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         return int(e.code or 0)
     try:
         if args.command == "classic":
-            from charsmith import cli_classic
+            from charsmith import _cli_classic
 
-            return cli_classic.run(args, out)
+            return _cli_classic.run(args, out)
         with _warnings_as_lines(err), time_limit(getattr(args, "timeout", None) or None):
             if getattr(args, "threads", None) is None:
                 return COMMANDS[args.command](args, out, err)

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from charsmith._checks import bad, flag, optional_whole, text, texts, whole
+from charsmith._checks import timeout as check_timeout
 from charsmith.categories import Condition
-from charsmith.checks import bad, flag, optional_whole, text, texts, whole
-from charsmith.checks import timeout as check_timeout
 from charsmith.errors import InputError
 from charsmith.generation import PARTICLES, Controls, SampleResult, SampleStream
 from charsmith.generation.controls import TEMPERATURE, TOP_K, TOP_P, sampling_only

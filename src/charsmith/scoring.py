@@ -23,7 +23,7 @@ import numpy as np
 
 from charsmith import kinds
 from charsmith._batching import pad_batch, text_windows
-from charsmith.deadline import NEVER, Deadline
+from charsmith._deadline import NEVER, Deadline
 from charsmith.errors import InputError
 from charsmith.kinds import AnyConfig as ModelConfig
 from charsmith.limits import SCORE_POSITIONS, STEP_POSITIONS

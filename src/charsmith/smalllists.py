@@ -45,12 +45,12 @@ from charsmith import backend, finetune, mixture, ngram, optim
 from charsmith import model as M
 from charsmith._batching import encode_items, seeded_rng
 from charsmith._corpus import Corpus, LinesCorpus
+from charsmith._rundir import open_run_dir
 from charsmith.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.defaults import finetune as finetune_defaults
 from charsmith.defaults import suggest
 from charsmith.errors import DataError, InputError
-from charsmith.rundir import open_run_dir
 from charsmith.scoring import score_items, summarize
 from charsmith.trainer import RECURRENT, train_step
 

@@ -3,7 +3,7 @@
 ``Trainer.run`` never prints; it calls ``on_progress`` with a ``Progress`` after every
 step and every evaluation, and the CLI draws the progress bar from those.
 
-A run directory (locked while the run writes it, see :mod:`charsmith.rundir`) holds the best
+A run directory (locked while the run writes it, see :mod:`charsmith._rundir`) holds the best
 checkpoint by validation loss (:mod:`charsmith.checkpoint`), ``metrics.jsonl`` (a line per
 evaluation) and ``resume.npz`` (:mod:`charsmith._resume`): in one atomically replaced file,
 the latest weights, the optimiser state, the data position, the hidden state carried between
@@ -31,13 +31,13 @@ from charsmith import _resume, backend, optim
 from charsmith import model as M
 from charsmith._batching import Batch, seeded_rng
 from charsmith._corpus import Corpus
+from charsmith._resources import check_training_memory
+from charsmith._rundir import LOCK_FILE, METRICS_FILE, RunLock, open_run_dir
+from charsmith._safeload import read_regular
 from charsmith.checkpoint import Checkpoint, is_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.engines import Engine, make_engine
 from charsmith.errors import CheckpointError, InputError
-from charsmith.resources import check_training_memory
-from charsmith.rundir import LOCK_FILE, METRICS_FILE, RunLock, open_run_dir
-from charsmith.safeload import read_regular
 
 __all__ = ["Progress", "Trainer", "train_step"]
 

@@ -137,12 +137,12 @@ def export_checkpoint(npz_path: str | os.PathLike[str], out_dir: str | os.PathLi
 
     ``data_path`` (optional): the names file the parameters were trained on; it supplies
     ``char_to_ix`` when the npz has no ``chars`` and the known-item hashes for novelty checks.
-    ``out_dir`` follows the rules of ``charsmith train --out`` (:func:`charsmith.rundir.open_run_dir`):
+    ``out_dir`` follows the rules of ``charsmith train --out`` (:func:`charsmith._rundir.open_run_dir`):
     a checkpoint there is replaced only with ``force``, and never a file charsmith did not write.
     """
     from charsmith._novelty import item_hashes
+    from charsmith._rundir import open_run_dir
     from charsmith.checkpoint import Checkpoint, save_checkpoint
-    from charsmith.rundir import open_run_dir
 
     data_text = None
     if data_path is not None:

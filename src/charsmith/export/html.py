@@ -13,8 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from charsmith._fileio import atomic_write_text
 from charsmith.export._bundle import check_model, js_literal, meta, runtime_source
-from charsmith.fileio import atomic_write_text
 
 __all__ = ["check", "export", "page"]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from charsmith import __version__
+from charsmith._fileio import atomic_write_text
 from charsmith.export._bundle import check_model, js_literal, meta, runtime_source
-from charsmith.fileio import atomic_write_text
 
 __all__ = ["check", "export", "outputs", "source"]
 

@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 import charsmith
+from charsmith._fileio import atomic_write_bytes, atomic_write_text
 from charsmith.errors import InputError
 from charsmith.export._spec import known_hashes as _known_hashes
 from charsmith.export._spec import network
-from charsmith.fileio import atomic_write_bytes, atomic_write_text
 
 if TYPE_CHECKING:
     from charsmith.api import CharModel

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from charsmith.deadline import NEVER, Deadline
+from charsmith._deadline import NEVER, Deadline
 from charsmith.errors import ConstraintError
 from charsmith.generation.regex import Alt, CharSet, Node, Repeat, Seq
 from charsmith.limits import MAX_NFA_STATES, MAX_STATES

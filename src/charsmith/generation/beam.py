@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from charsmith.checks import whole
+from charsmith._checks import whole
 from charsmith.errors import InputError
 from charsmith.generation.constraints import Plan
 from charsmith.generation.controls import Controls

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from charsmith.deadline import NEVER, Deadline
+from charsmith._deadline import NEVER, Deadline
 from charsmith.errors import ConstraintError
 from charsmith.generation.automaton import DFA, compile_node, intersect, literal_dfa
 from charsmith.generation.regex import ANY, Alt, CharSet, Node, Repeat, Seq, parse, shorten

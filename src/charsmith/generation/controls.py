@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from charsmith.checks import number, whole
+from charsmith._checks import number, whole
 
 __all__ = ["SAMPLING_ONLY", "TEMPERATURE", "TOP_K", "TOP_P", "Controls", "draw", "next_probs", "sampling_only"]
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from charsmith._checks import bad, optional_whole, whole
 from charsmith._novelty import is_known, is_near_known
-from charsmith.checks import bad, optional_whole, whole
 from charsmith.errors import InputError
 from charsmith.generation.constraints import Constraints, Plan
 from charsmith.generation.controls import Controls, draw

@@ -21,7 +21,7 @@ import numpy as np
 
 from charsmith import backend, kinds
 from charsmith import model as M
-from charsmith.deadline import NEVER, Deadline
+from charsmith._deadline import NEVER, Deadline
 
 __all__ = ["Rows", "Stepper"]
 

@@ -36,8 +36,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from charsmith import __version__
+from charsmith._deadline import Deadline, stop_on
 from charsmith.api import CharModel
-from charsmith.deadline import Deadline, stop_on
 from charsmith.errors import CharsmithError, TimeLimitError
 from charsmith.request import LENGTH, Generate
 from charsmith.scoring import LN2, ItemScore

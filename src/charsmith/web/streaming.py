@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor
 from typing import Any
 
-from charsmith.deadline import stop_on
+from charsmith._deadline import stop_on
 from charsmith.errors import TimeLimitError
 
 __all__ = ["TextStream"]

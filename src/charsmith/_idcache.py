@@ -24,10 +24,10 @@ from typing import BinaryIO
 
 import numpy as np
 
+from charsmith._fileio import atomic_write, atomic_write_text
 from charsmith._reading import read_chunks, scan_text
+from charsmith._safeload import read_regular
 from charsmith.errors import DataError
-from charsmith.fileio import atomic_write, atomic_write_text
-from charsmith.safeload import read_regular
 from charsmith.vocab import Vocab
 
 try:

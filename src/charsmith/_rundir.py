@@ -24,9 +24,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from charsmith._safeload import read_json
 from charsmith.checkpoint import CONFIG_FILE, DATA_FILE, LEGACY_FILES, is_checkpoint
 from charsmith.errors import CheckpointError, RunLockedError
-from charsmith.safeload import read_json
 
 try:
     import fcntl
@@ -115,7 +115,7 @@ def _marked(path: Path) -> bool:
 
 
 def _base_name(name: str) -> str:
-    """The target name of one of :func:`charsmith.fileio.atomic_write`'s temporary files
+    """The target name of one of :func:`charsmith._fileio.atomic_write`'s temporary files
     (``.NAME.xxxxxxxx.tmp``), else ``name`` itself."""
     if name.startswith(".") and name.endswith(".tmp") and name.count(".") >= 3:
         return name[1:-4].rsplit(".", 1)[0]

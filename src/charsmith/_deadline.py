@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from charsmith import checks
+from charsmith import _checks
 from charsmith.errors import TimeLimitError
 
 __all__ = ["NEVER", "Deadline", "stop_on", "time_limit"]
@@ -76,7 +76,7 @@ class Deadline:
         """A deadline ``seconds`` from now; None gives one that never expires (but for the
         events of an enclosing :func:`stop_on`)."""
         stops = _STOPS.get()
-        seconds = checks.timeout(seconds)
+        seconds = _checks.timeout(seconds)
         if seconds is None:
             return cls(math.inf, math.inf, stops) if stops else NEVER
         return cls(seconds, time.monotonic() + seconds, stops)
