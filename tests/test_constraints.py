@@ -159,9 +159,9 @@ def test_text_models_take_a_pattern() -> None:
 
 def test_an_automaton_too_large_is_refused(trained: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The subset construction can blow up (here to 2^10 states); it stops at a bound."""
-    from charsmith.generation import automaton
+    from charsmith.generation import _automaton
 
-    monkeypatch.setattr(automaton, "MAX_STATES", 200)
+    monkeypatch.setattr(_automaton, "MAX_STATES", 200)
     with pytest.raises(ConstraintError, match=r"too complex: their automaton passes 200 states \(MAX_STATES\); simplify the pattern"):
         charsmith.load(trained).sample(3, pattern="[ab]*a[ab]{9}")
 

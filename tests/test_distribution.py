@@ -20,8 +20,8 @@ import charsmith
 from charsmith import model as M
 from charsmith.config import ModelConfig
 from charsmith.generation import Constraints, Controls, SampleStream, Stepper, beam_search, sample_items
-from charsmith.generation.plain import decode, draw_matches
-from charsmith.generation.smc import smc_draws
+from charsmith.generation._plain import decode, draw_matches
+from charsmith.generation._smc import smc_draws
 from charsmith.scoring import score_items
 from charsmith.vocab import Vocab
 

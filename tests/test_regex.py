@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from charsmith.errors import ConstraintError
-from charsmith.generation.automaton import DFA, compile_node, intersect
-from charsmith.generation.regex import parse
+from charsmith.generation._automaton import DFA, compile_node, intersect
+from charsmith.generation._regex import parse
 from charsmith.vocab import Vocab
 
 VOCAB = Vocab("\n-.abc")

@@ -272,7 +272,7 @@ def test_models_are_only_reached_by_their_listed_names(trained: Path) -> None:
 
 
 def test_a_local_server_answers_only_to_local_host_names() -> None:
-    from charsmith.web.server import local_host_names
+    from charsmith.web._server import local_host_names
 
     with TestClient(create_app(allowed_hosts=local_host_names("127.0.0.1")), base_url="http://127.0.0.1:8000") as c:
         assert c.get("/api/models").status_code == 200
@@ -382,12 +382,12 @@ def test_serve_without_the_web_extra_says_how_to_install(monkeypatch: pytest.Mon
 
 
 def test_serve_warns_when_listening_beyond_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
-    from charsmith.web import server
+    from charsmith.web import _server
 
     calls: list[str] = []
-    real_bind = server.bind
-    monkeypatch.setattr(server, "bind", lambda host, port: calls.append(host) or real_bind("127.0.0.1", 0))
-    monkeypatch.setattr(server, "run", lambda app, sock: calls.append("run"))
+    real_bind = _server.bind
+    monkeypatch.setattr(_server, "bind", lambda host, port: calls.append(host) or real_bind("127.0.0.1", 0))
+    monkeypatch.setattr(_server, "run", lambda app, sock: calls.append("run"))
     out, err = io.StringIO(), io.StringIO()
     assert main(["serve", "--host", "0.0.0.0", "--port", "0"], out=out, err=err) == 0
     assert calls == ["0.0.0.0", "run"]
@@ -406,7 +406,7 @@ def test_serve_refuses_bad_directories_and_busy_ports(tmp_path: Path) -> None:
     err = io.StringIO()
     assert main(["serve", str(tmp_path / "empty")], out=io.StringIO(), err=err) == 2
     assert "not a charsmith checkpoint" in err.getvalue()
-    from charsmith.web.server import bind
+    from charsmith.web._server import bind
 
     with bind("127.0.0.1", 0) as busy:
         busy.listen()
@@ -479,7 +479,7 @@ def test_odd_requests_never_get_a_500(client: TestClient) -> None:
     a JSON answer below 500 (the client raises on a server error)."""
     import random
 
-    from charsmith.web.schema import CLASSIFY, COMPLETE, SAMPLE, SCORE
+    from charsmith.web._schema import CLASSIFY, COMPLETE, SAMPLE, SCORE
 
     odd = [None, True, False, 0, -1, 1, 2, 7, 10**18, -(10**18), 0.5, -0.5, 1e308, -1e-308, "", "a", "Zo", "\n",
            "\u00e9\u4e2d\U0001f600", "a" * 300, "../names", [], ["a"], ["emma", 3], [[]], {}, {"a": 1}, {"ki": -1}]

@@ -15,7 +15,7 @@ from charsmith.cli import main  # noqa: E402
 from charsmith.errors import CharsmithError  # noqa: E402
 from charsmith.vocab import readable  # noqa: E402
 from charsmith.web import Models, create_app  # noqa: E402
-from charsmith.web.server import check_origin  # noqa: E402
+from charsmith.web._server import check_origin  # noqa: E402
 
 GAME = "https://game.example"
 

@@ -50,7 +50,7 @@ def serve_in_thread(app: Any) -> Iterator[str]:
     """Serve an ASGI app with uvicorn on a free 127.0.0.1 port in a thread; yield its URL."""
     import uvicorn
 
-    from charsmith.web.server import bind
+    from charsmith.web._server import bind
 
     sock = bind("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))

@@ -247,7 +247,7 @@ class CharModel:
         """``n`` new items (lines mode), each satisfying every constraint given: ``prefix``,
         ``suffix``, ``contains`` (one string or several, all must occur), ``exclude`` (none of
         these characters), ``pattern`` (the whole item matches; see
-        ``charsmith.generation.regex``), ``min_len``/``max_len`` (default 1 and 50, prefix
+        ``charsmith.generation._regex``), ``min_len``/``max_len`` (default 1 and 50, prefix
         included). Items follow the model's distribution conditioned on the constraints (exact
         rejection, or SMC with ``particles`` particles per item when matches are rare).
         Items of the input file (held-out ones included) are dropped unless ``allow_known``;

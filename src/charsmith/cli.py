@@ -735,23 +735,23 @@ def cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         from charsmith import web
-        from charsmith.web import server
+        from charsmith.web import _server
     except ModuleNotFoundError as e:
         if e.name in ("starlette", "uvicorn"):
             raise InputError(str(e)) from None
         raise
     models = web.Models.load(args.models)
-    app = web.create_app(models, allowed_hosts=server.local_host_names(args.host), cors=args.cors)
-    sock = server.bind(args.host, args.port)
+    app = web.create_app(models, allowed_hosts=_server.local_host_names(args.host), cors=args.cors)
+    sock = _server.bind(args.host, args.port)
     host, port = sock.getsockname()[:2]
-    if not server.is_loopback(args.host):
+    if not _server.is_loopback(args.host):
         print(f"charsmith: warning: listening on {args.host}, so anyone who can reach this machine can use the "
               "page and the API (there is no login); the default --host 127.0.0.1 keeps it to this machine", file=err)
     url = f"http://{f'[{host}]' if ':' in host else host}:{port}/"
     print(f"serving {', '.join(models.names)} on {url} (Ctrl-C stops)", file=out, flush=True)
     with sock:
         try:
-            server.run(app, sock)
+            _server.run(app, sock)
         except KeyboardInterrupt:
             pass  # Ctrl-C is how a server is stopped
     return 0

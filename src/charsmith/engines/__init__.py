@@ -6,9 +6,9 @@ the same models into the same checkpoint:
 
 - ``"numpy"`` (the default): :mod:`charsmith.model` and :mod:`charsmith.optim`, the compiled
   kernels when they are built.
-- ``"torch"``: :mod:`charsmith.engines.torch_engine`, PyTorch's fused recurrent layers on a
+- ``"torch"``: :mod:`charsmith.engines._torch_engine`, PyTorch's fused recurrent layers on a
   ``device`` ("cpu", "cuda", "cuda:N", "mps"), and under ``torchrun`` several processes
-  with DistributedDataParallel (:mod:`charsmith.engines.distributed`).
+  with DistributedDataParallel (:mod:`charsmith.engines._distributed`).
 
 Both keep the weights in the layout of :mod:`charsmith.model` (one flat float32 array, the
 params its views), and the optimiser state as :class:`charsmith.optim.FlatOptimizer` keeps
@@ -146,7 +146,7 @@ def make_engine(name: str, device: str | None, cfg: ModelConfig, opt: optim.Flat
         import torch  # noqa: F401
     except ImportError:
         raise InputError(f"`engine=torch` needs PyTorch, which is not installed; {TORCH_HINT}", param="engine") from None
-    from charsmith.engines.torch_engine import TorchEngine
+    from charsmith.engines._torch_engine import TorchEngine
 
     return TorchEngine(cfg, opt, ema, device=device or "cpu", batch_size=batch_size)
 

@@ -21,10 +21,10 @@ import numpy as np
 
 from charsmith._checks import whole
 from charsmith.errors import InputError
+from charsmith.generation._twist import Twist, bigram
 from charsmith.generation.constraints import Plan
 from charsmith.generation.controls import Controls
 from charsmith.generation.stepper import Stepper
-from charsmith.generation.twist import Twist, bigram
 from charsmith.limits import MAX_BEAM, check_limit
 from charsmith.vocab import Vocab
 

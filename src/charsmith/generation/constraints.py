@@ -33,8 +33,8 @@ import numpy as np
 
 from charsmith._deadline import NEVER, Deadline
 from charsmith.errors import ConstraintError
-from charsmith.generation.automaton import DFA, compile_node, intersect, literal_dfa
-from charsmith.generation.regex import ANY, Alt, CharSet, Node, Repeat, Seq, parse, shorten
+from charsmith.generation._automaton import DFA, compile_node, intersect, literal_dfa
+from charsmith.generation._regex import ANY, Alt, CharSet, Node, Repeat, Seq, parse, shorten
 from charsmith.limits import MAX_COMPLETION, MAX_LEN_LIMIT, MAX_TABLE, check_limit
 from charsmith.vocab import END, Vocab, readable
 
@@ -100,7 +100,7 @@ class Constraints:
 
     prefix: starts with it; suffix: ends with it; contains: each string occurs (a str is one
     string); exclude: none of these characters occurs; pattern: the whole item matches this
-    regular expression (``charsmith.generation.regex`` lists the subset); min_len/max_len:
+    regular expression (``charsmith.generation._regex`` lists the subset); min_len/max_len:
     the item's length in characters, prefix included (None: at least 1, at most 50).
     """
 

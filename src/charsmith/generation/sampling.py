@@ -33,12 +33,12 @@ import numpy as np
 from charsmith._checks import bad, optional_whole, whole
 from charsmith._novelty import is_known, is_near_known
 from charsmith.errors import InputError
+from charsmith.generation._plain import END_ID, decode, draw_matches
+from charsmith.generation._smc import smc_draws
+from charsmith.generation._twist import Twist, bigram
 from charsmith.generation.constraints import Constraints, Plan
 from charsmith.generation.controls import Controls, draw
-from charsmith.generation.plain import END_ID, decode, draw_matches
-from charsmith.generation.smc import smc_draws
 from charsmith.generation.stepper import Rows, Stepper
-from charsmith.generation.twist import Twist, bigram
 from charsmith.limits import MAX_GENERATED_CHARS, STALL_DRAWS, check_limit
 from charsmith.vocab import Vocab
 

@@ -4,7 +4,7 @@
     GET  /api/models     the models and limits    POST /api/complete  a text's continuation, streamed
     POST /api/sample     new items with bits/char and novelty
     POST /api/classify   P(category | item), for models with categories
-    POST /api/train      train on a pasted list  GET  /api/train/<id>  its progress (charsmith.web.training)
+    POST /api/train      train on a pasted list  GET  /api/train/<id>  its progress (charsmith.web._training)
 
 Model work runs on a pool of ``Limits.workers`` threads, never on the event loop, so a
 slow request does not hold up the others; requests beyond that wait their turn. Mistakes get a 4xx with a
@@ -41,12 +41,12 @@ from charsmith.api import CharModel
 from charsmith.errors import CharsmithError, TimeLimitError
 from charsmith.request import LENGTH, Generate
 from charsmith.scoring import LN2, ItemScore
+from charsmith.web._schema import CLASSIFY, COMPLETE, SAMPLE, SCORE, TRAIN, RequestError, check_limit, parse, parse_body
+from charsmith.web._server import check_origin
+from charsmith.web._streaming import TextStream
+from charsmith.web._training import Trainings
 from charsmith.web.limits import Limits
 from charsmith.web.models import Models, UnknownModel
-from charsmith.web.schema import CLASSIFY, COMPLETE, SAMPLE, SCORE, TRAIN, RequestError, check_limit, parse, parse_body
-from charsmith.web.server import check_origin
-from charsmith.web.streaming import TextStream
-from charsmith.web.training import Trainings
 
 __all__ = ["create_app"]
 

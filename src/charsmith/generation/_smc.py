@@ -32,10 +32,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from charsmith.generation._twist import Twist
 from charsmith.generation.constraints import Plan
 from charsmith.generation.controls import Controls, draw
 from charsmith.generation.stepper import Stepper
-from charsmith.generation.twist import Twist
 
 __all__ = ["smc_draws"]
 

@@ -31,9 +31,9 @@ from charsmith._reading import split_lines
 from charsmith.api import CharModel
 from charsmith.errors import CharsmithError, DataError
 from charsmith.smalllists import train_small
+from charsmith.web._schema import RequestError, check_limit
 from charsmith.web.limits import Limits
 from charsmith.web.models import Models, UnknownModel
-from charsmith.web.schema import RequestError, check_limit
 
 __all__ = ["Job", "Trainings"]
 

@@ -1,5 +1,5 @@
 """The pattern language of ``--pattern``: a small subset of regular expressions, parsed
-by hand into a syntax tree (compiled to an automaton by ``charsmith.generation.automaton``).
+by hand into a syntax tree (compiled to an automaton by ``charsmith.generation._automaton``).
 
 The whole item must match, as with Python's ``re.fullmatch``; within the subset a pattern
 means exactly what it means to Python's ``re``.

@@ -43,7 +43,7 @@ from charsmith import model as M
 from charsmith import optim
 from charsmith._batching import Batch, text_windows
 from charsmith.config import ModelConfig
-from charsmith.engines import distributed
+from charsmith.engines import _distributed
 from charsmith.errors import InputError
 
 __all__ = ["FlatModel", "TorchEngine", "check_device"]
@@ -143,14 +143,14 @@ class FlatModel(nn.Module):
 
 class TorchEngine:
     """Trains on ``device``; under torchrun one of ``world`` processes (see
-    :mod:`charsmith.engines.distributed`). ``opt`` and ``ema`` are the host arrays it
+    :mod:`charsmith.engines._distributed`). ``opt`` and ``ema`` are the host arrays it
     reads at the start and on ``push``, and writes on ``pull``."""
 
     def __init__(self, cfg: ModelConfig, opt: optim.FlatOptimizer, ema: np.ndarray | None, *, device: str,
                  batch_size: int) -> None:
         self.cfg, self.opt, self.host_ema = cfg, opt, ema
         dev = check_device(device)
-        self.group = distributed.join(dev, batch_size)
+        self.group = _distributed.join(dev, batch_size)
         self.rank, self.world, self.device = self.group.rank, self.group.world, self.group.device
         self.name = f"torch {self.device}" + (f", {self.world} processes (DDP)" if self.world > 1 else "")
         self.net = FlatModel(cfg, opt.flat, self.device)

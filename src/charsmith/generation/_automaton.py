@@ -3,7 +3,7 @@
 A :class:`DFA` reads vocabulary ids: ``trans[s, v]`` is the state after id ``v`` from state
 ``s``, or -1 where ``v`` can never lead to a match (a dead end, removed by :func:`trim`).
 State 0 is the start. The automata here are built from syntax trees
-(``charsmith.generation.regex``) by Thompson's construction and the subset construction,
+(``charsmith.generation._regex``) by Thompson's construction and the subset construction,
 combined by the product construction (an item must match all of them), and minimised.
 
 Only the ids listed as the alphabet are ever moves; in lines mode the end token is not one
@@ -21,7 +21,7 @@ import numpy as np
 
 from charsmith._deadline import NEVER, Deadline
 from charsmith.errors import ConstraintError
-from charsmith.generation.regex import Alt, CharSet, Node, Repeat, Seq
+from charsmith.generation._regex import Alt, CharSet, Node, Repeat, Seq
 from charsmith.limits import MAX_NFA_STATES, MAX_STATES
 
 __all__ = ["DFA", "MAX_STATES", "compile_node", "intersect", "literal_dfa", "nfa_size"]
