@@ -42,6 +42,24 @@ def test_public_names_resolve() -> None:
         charsmith.nope  # noqa: B018
 
 
+def test_each_public_module_exports_what_it_defines_and_internals_are_private() -> None:
+    """Every name of a public module's ``__all__`` is there; the internal modules are ``_name``."""
+    import importlib
+    import pkgutil
+
+    pytest.importorskip("starlette")  # charsmith.web's modules need the web extra
+    root = Path(charsmith.__file__).parent
+    for info in pkgutil.walk_packages([str(root)], "charsmith."):
+        if any(part.startswith("_") for part in info.name.split(".")) or info.name.endswith("onnx_sampler"):
+            continue  # private, or the ONNX export's stand-alone script (it needs onnxruntime)
+        module = importlib.import_module(info.name)
+        missing = [n for n in getattr(module, "__all__", ()) if not hasattr(module, n)]
+        assert not missing, (info.name, missing)
+    for name in ("fileio", "safeload", "rundir", "resources", "deadline", "idcache", "checks", "resume"):
+        assert (root / f"_{name}.py").exists() and not (root / f"{name}.py").exists(), name
+    assert not (root / "data.py").exists()  # split: _reading, _labelled, _novelty, _corpus, _batching
+
+
 def test_importing_the_cli_sets_one_blas_thread_before_numpy() -> None:
     code = "import os, charsmith.cli, numpy; print(os.environ['OPENBLAS_NUM_THREADS'])"
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": PACKAGE_ROOT}

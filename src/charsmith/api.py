@@ -46,8 +46,8 @@ from charsmith.generation import (
     beam_search,
     complete,
     complete_stream,
-    default_max_draws,
 )
+from charsmith.generation.sampling import default_max_draws
 from charsmith.habits import allowed_next
 from charsmith.kinds import AnyConfig
 from charsmith.openvocab import encode_open
@@ -76,8 +76,7 @@ from charsmith.scoring import (
 from charsmith.trainer import Progress, Trainer
 from charsmith.vocab import END, Vocab
 
-__all__ = ["CharModel", "Classification", "bundled_models", "load", "make_trainer", "plan_run", "resolve_model",
-           "small_list_corpus", "train"]
+__all__ = ["CharModel", "Classification", "bundled_models", "load", "train"]
 
 
 def _constraints(r: Generate) -> Constraints:

@@ -29,7 +29,7 @@ import numpy as np
 
 from charsmith.errors import CategoryError
 
-__all__ = ["Categories", "Condition", "check_name", "condition_weights", "posterior"]
+__all__ = ["Categories", "Condition"]
 
 Condition = str | Mapping[str, float]  # a category name, "A=0.7,B=0.3", or {name: weight}
 _RESERVED = ",=\t\n"  # characters that cannot be part of a category name

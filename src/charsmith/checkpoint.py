@@ -55,7 +55,7 @@ from charsmith.errors import CheckpointError, InputError, plain
 from charsmith.openvocab import LEGACY_MASS, check_mass
 from charsmith.vocab import Vocab
 
-__all__ = ["Checkpoint", "data_files", "is_checkpoint", "load_checkpoint", "save_checkpoint"]
+__all__ = ["Checkpoint", "is_checkpoint", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "charsmith-checkpoint"
 FORMAT_VERSION = 2

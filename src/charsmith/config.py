@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from charsmith.errors import InputError
 
-__all__ = ["CELLS", "DECAYS", "MODES", "OPTIMIZERS", "ModelConfig", "TrainConfig", "config_from_dict"]
+__all__ = ["CELLS", "DECAYS", "MODES", "OPTIMIZERS", "ModelConfig", "TrainConfig"]
 
 CELLS = ("rnn", "lstm", "gru")
 OPTIMIZERS = ("adam", "sgd", "adagrad")

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 
 __all__ = ["CategoryError", "CharsmithError", "CharsmithWarning", "CheckpointError", "ConstraintError", "DataError",
-           "InputError", "ResourceError", "RunLockedError", "TimeLimitError", "plain"]
+           "InputError", "ResourceError", "RunLockedError", "TimeLimitError"]
 
 
 _NAMED = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)(?:=([^`]*))?`")

@@ -52,8 +52,7 @@ from charsmith.errors import CheckpointError
 from charsmith.scoring import category_logliks
 from charsmith.vocab import END, Vocab
 
-__all__ = ["FIXED", "check_base", "describe", "extend_vocab", "fixed_options", "network", "start_params",
-           "vocabulary"]
+__all__ = ["FIXED", "network", "start_params", "vocabulary"]
 
 BLEND_EM_STEPS = 50  # EM steps of the blend a base's categories give the new items (see _blend_of)
 FIXED = ("cell", "hidden", "layers", "embed", "cat_embed")  # the ModelConfig fields the base decides

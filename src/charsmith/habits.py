@@ -21,7 +21,7 @@ import numpy as np
 
 from charsmith.vocab import END, Vocab
 
-__all__ = ["allowed_next", "capital_after_letter", "of_items", "unseen_casing"]
+__all__ = ["allowed_next", "of_items"]
 
 
 def capital_after_letter(s: str) -> bool:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from charsmith.errors import InputError
 
 __all__ = ["CLI_TIMEOUT", "MAX_BEAM", "MAX_CATEGORIES", "MAX_COMPLETION", "MAX_FILE_BYTES", "MAX_GENERATED_CHARS",
-           "MAX_ITEMS", "MAX_SCORE_CHARS", "MAX_LEN_LIMIT", "MAX_NFA_STATES", "MAX_PATTERN_CHARS",
-           "MAX_PATTERN_DEPTH", "MAX_REPEAT", "MAX_STATES", "MAX_TABLE", "SCORE_POSITIONS", "STALL_DRAWS", "STEP_POSITIONS", "check_limit", "check_sizes", "limit_error"]
+           "MAX_ITEMS", "MAX_SCORE_CHARS", "MAX_LEN_LIMIT", "MAX_NFA_STATES", "MAX_PATTERN_CHARS", "MAX_PATTERN_DEPTH",
+           "MAX_REPEAT", "MAX_STATES", "MAX_TABLE", "SCORE_POSITIONS", "STALL_DRAWS", "STEP_POSITIONS"]
 
 # ----- constraints and patterns -------------------------------------------------------
 MAX_PATTERN_CHARS = 2_000  # characters of a pattern

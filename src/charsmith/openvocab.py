@@ -42,8 +42,7 @@ import numpy as np
 
 from charsmith.vocab import Vocab
 
-__all__ = ["LEGACY_MASS", "OUTSIDE", "check_mass", "encode_open", "estimate_mass", "ids_mass", "items_mass",
-           "unknown_logprob"]
+__all__ = ["LEGACY_MASS", "OUTSIDE", "estimate_mass", "unknown_logprob"]
 
 OUTSIDE = 65_536  # assumed size of the outside alphabet: the Basic Multilingual Plane
 LEGACY_MASS = 1e-4  # the mass of a checkpoint saved without one

@@ -30,8 +30,8 @@ from charsmith.limits import check_sizes
 if TYPE_CHECKING:
     from charsmith.api import CharModel
 
-__all__ = ["LENGTH", "N_ITEMS", "N_TEXTS", "SHOWN_CATEGORIES", "TEMPERATURE", "TOP_K", "TOP_P", "Generate", "check_items",
-           "check_path", "check_category", "check_rng", "check_seed", "check_top", "default_out"]
+__all__ = ["LENGTH", "N_ITEMS", "N_TEXTS", "SHOWN_CATEGORIES", "TEMPERATURE", "TOP_K", "TOP_P", "Generate",
+           "default_out"]
 
 N_ITEMS = 10  # items a list model writes when n is not given
 N_TEXTS = 1  # continuations a text model writes when n is not given

@@ -30,8 +30,7 @@ from charsmith.limits import SCORE_POSITIONS, STEP_POSITIONS
 from charsmith.openvocab import encode_open, unknown_logprob
 from charsmith.vocab import END, Vocab
 
-__all__ = ["EvalResult", "ItemScore", "category_logliks", "category_scores", "log_softmax_at", "mixture_scores",
-           "score_items", "stream_loss", "summarize"]
+__all__ = ["EvalResult", "ItemScore", "score_items", "stream_loss", "summarize"]
 
 LN2 = math.log(2)
 

@@ -54,8 +54,7 @@ from charsmith.errors import DataError, InputError
 from charsmith.scoring import score_items, summarize
 from charsmith.trainer import RECURRENT, train_step
 
-__all__ = ["FOLDS", "KINDS", "SMALL_LIST_ITEMS", "TINY_LIST_ITEMS", "Choice", "applies", "is_tiny", "start_available",
-           "train_small"]
+__all__ = ["FOLDS", "KINDS", "SMALL_LIST_ITEMS", "TINY_LIST_ITEMS", "Choice", "train_small"]
 
 SMALL_LIST_ITEMS = 1000  # lists up to this size get their model chosen by cross-validation
 TINY_LIST_ITEMS = 5  # lists up to this size are tiny: no cross-validation (see is_tiny)

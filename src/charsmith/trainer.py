@@ -39,7 +39,7 @@ from charsmith.config import ModelConfig, TrainConfig
 from charsmith.engines import Engine, make_engine
 from charsmith.errors import CheckpointError, InputError
 
-__all__ = ["Progress", "Trainer", "train_step"]
+__all__ = ["Progress", "Trainer"]
 
 DEFAULT_PATIENCE = 5  # used when neither steps nor minutes bound the run
 DROPOUT_STREAM, PREVIEW_STREAM = 1, 2  # seeded_rng keys (the training batches use 0 for the data order)

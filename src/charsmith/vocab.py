@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["END", "Vocab", "readable"]
+__all__ = ["END", "Vocab"]
 
 END = "\n"
 _CHUNK = 1 << 22  # characters encoded at a time

@@ -29,7 +29,7 @@ from charsmith._batching import Batch
 from charsmith.config import ModelConfig
 from charsmith.errors import CharsmithError, InputError
 
-__all__ = ["ENGINES", "Engine", "NumpyEngine", "RankLostError", "describe", "launched_by_torchrun", "make_engine", "quiet_rank"]
+__all__ = ["ENGINES", "Engine", "NumpyEngine", "RankLostError", "make_engine"]
 
 ENGINES = ("numpy", "torch")
 TORCH_HINT = 'pip install "charsmith[torch]"'

@@ -14,36 +14,17 @@ correction.
 
 from charsmith.generation.beam import beam_search
 from charsmith.generation.constraints import Constraints, Plan
-from charsmith.generation.controls import SAMPLING_ONLY, Controls, draw, next_probs, sampling_only
+from charsmith.generation.controls import Controls, draw, next_probs
 from charsmith.generation.sampling import (
     PARTICLES,
     SampleResult,
     SampleStream,
     complete,
     complete_stream,
-    default_max_draws,
     generate,
     sample_items,
 )
 from charsmith.generation.stepper import Rows, Stepper
 
-__all__ = [
-    "PARTICLES",
-    "SAMPLING_ONLY",
-    "Constraints",
-    "Controls",
-    "Plan",
-    "Rows",
-    "SampleResult",
-    "SampleStream",
-    "Stepper",
-    "beam_search",
-    "complete",
-    "complete_stream",
-    "default_max_draws",
-    "draw",
-    "generate",
-    "next_probs",
-    "sample_items",
-    "sampling_only",
-]
+__all__ = ["PARTICLES", "Constraints", "Controls", "Plan", "Rows", "SampleResult", "SampleStream", "Stepper",
+           "beam_search", "complete", "complete_stream", "draw", "generate", "next_probs", "sample_items"]

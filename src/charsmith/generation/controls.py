@@ -20,7 +20,7 @@ import numpy as np
 
 from charsmith._checks import number, whole
 
-__all__ = ["SAMPLING_ONLY", "TEMPERATURE", "TOP_K", "TOP_P", "Controls", "draw", "next_probs", "sampling_only"]
+__all__ = ["TEMPERATURE", "TOP_K", "TOP_P", "Controls", "draw", "next_probs"]
 
 TEMPERATURE, TOP_K, TOP_P = 1.0, 0, 1.0  # the defaults: the model's own distribution, unfiltered
 

@@ -42,8 +42,7 @@ from charsmith.generation.stepper import Rows, Stepper
 from charsmith.limits import MAX_GENERATED_CHARS, STALL_DRAWS, check_limit
 from charsmith.vocab import Vocab
 
-__all__ = ["CHUNK", "METHODS", "PARTICLES", "SampleResult", "SampleStream", "complete", "complete_stream",
-           "default_max_draws", "generate", "sample_items"]
+__all__ = ["PARTICLES", "SampleResult", "SampleStream", "complete", "complete_stream", "generate", "sample_items"]
 
 CHUNK = 2048  # rows per model batch: bounds memory whatever n is (measured fastest of 1024-8192 on dinosaurs)
 PARTICLES = 64

@@ -25,4 +25,4 @@ from charsmith.web.app import create_app  # noqa: E402
 from charsmith.web.limits import Limits  # noqa: E402
 from charsmith.web.models import Models  # noqa: E402
 
-__all__ = ["INSTALL_HINT", "Limits", "Models", "create_app"]
+__all__ = ["Limits", "Models", "create_app"]

@@ -16,7 +16,7 @@ from charsmith.api import CharModel, bundled_models, load, resolve_model
 from charsmith.errors import CharsmithError
 from charsmith.web.limits import Limits
 
-__all__ = ["CONSTRAINTS", "Models", "UnknownModel"]
+__all__ = ["Models", "UnknownModel"]
 
 FIRST_VISIT = "dinosaurs"  # the bundled model a first visit to the page opens on (see Models.first_visit)
 CONSTRAINTS = {"lines": ["suffix", "contains", "exclude", "pattern"], "text": ["exclude", "pattern"]}  # by mode
