@@ -594,20 +594,32 @@ def train(
     every step and evaluation.
     """
     resume, force = _check_run(out, resume, force)
-    corpus = None if resume else small_list_corpus(path, **options)
+    corpus = small_list_corpus(path, resume=resume, **options)
     if corpus is not None:
-        smalllists.train_small(corpus, out, cell=options.get("cell"), seed=options.get("seed") or 0,
-                               lowercase=bool(options.get("lowercase")), force=force, info={"source": Path(path).name})
+        train_chosen(path, corpus, out, force=force, **options)
         return load(out)
     make_trainer(path, out, resume=resume, force=force, **options).run(on_progress)
     return load(out)
 
 
-def small_list_corpus(path: str | os.PathLike[str], **options: Any) -> LinesCorpus | None:
+def train_chosen(path: str | os.PathLike[str], corpus: LinesCorpus, out: str | os.PathLike[str], *,
+                 force: bool = False, on_start: Callable[[], None] | None = None, **options: Any) -> Checkpoint:
+    """Train the model cross-validation chooses for the small list ``corpus`` read from
+    ``path`` (:func:`small_list_corpus` with the same ``options``) into ``out``."""
+    return smalllists.train_small(corpus, out, cell=options.get("cell"), seed=options.get("seed") or 0,
+                                  lowercase=bool(options.get("lowercase")), force=force,
+                                  info={"source": Path(path).name}, on_start=on_start)
+
+
+def small_list_corpus(path: str | os.PathLike[str], *, resume: bool = False, engine: str = "numpy",
+                      **options: Any) -> LinesCorpus | None:  # fmt: skip
     """The items of ``path`` when this run's model is chosen by cross-validation (see
     :mod:`charsmith.smalllists`: ``cell`` "auto", "ngram" or "mixture", or a small list and
-    no option that sets the network), else None. All items train unless ``val_fraction``
-    holds some out."""
+    no option that sets the network), else None: also for a resumed run (it trains a network)
+    and for an engine but NumPy's (the choice trains on NumPy). All items train unless
+    ``val_fraction`` holds some out."""
+    if resume or engine != "numpy":
+        return None
     given = _given(options)
     cell = given.get("cell")
     check_path(path)

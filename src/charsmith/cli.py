@@ -33,7 +33,7 @@ from charsmith import __version__, _cli_export, backend, finetune, kinds, limits
 from charsmith._corpus import LinesCorpus
 from charsmith._deadline import time_limit
 from charsmith._reading import read_text, split_lines
-from charsmith.api import CharModel, bundled_models, load, make_trainer, small_list_corpus
+from charsmith.api import CharModel, bundled_models, load, make_trainer, small_list_corpus, train_chosen
 from charsmith.config import CELLS, DECAYS, MODES, OPTIMIZERS, TrainConfig
 from charsmith.engines import ENGINES, RankLostError, quiet_rank
 from charsmith.engines import describe as describe_engine
@@ -52,7 +52,7 @@ from charsmith.request import (
     Generate,
     default_out,
 )
-from charsmith.smalllists import KINDS, train_small
+from charsmith.smalllists import KINDS
 from charsmith.trainer import Progress, Trainer
 from charsmith.vocab import readable
 
@@ -337,10 +337,9 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     options["lowercase"] = args.lowercase or None
     options["base_chars"] = args.base_chars or None
     out_dir = Path(args.out) if args.out else default_out(args.file)
-    not_small = args.resume or args.engine != "numpy"  # the small-list choice trains on the NumPy engine
-    corpus = None if not_small else small_list_corpus(args.file, **options)
+    corpus = small_list_corpus(args.file, resume=args.resume, engine=args.engine, **options)
     if corpus is not None:
-        return _train_small(args, corpus, out_dir, out, err)
+        return _train_small(args, options, corpus, out_dir, out, err)
     trainer = make_trainer(args.file, out_dir, resume=args.resume, force=args.force, engine=args.engine,
                            device=args.device, **options)
     quiet = args.quiet or not trainer.lead  # under torchrun, process 0 alone reports
@@ -414,7 +413,8 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
               "characters (--eval-chars 0 scores them all)", file=err)
 
 
-def _train_small(args: argparse.Namespace, corpus: Any, out_dir: Path, out: TextIO, err: TextIO) -> int:
+def _train_small(args: argparse.Namespace, options: dict[str, Any], corpus: LinesCorpus, out_dir: Path, out: TextIO,
+                 err: TextIO) -> int:
     """A model chosen by cross-validation (charsmith.smalllists): what it weighed, what it chose."""
     n = len(corpus.train)
 
@@ -424,9 +424,8 @@ def _train_small(args: argparse.Namespace, corpus: Any, out_dir: Path, out: Text
         if not smalllists.is_tiny(n + len(corpus.val)):
             print("choosing the model by 5-fold cross-validation on the items ...", file=err)
 
-    ckpt = train_small(corpus, out_dir, cell=args.cell, seed=args.seed or 0, lowercase=args.lowercase,
-                       force=args.force, info={"source": Path(args.file).name},
-                       on_start=None if args.quiet else describe)
+    ckpt = train_chosen(args.file, corpus, out_dir, force=args.force, on_start=None if args.quiet else describe,
+                        **options)
     choice = ckpt.info["choice"]
     if choice["tiny"]:  # said even when quiet: the model will know little
         _tiny_note(n + len(corpus.val), ckpt.train.init if ckpt.train else "", err)
