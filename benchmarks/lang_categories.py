@@ -3,6 +3,7 @@
     python benchmarks/lang_categories.py --steps 6000                      # train, then measure
     python benchmarks/lang_categories.py --steps 6000 --set balance=0.5 --tag balanced
     python benchmarks/lang_categories.py --model RUN_DIR --tag x           # measure a trained run
+    python benchmarks/lang_categories.py --model RUN_DIR --mix 4 --tag mix4  # a network run, mixed afterwards
 
 On a stratified split of ``names_by_language`` of this benchmark's own (``lang_split.split``
 with seed ``SEED``, 10% of every language held out; not the split the other language
@@ -18,7 +19,13 @@ minutes: the machine is shared), then:
   least 50 training names.
 - **classification**: micro (all held-out names) and macro (mean per-language recall)
   accuracy of ``classify`` with the training priors and with uniform priors, every held-out
-  name included (characters the training part lacks get the unknown-character mass).
+  name included (characters the training part lacks get the unknown-character mass); and the
+  held-out loss (nats/char, each name under its own language; names with such characters
+  apart).
+
+``--mix N`` mixes the network of ``--model`` (a run kept with ``--keep``) with the n-gram
+model of order N of its training items, the weights fitted on its held-out items, as
+``mix_order`` N does at the end of a training run (``charsmith.netmix``).
 
 Results: ``benchmarks/results/lang_categories[_<tag>].json``; the run without a tag writes the
 section "Names by language: categories" of ``benchmarks/QUALITY.md``.
@@ -31,6 +38,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
@@ -50,6 +58,11 @@ from lang_split import split, write_tsv  # noqa: E402
 from quality_common import parse_option, write_section  # noqa: E402
 
 import charsmith  # noqa: E402
+from charsmith import mixture  # noqa: E402
+from charsmith.api import plan_run  # noqa: E402
+from charsmith.config import ModelConfig  # noqa: E402
+from charsmith.netmix import mix_network  # noqa: E402
+from charsmith.scoring import score_items, summarize  # noqa: E402
 
 SEED = 7  # this benchmark's own split (lang_split.SEED is the one the language benchmarks tune on)
 SAMPLES = 200
@@ -98,10 +111,25 @@ def measure(m: charsmith.CharModel, train: list[Pair], test: list[Pair], *, temp
                 row[f"{mode}_{k}"] = [drawn_c, real, drawn_c / real if drawn_c is not None and real else None]
         rows[c] = row
     unknown = sum(s.unknown_chars for s in m.score(items))
+    ids = np.array([names.index(c) for c in truth])
+    nll = summarize(score_items(m.ckpt.params, m.ckpt.model, m.ckpt.vocab, items, cond=ids, unknown_mass=m.ckpt.unknown))
     own_uniform = [r.best for r in m.classify(items, top=1, uniform_prior=True)]
     return {"categories": rows, "classify": accuracy(truth, guesses["own"]),
             "classify_uniform": accuracy(truth, own_uniform), "trigram": accuracy(truth, guesses["trigram"]),
+            "test_nll": nll.loss, "test_nll_unknown": None if nll.unknown is None else nll.unknown.loss,
             "test_unknown_chars": unknown, "test_unknown_items": sum(bool(s.unknown_chars) for s in m.score(items))}
+
+
+def mixed(m: charsmith.CharModel, train_tsv: Path, order: int, options: dict) -> charsmith.CharModel:
+    """The network of ``m``, trained on ``train_tsv`` with ``options``, mixed with the n-gram
+    model of order ``order`` of its training items (as ``mix_order`` does after training)."""
+    corpus, _, _ = plan_run(train_tsv, seed=0, **options)
+    if corpus.fingerprint != m.ckpt.info.get("data_fingerprint"):
+        sys.exit("--mix: the run was not trained on this split with these options")
+    net = m.ckpt
+    if not isinstance(net.model, ModelConfig):  # a mixture already: its network
+        net = dataclasses.replace(net, model=net.model.net, params=mixture.split(net.params, net.model)[0][0])
+    return charsmith.CharModel(mix_network(net, corpus, order)[0])
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -111,6 +139,9 @@ def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         if args.model:
             m = charsmith.load(args.model)
+            if args.mix:
+                write_tsv(train, Path(tmp) / "train.tsv")
+                m = mixed(m, Path(tmp) / "train.tsv", args.mix, options)
         else:
             write_tsv(train, Path(tmp) / "train.tsv")
             m = charsmith.train(Path(tmp) / "train.tsv", Path(tmp) / "run", steps=args.steps, seed=0, **options)
@@ -118,7 +149,8 @@ def run(args: argparse.Namespace) -> dict:
                 shutil.copytree(Path(tmp) / "run", args.keep, dirs_exist_ok=True)
     train_s = time.perf_counter() - t0
     r = measure(m, train, test, temperature=args.temperature)
-    flags = " ".join(f"--set {s}" for s in args.set)
+    # a network mixed afterwards is the run that mix_order trains (the same network, then the same mixing)
+    flags = " ".join(f"--set {s}" for s in args.set) + (f" --set mix_order={args.mix}" if args.mix else "")
     r.update(tag=args.tag, note=args.note, options=options, steps=args.steps, seed_split=SEED,
              temperature=args.temperature, train_seconds=round(train_s, 1), model=vars(m.ckpt.model),
              best_step=m.ckpt.info.get("step"), date=str(datetime.date.today()),
@@ -223,6 +255,8 @@ def main() -> None:
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--model", type=Path, help="measure this trained run instead of training")
     p.add_argument("--keep", type=Path, help="copy the trained run directory there")
+    p.add_argument("--mix", type=int, default=0, metavar="N",
+                   help="with --model: mix its network with the n-gram model of order N (as mix_order N does)")
     p.add_argument("--tag", default="", help="name of a variant run (its own results file)")
     p.add_argument("--note", default="", help="what the variant is, for the table")
     p.add_argument("--table", action="store_true", help="only rewrite the QUALITY.md section")

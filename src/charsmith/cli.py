@@ -165,6 +165,9 @@ def _add_train(sub: Any) -> None:
     o.add_argument("--balance", type=FLOAT,
                    help="labelled items: category c's share of the batches goes as n_c ** (1 - balance), n_c its "
                         "training items (0: as they come, 1: every category equally often)")
+    o.add_argument("--mix-order", type=NONNEG_INT, dest="mix_order",
+                   help="lists: after training, mix the network with the items' n-gram model of this order, "
+                        "weights fitted on the held-out items (0: the network alone)")
     s = t.add_argument_group("schedule")
     # --steps, --minutes and --dropout are stricter here than the library: a budget of 0 (none) given
     # on purpose is a mistake on the command line, and dropout above 0.95 leaves too little signal.
@@ -316,7 +319,7 @@ def _add_serve(sub: Any) -> None:
 TRAIN_OPTIONS = ("mode", "lowercase", "cell", "hidden", "layers", "embed", "dropout", "cat_embed", "optimizer", "lr",
                  "batch_size", "seq_len", "weight_decay", "warmup_steps", "decay", "clip_norm", "clip_value",
                  "steps", "minutes", "eval_every", "eval_chars", "patience", "val_fraction", "seed", "init",
-                 "min_lr_ratio", "ema", "freeze_steps", "balance",
+                 "min_lr_ratio", "ema", "freeze_steps", "balance", "mix_order",
                  "base_chars")
 
 
@@ -465,6 +468,10 @@ def _finish_train(done: Progress, out_dir: Path, held_out: bool, out: TextIO, er
     best = ""
     if done.best_val is not None and math.isfinite(done.best_val):  # nothing held out: the training loss ranks
         best = f"best {'validation' if held_out else 'training'} loss {done.best_val:.4f} nats/char; "
+    mix = trainer.info.get("mix")
+    if mix:
+        best = (f"best validation loss {mix['val_loss_network']:.4f} nats/char, {mix['val_loss_mixture']:.4f} mixed with "
+                f"the items' n-gram model of order {mix['order']} (weights fitted there); ")
     print(f"{messages.get(done.reason, done.reason)} after {_count(done.step, 'step')} ({_clock(done.elapsed)}); "
           f"{best}checkpoint: {out_dir}", file=out)
     return 130 if done.reason == "interrupted" else 0

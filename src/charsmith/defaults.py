@@ -39,10 +39,11 @@ from typing import Any
 from charsmith.config import ModelConfig
 from charsmith.data import Corpus
 
-__all__ = ["CAT_EMBED", "SMALL_LIST_CHARS", "TEXT_SMALL_BUDGET", "finetune", "suggest"]
+__all__ = ["CAT_EMBED", "LABELLED_MIX_ORDER", "SMALL_LIST_CHARS", "TEXT_SMALL_BUDGET", "finetune", "suggest"]
 
 SMALL_LIST_CHARS = 50_000  # training characters below which a list counts as short
 CAT_EMBED = 16  # category embedding width for short labelled lists (64 for long ones)
+LABELLED_MIX_ORDER = 4  # the n-gram order a long labelled list's network is mixed with (charsmith.netmix)
 TEXT_SMALL_BUDGET = 10.0  # minutes: running text trained for less gets the small, fast-learning network
 SMALL_FINETUNE_ITEMS = 1000  # training items up to which a run from a base follows a fixed schedule
 FINETUNE_EPOCHS = 100  # passes over a small list that schedule makes (within FINETUNE_STEPS)
@@ -63,7 +64,8 @@ def suggest(corpus: Corpus, minutes: float | None = None) -> dict[str, Any]:
                     lr=3e-3, minutes=2.0, eval_every=50, patience=10, **({"cat_embed": CAT_EMBED} if labelled else {}))
     if labelled:
         return dict(cell="gru", hidden=256, layers=1, embed=32, cat_embed=64, dropout=0.3, weight_decay=0.1,
-                    batch_size=64, lr=3e-3, minutes=5.0, eval_every=200, ema=0.999, balance=0.3)
+                    batch_size=64, lr=3e-3, minutes=5.0, eval_every=200, ema=0.999, balance=0.3,
+                    mix_order=LABELLED_MIX_ORDER if corpus.val else 0)  # its weights are fitted on held-out items
     return dict(cell="lstm", hidden=256, layers=2, embed=64, dropout=0.4, weight_decay=0.1, batch_size=64, lr=3e-3,
                 minutes=5.0, eval_every=200)
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from charsmith import backend, habits, optim
 from charsmith import model as M
-from charsmith.checkpoint import CONFIG_FILE, Checkpoint, is_checkpoint, save_checkpoint
+from charsmith.checkpoint import CONFIG_FILE, Checkpoint, is_checkpoint, load_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig, config_from_dict
 from charsmith.data import (
     Batch,
@@ -43,6 +43,7 @@ from charsmith.engines import Engine, make_engine
 from charsmith.errors import CharsmithError, CheckpointError, InputError, plain
 from charsmith.fileio import atomic_write_bytes, atomic_write_text, npz_bytes
 from charsmith.generation import Constraints, Stepper, complete, sample_items
+from charsmith.netmix import check_mixable, mix_network
 from charsmith.openvocab import corpus_mass
 from charsmith.resources import check_training_memory
 from charsmith.rundir import LOCK_FILE, METRICS_FILE, RESUME_FILE, RunLock, open_run_dir
@@ -239,6 +240,7 @@ class Trainer:
         # novelty means "not in the user's file": held-out items count as known too
         self.known = item_hashes([*corpus.train, *corpus.val]) if corpus.mode == "lines" else None
         self.unknown_mass = corpus_mass(corpus)
+        check_mixable(corpus, cfg.mix_order)
         self._val_items, self.val_chars = self._val_subset()
         self._val_cats = None if corpus.val_cats is None else corpus.val_cats[: len(self._val_items)]
         self.info = dict(info or {}, mode=corpus.mode, data_fingerprint=corpus.fingerprint,
@@ -310,6 +312,8 @@ class Trainer:
         elif reason != "nan" and (self.step % cfg.eval_every or self.step == 0):
             emit(self._evaluate(rate or 0.0))
         eng.pull()
+        if reason not in ("interrupted", "nan") and self.lead:
+            self._mix()
         done = self._report("done", rate or 0.0)
         return dataclasses.replace(done, reason=reason, best_val=self.best_val)
 
@@ -432,6 +436,17 @@ class Trainer:
         info = dict(self.info, step=self.step, best_val_loss=self.best_val if math.isfinite(self.best_val) else None)
         return Checkpoint(self.model_cfg, self.corpus.vocab, {k: v.copy() for k, v in self.eval_params.items()},
                           self.cfg, self.known, info, self.corpus.categories, self.unknown_mass)
+
+    def _mix(self) -> None:
+        """With ``mix_order``, replace the saved network by its mixture with the n-gram model
+        of the training items (:mod:`charsmith.netmix`); once (a resumed finished run keeps it)."""
+        if not self.cfg.mix_order or self.saved_step is None:
+            return
+        ckpt = load_checkpoint(self.out_dir)
+        if isinstance(ckpt.model, ModelConfig):
+            mixed, facts = mix_network(ckpt, self.corpus, self.cfg.mix_order)
+            save_checkpoint(self.out_dir, mixed)
+            self.info["mix"] = facts
 
     def _host_carry(self) -> M.State | None:
         """The carried state of the whole global batch, on the host (a collective under torchrun)."""
