@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> dict:
     # a network mixed afterwards is the run that mix_order trains (the same network, then the same mixing)
     flags = " ".join(f"--set {s}" for s in args.set) + (f" --set mix_order={args.mix}" if args.mix else "")
     r.update(tag=args.tag, note=args.note, options=options, steps=args.steps, seed_split=SEED,
-             temperature=args.temperature, train_seconds=round(train_s, 1), model=vars(m.ckpt.model),
+             temperature=args.temperature, train_seconds=round(train_s, 1), model=dataclasses.asdict(m.ckpt.model),
              best_step=m.ckpt.info.get("step"), date=str(datetime.date.today()),
              command="python benchmarks/lang_categories.py "
                      + f"--steps {args.steps}"  # a run measured with --model was trained so

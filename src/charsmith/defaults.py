@@ -43,7 +43,7 @@ __all__ = ["CAT_EMBED", "LABELLED_MIX_ORDER", "SMALL_LIST_CHARS", "TEXT_SMALL_BU
 
 SMALL_LIST_CHARS = 50_000  # training characters below which a list counts as short
 CAT_EMBED = 16  # category embedding width for short labelled lists (64 for long ones)
-LABELLED_MIX_ORDER = 4  # the n-gram order a long labelled list's network is mixed with (charsmith.netmix)
+LABELLED_MIX_ORDER = 5  # the n-gram order a long labelled list's network is mixed with (charsmith.netmix)
 TEXT_SMALL_BUDGET = 10.0  # minutes: running text trained for less gets the small, fast-learning network
 SMALL_FINETUNE_ITEMS = 1000  # training items up to which a run from a base follows a fixed schedule
 FINETUNE_EPOCHS = 100  # passes over a small list that schedule makes (within FINETUNE_STEPS)
