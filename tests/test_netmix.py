@@ -105,3 +105,11 @@ def test_the_cli_trains_a_mixture_and_says_so(tmp_path: Path, capsys: pytest.Cap
     assert math.isfinite(ck.info["mix"]["val_loss_mixture"])
     code, _, stderr = run(["train", str(folder), "--out", str(tmp_path / "bad"), "--mix-order", "-1"], capsys)
     assert code == 2 and "--mix-order" in stderr
+
+
+def test_a_run_can_start_from_a_mixed_run(styled_mix: Path, tmp_path: Path) -> None:
+    folder = write_styles(tmp_path / "data", n=100, seed=6)
+    m = charsmith.train(folder, tmp_path / "run", init=str(styled_mix), steps=5, eval_every=5)
+    assert m.ckpt.info["init"] == str(styled_mix)  # its network's weights, the n-gram model left behind
+    net = load_checkpoint(styled_mix).model.net  # type: ignore[union-attr]
+    assert isinstance(m.ckpt.model, type(net)) and (m.ckpt.model.cell, m.ckpt.model.hidden) == (net.cell, net.hidden)

@@ -83,7 +83,7 @@ def test_sampling_writes_only_known_characters(model: str, request: pytest.Fixtu
 def test_the_mass_is_saved_and_old_checkpoints_get_the_legacy_one(styled: Path, tmp_path: Path) -> None:
     ck = load_checkpoint(styled)
     assert ck.unknown_mass is not None and 0 < ck.unknown_mass < 0.01  # estimated from the training file
-    assert charsmith.load("languages").ckpt.unknown == LEGACY_MASS  # bundled before there was a mass
+    assert charsmith.load("names").ckpt.unknown == LEGACY_MASS  # bundled before there was a mass
     assert charsmith.load("languages").score(["Kamińsky"])[0].unknown_chars == 0
     assert charsmith.load("dinosaurs").score(["rex7"])[0].unknown_chars == 1
     copy = tmp_path / "copy"

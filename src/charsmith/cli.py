@@ -394,7 +394,8 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
           f"dropout {model_cfg.dropout:g}; {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
           f"weight decay {cfg.weight_decay:g}{f', weight average {cfg.ema:g}' if cfg.ema else ''}"
           f"{f', recurrent matrices frozen for {cfg.freeze_steps} steps' if cfg.freeze_steps else ''}"
-          f"{f', category-balanced batches {cfg.balance:g}' if cfg.balance and model_cfg.categories else ''}; "
+          f"{f', category-balanced batches {cfg.balance:g}' if cfg.balance and model_cfg.categories else ''}"
+          f"{f', then mixed with the n-gram model of order {cfg.mix_order}' if cfg.mix_order else ''}; "
           f"evaluate every {cfg.eval_every} steps, "
           f"stop at {limits or 'early stopping'}{patience}; writing {out_dir}", file=err)
     print(f"engine: {_engine() if trainer.engine.name == 'numpy' else describe_engine(trainer.engine, cfg.batch_size, cfg.lr)}",

@@ -28,7 +28,7 @@ from charsmith.data import Corpus, encode_items
 from charsmith.errors import InputError
 from charsmith.scoring import score_items
 
-__all__ = ["check_mixable", "heldout_probs", "mix_network"]
+__all__ = ["check_mixable", "heldout_probs", "mix_network", "network_part"]
 
 
 def check_mixable(corpus: Corpus, order: int) -> None:
@@ -93,3 +93,12 @@ def mix_network(ckpt: Checkpoint, corpus: Corpus, order: int) -> tuple[Checkpoin
     params = mixture.join([ckpt.params], ng_params, weights)
     info = dict(ckpt.info, mix=facts, best_val_loss=facts["val_loss_mixture"])
     return dataclasses.replace(ckpt, model=model, params=params, info=info), facts
+
+
+def network_part(ckpt: Checkpoint) -> Checkpoint:
+    """The network of a mixture of one network, as a checkpoint of its own (what a run that
+    starts from it, ``init``, starts from); any other checkpoint as it is."""
+    model = ckpt.model
+    if not isinstance(model, mixture.MixtureConfig) or model.nets != 1:
+        return ckpt
+    return dataclasses.replace(ckpt, model=model.net, params=mixture.split(ckpt.params, model)[0][0])
