@@ -58,8 +58,10 @@ from lang_split import split, write_tsv  # noqa: E402
 from quality_common import parse_option, write_section  # noqa: E402
 
 import charsmith  # noqa: E402
+from charsmith import mixture, ngram  # noqa: E402
 from charsmith.api import plan_run  # noqa: E402
-from charsmith.netmix import mix_network, network_part  # noqa: E402
+from charsmith.data import encode_items  # noqa: E402
+from charsmith.netmix import heldout_probs, mix_network, network_part  # noqa: E402
 from charsmith.scoring import score_items, summarize  # noqa: E402
 
 SEED = 7  # this benchmark's own split (lang_split.SEED is the one the language benchmarks tune on)
@@ -125,6 +127,67 @@ def mixed(m: charsmith.CharModel, train_tsv: Path, order: int, options: dict) ->
     if corpus.fingerprint != m.ckpt.info.get("data_fingerprint"):
         sys.exit("--mix: the run was not trained on this split with these options")
     return charsmith.CharModel(mix_network(network_part(m.ckpt), corpus, order)[0])
+
+
+def weights_table(m: charsmith.CharModel, train_tsv: Path, test: list[Pair], options: dict, orders: list[int],
+                  priors: tuple[float, ...] = (1, 10, 100)) -> str:
+    """Classification of the test names (those whose characters the model all knows) by the
+    network of ``m`` mixed with the n-gram model of each order: with the mixture's weights
+    (one per context length), and with a weight per category and context length (EM on each
+    category's held-out characters, ``prior`` pseudo-counts at the shared weights): a variant
+    measured here, on the characters' probabilities, not built into charsmith."""
+    corpus, _, _ = plan_run(train_tsv, seed=0, **options)
+    ck = network_part(m.ckpt)
+    names, K = ck.categories.names, ck.categories.size
+    test = [(c, n) for c, n in test if not ck.vocab.unknown(n)]
+    truth = np.array([names.index(c) for c, _ in test])
+    rep = [n for _, n in test for _ in range(K)]  # each name under each category
+    rep_cats = np.tile(np.arange(K), len(test))
+    owner = np.repeat(np.arange(len(rep)), [len(s) + 1 for s in rep])
+    p_net = np.exp(np.concatenate([s.char_logprobs for s in score_items(ck.params, ck.model, ck.vocab, rep,
+                                                                         cond=rep_cats)]))
+    log_prior = np.log(np.asarray(ck.categories.counts, float) / sum(ck.categories.counts))
+    val_cats = np.repeat(np.asarray(corpus.val_cats), [len(s) + 1 for s in corpus.val])
+
+    def row(label: str, p: np.ndarray) -> str:
+        ll = np.bincount(owner, np.log(p)).reshape(len(test), K)
+        cells = []
+        for lp in (log_prior, np.zeros(K)):
+            hit = (ll + lp).argmax(1) == truth
+            cells.append(f"{hit.mean():.3f} / {np.mean([hit[truth == c].mean() for c in range(K)]):.3f}")
+        return f"| {label} | {cells[0]} | {cells[1]} |"
+
+    lines = ["| model | micro / macro, training priors | micro / macro, uniform priors |", "| --- | --- | --- |",
+             row("the network", p_net)]
+    seqs = [s[1:-1] for s in encode_items(ck.vocab, list(corpus.train))]
+    for order in orders:
+        cfg, ng = ngram.fit(seqs, ck.vocab.size, order, cats=np.asarray(corpus.train_cats), categories=K)
+        pv_net, pv_ng, uv = heldout_probs(ck.params, ck.model, ng, cfg, corpus)
+        grams, gcats = ngram.item_grams([s[1:-1] for s in encode_items(ck.vocab, rep)], rep_cats, order)
+        probs, used = ngram.lookup(ng, cfg, grams[:, :-1], gcats)
+        p_ng = probs[np.arange(len(grams)), grams[:, -1]]
+        w = mixture.fit_weights(pv_net, pv_ng, uv, order)
+        lines += [row(f"the n-gram model of order {order}", p_ng),
+                  row(f"mixture of order {order}, a weight per context length (charsmith's)",
+                      mixture.combine(p_net, p_ng, used, w))]
+        for prior in priors:
+            W = np.array([_em(pv_net[val_cats == c], pv_ng[val_cats == c], uv[val_cats == c] + 1, w, prior)
+                          for c in range(K)])
+            lam = W[gcats, used + 1]
+            lines.append(row(f"mixture of order {order}, a weight per category and context length, {prior:g} "
+                             "pseudo-counts", lam * p_net + (1 - lam) * p_ng))
+    return "\n".join(lines)
+
+
+def _em(p_net: np.ndarray, p_ng: np.ndarray, u: np.ndarray, shared: np.ndarray, prior: float) -> np.ndarray:
+    """Mixture weights per context length u by EM, ``prior`` pseudo-counts at ``shared``."""
+    lam = shared.copy()
+    for _ in range(100):
+        a = lam[u] * p_net
+        r = a / (a + (1 - lam[u]) * p_ng)
+        lam = (np.bincount(u, weights=r, minlength=len(lam)) + prior * shared) / (
+            np.bincount(u, minlength=len(lam)) + prior)
+    return lam
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -240,7 +303,10 @@ def table() -> None:
                          + f" | {nll} | {v['classify']['micro']:.3f} | {v['classify']['macro']:.3f} "
                          f"| {v['classify_uniform']['micro']:.3f} | {v['classify_uniform']['macro']:.3f} "
                          f"| `{v['command']}` |")
-    for name, title in (("lang_categories_notes.md", ""), ("lang_heads.md", "**Cheap discriminative heads** on a "
+    for name, title in (("lang_categories_notes.md", ""),
+                        ("lang_mix_weights.md", "**Mixture weights**, shared or per category (classification of the "
+                         "test names whose characters the model all knows):"),
+                        ("lang_heads.md", "**Cheap discriminative heads** on a "
                         "run's likelihoods, fitted on its own validation items (`lang_heads.py`):")):
         if (RESULTS / name).is_file():  # the analysis, written by hand; the heads' table, by lang_heads.py
             lines += ["", *([title, ""] if title else []), (RESULTS / name).read_text(encoding="utf-8").strip()]
@@ -259,8 +325,26 @@ def main() -> None:
                    help="with --model: mix its network with the n-gram model of order N (as mix_order N does)")
     p.add_argument("--tag", default="", help="name of a variant run (its own results file)")
     p.add_argument("--note", default="", help="what the variant is, for the table")
+    p.add_argument("--weights-table", metavar="ORDERS",
+                   help="with --model: classification by its network mixed with n-gram models of these orders "
+                        "(e.g. 4,5), shared or per-category weights; writes results/lang_mix_weights.md")
     p.add_argument("--table", action="store_true", help="only rewrite the QUALITY.md section")
     args = p.parse_args()
+    if args.weights_table:
+        if not args.model:
+            p.error("--weights-table measures the network of --model")
+        options = dict(parse_option(s) for s in args.set)
+        train, test = split(args.data_dir, seed=SEED)
+        with tempfile.TemporaryDirectory() as tmp:
+            write_tsv(train, Path(tmp) / "train.tsv")
+            text = weights_table(charsmith.load(args.model), Path(tmp) / "train.tsv", test, options,
+                                 [int(o) for o in args.weights_table.split(",")])
+        cmd = f"python benchmarks/lang_categories.py --model RUN --weights-table {args.weights_table}"
+        (RESULTS / "lang_mix_weights.md").write_text(f"Command: `{cmd}` (RUN: the network kept from `python benchmarks/"
+                                                     f"lang_categories.py --steps {args.steps} --set mix_order=0 "
+                                                     f"--keep RUN`; {datetime.date.today()}).\n\n{text}\n")
+        print(text)
+        args.table = True
     if not args.table:
         r = run(args)
         RESULTS.mkdir(exist_ok=True)
