@@ -74,7 +74,15 @@ def test_mix_order_needs_items_held_out(tmp_path: Path) -> None:
     text.write_text("ROMEO: but soft, what light through yonder window breaks?\n" * 50)
     with pytest.raises(InputError, match="a running text has no items"):
         charsmith.train(text, tmp_path / "run2", mode="text", cell="gru", hidden=8, steps=2, mix_order=3)
-    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").glob("config.json"))
+    wide = tmp_path / "wide"  # 2 categories and 80 symbols: an order-10 n-gram's keys would pass 2**62
+    wide.mkdir()
+    letters = [chr(c) for c in range(33, 112)]
+    for cat in ("a", "b"):
+        (wide / f"{cat}.txt").write_text("\n".join("".join(letters[(i + j) % 79] for j in range(5)) for i in range(80)))
+    with pytest.raises(InputError, match="order 10 is too high for") as e:  # refused before the network trains
+        charsmith.train(wide, tmp_path / "run3", cell="gru", hidden=8, steps=2, mix_order=10)
+    assert e.value.param == "mix_order" and not (tmp_path / "run3" / "config.json").exists()
+    assert not (tmp_path / "run" / "config.json").exists()
 
 
 def test_long_labelled_lists_get_the_mixture_by_default(tmp_path: Path) -> None:

@@ -44,6 +44,11 @@ def check_mixable(corpus: Corpus, order: int) -> None:
     if not corpus.val:
         raise InputError("`mix_order` fits the mixture's weights on the held-out items and there are none; give "
                          "`val_fraction` > 0 or `mix_order` 0", param="mix_order")
+    K = 0 if corpus.categories is None else corpus.categories.size
+    try:  # the n-gram model's own limit on its order, checked before the network trains
+        ngram.NgramConfig(corpus.vocab.size, order, (0,) * order, ((1.0, 1.0, 1.0),) * order, K)
+    except InputError as e:
+        raise InputError(f"`mix_order`: {e}", param="mix_order") from None
 
 
 def _seqs(corpus: Corpus, items: list[str]) -> list[np.ndarray]:
