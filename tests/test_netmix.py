@@ -121,3 +121,16 @@ def test_a_run_can_start_from_a_mixed_run(styled_mix: Path, tmp_path: Path) -> N
     assert m.ckpt.info["init"] == str(styled_mix)  # its network's weights, the n-gram model left behind
     net = load_checkpoint(styled_mix).model.net  # type: ignore[union-attr]
     assert isinstance(m.ckpt.model, type(net)) and (m.ckpt.model.cell, m.ckpt.model.hidden) == (net.cell, net.hidden)
+
+
+def test_a_resumed_mixed_run_mixes_its_new_network(tmp_path: Path) -> None:
+    folder = write_styles(tmp_path / "data", n=150, seed=7)
+    out = tmp_path / "run"
+    opts = dict(cell="gru", hidden=16, cat_embed=4, eval_every=10, lr=1e-2, seed=0, mix_order=2)
+    first = charsmith.train(folder, out, steps=10, **opts).ckpt
+    again = charsmith.train(folder, out, resume=True, steps=40).ckpt
+    assert isinstance(first.model, MixtureConfig) and isinstance(again.model, MixtureConfig)
+    assert again.info["step"] > first.info["step"]  # a better network was saved, then mixed in turn
+    assert again.info["mix"]["val_loss_network"] < first.info["mix"]["val_loss_network"]
+    done = charsmith.train(folder, out, resume=True, steps=40).ckpt  # nothing left to train: kept as it is
+    assert done.info == again.info and isinstance(done.model, MixtureConfig)
