@@ -29,7 +29,8 @@ Explicit options always win; these only fill the gaps. The choices come from the
   held-out items (``mix_order``, :mod:`charsmith.netmix`): on that benchmark's split the
   held-out loss fell by about 0.1 nats/char and the trigram classifier recognised the samples
   of all 17 languages often enough (16 of 16 novel), with classification accuracy up from
-  0.849 to 0.857; orders 4 and 6 did no better, order 3 worse. Nothing held out
+  0.849 to 0.857; order 4 classified a little better (0.861) but left Vietnamese short and
+  lost 0.03 nats/char, 6 matched 5, 3 did worse. Nothing held out
   (``val_fraction`` 0): the network alone;
 - short labelled lists get a 16-wide category embedding on the short-list model;
 - a run started from a trained model (``--init``, see :func:`finetune`) keeps the base's
