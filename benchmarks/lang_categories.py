@@ -3,6 +3,7 @@
     python benchmarks/lang_categories.py --steps 6000                      # train, then measure
     python benchmarks/lang_categories.py --steps 6000 --set balance=0.5 --tag balanced
     python benchmarks/lang_categories.py --model RUN_DIR --tag x           # measure a trained run
+    python benchmarks/lang_categories.py --model RUN_DIR --mix 4 --tag mix4  # a network run, mixed afterwards
 
 On a stratified split of ``names_by_language`` of this benchmark's own (``lang_split.split``
 with seed ``SEED``, 10% of every language held out; not the split the other language
@@ -18,7 +19,13 @@ minutes: the machine is shared), then:
   least 50 training names.
 - **classification**: micro (all held-out names) and macro (mean per-language recall)
   accuracy of ``classify`` with the training priors and with uniform priors, every held-out
-  name included (characters the training part lacks get the unknown-character mass).
+  name included (characters the training part lacks get the unknown-character mass); and the
+  held-out loss (nats/char, each name under its own language; names with such characters
+  apart).
+
+``--mix N`` mixes the network of ``--model`` (a run kept with ``--keep``) with the n-gram
+model of order N of its training items, the weights fitted on its held-out items, as
+``mix_order`` N does at the end of a training run (``charsmith.netmix``).
 
 Results: ``benchmarks/results/lang_categories[_<tag>].json``; the run without a tag writes the
 section "Names by language: categories" of ``benchmarks/QUALITY.md``.
@@ -31,6 +38,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import datetime  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
@@ -50,6 +58,11 @@ from lang_split import split, write_tsv  # noqa: E402
 from quality_common import parse_option, write_section  # noqa: E402
 
 import charsmith  # noqa: E402
+from charsmith import mixture, ngram  # noqa: E402
+from charsmith._batching import encode_items  # noqa: E402
+from charsmith.api import plan_run  # noqa: E402
+from charsmith.netmix import heldout_probs, mix_network, network_part  # noqa: E402
+from charsmith.scoring import score_items, summarize  # noqa: E402
 
 SEED = 7  # this benchmark's own split (lang_split.SEED is the one the language benchmarks tune on)
 SAMPLES = 200
@@ -98,10 +111,83 @@ def measure(m: charsmith.CharModel, train: list[Pair], test: list[Pair], *, temp
                 row[f"{mode}_{k}"] = [drawn_c, real, drawn_c / real if drawn_c is not None and real else None]
         rows[c] = row
     unknown = sum(s.unknown_chars for s in m.score(items))
+    ids = np.array([names.index(c) for c in truth])
+    nll = summarize(score_items(m.ckpt.params, m.ckpt.model, m.ckpt.vocab, items, cond=ids, unknown_mass=m.ckpt.unknown))
     own_uniform = [r.best for r in m.classify(items, top=1, uniform_prior=True)]
     return {"categories": rows, "classify": accuracy(truth, guesses["own"]),
             "classify_uniform": accuracy(truth, own_uniform), "trigram": accuracy(truth, guesses["trigram"]),
+            "test_nll": nll.loss, "test_nll_unknown": None if nll.unknown is None else nll.unknown.loss,
             "test_unknown_chars": unknown, "test_unknown_items": sum(bool(s.unknown_chars) for s in m.score(items))}
+
+
+def mixed(m: charsmith.CharModel, train_tsv: Path, order: int, options: dict) -> charsmith.CharModel:
+    """The network of ``m``, trained on ``train_tsv`` with ``options``, mixed with the n-gram
+    model of order ``order`` of its training items (as ``mix_order`` does after training)."""
+    corpus, _, _ = plan_run(train_tsv, seed=0, **options)
+    if corpus.fingerprint != m.ckpt.info.get("data_fingerprint"):
+        sys.exit("--mix: the run was not trained on this split with these options")
+    return charsmith.CharModel(mix_network(network_part(m.ckpt), corpus, order)[0])
+
+
+def weights_table(m: charsmith.CharModel, train_tsv: Path, test: list[Pair], options: dict, orders: list[int],
+                  priors: tuple[float, ...] = (1, 10, 100)) -> str:
+    """Classification of the test names (those whose characters the model all knows) by the
+    network of ``m`` mixed with the n-gram model of each order: with the mixture's weights
+    (one per context length), and with a weight per category and context length (EM on each
+    category's held-out characters, ``prior`` pseudo-counts at the shared weights): a variant
+    measured here, on the characters' probabilities, not built into charsmith."""
+    corpus, _, _ = plan_run(train_tsv, seed=0, **options)
+    ck = network_part(m.ckpt)
+    names, K = ck.categories.names, ck.categories.size
+    test = [(c, n) for c, n in test if not ck.vocab.unknown(n)]
+    truth = np.array([names.index(c) for c, _ in test])
+    rep = [n for _, n in test for _ in range(K)]  # each name under each category
+    rep_cats = np.tile(np.arange(K), len(test))
+    owner = np.repeat(np.arange(len(rep)), [len(s) + 1 for s in rep])
+    p_net = np.exp(np.concatenate([s.char_logprobs for s in score_items(ck.params, ck.model, ck.vocab, rep,
+                                                                         cond=rep_cats)]))
+    log_prior = np.log(np.asarray(ck.categories.counts, float) / sum(ck.categories.counts))
+    val_cats = np.repeat(np.asarray(corpus.val_cats), [len(s) + 1 for s in corpus.val])
+
+    def row(label: str, p: np.ndarray) -> str:
+        ll = np.bincount(owner, np.log(p)).reshape(len(test), K)
+        cells = []
+        for lp in (log_prior, np.zeros(K)):
+            hit = (ll + lp).argmax(1) == truth
+            cells.append(f"{hit.mean():.3f} / {np.mean([hit[truth == c].mean() for c in range(K)]):.3f}")
+        return f"| {label} | {cells[0]} | {cells[1]} |"
+
+    lines = ["| model | micro / macro, training priors | micro / macro, uniform priors |", "| --- | --- | --- |",
+             row("the network", p_net)]
+    seqs = [s[1:-1] for s in encode_items(ck.vocab, list(corpus.train))]
+    for order in orders:
+        cfg, ng = ngram.fit(seqs, ck.vocab.size, order, cats=np.asarray(corpus.train_cats), categories=K)
+        pv_net, pv_ng, uv = heldout_probs(ck.params, ck.model, ng, cfg, corpus)
+        grams, gcats = ngram.item_grams([s[1:-1] for s in encode_items(ck.vocab, rep)], rep_cats, order)
+        probs, used = ngram.lookup(ng, cfg, grams[:, :-1], gcats)
+        p_ng = probs[np.arange(len(grams)), grams[:, -1]]
+        w = mixture.fit_weights(pv_net, pv_ng, uv, order)
+        lines += [row(f"the n-gram model of order {order}", p_ng),
+                  row(f"mixture of order {order}, a weight per context length (charsmith's)",
+                      mixture.combine(p_net, p_ng, used, w))]
+        for prior in priors:
+            W = np.array([_em(pv_net[val_cats == c], pv_ng[val_cats == c], uv[val_cats == c] + 1, w, prior)
+                          for c in range(K)])
+            lam = W[gcats, used + 1]
+            lines.append(row(f"mixture of order {order}, a weight per category and context length, {prior:g} "
+                             "pseudo-counts", lam * p_net + (1 - lam) * p_ng))
+    return "\n".join(lines)
+
+
+def _em(p_net: np.ndarray, p_ng: np.ndarray, u: np.ndarray, shared: np.ndarray, prior: float) -> np.ndarray:
+    """Mixture weights per context length u by EM, ``prior`` pseudo-counts at ``shared``."""
+    lam = shared.copy()
+    for _ in range(100):
+        a = lam[u] * p_net
+        r = a / (a + (1 - lam[u]) * p_ng)
+        lam = (np.bincount(u, weights=r, minlength=len(lam)) + prior * shared) / (
+            np.bincount(u, minlength=len(lam)) + prior)
+    return lam
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -111,6 +197,9 @@ def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         if args.model:
             m = charsmith.load(args.model)
+            if args.mix:
+                write_tsv(train, Path(tmp) / "train.tsv")
+                m = mixed(m, Path(tmp) / "train.tsv", args.mix, options)
         else:
             write_tsv(train, Path(tmp) / "train.tsv")
             m = charsmith.train(Path(tmp) / "train.tsv", Path(tmp) / "run", steps=args.steps, seed=0, **options)
@@ -118,9 +207,10 @@ def run(args: argparse.Namespace) -> dict:
                 shutil.copytree(Path(tmp) / "run", args.keep, dirs_exist_ok=True)
     train_s = time.perf_counter() - t0
     r = measure(m, train, test, temperature=args.temperature)
-    flags = " ".join(f"--set {s}" for s in args.set)
+    # a network mixed afterwards is the run that mix_order trains (the same network, then the same mixing)
+    flags = " ".join([*(f"--set {s}" for s in args.set), *([f"--set mix_order={args.mix}"] if args.mix else [])])
     r.update(tag=args.tag, note=args.note, options=options, steps=args.steps, seed_split=SEED,
-             temperature=args.temperature, train_seconds=round(train_s, 1), model=vars(m.ckpt.model),
+             temperature=args.temperature, train_seconds=round(train_s, 1), model=dataclasses.asdict(m.ckpt.model),
              best_step=m.ckpt.info.get("step"), date=str(datetime.date.today()),
              command="python benchmarks/lang_categories.py "
                      + f"--steps {args.steps}"  # a run measured with --model was trained so
@@ -173,7 +263,8 @@ def table() -> None:
         "- **novel names**: samples as `charsmith sample RUN --category C` writes them (names of the data set "
         "dropped) against the held-out names that are not training names of that language.",
         "",
-        f"Command: `{r['command']}` ({r['date']}; `benchmarks/results/lang_categories.json`).",
+        f"Command: `{r['command']}` ({r['date']}; `benchmarks/results/lang_categories.json`"
+        + (f"; {r['how']}" if r.get("how") else "") + ").",
         "",
         "| language | training names | all names: own classify | all names: trigram NB | novel names: own classify "
         "| novel names: trigram NB | novel samples |",
@@ -191,24 +282,31 @@ def table() -> None:
         f"{r['test_unknown_items']} hold(s) {r['test_unknown_chars']} character(s) the training part lacks, which get "
         f"the unknown-character mass): micro {acc['micro']:.3f} and macro {acc['macro']:.3f} with the training priors (uniform priors: "
         f"{uni['micro']:.3f} / {uni['macro']:.3f}); the trigram Naive Bayes gets {tri['micro']:.3f} / "
-        f"{tri['macro']:.3f}. Goals: micro ≥ 0.87 and macro ≥ 0.60 with the training priors.",
+        f"{tri['macro']:.3f}. Goals: micro ≥ 0.87 and macro ≥ 0.60 with the training priors. Held-out loss, each "
+        f"name under its own language: {r['test_nll']:.4f} nats/char over the names whose characters the model all "
+        "knows" + ("" if r.get("test_nll_unknown") is None else
+                   f" ({r['test_nll_unknown']:.4f} over those holding one it never saw)") + ".",
     ]
     if variants:
         lines += ["", "Variants, same split and measurements (languages meeting the goal, own classify / trigram NB, "
                   "of those with a defined ratio among the languages with ≥ 50 training names; lowest ratio):", "",
                   "| variant | all names: met | all names: lowest | novel names: met | novel names: lowest "
-                  "| micro | macro | micro, uniform | macro, uniform | command |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+                  "| held-out nats/char | micro | macro | micro, uniform | macro, uniform | command |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for v in [r, *variants]:
             cells = []
             for mode in ("any", "novel"):
                 (ok0, n0, low0), (ok1, n1, low1) = _summary(v, mode)
                 cells += [f"{ok0} of {n0} / {ok1} of {n1}", f"{low0:.2f} / {low1:.2f}"]
+            nll = f"{v['test_nll']:.4f}" if v.get("test_nll") is not None else "–"
             lines.append(f"| {v.get('note') or v['tag'] or 'the recorded run'} | " + " | ".join(cells)
-                         + f" | {v['classify']['micro']:.3f} | {v['classify']['macro']:.3f} "
+                         + f" | {nll} | {v['classify']['micro']:.3f} | {v['classify']['macro']:.3f} "
                          f"| {v['classify_uniform']['micro']:.3f} | {v['classify_uniform']['macro']:.3f} "
                          f"| `{v['command']}` |")
-    for name, title in (("lang_categories_notes.md", ""), ("lang_heads.md", "**Cheap discriminative heads** on a "
+    for name, title in (("lang_categories_notes.md", ""),
+                        ("lang_mix_weights.md", "**Mixture weights**, shared or per category (classification of the "
+                         "test names whose characters the model all knows):"),
+                        ("lang_heads.md", "**Cheap discriminative heads** on a "
                         "run's likelihoods, fitted on its own validation items (`lang_heads.py`):")):
         if (RESULTS / name).is_file():  # the analysis, written by hand; the heads' table, by lang_heads.py
             lines += ["", *([title, ""] if title else []), (RESULTS / name).read_text(encoding="utf-8").strip()]
@@ -223,10 +321,30 @@ def main() -> None:
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--model", type=Path, help="measure this trained run instead of training")
     p.add_argument("--keep", type=Path, help="copy the trained run directory there")
+    p.add_argument("--mix", type=int, default=0, metavar="N",
+                   help="with --model: mix its network with the n-gram model of order N (as mix_order N does)")
     p.add_argument("--tag", default="", help="name of a variant run (its own results file)")
     p.add_argument("--note", default="", help="what the variant is, for the table")
+    p.add_argument("--weights-table", metavar="ORDERS",
+                   help="with --model: classification by its network mixed with n-gram models of these orders "
+                        "(e.g. 4,5), shared or per-category weights; writes results/lang_mix_weights.md")
     p.add_argument("--table", action="store_true", help="only rewrite the QUALITY.md section")
     args = p.parse_args()
+    if args.weights_table:
+        if not args.model:
+            p.error("--weights-table measures the network of --model")
+        options = dict(parse_option(s) for s in args.set)
+        train, test = split(args.data_dir, seed=SEED)
+        with tempfile.TemporaryDirectory() as tmp:
+            write_tsv(train, Path(tmp) / "train.tsv")
+            text = weights_table(charsmith.load(args.model), Path(tmp) / "train.tsv", test, options,
+                                 [int(o) for o in args.weights_table.split(",")])
+        cmd = f"python benchmarks/lang_categories.py --model RUN --weights-table {args.weights_table}"
+        (RESULTS / "lang_mix_weights.md").write_text(f"Command: `{cmd}` (RUN: the network kept from `python benchmarks/"
+                                                     f"lang_categories.py --steps {args.steps} --set mix_order=0 "
+                                                     f"--keep RUN`; {datetime.date.today()}).\n\n{text}\n")
+        print(text)
+        args.table = True
     if not args.table:
         r = run(args)
         RESULTS.mkdir(exist_ok=True)

@@ -149,6 +149,22 @@ def styled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "ckpt"
 
 
+@pytest.fixture(scope="session")
+def styled_mix(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The network of ``styled`` trained again with ``mix_order`` 3: the same network, saved as
+    its mixture with the n-gram model of its training items (charsmith.netmix)."""
+    import charsmith
+
+    root = tmp_path_factory.mktemp("styles_mix")
+    folder = write_styles(root / "data", n=300, seed=2)
+    bo = (folder / "bo.txt").read_text().split()
+    (folder / "bo.txt").write_text("\n".join(bo + make_styles(300, seed=3)["bo"]) + "\n")
+    charsmith.train(folder, root / "ckpt", cell="gru", hidden=48, embed=16, cat_embed=4, dropout=0.0,
+                    weight_decay=0.0, batch_size=32, lr=1e-2, steps=400, eval_every=100, warmup_steps=20, seed=0,
+                    mix_order=3)
+    return root / "ckpt"
+
+
 def known_only(m: charsmith.CharModel, scores: list) -> list:
     """``scores`` (of ``m.score``) under the known symbols alone, as generation and the exporters
     read the model: without the unknown class's (1 - u) share of every symbol (charsmith.openvocab)."""

@@ -213,8 +213,9 @@ def test_prefix_and_length_bounds_are_honoured(runs: Callable[[str], dict], name
 def test_samples_follow_charsmiths_distribution(runs: Callable[[str], dict], name: str) -> None:
     """Lengths and first letters of the C# draws (20,000 on dinosaurs) against 20,000 of
     charsmith's sampler: total variation within the noise bound of two such samples
-    (export_spec.tv_bound, mean + 5 sd). Negative control: charsmith's draws at temperature 0.85,
-    a sampler a little off, are outside the same bound."""
+    (export_spec.tv_bound, mean + 5 sd). Negative control: charsmith's draws at temperature 0.8,
+    a sampler a little off, are outside the same bound (at 0.85, 5,000 draws of the rebuilt
+    ``languages`` fell inside it for some seeds)."""
     res = runs(name)
     m = res["model"]
     cat = CATEGORY if m.categories else None
@@ -222,7 +223,7 @@ def test_samples_follow_charsmiths_distribution(runs: Callable[[str], dict], nam
     assert len(res["draws"]) == DRAWS[name]
     for what, (tv, bound) in shape_tvs(res["draws"], ref).items():
         assert tv < bound, (what, tv, bound)
-    off = m.sample(DRAWS[name], seed=1, allow_known=True, category=cat, temperature=0.85).samples
+    off = m.sample(DRAWS[name], seed=1, allow_known=True, category=cat, temperature=0.8).samples
     controls = shape_tvs(off, ref)
     assert any(tv > bound for tv, bound in controls.values()), controls
 

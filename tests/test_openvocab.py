@@ -27,9 +27,11 @@ def test_the_mass_is_good_turing_with_one_pseudo_count() -> None:
     assert estimate_mass(Counter("aab"), 3) == 2 / 4
 
 
+@pytest.mark.parametrize("model", ["styled", "styled_mix"])  # the network, and its mixture with an n-gram model
 @pytest.mark.parametrize("category", [None, "ki", "bo"])
-def test_known_characters_and_the_unknown_class_sum_to_one(styled: Path, category: str | None) -> None:
-    m = charsmith.load(styled)
+def test_known_characters_and_the_unknown_class_sum_to_one(model: str, category: str | None,
+                                                           request: pytest.FixtureRequest) -> None:
+    m = charsmith.load(request.getfixturevalue(model))
     vocab, u = m.ckpt.vocab, m.ckpt.unknown
     history = "gado"
     known = [history + ch for ch in vocab.chars[1:]]  # every next character, then the end token (history alone)
@@ -59,8 +61,9 @@ def test_without_a_mass_an_unknown_character_is_an_error(styled: Path) -> None:
         score_items(ck.params, ck.model, ck.vocab, ["gaΩ"], cond=np.array([0]))
 
 
-def test_classification_compares_categories_on_equal_terms(styled: Path) -> None:
-    m = charsmith.load(styled)
+@pytest.mark.parametrize("model", ["styled", "styled_mix"])
+def test_classification_compares_categories_on_equal_terms(model: str, request: pytest.FixtureRequest) -> None:
+    m = charsmith.load(request.getfixturevalue(model))
     ck = m.ckpt
     per_cat = category_scores(ck.params, ck.model, ck.vocab, ["kiseΩ"], unknown_mass=ck.unknown)[0]
     assert len({s.char_logprobs[4] for s in per_cat}) == 1  # the unknown character: the same term for each
@@ -70,8 +73,9 @@ def test_classification_compares_categories_on_equal_terms(styled: Path) -> None
     assert all(sum(p for _, p in r.probs) == pytest.approx(1.0) for r in found)
 
 
-def test_sampling_writes_only_known_characters(styled: Path) -> None:
-    m = charsmith.load(styled)
+@pytest.mark.parametrize("model", ["styled", "styled_mix"])
+def test_sampling_writes_only_known_characters(model: str, request: pytest.FixtureRequest) -> None:
+    m = charsmith.load(request.getfixturevalue(model))
     samples = m.sample(200, category="ki", temperature=2.0, seed=0, allow_known=True).samples
     assert samples and set("".join(samples)) <= set(m.ckpt.vocab.chars)
 
@@ -79,7 +83,7 @@ def test_sampling_writes_only_known_characters(styled: Path) -> None:
 def test_the_mass_is_saved_and_old_checkpoints_get_the_legacy_one(styled: Path, tmp_path: Path) -> None:
     ck = load_checkpoint(styled)
     assert ck.unknown_mass is not None and 0 < ck.unknown_mass < 0.01  # estimated from the training file
-    assert charsmith.load("languages").ckpt.unknown == LEGACY_MASS  # bundled before there was a mass
+    assert charsmith.load("names").ckpt.unknown == LEGACY_MASS  # bundled before there was a mass
     assert charsmith.load("languages").score(["Kamińsky"])[0].unknown_chars == 0
     assert charsmith.load("dinosaurs").score(["rex7"])[0].unknown_chars == 1
     copy = tmp_path / "copy"

@@ -114,6 +114,11 @@ def drive(page, url: str, screenshot: Path) -> None:  # noqa: ANN001 (a playwrig
     page.fill("#classify-input", "Nakamura")
     page.click("#classify-btn")
     expect(page.locator("#classes li").first).to_contain_text("Japanese")
+    expect(page.locator("#classify-note")).to_be_hidden()
+    page.fill("#classify-input", "Nakamura☃")  # a character the model never saw: classified by the others
+    page.click("#classify-btn")
+    expect(page.locator("#classify-note")).to_contain_text("1 character the model never saw")
+    expect(page.locator("#classes li").first).to_contain_text("Japanese")
     page.fill("#n", "10")
     page.fill("#seed", "")
 
@@ -184,6 +189,7 @@ def drive(page, url: str, screenshot: Path) -> None:  # noqa: ANN001 (a playwrig
     expect(page.locator("#scored span")).to_have_count(len("rex9") + 1)
     unseen = float(page.locator("#scored span").nth(3).get_attribute("data-bits") or "nan")
     assert unseen > 16  # log2(65,536 / u), u the unknown class's mass
+    expect(page.locator("#score-summary")).to_contain_text("1 character the model never saw")
     page.fill("#score-input", "qwertosaurus")
     page.click("#score-btn")
     letters = page.locator("#scored span")

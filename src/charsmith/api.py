@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from charsmith import _idcache, finetune, smalllists
+from charsmith import _idcache, finetune, netmix, smalllists
 from charsmith._checks import flag, text, whole
 from charsmith._corpus import Corpus, LinesCorpus, load_corpus, make_labelled_corpus
 from charsmith._deadline import NEVER, Deadline
@@ -474,7 +474,7 @@ def plan_run(path: str | os.PathLike[str], *, cache_dir: str | os.PathLike[str] 
     given = _given(options)
     check_path(path)
     _check_options(given)
-    base = load(given["init"]).ckpt if given.get("init") else None
+    base = netmix.network_part(load(given["init"]).ckpt) if given.get("init") else None
     if base is not None and base.train is not None:
         given.setdefault("lowercase", base.train.lowercase)
     defaults = TrainConfig()
@@ -564,7 +564,7 @@ def make_trainer(
     info: dict[str, Any] = {"source": Path(path).name}
     params = None
     if train_cfg.init:
-        base = load(train_cfg.init).ckpt
+        base = netmix.network_part(load(train_cfg.init).ckpt)  # a mixed run starts from its network
         params, facts = finetune.start_params(base, corpus, model_cfg, np.random.default_rng(train_cfg.seed))
         info.update(init=train_cfg.init, init_model=finetune.describe(finetune.network(base)), **facts)
     return Trainer(corpus, model_cfg, train_cfg, out, resume=resume, force=force, info=info, params=params,

@@ -176,6 +176,9 @@ def _add_train(sub: Any) -> None:
     o.add_argument("--balance", type=FLOAT,
                    help="labelled items: category c's share of the batches goes as n_c ** (1 - balance), n_c its "
                         "training items (0: as they come, 1: every category equally often)")
+    o.add_argument("--mix-order", type=NONNEG_INT, dest="mix_order",
+                   help="lists: after training, mix the network with the items' n-gram model of this order, "
+                        "weights fitted on the held-out items (0: the network alone)")
     s = t.add_argument_group("schedule")
     # --steps, --minutes and --dropout are stricter here than the library: a budget of 0 (none) given
     # on purpose is a mistake on the command line, and dropout above 0.95 leaves too little signal.
@@ -328,7 +331,7 @@ def _add_serve(sub: Any) -> None:
 TRAIN_OPTIONS = ("mode", "lowercase", "cell", "hidden", "layers", "embed", "dropout", "cat_embed", "optimizer", "lr",
                  "batch_size", "seq_len", "weight_decay", "warmup_steps", "decay", "clip_norm", "clip_value",
                  "steps", "minutes", "eval_every", "eval_chars", "patience", "val_fraction", "seed", "init",
-                 "min_lr_ratio", "ema", "freeze_steps", "balance",
+                 "min_lr_ratio", "ema", "freeze_steps", "balance", "mix_order",
                  "base_chars")
 
 
@@ -402,7 +405,8 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
           f"dropout {model_cfg.dropout:g}; {cfg.optimizer} lr {cfg.lr:g}, batch {cfg.batch_size}, "
           f"weight decay {cfg.weight_decay:g}{f', weight average {cfg.ema:g}' if cfg.ema else ''}"
           f"{f', recurrent matrices frozen for {cfg.freeze_steps} steps' if cfg.freeze_steps else ''}"
-          f"{f', category-balanced batches {cfg.balance:g}' if cfg.balance and model_cfg.categories else ''}; "
+          f"{f', category-balanced batches {cfg.balance:g}' if cfg.balance and model_cfg.categories else ''}"
+          f"{f', then mixed with the n-gram model of order {cfg.mix_order}' if cfg.mix_order else ''}; "
           f"evaluate every {cfg.eval_every} steps, "
           f"stop at {limits or 'early stopping'}{patience}; writing {out_dir}", file=err)
     print(f"engine: {_engine() if trainer.engine.name == 'numpy' else describe_engine(trainer.engine, cfg.batch_size, cfg.lr)}",
@@ -476,6 +480,10 @@ def _finish_train(done: Progress, out_dir: Path, held_out: bool, out: TextIO, er
     best = ""
     if done.best_val is not None and math.isfinite(done.best_val):  # nothing held out: the training loss ranks
         best = f"best {'validation' if held_out else 'training'} loss {done.best_val:.4f} nats/char; "
+    mix = trainer.info.get("mix")
+    if mix:
+        best = (f"best validation loss {mix['val_loss_network']:.4f} nats/char, {mix['val_loss_mixture']:.4f} mixed with "
+                f"the items' n-gram model of order {mix['order']} (weights fitted there); ")
     print(f"{messages.get(done.reason, done.reason)} after {_count(done.step, 'step')} ({_clock(done.elapsed)}); "
           f"{best}checkpoint: {out_dir}", file=out)
     return 130 if done.reason == "interrupted" else 0

@@ -115,6 +115,7 @@ class TrainConfig:
     ema: float = 0.0  # decay of the moving average of the weights that is evaluated and saved; 0: the weights
     base_chars: bool = False  # with init: keep every character of the base, not only the data's (see finetune)
     balance: float = 0.0  # labelled items: category c's share of the batches is prop. to n_c ** (1 - balance)
+    mix_order: int = 0  # lists: after training, mix the network with the items' n-gram model of this order (netmix)
 
     def __post_init__(self) -> None:
         _choice("mode", self.mode, MODES)
@@ -123,7 +124,7 @@ class TrainConfig:
         _positive_int("batch_size", self.batch_size)
         _positive_int("seq_len", self.seq_len)
         _positive_int("eval_every", self.eval_every)
-        for name in ("warmup_steps", "steps", "patience", "seed", "eval_chars", "freeze_steps"):
+        for name in ("warmup_steps", "steps", "patience", "seed", "eval_chars", "freeze_steps", "mix_order"):
             _non_negative_int(name, getattr(self, name))
         _fraction("lr", self.lr, low_open=True, high=10.0, high_open=False)
         _fraction("val_fraction", self.val_fraction, low_open=False, high=0.5, high_open=False)

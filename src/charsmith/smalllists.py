@@ -71,7 +71,7 @@ MIXED = {"network": "mixture", **{name: f"{name}+ngram" for name in STARTS}}  # 
 # options that only describe a network run: giving one trains the network as before
 NETWORK_OPTIONS = ("hidden", "layers", "embed", "dropout", "cat_embed", "optimizer", "lr", "batch_size", "seq_len",
                    "weight_decay", "warmup_steps", "decay", "clip_norm", "clip_value", "steps", "minutes",
-                   "eval_every", "eval_chars", "patience", "init", "ema", "freeze_steps", "min_lr_ratio", "balance")
+                   "eval_every", "eval_chars", "patience", "init", "ema", "freeze_steps", "min_lr_ratio", "balance", "mix_order")
 
 
 @dataclass(frozen=True)

@@ -34,10 +34,11 @@ from charsmith._corpus import Corpus
 from charsmith._resources import check_training_memory
 from charsmith._rundir import LOCK_FILE, METRICS_FILE, RunLock, open_run_dir
 from charsmith._safeload import read_regular
-from charsmith.checkpoint import Checkpoint, is_checkpoint, save_checkpoint
+from charsmith.checkpoint import Checkpoint, is_checkpoint, load_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
 from charsmith.engines import Engine, make_engine
 from charsmith.errors import CheckpointError, InputError
+from charsmith.netmix import check_mixable, mix_network
 
 __all__ = ["Progress", "Trainer"]
 
@@ -191,6 +192,7 @@ class Trainer:
         self._stop = False
         self.known = corpus.known()
         self.unknown_mass = corpus.unknown_mass()
+        check_mixable(corpus, cfg.mix_order)
         self.held_out = corpus.held_out(cfg.eval_chars, cfg.seq_len)
         self.val_chars = self.held_out.chars
         self.info = dict(info or {}, mode=corpus.mode, data_fingerprint=corpus.fingerprint,
@@ -257,6 +259,8 @@ class Trainer:
         elif reason != "nan" and (self.step % cfg.eval_every or self.step == 0):
             emit(self._evaluate(rate or 0.0))
         eng.pull()
+        if reason not in ("interrupted", "nan") and self.lead:
+            self._mix()
         done = self._report("done", rate or 0.0)
         return dataclasses.replace(done, reason=reason, best_val=self.best_val)
 
@@ -352,6 +356,17 @@ class Trainer:
         info = dict(self.info, step=self.step, best_val_loss=self.best_val if math.isfinite(self.best_val) else None)
         return Checkpoint(self.model_cfg, self.corpus.vocab, {k: v.copy() for k, v in self.eval_params.items()},
                           self.cfg, self.known, info, self.corpus.categories, self.unknown_mass)
+
+    def _mix(self) -> None:
+        """With ``mix_order``, replace the saved network by its mixture with the n-gram model
+        of the training items (:mod:`charsmith.netmix`); once (a resumed finished run keeps it)."""
+        if not self.cfg.mix_order or self.saved_step is None:
+            return
+        ckpt = load_checkpoint(self.out_dir)
+        if isinstance(ckpt.model, ModelConfig):
+            mixed, facts = mix_network(ckpt, self.corpus, self.cfg.mix_order)
+            save_checkpoint(self.out_dir, mixed)
+            self.info["mix"] = facts
 
     def _host_carry(self) -> M.State | None:
         """The carried state of the whole global batch, on the host (a collective under torchrun)."""

@@ -251,10 +251,17 @@ async function score(event) {
     spans.push(charSpan("⏎", row.surprisal_bits[chars.length], current.mode === "lines" ? "the end" : "a line break", "end"));
     $("scored").replaceChildren(...spans);
     const novelty = row.novel === null ? "" : row.novel ? " · not in the training set" : " · in the training set";
-    $("score-summary").textContent = `${row.bits_per_char.toFixed(2)} bits/char${novelty} · hover a letter for its bits`;
+    $("score-summary").textContent = `${row.bits_per_char.toFixed(2)} bits/char${novelty}${unknownNote(row.unknown_chars)}`
+      + " · hover a letter for its bits";
     $("score-result").hidden = false;
     say("");
   });
+}
+
+// how many characters of an item the model never saw: each is scored at the unknown class's small probability
+function unknownNote(n) {
+  if (!n) return "";
+  return ` · ${n} character${n === 1 ? "" : "s"} the model never saw`;
 }
 
 // ----- continuing a text ------------------------------------------------------------------
@@ -312,6 +319,10 @@ async function classify(event) {
       li.textContent = `${c.category} ${(100 * c.probability).toFixed(1)}%`;
       return li;
     }));
+    const note = unknownNote(data.items[0].unknown_chars);
+    $("classify-note").textContent = note ? `Classified by the other characters${note} (the same small probability `
+      + "under every style)." : "";
+    $("classify-note").hidden = !note;
   });
 }
 

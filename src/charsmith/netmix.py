@@ -1,0 +1,110 @@
+"""A trained network mixed with the n-gram model of its own training items.
+
+After a network run on a list (``TrainConfig.mix_order`` N > 0; the default for long
+labelled lists, see :mod:`charsmith.defaults`), :func:`mix_network` fits the
+category-conditional Kneser-Ney model of order N on the training items
+(:mod:`charsmith.ngram`) and the mixture's per-context weights on the held-out items, by
+EM (:func:`charsmith.mixture.fit_weights`):
+
+    p(w | h, c) = lam[u] p_net(w | h, c) + (1 - lam[u]) p_ngram(w | h, c)
+
+u = 1 + the length of the n-gram context the estimate came from. The result is one model
+of kind "mixture" (:mod:`charsmith.mixture`) that samples, scores and classifies: the
+network knows the long-range shape of an item, the n-gram model the exact local spelling
+of each category, which a small category's vector only partly holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from charsmith import mixture, ngram
+from charsmith._batching import encode_items
+from charsmith._corpus import Corpus, LinesCorpus
+from charsmith.checkpoint import Checkpoint
+from charsmith.config import ModelConfig
+from charsmith.errors import InputError
+from charsmith.scoring import score_items
+
+__all__ = ["check_mixable", "heldout_probs", "mix_network", "network_part"]
+
+
+def check_mixable(corpus: Corpus, order: int) -> None:
+    """InputError unless a network on ``corpus`` can be mixed with an n-gram model of
+    ``order`` (0: no mixture): a list with held-out items to fit the weights on."""
+    if not order:
+        return
+    if order > ngram.MAX_ORDER:
+        raise InputError(f"`mix_order` must be at most {ngram.MAX_ORDER}, got {order}", param="mix_order")
+    if not isinstance(corpus, LinesCorpus):
+        raise InputError("`mix_order` mixes the network with an n-gram model of the items; a running text has no "
+                         "items: drop `mix_order`", param="mix_order")
+    if not corpus.val:
+        raise InputError("`mix_order` fits the mixture's weights on the held-out items and there are none; give "
+                         "`val_fraction` > 0 or `mix_order` 0", param="mix_order")
+    K = 0 if corpus.categories is None else corpus.categories.size
+    try:  # the n-gram model's own limit on its order, checked before the network trains
+        ngram.NgramConfig(corpus.vocab.size, order, (0,) * order, ((1.0, 1.0, 1.0),) * order, K)
+    except InputError as e:
+        raise InputError(f"`mix_order`: {e}", param="mix_order") from None
+
+
+def _seqs(corpus: Corpus, items: list[str]) -> list[np.ndarray]:
+    return [s[1:-1] for s in encode_items(corpus.vocab, items)]
+
+
+def _cats(cats: np.ndarray | None, n: int) -> np.ndarray:
+    return np.zeros(n, dtype=np.int64) if cats is None else np.asarray(cats, dtype=np.int64)
+
+
+def heldout_probs(
+    params: dict[str, np.ndarray], net: ModelConfig, ng_params: dict[str, np.ndarray], ng: ngram.NgramConfig,
+    corpus: Corpus,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each held-out character's (end tokens included) probability under the network and
+    under the n-gram model, given its item's category, and the n-gram context length it came
+    from: three (P,) arrays, item by item."""
+    items = list(corpus.val)
+    cats = None if corpus.val_cats is None else np.asarray(corpus.val_cats)
+    scores = score_items(params, net, corpus.vocab, items, cond=cats)
+    p_net = np.exp(np.concatenate([s.char_logprobs for s in scores]))
+    grams, gcats = ngram.item_grams(_seqs(corpus, items), _cats(cats, len(items)), ng.order)
+    probs, used = ngram.lookup(ng_params, ng, grams[:, :-1], gcats)
+    return p_net, probs[np.arange(len(grams)), grams[:, -1]], used
+
+
+def mix_network(ckpt: Checkpoint, corpus: Corpus, order: int) -> tuple[Checkpoint, dict[str, Any]]:
+    """``ckpt`` (a network trained on ``corpus.train``) mixed with the n-gram model of order
+    ``order`` of ``corpus.train``, its weights fitted on ``corpus.val``; and what the fit
+    found: the held-out loss (nats/char) of the network, the n-gram model and the mixture,
+    and the weights (an in-sample figure for the mixture: its weights were fitted there)."""
+    check_mixable(corpus, order)
+    if not isinstance(ckpt.model, ModelConfig):
+        raise TypeError(f"mix_network mixes a network, not a {ckpt.model.kind} model")
+    K = 0 if corpus.categories is None else corpus.categories.size
+    train = list(corpus.train)
+    ng_cfg, ng_params = ngram.fit(_seqs(corpus, train), corpus.vocab.size, order,
+                                  cats=None if corpus.train_cats is None else _cats(corpus.train_cats, len(train)),
+                                  categories=K)
+    p_net, p_ng, used = heldout_probs(ckpt.params, ckpt.model, ng_params, ng_cfg, corpus)
+    weights = mixture.fit_weights(p_net, p_ng, used, order)
+    p_mix = mixture.combine(p_net, p_ng, used, weights)
+    facts = {"order": order, "weights": [round(float(w), 4) for w in weights],
+             "val_loss_network": float(-np.log(p_net).mean()), "val_loss_ngram": float(-np.log(p_ng).mean()),
+             "val_loss_mixture": float(-np.log(p_mix).mean())}
+    model = mixture.MixtureConfig(ckpt.model, ng_cfg, nets=1)
+    params = mixture.join([ckpt.params], ng_params, weights)
+    info = dict(ckpt.info, mix=facts, best_val_loss=facts["val_loss_mixture"])
+    return dataclasses.replace(ckpt, model=model, params=params, info=info), facts
+
+
+def network_part(ckpt: Checkpoint) -> Checkpoint:
+    """The network of a mixture of one network, as a checkpoint of its own (what a run that
+    starts from it, ``init``, starts from); any other checkpoint as it is."""
+    model = ckpt.model
+    if not isinstance(model, mixture.MixtureConfig) or model.nets != 1:
+        return ckpt
+    return dataclasses.replace(ckpt, model=model.net, params=mixture.split(ckpt.params, model)[0][0])
