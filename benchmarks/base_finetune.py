@@ -51,7 +51,7 @@ from base_data import HELD_OUT_LANGUAGES, in_script  # noqa: E402
 from quality_common import parse_option, write_section  # noqa: E402
 
 import charsmith  # noqa: E402
-from charsmith import backend, finetune  # noqa: E402
+from charsmith import _runlog, backend, finetune  # noqa: E402
 from charsmith.api import plan_run  # noqa: E402
 from charsmith.habits import of_items, unseen_casing  # noqa: E402
 from charsmith.trainer import Trainer  # noqa: E402
@@ -133,7 +133,7 @@ def curve(train_file: Path, held: list[str], start: str, seed: int, out: Path, s
     if start == "base":
         params, _ = finetune.start_params(charsmith.load(BASE[0]).ckpt, corpus, model_cfg, np.random.default_rng(seed))
     Trainer(corpus, model_cfg, train_cfg, out, params=params).run()
-    return [(r["step"], r["val_loss"]) for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines())]
+    return [(r["step"], r["val_loss"]) for r in _runlog.read(out) if r["kind"] == _runlog.EVAL]
 
 
 def main() -> None:

@@ -56,7 +56,8 @@ def train(args: list[str], work: Path, name: str, launcher: list[str] | None = N
     out = work / name
     cmd = [*(launcher or [sys.executable]), "-m", "charsmith", "train", *args, "--out", str(out), "--force"]
     subprocess.run(cmd, env=env(), check=True, stdout=subprocess.DEVNULL)
-    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [r for r in rows if r.get("kind", "eval") == "eval"]  # the evaluations, not the training records
 
 
 def speed(text: Path, work: Path, model: list[str], engine: list[str], steps: int, name: str,

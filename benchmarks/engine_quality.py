@@ -31,7 +31,7 @@ def run(file: Path, steps: int, engine: str, out: Path) -> dict:
            "--out", str(out), "--quiet"]
     subprocess.run(cmd, env={**os.environ, "PYTHONPATH": SRC}, check=True, stdout=subprocess.DEVNULL)
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    best = min(r["val_loss"] for r in rows if r["val_loss"] is not None)
+    best = min(r["val_loss"] for r in rows if r.get("val_loss") is not None)  # evaluations, not training records
     return {"engine": engine, "steps": steps, "best_val_loss": round(best, 4), "wall_s": round(time.perf_counter() - t0)}
 
 

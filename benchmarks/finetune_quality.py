@@ -49,7 +49,7 @@ from build_pretrained import RECIPES  # noqa: E402
 from quality_common import parse_option, write_section  # noqa: E402
 
 import charsmith  # noqa: E402
-from charsmith import backend  # noqa: E402
+from charsmith import _runlog, backend  # noqa: E402
 from charsmith.cli import main as cli_main  # noqa: E402
 
 RESULTS = HERE / "results" / "finetune_quality.json"
@@ -97,7 +97,7 @@ def one_run(train_file: Path, held: list[str], start: str, base: Path | None, mi
     for seed in range(seeds):
         run_dir = out.with_name(f"{out.name}_seed{seed}")
         m = charsmith.train(train_file, run_dir, minutes=minutes, seed=seed, init=init, **options)
-        curve = [json.loads(ln) for ln in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        curve = [r for r in _runlog.read(run_dir) if r["kind"] == _runlog.EVAL]
         r = m.evaluate(held_file)
         per_seed.append({"seed": seed, "held_out_loss": r.loss, "held_out_names": r.n_items,
                          "steps": curve[-1]["step"], "best_step": m.ckpt.info["step"],

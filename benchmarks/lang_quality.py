@@ -41,7 +41,7 @@ from lang_split import SEED, overlap, split, write_tsv  # noqa: E402
 from quality_common import parse_option, write_section  # noqa: E402
 
 import charsmith  # noqa: E402
-from charsmith import backend  # noqa: E402
+from charsmith import _runlog, backend  # noqa: E402
 from charsmith.scoring import category_logliks  # noqa: E402
 
 RESULTS = HERE / "results"
@@ -96,7 +96,7 @@ def run(minutes: float, data_dir: Path, options: dict, tag: str, keep: Path | No
         m = charsmith.train(Path(tmp) / "train.tsv", Path(tmp) / "run", seed=0, **budget, **options)
         train_s = time.perf_counter() - t0
         metrics = Path(tmp) / "run" / "metrics.jsonl"
-        curve = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
+        curve = [r for r in _runlog.read(metrics.parent) if r["kind"] == _runlog.EVAL] if metrics.exists() else []
         unseen = [n for _, n in test if not scorable(m, n)]  # characters absent from training: unscorable
         write_tsv([(c, n) for c, n in test if scorable(m, n)], Path(tmp) / "test.tsv")
         nll = m.evaluate(Path(tmp) / "test.tsv")

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "src"))
 import numpy as np  # noqa: E402
 
 import charsmith  # noqa: E402
-from charsmith import backend  # noqa: E402
+from charsmith import _runlog, backend  # noqa: E402
 from charsmith._novelty import is_known  # noqa: E402
 from charsmith._reading import read_text, split_lines  # noqa: E402
 
@@ -60,7 +60,7 @@ def run(task: str, minutes: float, data_dir: Path, from_run: Path | None = None)
             _, model_cfg, train_cfg = charsmith.api.plan_run(path, minutes=minutes, **options)
             if (m.ckpt.model, m.ckpt.train) != (model_cfg, train_cfg):
                 raise SystemExit(f"{from_run} was not made with this benchmark's options")
-        curve = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        curve = [r for r in _runlog.read(run_dir) if r["kind"] == _runlog.EVAL]
     result = {
         "task": task, "file": file, "minutes": minutes, "best_val_loss": m.ckpt.info["best_val_loss"],
         "steps": curve[-1]["step"], "model": {k: v for k, v in vars(m.ckpt.model).items()},

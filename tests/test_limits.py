@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from conftest import make_names
 
-from charsmith import _resources
+from charsmith import _resources, _runlog
 from charsmith._corpus import make_corpus
 from charsmith.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from charsmith.cli import main
@@ -72,13 +72,13 @@ def test_evaluation_uses_a_fixed_bounded_subset_stated_in_the_log(tmp_path: Path
     assert main(args + ["--eval-chars", "1000"]) == 0
     err = capsys.readouterr().err
     assert "validation: every 2 steps on a fixed 992 of the " in err and "--eval-chars 0" in err
-    rows = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in _runlog.read(out) if r["kind"] == "eval"]
     assert [r["val_chars"] for r in rows] == [992, 992]
     held = load_checkpoint(out).info["val_chars"][1]
     assert held > 5000
     assert main(args + ["--eval-chars", "0", "--force"]) == 0
     assert "validation:" not in capsys.readouterr().err
-    assert json.loads((out / "metrics.jsonl").read_text().splitlines()[0])["val_chars"] == held
+    assert next(r["val_chars"] for r in _runlog.read(out) if r["kind"] == "eval") == held
 
 
 def test_lines_mode_evaluates_a_prefix_of_the_held_out_items(tmp_path: Path) -> None:

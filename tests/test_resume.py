@@ -38,7 +38,7 @@ def setup(mode: str):
 
 def metrics(run: Path) -> list[dict]:
     rows = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if k not in ("elapsed", "chars_per_s")} for r in rows]
+    return [{k: v for k, v in r.items() if k not in ("elapsed", "chars_per_s", "eval_seconds")} for r in rows]
 
 
 @pytest.mark.parametrize("mode", ["lines", "text"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -10,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import make_names
 
+from charsmith import _runlog, optim
 from charsmith import model as M
-from charsmith import optim
 from charsmith._batching import encode_items, pad_batch
 from charsmith._corpus import make_corpus
 from charsmith.checkpoint import load_checkpoint
@@ -57,8 +56,10 @@ def test_training_improves_and_writes_a_checkpoint(tmp_path: Path) -> None:
     assert len(evals) == 3 and evals[-1].val_loss < evals[0].val_loss < math.log(c.vocab.size)
     assert all(len(r.samples) == 5 for r in evals)
     assert sum(r.kind == "step" for r in reports) == 120
-    lines = [json.loads(ln) for ln in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert [ln["step"] for ln in lines] == [40, 80, 120]
+    records = _runlog.read(tmp_path / "run")
+    assert [r["step"] for r in records if r["kind"] == "eval"] == [40, 80, 120]
+    train = [r for r in records if r["kind"] == "train"]  # every 2% of the steps
+    assert len(train) == _runlog.TRAIN_RECORDS and sum(r["steps"] for r in train) == 120
     ckpt = load_checkpoint(tmp_path / "run")
     assert ckpt.info["best_val_loss"] == pytest.approx(min(r.val_loss for r in evals))
     assert ckpt.known is not None and ckpt.known.size == len(set(c.train) | set(c.val))  # held-out items too

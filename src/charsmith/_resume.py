@@ -41,7 +41,8 @@ MAX_RESUME_BYTES = 1 << 36  # a resume state is read whole; a bound only against
 @dataclass(frozen=True)
 class Counters:
     """Where a run is: steps done, training seconds, best evaluation loss (inf: none yet),
-    evaluations without improvement, smoothed training loss, data position (epoch, index)."""
+    evaluations without improvement, smoothed training loss, data position (epoch, index), the
+    log's clock (None in a state saved before there was one)."""
 
     step: int
     elapsed: float
@@ -49,6 +50,7 @@ class Counters:
     stale_evals: int
     smooth: float | None
     position: tuple[int, int]
+    log: dict[str, Any] | None = None  # when the next evaluation and training record are due (charsmith._runlog.Clock)
 
 
 def _header(file: Path, max_bytes: int) -> tuple[NpzReader, Any]:
@@ -95,7 +97,7 @@ def write(out_dir: Path, counters: Counters, model_cfg: ModelConfig, cfg: TrainC
     c = counters
     state = {"format": RESUME_FORMAT, "format_version": RESUME_VERSION, "step": c.step, "elapsed": c.elapsed,
              "best_val": c.best_val if math.isfinite(c.best_val) else None, "stale_evals": c.stale_evals,
-             "smooth": c.smooth, "position": list(c.position), "carry_rows": None if carry is None else len(carry[0][0]),
+             "smooth": c.smooth, "position": list(c.position), "log": c.log, "carry_rows": None if carry is None else len(carry[0][0]),
              "model": dataclasses.asdict(model_cfg), "train": dataclasses.asdict(cfg), "vocab": corpus.vocab.chars,
              "data_fingerprint": corpus.fingerprint}
     arrays = {"state": np.frombuffer(json.dumps(state).encode(), dtype=np.uint8),
@@ -133,7 +135,7 @@ def read(out_dir: Path, model_cfg: ModelConfig, cfg: TrainConfig, corpus: Corpus
         counters = Counters(int(state["step"]), float(state["elapsed"]),
                             math.inf if state["best_val"] is None else float(state["best_val"]),
                             int(state["stale_evals"]), None if state["smooth"] is None else float(state["smooth"]),
-                            (epoch, index))
+                            (epoch, index), state.get("log"))
     except (KeyError, TypeError, ValueError) as e:
         if isinstance(e, CheckpointError):
             raise

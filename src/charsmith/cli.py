@@ -29,7 +29,7 @@ from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
-from charsmith import __version__, _cli_export, backend, finetune, kinds, limits, smalllists
+from charsmith import __version__, _cli_export, _plot, _runlog, backend, finetune, kinds, limits, smalllists
 from charsmith._corpus import LinesCorpus
 from charsmith._deadline import time_limit
 from charsmith._reading import read_text, split_lines
@@ -184,7 +184,9 @@ def _add_train(sub: Any) -> None:
     # on purpose is a mistake on the command line, and dropout above 0.95 leaves too little signal.
     s.add_argument("--steps", type=POS_INT, help="stop after this many steps in all")
     s.add_argument("--minutes", type=POS_FLOAT, help="stop after this much training time in all")
-    s.add_argument("--eval-every", type=INT, dest="eval_every", help="steps between evaluations")
+    s.add_argument("--eval-every", type=INT, dest="eval_every",
+                   help=f"steps between evaluations (with --minutes alone, also every {_runlog.EVAL_EVERY * 100:g}%% of "
+                        "it, whichever first)")
     s.add_argument("--eval-chars", type=INT, dest="eval_chars",
                    help="held-out characters scored at each evaluation, a fixed subset (default 200000; 0: all)")
     s.add_argument("--patience", type=INT, help="stop after this many evaluations without improvement")
@@ -299,6 +301,9 @@ def _add_info(sub: Any) -> None:
     i.add_argument("--engine", action="store_true",
                    help="instead, show the engine: the compiled kernels (instruction set, threads), or NumPy alone and why")
     i.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    i.add_argument("--plot", metavar="FILE.svg",
+                   help="instead, draw the run's training and held-out loss against minutes into an SVG file")
+    i.add_argument("--force", action="store_true", help="with --plot: replace the file if it exists")
 
 
 def _add_bench(sub: Any) -> None:
@@ -407,14 +412,20 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
           f"{f', recurrent matrices frozen for {cfg.freeze_steps} steps' if cfg.freeze_steps else ''}"
           f"{f', category-balanced batches {cfg.balance:g}' if cfg.balance and model_cfg.categories else ''}"
           f"{f', then mixed with the n-gram model of order {cfg.mix_order}' if cfg.mix_order else ''}; "
-          f"evaluate every {cfg.eval_every} steps, "
+          f"evaluate every {cfg.eval_every} steps{_by_time(cfg)}, "
           f"stop at {limits or 'early stopping'}{patience}; writing {out_dir}", file=err)
     print(f"engine: {_engine() if trainer.engine.name == 'numpy' else describe_engine(trainer.engine, cfg.batch_size, cfg.lr)}",
           file=err)
     scored, held_chars = trainer.val_chars
     if scored < held_chars:
-        print(f"validation: every {cfg.eval_every} steps on a fixed {scored:,} of the {held_chars:,} held-out "
+        print(f"validation: every {cfg.eval_every} steps{_by_time(cfg)} on a fixed {scored:,} of the {held_chars:,} held-out "
               "characters (--eval-chars 0 scores them all)", file=err)
+
+
+def _by_time(cfg: TrainConfig) -> str:
+    """How often a time budget makes the run evaluate, as words."""
+    seconds = _runlog.eval_seconds(cfg.minutes, cfg.steps)
+    return f" or {seconds:.3g} s (whichever first)" if seconds else ""
 
 
 def _train_small(args: argparse.Namespace, options: dict[str, Any], corpus: LinesCorpus, out_dir: Path, out: TextIO,
@@ -686,9 +697,12 @@ def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         be = backend.current()
         data = {"compiled": be.compiled, "status": be.status, "threads": be.threads}
         return _emit(args, out, data, f"engine: {_engine()}")
+    if args.plot:
+        print(f"wrote {_plot.write(args.model, args.plot, force=args.force)}", file=out)
+        return 0
     m = load(args.model)
     data = m.describe()
-    return _emit(args, out, data, _info_text(m, data))
+    return _emit(args, out, data, _info_text(m, data) + _log_summary(args.model))
 
 
 def _info_text(m: CharModel, data: dict[str, Any]) -> str:
@@ -708,6 +722,17 @@ def _info_text(m: CharModel, data: dict[str, Any]) -> str:
         c = m.ckpt.categories
         lines.append("categories (training items): " + ", ".join(f"{n} ({k:,})" for n, k in zip(c.names, c.counts)))
     return "\n".join(lines)
+
+
+def _log_summary(run: str) -> str:
+    """A line on a run directory's metrics.jsonl, if it has one."""
+    try:
+        records = _runlog.read(run)
+    except (FileNotFoundError, NotADirectoryError, CharsmithError):
+        return ""
+    evals = sum(r["kind"] == _runlog.EVAL for r in records)
+    return (f"\nlog: {_count(evals, 'evaluation')} and {_count(len(records) - evals, 'training record')} in "
+            f"{Path(run) / _runlog.METRICS_FILE} (--plot FILE.svg draws them)")
 
 
 def _readable(value: Any) -> str:

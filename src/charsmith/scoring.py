@@ -191,8 +191,12 @@ def lines_loss(
     params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, items: Sequence[str], *,
     cond: np.ndarray | None = None,
 ) -> EvalResult:
-    """Mean NLL per character (end tokens included) over ``items`` (``cond`` as for :func:`score_items`)."""
-    return summarize(score_items(params, cfg, vocab, items, cond=cond))
+    """Mean NLL per character (end tokens included) over ``items`` (``cond`` as for :func:`score_items`).
+    The items are scored shortest first: batches of like lengths pad less (half the time on
+    makemore's names)."""
+    order = sorted(range(len(items)), key=lambda i: len(items[i]))
+    by_length = [items[i] for i in order]
+    return summarize(score_items(params, cfg, vocab, by_length, cond=None if cond is None else np.asarray(cond)[order]))
 
 
 def summarize(scores: Sequence[ItemScore]) -> EvalResult:

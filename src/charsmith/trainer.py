@@ -5,7 +5,8 @@ step and every evaluation, and the CLI draws the progress bar from those.
 
 A run directory (locked while the run writes it, see :mod:`charsmith._rundir`) holds the best
 checkpoint by validation loss (:mod:`charsmith.checkpoint`), ``metrics.jsonl`` (a line per
-evaluation) and ``resume.npz`` (:mod:`charsmith._resume`): in one atomically replaced file,
+evaluation, and the training loss at a steady interval: :mod:`charsmith._runlog`, which also
+says when a run evaluates) and ``resume.npz`` (:mod:`charsmith._resume`): in one atomically replaced file,
 the latest weights, the optimiser state, the data position, the hidden state carried between
 text windows and the counters. Every random stream of a run is drawn from the seed and a
 counter (the epoch for the data order, the step for dropout and for previews), so there is
@@ -27,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from charsmith import _resume, backend, optim
+from charsmith import _resume, _runlog, backend, optim
 from charsmith import model as M
 from charsmith._batching import Batch, seeded_rng
 from charsmith._corpus import Corpus
 from charsmith._resources import check_training_memory
-from charsmith._rundir import LOCK_FILE, METRICS_FILE, RunLock, open_run_dir
+from charsmith._rundir import LOCK_FILE, RESUME_FILE, RunLock, open_run_dir
 from charsmith._safeload import read_regular
 from charsmith.checkpoint import Checkpoint, is_checkpoint, load_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
@@ -189,6 +190,7 @@ class Trainer:
         self.smooth: float | None = None  # smoothed training loss
         self.best_val = math.inf
         self.stale_evals = 0
+        self.log = _runlog.Clock()  # when the next evaluation and training record are due
         self._stop = False
         self.known = corpus.known()
         self.unknown_mass = corpus.unknown_mass()
@@ -230,8 +232,16 @@ class Trainer:
         cfg, eng = self.cfg, self.engine
         patience = cfg.patience or (DEFAULT_PATIENCE if not (cfg.steps or cfg.minutes) else 0)
         rate: float | None = None
+        by_time = _runlog.eval_seconds(cfg.minutes, cfg.steps)
         start = time.perf_counter() - self.elapsed
-        while not (reason := LIMITS[eng.agree(LIMITS.index(self._limit_reached()))]):
+        while True:  # one agreement a step: the limit reached, and what the clock says of evaluating (process 0's)
+            due = self.log.eval_due(self.elapsed, by_time) if self.lead else _runlog.NOT_YET
+            agreed = eng.agree(LIMITS.index(self._limit_reached()) * 3 + due)
+            reason, due = LIMITS[agreed // 3], agreed % 3
+            if not reason and due == _runlog.NOW:  # the weights of this step, at once
+                reason = self._evaluate_in_loop(emit, rate or 0.0, patience)
+            if reason:
+                break
             batch, fresh = next(self.batches)
             batch = eng.shard(batch)
             if fresh or self.carry is None or eng.rows(self.carry) != len(batch.ids):
@@ -248,21 +258,30 @@ class Trainer:
             self.smooth = loss if self.smooth is None else 0.98 * self.smooth + 0.02 * loss
             speed = (batch.total or batch.n_chars) / max(time.perf_counter() - t0, 1e-9)
             rate = speed if rate is None else 0.95 * rate + 0.05 * speed
+            self.log.add(loss)
+            if self.lead and self.log.record_due(_runlog.mark(self._progress(), self.elapsed, self._bounded())):
+                _runlog.append(self.out_dir, self.log.train_record(self.step, self.elapsed, self._lr(), rate))
             emit(self._report("step", rate))
-            if self.step % cfg.eval_every == 0:
-                emit(self._evaluate(rate))
-                if eng.agree(int(bool(patience and self.stale_evals >= patience))):
-                    reason = "early-stop"
-                    break
+            if due == _runlog.ON_STEP and self.step % cfg.eval_every == 0 and (reason := self._evaluate_in_loop(
+                    emit, rate, patience)):
+                break
         if reason == "interrupted":
             self._save_interrupted()
-        elif reason != "nan" and (self.step % cfg.eval_every or self.step == 0):
-            emit(self._evaluate(rate or 0.0))
+        elif reason != "nan":
+            if self.lead and self.log.loss_steps:  # the steps since the last training record
+                _runlog.append(self.out_dir, self.log.train_record(self.step, self.elapsed, self._lr(), rate or 0.0))
+            if self.log.eval_step != self.step or self.step == 0:
+                emit(self._evaluate(rate or 0.0))
         eng.pull()
         if reason not in ("interrupted", "nan") and self.lead:
             self._mix()
         done = self._report("done", rate or 0.0)
         return dataclasses.replace(done, reason=reason, best_val=self.best_val)
+
+    def _evaluate_in_loop(self, emit: Callable[[Progress], None], rate: float, patience: int) -> str:
+        """Evaluate; "early-stop" if the run has waited ``patience`` evaluations for a better one."""
+        emit(self._evaluate(rate))
+        return "early-stop" if self.engine.agree(int(bool(patience and self.stale_evals >= patience))) else ""
 
     def _limit_reached(self) -> str:
         if self._stop:
@@ -272,6 +291,9 @@ class Trainer:
         if self.cfg.minutes and self.elapsed >= self.cfg.minutes * 60:
             return "minutes"
         return ""
+
+    def _bounded(self) -> bool:
+        return bool(self.cfg.steps or self.cfg.minutes)
 
     def _progress(self) -> float:
         """Fraction of the run done, by whichever limit is nearer."""
@@ -333,10 +355,13 @@ class Trainer:
         rows' carried state and learn whether the run stops early)."""
         self.engine.pull()
         carry = self._host_carry()
+        self.log.eval_step = self.step
         if not self.lead:
             self.stale_evals = self.engine.agree(0)
             return self._report("eval", rate)
+        t0 = time.perf_counter()
         val = self.val_loss()
+        samples = self.preview()
         train_loss = self.smooth if self.smooth is not None else math.nan
         score = val if val is not None else train_loss
         improved = math.isfinite(score) and score < self.best_val
@@ -346,10 +371,13 @@ class Trainer:
             self.stale_evals += 1
         if self.engine.world > 1:
             self.engine.agree(self.stale_evals)
-        record = {"step": self.step, "elapsed": round(self.elapsed, 3), "train_loss": train_loss,
-                  "val_loss": val, "val_chars": self.val_chars[0], "lr": self._lr(), "chars_per_s": round(rate, 1)}
+        cost = time.perf_counter() - t0
+        self.log.evaluated(self.step, self.elapsed, cost)
+        record = {"kind": _runlog.EVAL, "step": self.step, "elapsed": round(self.elapsed, 3), "train_loss": train_loss,
+                  "val_loss": val, "val_chars": self.val_chars[0], "lr": self._lr(), "chars_per_s": round(rate, 1),
+                  "eval_seconds": round(cost, 3)}
         self._save(improved, record, carry)
-        return self._report("eval", rate, val_loss=val, samples=self.preview(), saved=improved)
+        return self._report("eval", rate, val_loss=val, samples=samples, saved=improved)
 
     # ----- saving and resuming ----------------------------------------------------------
     def checkpoint(self) -> Checkpoint:
@@ -379,8 +407,7 @@ class Trainer:
         if improved:
             self._save_checkpoint()
         self._save_resume(carry if carry is not None else self._host_carry())
-        with open(self.out_dir / METRICS_FILE, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
+        _runlog.append(self.out_dir, record)
 
     def _save_interrupted(self) -> None:
         """Save the resume state; and the current weights as the checkpoint if there is none
@@ -406,7 +433,7 @@ class Trainer:
 
     def _counters(self) -> _resume.Counters:
         return _resume.Counters(self.step, self.elapsed, self.best_val, self.stale_evals, self.smooth,
-                                self.batches.position)
+                                self.batches.position, self.log.to_json())
 
     def _save_resume(self, carry: M.State | None) -> None:
         _resume.write(self.out_dir, self._counters(), self.model_cfg, self.cfg, self.corpus, self.opt, self._ema_flat,
@@ -420,6 +447,13 @@ class Trainer:
                                            part=(self.engine.rank, self.engine.world), balance=self.cfg.balance)
         self.step, self.elapsed, self.best_val, self.stale_evals, self.smooth = (
             c.step, c.elapsed, c.best_val, c.stale_evals, c.smooth)
+        try:
+            self.log = _runlog.Clock.from_json(c.log, self.step, self.cfg.eval_every)
+        except (TypeError, ValueError):
+            raise CheckpointError(f"{self.out_dir / RESUME_FILE} is corrupt (its log clock); start over with `force`",
+                                  param="out") from None
+        # a new limit (steps, minutes) renumbers the intervals of the training records
+        self.log.mark = min(self.log.mark, _runlog.mark(self._progress(), self.elapsed, self._bounded()))
         self.engine.push()
         if self.lead:
             _resume.trim_metrics(self.out_dir, self.step)
