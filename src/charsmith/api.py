@@ -23,7 +23,7 @@ import numpy as np
 
 from charsmith import _idcache, finetune, netmix, smalllists
 from charsmith._checks import flag, text, whole
-from charsmith._corpus import Corpus, LinesCorpus, load_corpus, make_labelled_corpus
+from charsmith._corpus import KINDS, Corpus, LinesCorpus, load_corpus, make_labelled_corpus
 from charsmith._deadline import NEVER, Deadline
 from charsmith._labelled import is_labelled, read_labelled
 from charsmith._novelty import is_known
@@ -135,6 +135,11 @@ class CharModel:
     def mode(self) -> str:
         return self.ckpt.mode
 
+    @property
+    def writes_lists(self) -> bool:
+        """Whether the model writes list items (``sample``) rather than running text (``complete``)."""
+        return KINDS[self.mode] is LinesCorpus
+
     @functools.cached_property
     def lowercase(self) -> bool:
         """Whether the model lower-cases what it is given: it was trained with ``lowercase``,
@@ -175,7 +180,7 @@ class CharModel:
             raise
 
     def _require_lines(self, what: str) -> None:
-        if self.mode != "lines":
+        if not self.writes_lists:
             raise InputError(f"{what}() writes list items, but this model learned running text; use complete()")
 
     def _args(self) -> tuple[dict[str, np.ndarray], AnyConfig, Vocab]:
@@ -351,7 +356,7 @@ class CharModel:
                                Controls(r.temperature, r.top_k, r.top_p))
 
     def _require_text(self) -> None:
-        if self.mode != "text":
+        if self.writes_lists:
             raise InputError("complete() continues running text, but this model writes list items; use sample()")
 
     def score(self, items: str | Sequence[str], *, timeout: float | None = None,

@@ -14,9 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from charsmith.request import SHOWN_CATEGORIES
-from charsmith.web.limits import Limits
 
-__all__ = ["CLASSIFY", "COMPLETE", "SAMPLE", "SCORE", "RequestError", "check_limit", "parse", "parse_body"]
+__all__ = ["CLASSIFY", "COMPLETE", "SAMPLE", "SCORE", "RequestError", "parse", "parse_body"]
 
 
 class RequestError(Exception):
@@ -149,9 +148,3 @@ def parse(data: dict[str, Any], spec: Spec) -> dict[str, Any]:
             out[key] = check(key, value)
     return out
 
-
-def check_limit(limits: Limits, limit: str, value: int, what: str) -> None:
-    """Refuse ``value`` (``what`` it is) if it is over ``limits.<limit>``."""
-    cap = getattr(limits, limit)
-    if value > cap:
-        raise RequestError(422, f"{what} is {value}, over this server's limit of {cap} ({limit})", limit)

@@ -31,7 +31,7 @@ from charsmith._reading import split_lines
 from charsmith.api import CharModel
 from charsmith.errors import CharsmithError, DataError
 from charsmith.smalllists import train_small
-from charsmith.web._schema import RequestError, check_limit
+from charsmith.web._schema import RequestError
 from charsmith.web.limits import Limits
 from charsmith.web.models import Models, UnknownModel
 
@@ -77,7 +77,7 @@ class Trainings:
         items = split_lines(text, lowercase=False, source="the pasted list")
         if not items:
             raise DataError("the pasted list is empty; paste one item a line")
-        check_limit(self.limits, "max_train_items", len(items), "the list's length")
+        self.limits.check("max_train_items", len(items), "the list's length", "items")
         with self._lock:
             running = sum(j.state == "running" for j in self._jobs.values())
             if running >= self.limits.max_trainings:

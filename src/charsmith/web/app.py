@@ -37,15 +37,15 @@ from starlette.staticfiles import StaticFiles
 
 from charsmith import __version__
 from charsmith._deadline import Deadline, stop_on
+from charsmith._rating import rate, sample_rated
 from charsmith.api import CharModel
 from charsmith.errors import CharsmithError, TimeLimitError
-from charsmith.request import LENGTH, Generate
-from charsmith.scoring import LN2, ItemScore
-from charsmith.web._schema import CLASSIFY, COMPLETE, SAMPLE, SCORE, TRAIN, RequestError, check_limit, parse, parse_body
+from charsmith.request import Generate
+from charsmith.web._schema import CLASSIFY, COMPLETE, SAMPLE, SCORE, TRAIN, RequestError, parse, parse_body
 from charsmith.web._server import check_origin
 from charsmith.web._streaming import TextStream
 from charsmith.web._training import Trainings
-from charsmith.web.limits import Limits
+from charsmith.web.limits import LimitError, Limits
 from charsmith.web.models import Models, UnknownModel
 
 __all__ = ["create_app"]
@@ -85,6 +85,7 @@ def create_app(models: Models | None = None, limits: Limits | None = None, *,
                                         allow_methods=["GET", "POST"], allow_headers=["Content-Type"]))
     handlers: dict[Any, Callable[..., Any]] = {
         RequestError: lambda _, e: _error(e.status, e.message, e.limit, e.param),
+        LimitError: lambda _, e: _error(422, str(e), e.limit),
         UnknownModel: lambda _, e: _error(404, str(e), param="model"),
         TimeLimitError: lambda _, e: api.stopped(),
         CharsmithError: _library_error,
@@ -221,43 +222,35 @@ class _Api:
 
     async def sample(self, request: Request) -> Response:
         o = parse(await self._json(request), SAMPLE)
-        m = self._model(o["model"], "lines")
+        m = self._model(o["model"], lists=True)
         ask = Generate(**{k: v for k, v in o.items() if k != "model" and v is not None})
-        check_limit(self.limits, "max_n", ask.count(m.mode), "n")
-        if ask.max_len is not None:
-            check_limit(self.limits, "max_len", ask.max_len, "max_len")
-        if ask.beam is not None:
-            check_limit(self.limits, "max_beam", ask.beam, "beam")
-        return JSONResponse(await self._compute(request, _sample, m, o["model"], ask, self.limits.seconds))
+        self.limits.check_generate(ask, m)
+        ask = dataclasses.replace(ask, timeout=self.limits.seconds)  # counted from when a worker takes the request
+        found = await self._compute(request, sample_rated, m, ask)
+        return JSONResponse({"model": o["model"], **found.to_json()})
 
-    def _model(self, name: str, mode: str) -> CharModel:
-        """The model ``name``, which must write ``mode`` ("lines": list items, "text": running text)."""
+    def _model(self, name: str, *, lists: bool) -> CharModel:
+        """The model ``name``, which must write list items (``lists``) or running text."""
         m = self.models.get(name)
-        if m.mode != mode:
-            what, other = ("list items", "running text") if mode == "lines" else ("running text", "list items")
-            endpoint = "/api/complete" if mode == "lines" else "/api/sample"
+        if m.writes_lists != lists:
+            what, other = ("list items", "running text") if lists else ("running text", "list items")
+            endpoint = "/api/complete" if lists else "/api/sample"
             raise RequestError(422, f"model {name!r} writes {other}, not {what}; use {endpoint}")
         return m
-
-    def _items(self, o: dict[str, Any], what: str) -> None:
-        if not o["items"]:
-            raise RequestError(422, f"nothing to {what}: 'items' is empty")
-        check_limit(self.limits, "max_items", len(o["items"]), "the number of items")
-        check_limit(self.limits, "max_item_chars", max(map(len, o["items"])), "the longest item's length")
 
     async def score(self, request: Request) -> Response:
         o = parse(await self._json(request), SCORE)
         m = self.models.get(o["model"])
-        self._items(o, "score")
-        extras = {} if o["category"] is None else {"category": o["category"]}
+        self.limits.check_items(o["items"], "score")
         seconds = self.limits.seconds  # counted from when a worker takes the request
-        scores, known = await self._compute(request, lambda: _score(m, o["items"], extras, Deadline.after(seconds)))
-        return JSONResponse({"model": o["model"], "items": [_row(s, k, chars=True) for s, k in zip(scores, known)]})
+        rated = await self._compute(request, lambda: rate(m, o["items"], category=o["category"],
+                                                          deadline=Deadline.after(seconds)))
+        return JSONResponse({"model": o["model"], "items": [r.to_json(chars=True) for r in rated]})
 
     async def classify(self, request: Request) -> Response:
         o = parse(await self._json(request), CLASSIFY)
         m = self.models.get(o["model"])
-        self._items(o, "classify")
+        self.limits.check_items(o["items"], "classify")
         found = await self._compute(request, m.classify, o["items"], top=o["top"], uniform_prior=o["uniform_prior"],
                                     timeout=self.limits.seconds)
         rows = [{"item": r.item, "categories": [{"category": c, "probability": p} for c, p in r.probs],
@@ -266,46 +259,14 @@ class _Api:
 
     async def complete(self, request: Request) -> Response:
         o = parse(await self._json(request), COMPLETE)
-        m = self._model(o["model"], "text")
+        m = self._model(o["model"], lists=False)
         given = {k: v for k, v in o.items() if k not in ("model", "prompt") and v is not None}
-        check_limit(self.limits, "max_length", given.get("length", LENGTH), "length")
-        check_limit(self.limits, "max_prompt", len(o["prompt"]), "the prompt's length")
+        self.limits.check_completion(o["prompt"], given.get("length"))
         start = functools.partial(m.complete_stream, o["prompt"], timeout=self.limits.seconds, **given)
         stream = TextStream(self.pool, start, self.over_time(), self.stopping)
         await stream.begin()  # the options are checked before the answer starts: a mistake is still a 4xx
         headers = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
         return StreamingResponse(_ndjson(stream), media_type="application/x-ndjson", headers=headers)
-
-
-def _sample(m: CharModel, name: str, ask: Generate, seconds: float) -> dict[str, Any]:
-    deadline = Deadline.after(seconds)  # the time limit counts from when a worker takes the request
-    found = dataclasses.replace(ask, timeout=deadline.remaining()).run(m)
-    report = found.to_json()
-    for key in ("samples", "logprobs", "method", "acceptance"):  # the items' rows give the first two
-        report.pop(key, None)
-    extras = {} if ask.category is None else {"category": ask.category}
-    scores, known = _score(m, found.samples, extras, deadline)
-    rows = [_row(s, k) for s, k in zip(scores, known)]
-    return {"model": name, "items": rows, "short_by": ask.count(m.mode) - len(found.samples), **report}
-
-
-def _score(m: CharModel, items: list[str], extras: dict[str, Any],
-           deadline: Deadline) -> tuple[list[ItemScore], list[bool | None]]:  # fmt: skip
-    scores = m.score(items, timeout=deadline.remaining(), **extras)
-    known = m.is_known([s.item for s in scores])
-    flags: list[bool | None] = [None] * len(scores) if known is None else list(known)
-    return scores, flags
-
-
-def _row(s: ItemScore, known: bool | None, *, chars: bool = False) -> dict[str, Any]:
-    """An item's JSON: bits/char, novelty (null: the model keeps no record), and with
-    ``chars`` the surprisal of each character in bits, the last for the end token."""
-    row: dict[str, Any] = {"item": s.item, "bits_per_char": round(s.bits_per_char, 4),
-                           "logprob": round(s.logprob, 4), "novel": None if known is None else not known,
-                           "unknown_chars": s.unknown_chars}  # fmt: skip
-    if chars:
-        row["surprisal_bits"] = [round(-lp / LN2, 3) for lp in s.char_logprobs]
-    return row
 
 
 async def _ndjson(stream: TextStream) -> AsyncIterator[bytes]:

@@ -8,9 +8,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Limits"]
+from charsmith.errors import InputError
+from charsmith.request import LENGTH, Generate
+
+if TYPE_CHECKING:
+    from charsmith.api import CharModel
+
+__all__ = ["LimitError", "Limits"]
+
+
+class LimitError(InputError):
+    """A request over one of the server's limits: ``limit`` names it (a field of
+    :class:`Limits`), ``param`` the request's parameter it bounds."""
+
+    def __init__(self, message: str, *, limit: str, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -42,3 +57,31 @@ class Limits:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def check(self, limit: str, value: int, what: str, param: str | None = None) -> None:
+        """Refuse ``value`` (``what`` it is, the request's ``param``) if it is over ``self.<limit>``."""
+        cap = getattr(self, limit)
+        if value > cap:
+            raise LimitError(f"{what} is {value}, over this server's limit of {cap} ({limit})", limit=limit,
+                             param=param)
+
+    def check_generate(self, ask: Generate, model: CharModel) -> None:
+        """A request for new items within ``max_n``, ``max_len`` and ``max_beam``."""
+        self.check("max_n", ask.count(model.mode), "n", "n")
+        if ask.max_len is not None:
+            self.check("max_len", ask.max_len, "max_len", "max_len")
+        if ask.beam is not None:
+            self.check("max_beam", ask.beam, "beam", "beam")
+
+    def check_completion(self, prompt: str, length: int | None) -> None:
+        """A text's continuation within ``max_length`` (``length``, None: the library's
+        default) and ``max_prompt``."""
+        self.check("max_length", LENGTH if length is None else length, "length", "length")
+        self.check("max_prompt", len(prompt), "the prompt's length", "prompt")
+
+    def check_items(self, items: list[str], what: str) -> None:
+        """Items to score or classify (``what``): some, within ``max_items`` and ``max_item_chars``."""
+        if not items:
+            raise InputError(f"nothing to {what}: 'items' is empty")
+        self.check("max_items", len(items), "the number of items", "items")
+        self.check("max_item_chars", max(map(len, items)), "the longest item's length", "items")

@@ -73,7 +73,7 @@ class Models:
         broad ``base`` (a start for small lists, less telling on its own), else the first."""
         if FIRST_VISIT in self._models:
             return FIRST_VISIT
-        lists = [name for name, m in self._models.items() if m.mode == "lines" and name != "base"]
+        lists = [name for name, m in self._models.items() if m.writes_lists and name != "base"]
         return next(iter(lists or self._models), None)
 
     def add(self, name: str, model: CharModel) -> str:
@@ -95,7 +95,7 @@ class Models:
     def describe(self, name: str, limits: Limits) -> dict[str, Any]:
         """What the page needs to know to offer a model's controls."""
         m = self.get(name)
-        ck, lines = m.ckpt, m.mode == "lines"
+        ck, lines = m.ckpt, m.writes_lists
         categories = m.categories
         return {
             "name": name,
