@@ -86,6 +86,14 @@ class Corpus:
         """Training items (lines), None for a text."""
         return None
 
+    @property
+    def val_counts(self) -> tuple[int, ...]:
+        """Held-out items per category (labelled items; () otherwise), beside ``categories.counts``."""
+        if self.categories is None or self.val_cats is None:
+            return ()
+        return tuple(int(k) for k in np.bincount(np.asarray(self.val_cats, dtype=np.int64),
+                                                 minlength=self.categories.size))
+
     def with_vocab(self, vocab: Vocab) -> Corpus:
         """This corpus read with ``vocab``, a vocabulary holding all its characters (e.g. a
         base model's, extended)."""

@@ -19,7 +19,7 @@ from charsmith.errors import DataError
 from charsmith.limits import MAX_FILE_BYTES
 from charsmith.vocab import Vocab
 
-__all__ = ["MAX_ITEM_CHARS", "check_lengths", "detect_mode", "fingerprint", "read_chunks", "read_text", "scan_text", "split_lines"]
+__all__ = ["MAX_ITEM_CHARS", "check_lengths", "detect_mode", "fingerprint", "read_chunks", "read_items", "read_text", "scan_text", "split_lines"]
 
 MAX_ITEM_CHARS = 500  # a longer "line" is surely running text: suggest mode="text"
 _CHUNK = 1 << 22  # characters handled at a time when scanning a long text
@@ -128,6 +128,12 @@ def split_lines(text: str, *, lowercase: bool, source: str = "input") -> list[st
     items = [s for s in (ln.strip() for ln in text.split("\n")) if s]
     check_lengths(items, source)
     return items
+
+
+def read_items(path: str | os.PathLike[str]) -> list[str]:
+    """The items of the file at ``path``, one a line, as written (a model lower-cases them
+    if it learned so); an over-long line raises DataError."""
+    return split_lines(read_text(path), lowercase=False, source=str(path))
 
 
 def check_lengths(items: Sequence[str], source: str, numbers: Sequence[int] | None = None) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 
 from charsmith import _idcache, finetune, netmix, smalllists
 from charsmith._checks import flag, text, whole
-from charsmith._corpus import KINDS, Corpus, LinesCorpus, load_corpus, make_labelled_corpus
+from charsmith._corpus import KINDS, PREVIEW_ITEMS, Corpus, LinesCorpus, load_corpus, make_labelled_corpus
 from charsmith._deadline import NEVER, Deadline
 from charsmith._labelled import is_labelled, read_labelled
 from charsmith._novelty import is_known
@@ -178,6 +178,10 @@ class CharModel:
         except CategoryError as e:
             e.param = e.param or "category"
             raise
+
+    def preview(self, *, seed: int | None = None) -> list[str]:
+        """A few new items (``PREVIEW_ITEMS``), as a run's report shows what a list model writes."""
+        return self.sample(PREVIEW_ITEMS, seed=seed).samples
 
     def _require_lines(self, what: str) -> None:
         if not self.writes_lists:

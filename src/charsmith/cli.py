@@ -27,12 +27,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-import numpy as np
-
 from charsmith import __version__, _cli_export, _plot, _runlog, backend, finetune, kinds, limits, smalllists
 from charsmith._corpus import LinesCorpus
 from charsmith._deadline import time_limit
-from charsmith._reading import read_text, split_lines
+from charsmith._reading import read_items
 from charsmith.api import CharModel, bundled_models, load, make_trainer, small_list_corpus, train_chosen
 from charsmith.config import CELLS, DECAYS, MODES, OPTIMIZERS, TrainConfig
 from charsmith.engines import ENGINES, RankLostError, quiet_rank
@@ -391,9 +389,8 @@ def _describe_run(trainer: Trainer, out_dir: Path, err: TextIO) -> None:
     limits = ", ".join(x for x in (cfg.steps and _count(cfg.steps, "step"), cfg.minutes and f"{cfg.minutes:g} min") if x)
     print(f"data: {corpus.mode} mode, {data}, {corpus.vocab.size} symbols", file=err)
     if corpus.categories is not None:
-        held = np.bincount(np.asarray(corpus.val_cats, dtype=np.int64), minlength=corpus.categories.size)
-        rows = (f"{n} {c}/{h}/{o}" for n, c, h, o in zip(corpus.categories.names, corpus.categories.counts, held,
-                                                            corpus.overlaps))
+        rows = (f"{n} {c}/{h}/{o}" for n, c, h, o in zip(corpus.categories.names, corpus.categories.counts,
+                                                            corpus.val_counts, corpus.overlaps))
         print(f"categories (training/held out/held out also in training): {', '.join(rows)}", file=err)
     if cfg.init:
         added = info.get("added_characters", "")
@@ -448,8 +445,7 @@ def _train_small(args: argparse.Namespace, options: dict[str, Any], corpus: Line
         for name, loss in sorted(choice["losses"].items(), key=lambda x: x[1]):
             mark = "  <- chosen" if name == choice["chosen"] else ""
             print(f"    {name:<10} {loss:.4f} nats/char{mark}", file=err)
-        m = CharModel(ckpt)
-        for s in m.sample(5, seed=args.seed).samples:
+        for s in CharModel(ckpt).preview(seed=args.seed):
             print(f"    {s}", file=err)
     val = ckpt.info.get("best_val_loss")
     report = f"held-out loss {val:.4f} nats/char; " if val is not None else ""
@@ -556,8 +552,8 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     n = request.count(m.mode)
     if isinstance(started, SampleResult):  # a text's continuations, or the likeliest items
         found = started
-        sep = "\n\n" if m.mode == "text" else "\n"
-        short = _warn_short(len(found.samples), n, err, drawn=found.drawn or None, constrained=m.mode == "text")
+        sep = "\n" if m.writes_lists else "\n\n"
+        short = _warn_short(found.short_by(n), n, err, drawn=found.drawn or None, constrained=not m.writes_lists)
         return _emit(args, out, {**found.to_json(), "model": m.describe()}, sep.join(found.samples)) or short
     stream = started
     _write_stream(stream, args.json, out)
@@ -566,7 +562,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.json:
         out.write("".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in report.items()))
         out.write(f", \"model\": {json.dumps(m.describe(), ensure_ascii=False)}}}\n")
-        return _warn_short(stream.delivered, n, err, drawn=stream.drawn, constrained=stream.plan.constrained)
+        return _warn_short(stream.short_by, n, err, drawn=stream.drawn, constrained=stream.plan.constrained)
     note = []
     if stream.plan.constrained and stream.acceptance is not None:
         how = (f"items drawn by SMC, {stream.particles} particles each (approximate; more --particles is closer)"
@@ -580,7 +576,7 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         note.append(f"dropped {_count(stream.dropped_duplicate, 'repeat')}")
     if note:
         print("; ".join(note), file=err)
-    return _warn_short(stream.delivered, n, err, drawn=stream.drawn, constrained=stream.plan.constrained)
+    return _warn_short(stream.short_by, n, err, drawn=stream.drawn, constrained=stream.plan.constrained)
 
 
 def _write_stream(stream: SampleStream, as_json: bool, out: TextIO) -> None:
@@ -605,10 +601,11 @@ def _count(k: int, noun: str) -> str:
     return f"{k:,} {noun}{'' if k == 1 else 's'}"
 
 
-def _warn_short(found: int, asked: int, err: TextIO, *, drawn: int | None = None, constrained: bool = False) -> int:
-    """Say so when fewer items were found than asked for; the exit status: 1 then, else 0."""
-    if found >= asked:
+def _warn_short(short: int, asked: int, err: TextIO, *, drawn: int | None = None, constrained: bool = False) -> int:
+    """Say so when ``short`` fewer items were found than asked for; the exit status: 1 then, else 0."""
+    if not short:
         return 0
+    found = asked - short
     if drawn is None:  # beam search
         print(f"charsmith: warning: the search found {found} of the {asked} items asked for; widen --beam, "
               "loosen the constraints or pass --allow-known", file=err)
@@ -626,7 +623,7 @@ def _items(args: argparse.Namespace, what: str) -> list[str]:
     """The items of the command line and of --file (the model lower-cases them if it learned so)."""
     items = list(args.items)
     if args.file:
-        items += split_lines(read_text(args.file), lowercase=False, source=args.file)
+        items += read_items(args.file)
     if not items:
         raise InputError(f"nothing to {what}: give items on the command line or --file FILE")
     return items
@@ -659,7 +656,7 @@ def _note_unknown(m: CharModel, counts: list[tuple[str, int]], err: TextIO) -> N
 def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     m = load(args.model)
     r = m.evaluate(args.file, category=args.category)
-    lines = m.mode == "lines"
+    lines = m.writes_lists
     apart = r.unknown
     data = {"loss": r.loss, "bits_per_char": r.bits_per_char, "n_chars": r.n_chars, "n_items": r.n_items,
             "unknown_chars": r.unknown_chars,

@@ -144,6 +144,11 @@ class SampleStream:
         return self.accepted - (len(self._buffer) - self._pos)
 
     @property
+    def short_by(self) -> int:
+        """Items asked for but not (yet) handed out: after the stream ends, how many it fell short."""
+        return max(self.n - self.delivered, 0)
+
+    @property
     def stalled(self) -> bool:
         """Whether ``STALL_DRAWS`` draws in a row gave no new item (and so the search ended)."""
         return self.stall is not None and self.drawn - self._drawn_at_new >= self.stall
