@@ -355,9 +355,8 @@ def cmd_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             best = f", best validation loss so far {trainer.best_val:.4f}" if math.isfinite(trainer.best_val) else ""
             print(f"resuming {out_dir} at step {trainer.step:,} after {_clock(trainer.elapsed)} of training{best}",
                   file=err)
-    n = len(trainer.corpus.train) + len(trainer.corpus.val)
-    if isinstance(trainer.corpus, LinesCorpus) and smalllists.is_tiny(n):  # said even when quiet: the model will know little
-        _tiny_note(n, "", err)
+    if smalllists.tiny_list(trainer.corpus):  # said even when quiet: the model will know little
+        _tiny_note(len(trainer.corpus.train) + len(trainer.corpus.val), "", err)
     bar = _ProgressBar(err, trainer.cfg, quiet=quiet)
 
     def stop(*_: object) -> None:  # the first Ctrl-C asks for a clean stop; a second one interrupts
@@ -433,7 +432,7 @@ def _train_small(args: argparse.Namespace, options: dict[str, Any], corpus: Line
     def describe() -> None:
         held = f", {len(corpus.val)} held out" if len(corpus.val) else ""
         print(f"data: lines mode, {_count(n, 'training item')}{held}, {corpus.vocab.size} symbols", file=err)
-        if not smalllists.is_tiny(n + len(corpus.val)):
+        if not smalllists.tiny_list(corpus):
             print("choosing the model by 5-fold cross-validation on the items ...", file=err)
 
     ckpt = train_chosen(args.file, corpus, out_dir, force=args.force, on_start=None if args.quiet else describe,

@@ -112,6 +112,11 @@ def is_tiny(items: int) -> bool:
     return items <= TINY_LIST_ITEMS
 
 
+def tiny_list(corpus: Corpus) -> bool:
+    """Whether ``corpus`` is a tiny list (:func:`is_tiny`), its held-out items counted."""
+    return isinstance(corpus, LinesCorpus) and is_tiny(len(corpus.train) + len(corpus.val))
+
+
 def check_options(cell: str | None, options: dict[str, Any]) -> None:
     """Refuse network options with a ``cell`` chosen here: the n-gram model has no network,
     and the mixture's and "auto"'s are chosen by cross-validation."""
@@ -361,7 +366,7 @@ def train_small(
         V, K = corpus.vocab.size, 0 if corpus.categories is None else corpus.categories.size
         cats = np.zeros(n, dtype=np.int64) if corpus.train_cats is None else np.asarray(corpus.train_cats)
         seqs = [s[1:-1] for s in encode_items(corpus.vocab, items)]
-        tiny = is_tiny(n + len(corpus.val))
+        tiny = tiny_list(corpus)
         folds = make_folds(n, np.random.default_rng(seed))
         sizes = [sum(len(seqs[i]) + 1 for i in f) for f in folds]
         orders = [o for o in ORDERS if max(K, 1) * V**o < 2**62]
