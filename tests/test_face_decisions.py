@@ -131,3 +131,23 @@ def test_read_items(tmp_path: Path) -> None:
     path.write_text("x" * (MAX_ITEM_CHARS + 1) + "\n")
     with pytest.raises(DataError, match=r"items\.txt"):
         read_items(path)
+
+
+def test_results_as_json(dinos: CharModel, tmp_path: Path) -> None:
+    s = dinos.score(["Tyrannosaurus"])[0]
+    assert s.to_json() == {"item": "tyrannosaurus", "logprob": s.logprob, "nats_per_char": s.nats_per_char,
+                           "bits_per_char": s.bits_per_char, "n_chars": 14, "unknown_chars": 0}
+    path = tmp_path / "held.txt"
+    path.write_text("zuniceratops\nraptorä\n")
+    r = dinos.evaluate(path)
+    out = r.to_json()
+    assert out["loss"] == r.loss and out["n_items"] == 1 and out["unknown_chars"] == 1
+    assert r.unknown is not None and out["with_unknown"] == {"loss": r.unknown.loss, "n_chars": r.unknown.n_chars,
+                                                             "bits_per_char": r.unknown.bits_per_char, "n_items": 1}
+    c = load("languages").classify(["Rossi"], top=2)[0]
+    assert c.to_json() == {"item": "Rossi", "unknown_chars": 0,
+                           "categories": [{"category": n, "probability": p} for n, p in c.probs]}
+    stream = Generate(n=5, seed=1, unique=True).start(dinos)
+    assert isinstance(stream, SampleStream)
+    found = stream.result()
+    assert stream.counts() == {k: v for k, v in found.to_json().items() if k != "samples"}

@@ -115,6 +115,11 @@ class Classification:
     def best(self) -> str:
         return self.probs[0][0]
 
+    def to_json(self) -> dict[str, Any]:
+        """The item, its categories as ``{"category", "probability"}`` objects, and ``unknown_chars``."""
+        return {"item": self.item, "categories": [{"category": c, "probability": p} for c, p in self.probs],
+                "unknown_chars": self.unknown_chars}
+
 
 @dataclass(frozen=True)
 class CharModel:

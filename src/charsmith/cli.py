@@ -556,10 +556,8 @@ def cmd_sample(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _emit(args, out, {**found.to_json(), "model": m.describe()}, sep.join(found.samples)) or short
     stream = started
     _write_stream(stream, args.json, out)
-    report = {"drawn": stream.drawn, "dropped_known": stream.dropped_known,
-              "dropped_duplicate": stream.dropped_duplicate, "method": stream.method, "acceptance": stream.acceptance}
     if args.json:
-        out.write("".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in report.items()))
+        out.write("".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in stream.counts().items()))
         out.write(f", \"model\": {json.dumps(m.describe(), ensure_ascii=False)}}}\n")
         return _warn_short(stream.short_by, n, err, drawn=stream.drawn, constrained=stream.plan.constrained)
     note = []
@@ -633,8 +631,7 @@ def cmd_score(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     scores = m.score(_items(args, "score"), category=args.category)
     if args.sort:
         scores.sort(key=lambda s: s.nats_per_char)
-    rows = [{"item": s.item, "logprob": s.logprob, "nats_per_char": s.nats_per_char,
-             "bits_per_char": s.bits_per_char, "n_chars": s.n_chars, "unknown_chars": s.unknown_chars} for s in scores]
+    rows = [s.to_json() for s in scores]
     width = max(len(s.item) for s in scores)
     table = [f"{'item':<{width}}  {'log-prob':>9}  {'nats/char':>9}  {'bits/char':>9}"]
     table += [f"{s.item:<{width}}  {s.logprob:9.3f}  {s.nats_per_char:9.4f}  {s.bits_per_char:9.4f}" for s in scores]
@@ -657,11 +654,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     r = m.evaluate(args.file, category=args.category)
     lines = m.writes_lists
     apart = r.unknown
-    data = {"loss": r.loss, "bits_per_char": r.bits_per_char, "n_chars": r.n_chars, "n_items": r.n_items,
-            "unknown_chars": r.unknown_chars,
-            "with_unknown": None if apart is None else {"loss": apart.loss, "bits_per_char": apart.bits_per_char,
-                                                        "n_chars": apart.n_chars, "n_items": apart.n_items},
-            "model": m.describe()}
+    data = {**r.to_json(), "model": m.describe()}
     text = [f"{r.loss:.4f} nats/char ({r.bits_per_char:.4f} bits/char) over {_count(r.n_chars, 'character')}"
             + (f" in {_count(r.n_items, 'item')}" if lines else "")
             + ((" whose characters the model all knows" if lines else " the model knows") if r.unknown_chars else "")]
@@ -677,8 +670,7 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     m = load(args.model)
     results = m.classify(_items(args, "classify"), top=args.top, uniform_prior=args.uniform_prior)
-    rows = [{"item": r.item, "categories": [{"category": c, "probability": p} for c, p in r.probs],
-             "unknown_chars": r.unknown_chars} for r in results]
+    rows = [r.to_json() for r in results]
     _note_unknown(m, [(r.item, r.unknown_chars) for r in results], err)
     width = max(len(r.item) for r in results)
     lines = [f"{r.item:<{width}}  " + "  ".join(f"{c} {p:.3f}" for c, p in r.probs) for r in results]

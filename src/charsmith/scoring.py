@@ -18,6 +18,7 @@ import dataclasses
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,11 @@ class ItemScore:
     def bits_per_char(self) -> float:
         return self.nats_per_char / LN2
 
+    def to_json(self) -> dict[str, Any]:
+        """The score as a JSON object (``charsmith score --json``), without the per-character terms."""
+        return {"item": self.item, "logprob": self.logprob, "nats_per_char": self.nats_per_char,
+                "bits_per_char": self.bits_per_char, "n_chars": self.n_chars, "unknown_chars": self.unknown_chars}
+
 
 @dataclass(frozen=True)
 class EvalResult:
@@ -75,6 +81,15 @@ class EvalResult:
     @property
     def bits_per_char(self) -> float:
         return self.loss / LN2
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as a JSON object (``charsmith eval --json``); ``with_unknown``: the
+        figures of the items holding unknown characters (null if none)."""
+        apart = self.unknown
+        return {"loss": self.loss, "bits_per_char": self.bits_per_char, "n_chars": self.n_chars, "n_items": self.n_items,
+                "unknown_chars": self.unknown_chars,
+                "with_unknown": None if apart is None else {"loss": apart.loss, "bits_per_char": apart.bits_per_char,
+                                                            "n_chars": apart.n_chars, "n_items": apart.n_items}}
 
 
 def log_softmax_at(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:

@@ -84,9 +84,14 @@ class SampleResult:
         if self.logprobs is not None:
             out["logprobs"] = self.logprobs
         if self.method in ("rejection", "smc"):  # the counts of sampled items
-            out.update(drawn=self.drawn, dropped_known=self.dropped_known, dropped_duplicate=self.dropped_duplicate,
-                       method=self.method, acceptance=self.acceptance)
+            out.update(_counts(self))
         return out
+
+
+def _counts(found: SampleResult | SampleStream) -> dict[str, object]:
+    """What sampling drew and dropped, as JSON fields."""
+    return {"drawn": found.drawn, "dropped_known": found.dropped_known, "dropped_duplicate": found.dropped_duplicate,
+            "method": found.method, "acceptance": found.acceptance}
 
 
 class SampleStream:
@@ -157,6 +162,11 @@ class SampleStream:
     def exhausted(self) -> bool:
         """Whether the effort bound ran out before ``n`` items were found."""
         return self.accepted < self.n and (self.drawn >= self.max_draws or self.stalled)
+
+    def counts(self) -> dict[str, object]:
+        """The counts so far as :meth:`SampleResult.to_json` gives them (drawn, dropped_known,
+        dropped_duplicate, method, acceptance)."""
+        return _counts(self)
 
     def result(self) -> SampleResult:
         samples = list(self)

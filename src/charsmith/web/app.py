@@ -253,9 +253,7 @@ class _Api:
         self.limits.check_items(o["items"], "classify")
         found = await self._compute(request, m.classify, o["items"], top=o["top"], uniform_prior=o["uniform_prior"],
                                     timeout=self.limits.seconds)
-        rows = [{"item": r.item, "categories": [{"category": c, "probability": p} for c, p in r.probs],
-                 "unknown_chars": r.unknown_chars} for r in found]
-        return JSONResponse({"model": o["model"], "items": rows})
+        return JSONResponse({"model": o["model"], "items": [r.to_json() for r in found]})
 
     async def complete(self, request: Request) -> Response:
         o = parse(await self._json(request), COMPLETE)
