@@ -4,6 +4,7 @@ items fell short, held-out items per category, a run's preview and the items of 
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,8 @@ def test_limits_of_a_request_for_items(dinos: CharModel, ask: Generate, limit: s
         Limits().check_generate(ask, dinos)
     assert (e.value.limit, e.value.param, str(e.value)) == (limit, param, message)
     assert isinstance(e.value, InputError)
+    again = pickle.loads(pickle.dumps(e.value))
+    assert (type(again), again.limit, again.param, str(again)) == (LimitError, limit, param, message)
     Limits().check_generate(Generate(n=100, max_len=64), dinos)  # at the limits: allowed
     with pytest.raises(LimitError):  # n not given: the library's default count is what is checked
         Limits(max_n=9).check_generate(Generate(), dinos)

@@ -27,6 +27,13 @@ class LimitError(InputError):
         super().__init__(message, param=param)
         self.limit = limit
 
+    def __reduce__(self) -> tuple[object, ...]:  # the limit survives pickling too
+        return (_limit_error, (str(self), self.limit, self.param))
+
+
+def _limit_error(message: str, limit: str, param: str | None) -> LimitError:
+    return LimitError(message, limit=limit, param=param)
+
 
 @dataclass(frozen=True)
 class Limits:
