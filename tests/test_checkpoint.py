@@ -172,3 +172,35 @@ def test_format_1_is_still_read(saved: Path) -> None:
     weights.write_bytes(bytes(data))  # the hash still guards format 1
     with pytest.raises(CheckpointError, match="does not match the hash"):
         load_checkpoint(saved)
+
+
+def test_large_eight_byte_arrays_are_deflated_and_read_back_exactly(tmp_path: Path) -> None:
+    """An n-gram model's float64 tables are deflated, a network's float32 weights stored; the
+    loader reads both back bit for bit, and the same arrays give the same bytes (hash names)."""
+    import zipfile
+
+    from charsmith import ngram
+    from charsmith._fileio import DEFLATE_BYTES, npz_bytes
+
+    rng = np.random.default_rng(0)
+    items = ["".join(rng.choice(list("abcdefghij"), size=int(rng.integers(3, 9)))) for _ in range(600)]
+    vocab = Vocab.from_texts(items)
+    cfg, params = ngram.fit([vocab.encode(s) for s in items], vocab.size, 4)
+    tables = [k for k, v in params.items() if v.dtype.itemsize == 8 and v.nbytes > DEFLATE_BYTES]
+    assert tables, "the test model is too small to have a table worth deflating"
+    ck = Checkpoint(cfg, vocab, params, TrainConfig(), np.array([1], dtype=np.uint64), {"mode": "lines"})
+    save_checkpoint(tmp_path / "c", ck)
+    weights = next((tmp_path / "c").glob("weights-*.npz"))
+    with zipfile.ZipFile(weights) as z:
+        kinds = {i.filename[:-4]: i.compress_type for i in z.infolist()}
+    assert {k for k, t in kinds.items() if t == zipfile.ZIP_DEFLATED} == set(tables)
+    assert weights.stat().st_size < sum(v.nbytes for v in params.values())
+    back = load_checkpoint(tmp_path / "c")
+    for k, v in params.items():
+        np.testing.assert_array_equal(back.params[k], v)
+    assert npz_bytes(params) == npz_bytes(dict(params))
+
+    net = make_ckpt().params  # float32 weights: stored as they are, whatever their size
+    big = {**net, "W": np.ones((300, 300), dtype=np.float32)}
+    with zipfile.ZipFile(__import__("io").BytesIO(npz_bytes(big))) as z:
+        assert {i.compress_type for i in z.infolist()} == {zipfile.ZIP_STORED}

@@ -71,13 +71,24 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+DEFLATE_BYTES = 1 << 16  # arrays of 8-byte elements above this size are deflated
+
+
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """``arrays`` as the bytes of an uncompressed ``.npz`` file, the same bytes for the
-    same arrays (members carry a fixed timestamp), so a file can be named by its hash."""
+    """``arrays`` as the bytes of an ``.npz`` file, the same bytes for the same arrays
+    (members carry a fixed timestamp), so a file can be named by its hash.
+
+    Arrays of 8-byte elements over ``DEFLATE_BYTES`` are deflated (zlib level 1): the n-gram
+    model's float64 probability tables compress about 3x (order 5 on the 18 languages of
+    names_by_language: 47 MB to 15 MB, in 0.3 s), while float32 network weights barely
+    compress and stay stored, so saving a network costs no more time than before."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+    with zipfile.ZipFile(buf, "w", allowZip64=True) as zf:
         for name, array in arrays.items():
+            a, member = np.asanyarray(array), io.BytesIO()
+            np.lib.format.write_array(member, a, allow_pickle=False)
+            deflate = a.dtype.itemsize == 8 and a.nbytes > DEFLATE_BYTES
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            with zf.open(info, "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
+            zf.writestr(info, member.getvalue(), compress_type=zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED,
+                        compresslevel=1 if deflate else None)
     return buf.getvalue()
