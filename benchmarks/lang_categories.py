@@ -61,7 +61,7 @@ import charsmith  # noqa: E402
 from charsmith import mixture, ngram  # noqa: E402
 from charsmith._batching import encode_items  # noqa: E402
 from charsmith.api import plan_run  # noqa: E402
-from charsmith.netmix import heldout_probs, mix_network, network_part  # noqa: E402
+from charsmith.netmix import heldout_probs, mix_networks, network_part  # noqa: E402
 from charsmith.scoring import score_items, summarize  # noqa: E402
 
 SEED = 7  # this benchmark's own split (lang_split.SEED is the one the language benchmarks tune on)
@@ -120,13 +120,16 @@ def measure(m: charsmith.CharModel, train: list[Pair], test: list[Pair], *, temp
             "test_unknown_chars": unknown, "test_unknown_items": sum(bool(s.unknown_chars) for s in m.score(items))}
 
 
-def mixed(m: charsmith.CharModel, train_tsv: Path, order: int, options: dict) -> charsmith.CharModel:
-    """The network of ``m``, trained on ``train_tsv`` with ``options``, mixed with the n-gram
-    model of order ``order`` of its training items (as ``mix_order`` does after training)."""
+def mixed(ms: list[charsmith.CharModel], train_tsv: Path, order: int, options: dict) -> charsmith.CharModel:
+    """The networks of ``ms``, trained on ``train_tsv`` with ``options``, mixed with the n-gram
+    model of order ``order`` of their training items (as ``mix_order`` does after training;
+    more than one: an ensemble, ``charsmith.netmix.mix_networks``)."""
     corpus, _, _ = plan_run(train_tsv, seed=0, **options)
-    if corpus.fingerprint != m.ckpt.info.get("data_fingerprint"):
-        sys.exit("--mix: the run was not trained on this split with these options")
-    return charsmith.CharModel(mix_network(network_part(m.ckpt), corpus, order)[0])
+    if any(corpus.fingerprint != m.ckpt.info.get("data_fingerprint") for m in ms):
+        sys.exit("--mix: a run was not trained on this split with these options")
+    ckpt, facts = mix_networks([network_part(m.ckpt) for m in ms], corpus, order)
+    print(f"mixture: {facts}", file=sys.stderr)
+    return charsmith.CharModel(ckpt)
 
 
 def weights_table(m: charsmith.CharModel, train_tsv: Path, test: list[Pair], options: dict, orders: list[int],
@@ -199,7 +202,8 @@ def run(args: argparse.Namespace) -> dict:
             m = charsmith.load(args.model)
             if args.mix:
                 write_tsv(train, Path(tmp) / "train.tsv")
-                m = mixed(m, Path(tmp) / "train.tsv", args.mix, options)
+                more = [charsmith.load(Path(d)) for d in args.ensemble.split(",")] if args.ensemble else []
+                m = mixed([m, *more], Path(tmp) / "train.tsv", args.mix, options)
         else:
             write_tsv(train, Path(tmp) / "train.tsv")
             m = charsmith.train(Path(tmp) / "train.tsv", Path(tmp) / "run", steps=args.steps, seed=0, **options)
@@ -213,9 +217,11 @@ def run(args: argparse.Namespace) -> dict:
              temperature=args.temperature, train_seconds=round(train_s, 1), model=dataclasses.asdict(m.ckpt.model),
              best_step=m.ckpt.info.get("step"), date=str(datetime.date.today()),
              command="python benchmarks/lang_categories.py "
-                     + f"--steps {args.steps}"  # a run measured with --model was trained so
-                     + (f" {flags}" if flags else "") + (f" --temperature {args.temperature:g}"
-                                                         if args.temperature != 1 else "")
+                     + (f"--model {args.model.name} --ensemble {','.join(Path(d).name for d in args.ensemble.split(','))} "
+                        f"--mix {args.mix}" if args.ensemble
+                        else f"--steps {args.steps}")  # a run measured with --model was trained so
+                     + (f" {flags}" if flags and not args.ensemble else "")
+                     + (f" --temperature {args.temperature:g}" if args.temperature != 1 else "")
                      + (f" --tag {args.tag}" if args.tag else ""))
     return r
 
@@ -323,6 +329,10 @@ def main() -> None:
     p.add_argument("--keep", type=Path, help="copy the trained run directory there")
     p.add_argument("--mix", type=int, default=0, metavar="N",
                    help="with --model: mix its network with the n-gram model of order N (as mix_order N does)")
+    p.add_argument("--ensemble", metavar="RUN,RUN",
+                   help="with --model and --mix: more network runs of the same shape and split, mixed with it as "
+                        "an ensemble (the mean of the networks' distributions; the variant's command is the user's "
+                        "to record in --note)")
     p.add_argument("--tag", default="", help="name of a variant run (its own results file)")
     p.add_argument("--note", default="", help="what the variant is, for the table")
     p.add_argument("--weights-table", metavar="ORDERS",
