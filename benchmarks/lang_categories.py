@@ -223,19 +223,21 @@ def run(args: argparse.Namespace) -> dict:
                 shutil.copytree(Path(tmp) / "run", args.keep, dirs_exist_ok=True)
     train_s = time.perf_counter() - t0
     r = measure(m, train, test, temperature=args.temperature)
-    # a network mixed afterwards is the run that mix_order trains (the same network, then the same mixing)
-    flags = " ".join([*(f"--set {s}" for s in args.set), *([f"--set mix_order={args.mix}"] if args.mix else [])])
+    # a network mixed afterwards is the run that mix_order trains (the same network, then the same mixing);
+    # an ensemble has no such run: its command names the runs' folders
+    sets = [f"--set {s}" for s in args.set]
+    if args.ensemble:
+        runs = ",".join(Path(d).name for d in args.ensemble.split(","))
+        how = [f"--model {args.model.name} --ensemble {runs} --mix {args.mix}", *sets]
+    else:  # a run measured with --model was trained so
+        how = [f"--steps {args.steps}", *sets, *([f"--set mix_order={args.mix}"] if args.mix else [])]
+    how += [*([f"--net-seed {args.net_seed}"] if args.net_seed else []),
+            *([f"--temperature {args.temperature:g}"] if args.temperature != 1 else []),
+            *([f"--tag {args.tag}"] if args.tag else [])]
     r.update(tag=args.tag, note=args.note, options=options, steps=args.steps, seed_split=SEED,
              temperature=args.temperature, train_seconds=round(train_s, 1), model=dataclasses.asdict(m.ckpt.model),
              best_step=m.ckpt.info.get("step"), date=str(datetime.date.today()),
-             command="python benchmarks/lang_categories.py "
-                     + (f"--model {args.model.name} --ensemble {','.join(Path(d).name for d in args.ensemble.split(','))} "
-                        f"--mix {args.mix}" if args.ensemble
-                        else f"--steps {args.steps}")  # a run measured with --model was trained so
-                     + (f" {flags}" if flags and not args.ensemble else "")
-                     + (f" --net-seed {args.net_seed}" if args.net_seed else "")
-                     + (f" --temperature {args.temperature:g}" if args.temperature != 1 else "")
-                     + (f" --tag {args.tag}" if args.tag else ""))
+             command="python benchmarks/lang_categories.py " + " ".join(how))
     return r
 
 
@@ -346,8 +348,7 @@ def main() -> None:
                    help="with --model: mix its network with the n-gram model of order N (as mix_order N does)")
     p.add_argument("--ensemble", metavar="RUN,RUN",
                    help="with --model and --mix: more network runs of the same shape and split, mixed with it as "
-                        "an ensemble (the mean of the networks' distributions; the variant's command is the user's "
-                        "to record in --note)")
+                        "an ensemble (the mean of the networks' distributions)")
     p.add_argument("--tag", default="", help="name of a variant run (its own results file)")
     p.add_argument("--note", default="", help="what the variant is, for the table")
     p.add_argument("--weights-table", metavar="ORDERS",
