@@ -4,6 +4,8 @@
     python benchmarks/lang_categories.py --steps 6000 --set balance=0.5 --tag balanced
     python benchmarks/lang_categories.py --model RUN_DIR --tag x           # measure a trained run
     python benchmarks/lang_categories.py --model RUN_DIR --mix 4 --tag mix4  # a network run, mixed afterwards
+    python benchmarks/lang_categories.py --steps 6000 --set mix_order=0 --net-seed 1 --keep RUN1  # another seed
+    python benchmarks/lang_categories.py --model RUN0 --ensemble RUN1,RUN2 --mix 5 --tag ens3  # an ensemble
 
 On a stratified split of ``names_by_language`` of this benchmark's own (``lang_split.split``
 with seed ``SEED``, 10% of every language held out; not the split the other language
@@ -25,7 +27,10 @@ minutes: the machine is shared), then:
 
 ``--mix N`` mixes the network of ``--model`` (a run kept with ``--keep``) with the n-gram
 model of order N of its training items, the weights fitted on its held-out items, as
-``mix_order`` N does at the end of a training run (``charsmith.netmix``).
+``mix_order`` N does at the end of a training run (``charsmith.netmix``); with ``--ensemble``,
+the networks of ``--model`` and of those runs (one shape, the same split) as one ensemble
+(``charsmith.netmix.mix_networks``). ``--net-seed S`` trains the network with seed S for its
+initial weights, batches and dropout, on the split every run here has (that of seed 0).
 
 Results: ``benchmarks/results/lang_categories[_<tag>].json``; the run without a tag writes the
 section "Names by language: categories" of ``benchmarks/QUALITY.md``.
@@ -61,8 +66,9 @@ import charsmith  # noqa: E402
 from charsmith import mixture, ngram  # noqa: E402
 from charsmith._batching import encode_items  # noqa: E402
 from charsmith.api import plan_run  # noqa: E402
-from charsmith.netmix import heldout_probs, mix_network, network_part  # noqa: E402
+from charsmith.netmix import heldout_probs, mix_networks, network_part  # noqa: E402
 from charsmith.scoring import score_items, summarize  # noqa: E402
+from charsmith.trainer import Trainer  # noqa: E402
 
 SEED = 7  # this benchmark's own split (lang_split.SEED is the one the language benchmarks tune on)
 SAMPLES = 200
@@ -120,13 +126,16 @@ def measure(m: charsmith.CharModel, train: list[Pair], test: list[Pair], *, temp
             "test_unknown_chars": unknown, "test_unknown_items": sum(bool(s.unknown_chars) for s in m.score(items))}
 
 
-def mixed(m: charsmith.CharModel, train_tsv: Path, order: int, options: dict) -> charsmith.CharModel:
-    """The network of ``m``, trained on ``train_tsv`` with ``options``, mixed with the n-gram
-    model of order ``order`` of its training items (as ``mix_order`` does after training)."""
+def mixed(ms: list[charsmith.CharModel], train_tsv: Path, order: int, options: dict) -> charsmith.CharModel:
+    """The networks of ``ms``, trained on ``train_tsv`` with ``options``, mixed with the n-gram
+    model of order ``order`` of their training items (as ``mix_order`` does after training;
+    more than one: an ensemble, ``charsmith.netmix.mix_networks``)."""
     corpus, _, _ = plan_run(train_tsv, seed=0, **options)
-    if corpus.fingerprint != m.ckpt.info.get("data_fingerprint"):
-        sys.exit("--mix: the run was not trained on this split with these options")
-    return charsmith.CharModel(mix_network(network_part(m.ckpt), corpus, order)[0])
+    if any(corpus.fingerprint != m.ckpt.info.get("data_fingerprint") for m in ms):
+        sys.exit("--mix: a run was not trained on this split with these options")
+    ckpt, facts = mix_networks([network_part(m.ckpt) for m in ms], corpus, order)
+    print(f"mixture: {facts}", file=sys.stderr)
+    return charsmith.CharModel(ckpt)
 
 
 def weights_table(m: charsmith.CharModel, train_tsv: Path, test: list[Pair], options: dict, orders: list[int],
@@ -199,24 +208,36 @@ def run(args: argparse.Namespace) -> dict:
             m = charsmith.load(args.model)
             if args.mix:
                 write_tsv(train, Path(tmp) / "train.tsv")
-                m = mixed(m, Path(tmp) / "train.tsv", args.mix, options)
+                more = [charsmith.load(Path(d)) for d in args.ensemble.split(",")] if args.ensemble else []
+                m = mixed([m, *more], Path(tmp) / "train.tsv", args.mix, options)
         else:
             write_tsv(train, Path(tmp) / "train.tsv")
-            m = charsmith.train(Path(tmp) / "train.tsv", Path(tmp) / "run", steps=args.steps, seed=0, **options)
+            if args.net_seed:  # the split of seed 0 (as every run here), the network's own seed
+                corpus, model_cfg, train_cfg = plan_run(Path(tmp) / "train.tsv", steps=args.steps, seed=0, **options)
+                Trainer(corpus, model_cfg, dataclasses.replace(train_cfg, seed=args.net_seed), Path(tmp) / "run",
+                        info={"source": "train.tsv"}).run(None)
+                m = charsmith.load(Path(tmp) / "run")
+            else:
+                m = charsmith.train(Path(tmp) / "train.tsv", Path(tmp) / "run", steps=args.steps, seed=0, **options)
             if args.keep:
                 shutil.copytree(Path(tmp) / "run", args.keep, dirs_exist_ok=True)
     train_s = time.perf_counter() - t0
     r = measure(m, train, test, temperature=args.temperature)
-    # a network mixed afterwards is the run that mix_order trains (the same network, then the same mixing)
-    flags = " ".join([*(f"--set {s}" for s in args.set), *([f"--set mix_order={args.mix}"] if args.mix else [])])
+    # a network mixed afterwards is the run that mix_order trains (the same network, then the same mixing);
+    # an ensemble has no such run: its command names the runs' folders
+    sets = [f"--set {s}" for s in args.set]
+    if args.ensemble:
+        runs = ",".join(Path(d).name for d in args.ensemble.split(","))
+        how = [f"--model {args.model.name} --ensemble {runs} --mix {args.mix}", *sets]
+    else:  # a run measured with --model was trained so
+        how = [f"--steps {args.steps}", *sets, *([f"--set mix_order={args.mix}"] if args.mix else [])]
+    how += [*([f"--net-seed {args.net_seed}"] if args.net_seed else []),
+            *([f"--temperature {args.temperature:g}"] if args.temperature != 1 else []),
+            *([f"--tag {args.tag}"] if args.tag else [])]
     r.update(tag=args.tag, note=args.note, options=options, steps=args.steps, seed_split=SEED,
              temperature=args.temperature, train_seconds=round(train_s, 1), model=dataclasses.asdict(m.ckpt.model),
              best_step=m.ckpt.info.get("step"), date=str(datetime.date.today()),
-             command="python benchmarks/lang_categories.py "
-                     + f"--steps {args.steps}"  # a run measured with --model was trained so
-                     + (f" {flags}" if flags else "") + (f" --temperature {args.temperature:g}"
-                                                         if args.temperature != 1 else "")
-                     + (f" --tag {args.tag}" if args.tag else ""))
+             command="python benchmarks/lang_categories.py " + " ".join(how))
     return r
 
 
@@ -320,9 +341,14 @@ def main() -> None:
     p.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE", help="a charsmith.train option")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--model", type=Path, help="measure this trained run instead of training")
+    p.add_argument("--net-seed", type=int, default=0, metavar="S",
+                   help="train the network with seed S (initial weights, batches, dropout) on the same split")
     p.add_argument("--keep", type=Path, help="copy the trained run directory there")
     p.add_argument("--mix", type=int, default=0, metavar="N",
                    help="with --model: mix its network with the n-gram model of order N (as mix_order N does)")
+    p.add_argument("--ensemble", metavar="RUN,RUN",
+                   help="with --model and --mix: more network runs of the same shape and split, mixed with it as "
+                        "an ensemble (the mean of the networks' distributions)")
     p.add_argument("--tag", default="", help="name of a variant run (its own results file)")
     p.add_argument("--note", default="", help="what the variant is, for the table")
     p.add_argument("--weights-table", metavar="ORDERS",

@@ -4,6 +4,7 @@ labelled lists."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from charsmith.checkpoint import load_checkpoint, save_checkpoint
 from charsmith.defaults import LABELLED_MIX_ORDER
 from charsmith.errors import InputError
 from charsmith.mixture import MixtureConfig
+from charsmith.netmix import mix_network, mix_networks
 from charsmith.scoring import score_items
 
 
@@ -134,3 +136,48 @@ def test_a_resumed_mixed_run_mixes_its_new_network(tmp_path: Path) -> None:
     assert again.info["mix"]["val_loss_network"] < first.info["mix"]["val_loss_network"]
     done = charsmith.train(folder, out, resume=True, steps=40).ckpt  # nothing left to train: kept as it is
     assert done.info == again.info and isinstance(done.model, MixtureConfig)
+
+
+def _styled_corpus(styled: Path):  # the corpus the `styled` network was trained on (its options, its split)
+    corpus, _, _ = plan_run(styled.parent / "data", cell="gru", hidden=48, embed=16, cat_embed=4, dropout=0.0,
+                            weight_decay=0.0, batch_size=32, lr=1e-2, steps=400, seed=0)
+    assert corpus.fingerprint == load_checkpoint(styled).info["data_fingerprint"]
+    return corpus
+
+
+def test_an_ensemble_of_networks_mixes_their_mean_distribution(styled: Path, tmp_path: Path) -> None:
+    net = load_checkpoint(styled)
+    corpus = _styled_corpus(styled)
+    rng = np.random.default_rng(0)  # a second network of the same shape: the first one, perturbed
+    other = dataclasses.replace(net, params={k: v + rng.normal(0, 0.3, v.shape).astype(v.dtype)
+                                             for k, v in net.params.items()})
+    one, facts1 = mix_network(net, corpus, 3)
+    two, facts2 = mix_networks([net, other], corpus, 3)
+    assert isinstance(two.model, MixtureConfig) and two.model.nets == 2 and "val_loss_networks" not in facts1
+    assert facts2["val_loss_networks"][0] == round(facts1["val_loss_network"], 4)
+    assert facts2["val_loss_mixture"] <= facts2["val_loss_ngram"] + 5e-3
+    assert facts2["weights"] != facts1["weights"]  # fitted again, on the ensemble's probabilities
+    # each character: lam[u] * the mean of the networks' probabilities + (1 - lam[u]) * the n-gram model's
+    _, ng = mixture.split(two.params, two.model)
+    item, cat = "kisetiki", 1
+    p_nets = [np.exp(score_items(ck.params, ck.model, ck.vocab, [item], cond=np.array([cat]))[0].char_logprobs)
+              for ck in (net, other)]
+    grams, gcats = ngram.item_grams([two.vocab.encode(item)], np.array([cat]), 3)
+    probs, used = ngram.lookup(ng, two.model.ngram, grams[:, :-1], gcats)
+    want = mixture.combine((p_nets[0] + p_nets[1]) / 2, probs[np.arange(len(grams)), grams[:, -1]], used,
+                           two.params[mixture.WEIGHTS])
+    got = score_items(two.params, two.model, two.vocab, [item], cond=np.array([cat]))[0].char_logprobs
+    assert np.allclose(got, np.log(want), atol=1e-9)
+    save_checkpoint(tmp_path / "ens", two)  # one checkpoint that samples and classifies
+    m = charsmith.load(tmp_path / "ens")
+    assert m.classify(["gadolon"], top=1)[0].best == "bo"
+    assert len(m.sample(5, category="ki", seed=0).samples) == 5
+
+
+def test_an_ensemble_needs_networks_of_one_shape(styled: Path, styled_mix: Path) -> None:
+    net, corpus = load_checkpoint(styled), _styled_corpus(styled)
+    other = dataclasses.replace(net, model=dataclasses.replace(net.model, dropout=0.5))  # another config
+    with pytest.raises(InputError, match="one shape, vocabulary and set of categories"):
+        mix_networks([net, other], corpus, 3)
+    with pytest.raises(TypeError, match="mixes networks, not a mixture"):
+        mix_networks([net, load_checkpoint(styled_mix)], corpus, 3)

@@ -17,6 +17,7 @@ of each category, which a small category's vector only partly holds.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from charsmith.config import ModelConfig
 from charsmith.errors import InputError
 from charsmith.scoring import score_items
 
-__all__ = ["check_mixable", "heldout_probs", "mix_network", "network_part"]
+__all__ = ["check_mixable", "heldout_probs", "mix_network", "mix_networks", "network_part"]
 
 
 def check_mixable(corpus: Corpus, order: int) -> None:
@@ -81,24 +82,42 @@ def mix_network(ckpt: Checkpoint, corpus: Corpus, order: int) -> tuple[Checkpoin
     ``order`` of ``corpus.train``, its weights fitted on ``corpus.val``; and what the fit
     found: the held-out loss (nats/char) of the network, the n-gram model and the mixture,
     and the weights (an in-sample figure for the mixture: its weights were fitted there)."""
+    return mix_networks([ckpt], corpus, order)
+
+
+def mix_networks(ckpts: Sequence[Checkpoint], corpus: Corpus, order: int) -> tuple[Checkpoint, dict[str, Any]]:
+    """As :func:`mix_network` for E networks of one shape trained on ``corpus`` (an ensemble:
+    p_net is the mean of their distributions); the result keeps the first one's run facts."""
     check_mixable(corpus, order)
-    if not isinstance(ckpt.model, ModelConfig):
-        raise TypeError(f"mix_network mixes a network, not a {ckpt.model.kind} model")
+    if not ckpts:
+        raise TypeError("mix_networks needs at least one network")
+    first = ckpts[0]
+    for ck in ckpts:
+        if not isinstance(ck.model, ModelConfig):
+            raise TypeError(f"mix_networks mixes networks, not a {ck.model.kind} model")
+        if ck.model != first.model or ck.vocab != first.vocab or ck.categories != first.categories:
+            raise InputError("the networks of a mixture must have one shape, vocabulary and set of categories; "
+                             "train them with the same options on the same file", param="ckpts")
+    assert isinstance(first.model, ModelConfig)
     K = 0 if corpus.categories is None else corpus.categories.size
     train = list(corpus.train)
     ng_cfg, ng_params = ngram.fit(_seqs(corpus, train), corpus.vocab.size, order,
                                   cats=None if corpus.train_cats is None else _cats(corpus.train_cats, len(train)),
                                   categories=K)
-    p_net, p_ng, used = heldout_probs(ckpt.params, ckpt.model, ng_params, ng_cfg, corpus)
+    parts = [heldout_probs(ck.params, first.model, ng_params, ng_cfg, corpus) for ck in ckpts]
+    p_net = np.mean([p[0] for p in parts], axis=0)
+    _, p_ng, used = parts[0]
     weights = mixture.fit_weights(p_net, p_ng, used, order)
     p_mix = mixture.combine(p_net, p_ng, used, weights)
     facts = {"order": order, "weights": [round(float(w), 4) for w in weights],
              "val_loss_network": float(-np.log(p_net).mean()), "val_loss_ngram": float(-np.log(p_ng).mean()),
              "val_loss_mixture": float(-np.log(p_mix).mean())}
-    model = mixture.MixtureConfig(ckpt.model, ng_cfg, nets=1)
-    params = mixture.join([ckpt.params], ng_params, weights)
-    info = dict(ckpt.info, mix=facts, best_val_loss=facts["val_loss_mixture"])
-    return dataclasses.replace(ckpt, model=model, params=params, info=info), facts
+    if len(ckpts) > 1:
+        facts["val_loss_networks"] = [round(float(-np.log(p[0]).mean()), 4) for p in parts]
+    model = mixture.MixtureConfig(first.model, ng_cfg, nets=len(ckpts))
+    params = mixture.join([ck.params for ck in ckpts], ng_params, weights)
+    info = dict(first.info, mix=facts, best_val_loss=facts["val_loss_mixture"])
+    return dataclasses.replace(first, model=model, params=params, info=info), facts
 
 
 def network_part(ckpt: Checkpoint) -> Checkpoint:
