@@ -450,7 +450,7 @@ def _train_small(args: argparse.Namespace, options: dict[str, Any], corpus: Line
     report = f"held-out loss {val:.4f} nats/char; " if val is not None else ""
     cv = choice["losses"].get(choice["chosen"])
     cv_text = f" (cross-validated loss {cv:.4f} nats/char)" if cv is not None else ""
-    print(f"chose {kinds.of(ckpt.model).describe(ckpt.model)}{cv_text} in {_clock(choice['seconds'])}; "
+    print(f"chose {choice['chosen']}: {kinds.of(ckpt.model).describe(ckpt.model)}{cv_text} in {_clock(choice['seconds'])}; "
           f"{report}checkpoint: {out_dir}", file=out)
     return 0
 
