@@ -1,17 +1,37 @@
-"""Defaults for ``charsmith train FILE`` with no other flags, chosen from the data.
+"""Defaults for ``charsmith train FILE`` with no other flags, chosen from the data and the budget.
 
-A user who passes only a file gets a model and schedule suited to its size and mode.
-Explicit options always win; these only fill the gaps. The choices come from the runs in
-``benchmarks/QUALITY.md`` (held-out loss per wall-clock minute on a 2-core machine):
+A user who passes only a file (and perhaps ``--minutes``) gets a model and schedule suited to
+the data's size and mode and to the time budget. Explicit options always win; these only fill
+the gaps. The choices come from the runs in ``benchmarks/QUALITY.md``.
 
-- running text: a 2-layer LSTM 256 with dropout, 128-character windows, 30 minutes; for a
-  budget under ``TEXT_SMALL_BUDGET`` minutes a 1-layer GRU 128, which learns faster than the
-  LSTM early on: on tinyshakespeare (last 10% held out, this 2-core machine, busy) it reached
-  1.863 nats/char in 1 minute and 1.629 in 3, where the LSTM reached 3.314 and 2.075
-  ("Budgets for running text", QUALITY.md). The threshold between the two measured points
-  (3 and 30 minutes) is not yet measured: a grid over cells, sizes and budgets is to come;
-- a long list (the 32k makemore names): a 2-layer LSTM 256 with dropout 0.4 and weight
-  decay (with less, it overfits after ~7 epochs, 2 minutes here), 5 minutes;
+Running text and long lists follow the time budget ("Budgets", QUALITY.md): a grid of models
+(cell, width, depth, batch; ``benchmarks/budget_grid.py``) trained on tinyshakespeare and
+makemore's names for the steps a 1, 3, 10 or 30-minute budget makes on a quiet 2-core machine,
+each data set's final 10% held out apart from the part that tuned. A budget gets the grid's
+best model at the measured budget nearest to it on a log scale (thresholds at the geometric
+means: 1.7, 5.5 and 17 minutes, ``BUDGET_THRESHOLDS``):
+
+==========  ==============================  ====================================
+budget      running text                    a long list
+==========  ==============================  ====================================
+< 1.7 min   GRU 1x256 (1.730 at 1 min)      LSTM 1x256 (1.930 at 1 min)
+< 5.5 min   GRU 1x256 (1.676 at 3 min)      LSTM 2x256 (1.908 at 3 min)
+< 17 min    GRU 1x256 (1.706 at 10 min)     LSTM 2x256 (not measured at 10 min)
+otherwise   LSTM 2x256 (1.512 at 30 min)    LSTM 2x256 (not measured at 30 min)
+==========  ==============================  ====================================
+
+(loss per character on the final held-out set at the budget measured; the 30-minute text figure
+is the recipe's on the file's last 10%, QUALITY.md's first table). Long lists at 10 and 30
+minutes keep the 3-minute winner, the recipe that earlier reached 1.887 in 5 minutes and 1.890
+in 15 (a plateau: it overfits after ~7 epochs). No budget: 30 minutes for running
+text (``TEXT_BUDGET``), 5 for a long list (``LIST_BUDGET``). Text models read 128-character
+windows, 32 at a time, through a 64-wide embedding with dropout 0.2; list models batches of 64
+items, embedding 64, dropout 0.4 and weight decay 0.1 (with less, the 2-layer LSTM overfits
+after ~7 epochs). Each model evaluates 20 to 40 times in its budget on a quiet machine (as in
+the grid), so the first held-out loss comes after 3-5% of it.
+
+Other data:
+
 - a short list (the 1.5k dinosaur names): a 1-layer GRU 128 with more dropout and weight
   decay, which overfits within a minute, so early stopping ends it;
 - a long labelled list (the 18k names of ``names_by_language``, 18 languages): a 1-layer
@@ -41,31 +61,57 @@ Explicit options always win; these only fill the gaps. The choices come from the
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
 from charsmith._corpus import Corpus, TextCorpus
 from charsmith.config import ModelConfig
 
-__all__ = ["CAT_EMBED", "LABELLED_MIX_ORDER", "SMALL_LIST_CHARS", "TEXT_SMALL_BUDGET", "finetune", "suggest"]
+__all__ = ["BUDGETS", "BUDGET_THRESHOLDS", "CAT_EMBED", "LABELLED_MIX_ORDER", "LIST_BUDGET", "SMALL_LIST_CHARS",
+           "TEXT_BUDGET", "budget_row", "finetune", "suggest"]
 
 SMALL_LIST_CHARS = 50_000  # training characters below which a list counts as short
 CAT_EMBED = 16  # category embedding width for short labelled lists (64 for long ones)
 LABELLED_MIX_ORDER = 5  # the n-gram order a long labelled list's network is mixed with (charsmith.netmix)
-TEXT_SMALL_BUDGET = 10.0  # minutes: running text trained for less gets the small, fast-learning network
 SMALL_FINETUNE_ITEMS = 1000  # training items up to which a run from a base follows a fixed schedule
 FINETUNE_EPOCHS = 100  # passes over a small list that schedule makes (within FINETUNE_STEPS)
 FINETUNE_STEPS = (60, 1000)  # the fewest and most steps of that schedule
+
+BUDGETS = (1.0, 3.0, 10.0, 30.0)  # minutes the budget grid measured (QUALITY.md, "Budgets")
+BUDGET_THRESHOLDS = tuple(math.sqrt(a * b) for a, b in itertools.pairwise(BUDGETS))  # 1.73, 5.48, 17.3
+TEXT_BUDGET = 30.0  # minutes for running text when none is given
+LIST_BUDGET = 5.0  # minutes for a long list when none is given
+
+# The grid's best model per measured budget: cell, hidden, layers; eval_every as the grid's runs (~20 per budget).
+TEXT_MODELS: dict[float, dict[str, Any]] = {
+    1.0: dict(cell="gru", hidden=256, layers=1, eval_every=50),
+    3.0: dict(cell="gru", hidden=256, layers=1, eval_every=180),
+    10.0: dict(cell="gru", hidden=256, layers=1, eval_every=600),
+    30.0: dict(cell="lstm", hidden=256, layers=2, eval_every=250),
+}
+LIST_MODELS: dict[float, dict[str, Any]] = {
+    1.0: dict(cell="lstm", hidden=256, layers=1, eval_every=400),
+    3.0: dict(cell="lstm", hidden=256, layers=2, eval_every=500),
+    10.0: dict(cell="lstm", hidden=256, layers=2, eval_every=1000),
+    30.0: dict(cell="lstm", hidden=256, layers=2, eval_every=2000),
+}
+TEXT_OPTIONS = dict(embed=64, dropout=0.2, batch_size=32, seq_len=128, lr=3e-3)
+LIST_OPTIONS = dict(embed=64, dropout=0.4, weight_decay=0.1, batch_size=64, lr=3e-3)
+
+
+def budget_row(minutes: float) -> float:
+    """The measured budget nearest to ``minutes`` on a log scale (the first one whose
+    threshold it is under)."""
+    return next((b for b, t in zip(BUDGETS, BUDGET_THRESHOLDS) if minutes < t), BUDGETS[-1])
 
 
 def suggest(corpus: Corpus, minutes: float | None = None) -> dict[str, Any]:
     """Model and training options for ``corpus`` (keys are ModelConfig/TrainConfig fields),
     for a time budget of ``minutes`` (None: the default budget)."""
     if isinstance(corpus, TextCorpus):
-        text = dict(embed=64, dropout=0.2, batch_size=32, seq_len=128, lr=3e-3)
-        if minutes and minutes < TEXT_SMALL_BUDGET:
-            return dict(cell="gru", hidden=128, layers=1, eval_every=100, **text)
-        return dict(cell="lstm", hidden=256, layers=2, minutes=30.0, eval_every=250, **text)
+        budget = minutes or TEXT_BUDGET
+        return dict(**TEXT_MODELS[budget_row(budget)], **TEXT_OPTIONS, minutes=budget)
     labelled = corpus.categories is not None
     if corpus.train_chars < SMALL_LIST_CHARS:
         return dict(cell="gru", hidden=128, layers=1, embed=32, dropout=0.3, weight_decay=0.1, batch_size=32,
@@ -74,8 +120,8 @@ def suggest(corpus: Corpus, minutes: float | None = None) -> dict[str, Any]:
         return dict(cell="gru", hidden=256, layers=1, embed=32, cat_embed=64, dropout=0.3, weight_decay=0.1,
                     batch_size=64, lr=3e-3, minutes=5.0, eval_every=200, ema=0.999, balance=0.3,
                     mix_order=LABELLED_MIX_ORDER if corpus.val else 0)  # its weights are fitted on held-out items
-    return dict(cell="lstm", hidden=256, layers=2, embed=64, dropout=0.4, weight_decay=0.1, batch_size=64, lr=3e-3,
-                minutes=5.0, eval_every=200)
+    budget = minutes or LIST_BUDGET
+    return dict(**LIST_MODELS[budget_row(budget)], **LIST_OPTIONS, minutes=budget)
 
 
 def finetune(base: ModelConfig, corpus: Corpus) -> dict[str, Any]:
