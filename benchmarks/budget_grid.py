@@ -135,7 +135,7 @@ def prepare(tmp: Path) -> dict[str, dict[str, Path]]:
     """Temporary copies: each data set's training file (whose own held-out part tunes) and final set."""
     import numpy as np
 
-    from charsmith.data import read_text, split_lines
+    from charsmith._reading import read_text, split_lines
 
     text = read_text(DATA / "tinyshakespeare.txt")
     cut = int(len(text) * 0.9)

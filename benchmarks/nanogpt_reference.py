@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(1)
     from charsmith import backend
-    from charsmith.data import read_text
+    from charsmith._reading import read_text
 
     text = read_text(budget_grid.DATA / "tinyshakespeare.txt")
     with tempfile.TemporaryDirectory(prefix="charsmith-nanogpt-") as tmp_name:
