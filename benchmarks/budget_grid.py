@@ -105,29 +105,34 @@ RATES: dict[str, float] = {
 }
 
 # The plan: configurations per data set and budget (minutes), as run on 2026-12-06. Budget 1
-# spans cells, sizes and (GRU 1x128 on text) batch; each longer budget keeps the best of the one
-# before by tuning loss (names at 3: the best and the old default; text at 10: the best and the
-# 30-minute recipe). About 50 quiet-machine minutes in all.
+# spans cells, sizes and (GRU 1x128 on text) batch, then learning rates and windows around the
+# best; each longer budget keeps the best of the one before by tuning loss (names at 3: the best and the old default; text at 10: the best and the
+# 30-minute recipe). About 60 quiet-machine minutes in all.
 PLAN: dict[str, dict[float, list[str]]] = {
     "text": {
-        1: ["gru128x1_b32", "gru256x1_b32", "lstm256x1_b32", "gru128x1_b64", "gru256x2_b32"],
-        3: ["gru256x1_b32", "gru128x1_b32"],
+        1: ["gru128x1_b32", "gru256x1_b32", "lstm256x1_b32", "gru128x1_b64", "gru256x2_b32",
+            "gru256x1_b32_lr2e-3", "gru256x1_b32_lr5e-3", "gru256x1_b32_lr8e-3", "gru256x1_b32_s64",
+            "gru256x1_b32_s256", "gru256x1_b32_s64_lr8e-3"],
+        3: ["gru256x1_b32", "gru128x1_b32", "gru256x1_b32_lr5e-3", "gru256x1_b32_lr8e-3"],
         10: ["gru256x1_b32", "lstm256x2_b32"],
     },
     "names": {
-        1: ["gru128x1_b64", "gru256x1_b64", "lstm256x1_b64", "lstm256x2_b64", "gru512x1_b64"],
+        1: ["gru128x1_b64", "gru256x1_b64", "lstm256x1_b64", "lstm256x2_b64", "gru512x1_b64",
+            "lstm256x1_b64_lr2e-3", "lstm256x1_b64_lr5e-3"],
         3: ["lstm256x1_b64", "lstm256x2_b64"],
     },
 }
 
 
 def rate(data: str, label: str) -> float:
-    """The quiet-machine steps/s of a label (its learning-rate/dropout variants share it)."""
+    """The quiet-machine steps/s of a label (its learning-rate/dropout variants share it; a
+    window length other than 128 scales it, characters per second being about the same)."""
     parts = label.split("_")
-    key = "_".join(p for p in parts if not p.startswith(("lr", "d")))
+    key = "_".join(p for p in parts if not p.startswith(("lr", "d", "s")))
     if data == "names" and "_b" not in label:
         key += "_b64"
-    return RATES[f"{data}:{key}"]
+    seq = config(label).get("seq_len", 128)  # a window of another length: steps/s scaled by 128 / seq
+    return RATES[f"{data}:{key}"] * 128 / seq
 
 
 # ----- data -------------------------------------------------------------------------------

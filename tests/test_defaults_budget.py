@@ -35,34 +35,35 @@ def test_budget_rows() -> None:
     assert picks == [1.0, 1.0, 1.0, 3.0, 3.0, 3.0, 10.0, 10.0, 10.0, 30.0, 30.0, 30.0]
 
 
-# (minutes given, cell, hidden, layers, minutes planned): the grid's best per budget
+# (minutes given, cell, hidden, layers, peak lr, minutes planned): the grid's best per budget
 TEXT_CASES = [
-    (1.0, "gru", 256, 1, 1.0), (2.0, "gru", 256, 1, 2.0), (3.0, "gru", 256, 1, 3.0),
-    (10.0, "gru", 256, 1, 10.0), (12.5, "gru", 256, 1, 12.5), (30.0, "lstm", 256, 2, 30.0),
-    (None, "lstm", 256, 2, TEXT_BUDGET),
+    (1.0, "gru", 256, 1, 8e-3, 1.0), (1.5, "gru", 256, 1, 8e-3, 1.5), (2.0, "gru", 256, 1, 8e-3, 2.0),
+    (3.0, "gru", 256, 1, 8e-3, 3.0), (10.0, "gru", 256, 1, 3e-3, 10.0), (12.5, "gru", 256, 1, 3e-3, 12.5),
+    (30.0, "lstm", 256, 2, 3e-3, 30.0), (None, "lstm", 256, 2, 3e-3, TEXT_BUDGET),
 ]
 
 
-@pytest.mark.parametrize(("minutes", "cell", "hidden", "layers", "planned"), TEXT_CASES)
+@pytest.mark.parametrize(("minutes", "cell", "hidden", "layers", "lr", "planned"), TEXT_CASES)
 def test_text_defaults_follow_the_budget(text_file: Path, minutes: float | None, cell: str, hidden: int,
-                                         layers: int, planned: float) -> None:
+                                         layers: int, lr: float, planned: float) -> None:
     _, cfg, tcfg = plan_run(text_file, mode="text", minutes=minutes)
     assert (cfg.cell, cfg.hidden, cfg.layers, cfg.embed, cfg.dropout) == (cell, hidden, layers, 64, 0.2)
-    assert (tcfg.minutes, tcfg.batch_size, tcfg.seq_len, tcfg.lr) == (planned, 32, 128, 3e-3)
+    assert (tcfg.minutes, tcfg.batch_size, tcfg.seq_len, tcfg.lr) == (planned, 32, 128, lr)
 
 
 LIST_CASES = [
-    (1.0, "lstm", 256, 1, 1.0), (1.5, "lstm", 256, 1, 1.5), (3.0, "lstm", 256, 2, 3.0), (6.0, "lstm", 256, 2, 6.0),
-    (10.0, "lstm", 256, 2, 10.0), (30.0, "lstm", 256, 2, 30.0), (None, "lstm", 256, 2, LIST_BUDGET),
+    (1.0, "lstm", 256, 1, 5e-3, 1.0), (1.5, "lstm", 256, 1, 5e-3, 1.5), (3.0, "lstm", 256, 2, 3e-3, 3.0),
+    (6.0, "lstm", 256, 2, 3e-3, 6.0), (10.0, "lstm", 256, 2, 3e-3, 10.0), (30.0, "lstm", 256, 2, 3e-3, 30.0),
+    (None, "lstm", 256, 2, 3e-3, LIST_BUDGET),
 ]
 
 
-@pytest.mark.parametrize(("minutes", "cell", "hidden", "layers", "planned"), LIST_CASES)
+@pytest.mark.parametrize(("minutes", "cell", "hidden", "layers", "lr", "planned"), LIST_CASES)
 def test_long_list_defaults_follow_the_budget(long_list: Path, minutes: float | None, cell: str, hidden: int,
-                                              layers: int, planned: float) -> None:
+                                              layers: int, lr: float, planned: float) -> None:
     _, cfg, tcfg = plan_run(long_list, minutes=minutes)
     assert (cfg.cell, cfg.hidden, cfg.layers, cfg.embed, cfg.dropout) == (cell, hidden, layers, 64, 0.4)
-    assert (tcfg.minutes, tcfg.batch_size, tcfg.lr, tcfg.weight_decay) == (planned, 64, 3e-3, 0.1)
+    assert (tcfg.minutes, tcfg.batch_size, tcfg.lr, tcfg.weight_decay) == (planned, 64, lr, 0.1)
 
 
 def test_a_short_budget_evaluates_early(text_file: Path, long_list: Path) -> None:

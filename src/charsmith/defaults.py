@@ -5,7 +5,7 @@ the data's size and mode and to the time budget. Explicit options always win; th
 the gaps. The choices come from the runs in ``benchmarks/QUALITY.md``.
 
 Running text and long lists follow the time budget ("Budgets", QUALITY.md): a grid of models
-(cell, width, depth, batch; ``benchmarks/budget_grid.py``) trained on tinyshakespeare and
+(cell, width, depth, batch, window, learning rate; ``benchmarks/budget_grid.py``) trained on tinyshakespeare and
 makemore's names for the steps a 1, 3, 10 or 30-minute budget makes on a quiet 2-core machine,
 each data set's final 10% held out apart from the part that tuned. A budget gets the grid's
 best model at the measured budget nearest to it on a log scale (thresholds at the geometric
@@ -14,8 +14,8 @@ means: 1.7, 5.5 and 17 minutes, ``BUDGET_THRESHOLDS``):
 ==========  ==============================  ====================================
 budget      running text                    a long list
 ==========  ==============================  ====================================
-< 1.7 min   GRU 1x256 (1.730 at 1 min)      LSTM 1x256 (1.930 at 1 min)
-< 5.5 min   GRU 1x256 (1.676 at 3 min)      LSTM 2x256 (1.908 at 3 min)
+< 1.7 min   GRU 1x256, lr 8e-3 (1.701)      LSTM 1x256, lr 5e-3 (1.919)
+< 5.5 min   GRU 1x256, lr 8e-3 (1.688)      LSTM 2x256 (1.908 at 3 min)
 < 17 min    GRU 1x256 (1.706 at 10 min)     LSTM 2x256 (not measured at 10 min)
 otherwise   LSTM 2x256 (1.512 at 30 min)    LSTM 2x256 (not measured at 30 min)
 ==========  ==============================  ====================================
@@ -83,21 +83,22 @@ BUDGET_THRESHOLDS = tuple(math.sqrt(a * b) for a, b in itertools.pairwise(BUDGET
 TEXT_BUDGET = 30.0  # minutes for running text when none is given
 LIST_BUDGET = 5.0  # minutes for a long list when none is given
 
-# The grid's best model per measured budget: cell, hidden, layers; eval_every as the grid's runs (~20 per budget).
+# The grid's best model per measured budget: cell, hidden, layers, peak learning rate (measured at 1 and 3
+# minutes; 3e-3 where only it was run); eval_every as the grid's runs (~20 per budget).
 TEXT_MODELS: dict[float, dict[str, Any]] = {
-    1.0: dict(cell="gru", hidden=256, layers=1, eval_every=50),
-    3.0: dict(cell="gru", hidden=256, layers=1, eval_every=180),
-    10.0: dict(cell="gru", hidden=256, layers=1, eval_every=600),
-    30.0: dict(cell="lstm", hidden=256, layers=2, eval_every=250),
+    1.0: dict(cell="gru", hidden=256, layers=1, lr=8e-3, eval_every=50),
+    3.0: dict(cell="gru", hidden=256, layers=1, lr=8e-3, eval_every=180),
+    10.0: dict(cell="gru", hidden=256, layers=1, lr=3e-3, eval_every=600),
+    30.0: dict(cell="lstm", hidden=256, layers=2, lr=3e-3, eval_every=250),
 }
 LIST_MODELS: dict[float, dict[str, Any]] = {
-    1.0: dict(cell="lstm", hidden=256, layers=1, eval_every=400),
-    3.0: dict(cell="lstm", hidden=256, layers=2, eval_every=500),
-    10.0: dict(cell="lstm", hidden=256, layers=2, eval_every=1000),
-    30.0: dict(cell="lstm", hidden=256, layers=2, eval_every=2000),
+    1.0: dict(cell="lstm", hidden=256, layers=1, lr=5e-3, eval_every=400),
+    3.0: dict(cell="lstm", hidden=256, layers=2, lr=3e-3, eval_every=500),
+    10.0: dict(cell="lstm", hidden=256, layers=2, lr=3e-3, eval_every=1000),
+    30.0: dict(cell="lstm", hidden=256, layers=2, lr=3e-3, eval_every=2000),
 }
-TEXT_OPTIONS = dict(embed=64, dropout=0.2, batch_size=32, seq_len=128, lr=3e-3)
-LIST_OPTIONS = dict(embed=64, dropout=0.4, weight_decay=0.1, batch_size=64, lr=3e-3)
+TEXT_OPTIONS = dict(embed=64, dropout=0.2, batch_size=32, seq_len=128)
+LIST_OPTIONS = dict(embed=64, dropout=0.4, weight_decay=0.1, batch_size=64)
 
 
 def budget_row(minutes: float) -> float:
