@@ -68,13 +68,27 @@ def heldout_probs(
     """Each held-out character's (end tokens included) probability under the network and
     under the n-gram model, given its item's category, and the n-gram context length it came
     from: three (P,) arrays, item by item."""
+    return (_net_probs(params, net, corpus), *_ngram_probs(ng_params, ng, corpus))
+
+
+def _val_cats(corpus: Corpus) -> np.ndarray | None:
+    return None if corpus.val_cats is None else np.asarray(corpus.val_cats)
+
+
+def _net_probs(params: dict[str, np.ndarray], net: ModelConfig, corpus: Corpus) -> np.ndarray:
+    """(P,) the network's probability of each held-out character."""
+    scores = score_items(params, net, corpus.vocab, list(corpus.val), cond=_val_cats(corpus))
+    return np.exp(np.concatenate([s.char_logprobs for s in scores]))
+
+
+def _ngram_probs(ng_params: dict[str, np.ndarray], ng: ngram.NgramConfig,
+                 corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(P,) the n-gram model's probability of each held-out character, and (P,) the context
+    length each came from."""
     items = list(corpus.val)
-    cats = None if corpus.val_cats is None else np.asarray(corpus.val_cats)
-    scores = score_items(params, net, corpus.vocab, items, cond=cats)
-    p_net = np.exp(np.concatenate([s.char_logprobs for s in scores]))
-    grams, gcats = ngram.item_grams(_seqs(corpus, items), _cats(cats, len(items)), ng.order)
+    grams, gcats = ngram.item_grams(_seqs(corpus, items), _cats(_val_cats(corpus), len(items)), ng.order)
     probs, used = ngram.lookup(ng_params, ng, grams[:, :-1], gcats)
-    return p_net, probs[np.arange(len(grams)), grams[:, -1]], used
+    return probs[np.arange(len(grams)), grams[:, -1]], used
 
 
 def mix_network(ckpt: Checkpoint, corpus: Corpus, order: int) -> tuple[Checkpoint, dict[str, Any]]:
@@ -104,16 +118,16 @@ def mix_networks(ckpts: Sequence[Checkpoint], corpus: Corpus, order: int) -> tup
     ng_cfg, ng_params = ngram.fit(_seqs(corpus, train), corpus.vocab.size, order,
                                   cats=None if corpus.train_cats is None else _cats(corpus.train_cats, len(train)),
                                   categories=K)
-    parts = [heldout_probs(ck.params, first.model, ng_params, ng_cfg, corpus) for ck in ckpts]
-    p_net = np.mean([p[0] for p in parts], axis=0)
-    _, p_ng, used = parts[0]
+    nets = [_net_probs(ck.params, first.model, corpus) for ck in ckpts]
+    p_net = np.mean(nets, axis=0)
+    p_ng, used = _ngram_probs(ng_params, ng_cfg, corpus)
     weights = mixture.fit_weights(p_net, p_ng, used, order)
     p_mix = mixture.combine(p_net, p_ng, used, weights)
     facts = {"order": order, "weights": [round(float(w), 4) for w in weights],
              "val_loss_network": float(-np.log(p_net).mean()), "val_loss_ngram": float(-np.log(p_ng).mean()),
              "val_loss_mixture": float(-np.log(p_mix).mean())}
     if len(ckpts) > 1:
-        facts["val_loss_networks"] = [round(float(-np.log(p[0]).mean()), 4) for p in parts]
+        facts["val_loss_networks"] = [round(float(-np.log(p).mean()), 4) for p in nets]
     model = mixture.MixtureConfig(first.model, ng_cfg, nets=len(ckpts))
     params = mixture.join([ck.params for ck in ckpts], ng_params, weights)
     info = dict(first.info, mix=facts, best_val_loss=facts["val_loss_mixture"])
