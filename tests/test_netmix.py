@@ -14,7 +14,7 @@ from conftest import make_styles, write_styles
 from test_cli import run
 
 import charsmith
-from charsmith import mixture, ngram
+from charsmith import calibration, mixture, ngram
 from charsmith.api import plan_run
 from charsmith.checkpoint import load_checkpoint, save_checkpoint
 from charsmith.defaults import LABELLED_MIX_ORDER
@@ -168,6 +168,9 @@ def test_an_ensemble_of_networks_mixes_their_mean_distribution(styled: Path, tmp
                            two.params[mixture.WEIGHTS])
     got = score_items(two.params, two.model, two.vocab, [item], cond=np.array([cat]))[0].char_logprobs
     assert np.allclose(got, np.log(want), atol=1e-9)
+    # classification reads the networks' part as their mean distribution (charsmith.calibration)
+    L = calibration.part_logliks(two.params, two.model, two.vocab, [item])
+    assert two.model.calibrated and np.isclose(L[0, 0, cat], np.log((p_nets[0] + p_nets[1]) / 2).sum(), atol=1e-9)
     save_checkpoint(tmp_path / "ens", two)  # one checkpoint that samples and classifies
     m = charsmith.load(tmp_path / "ens")
     assert m.classify(["gadolon"], top=1)[0].best == "bo"

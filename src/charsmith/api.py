@@ -29,6 +29,7 @@ from charsmith._labelled import is_labelled, read_labelled
 from charsmith._novelty import is_known
 from charsmith._reading import detect_mode, read_chunks, read_text, split_lines
 from charsmith._resume import saved_options
+from charsmith.calibration import class_evidence
 from charsmith.categories import Condition, condition_weights, posterior
 from charsmith.checkpoint import Checkpoint, load_checkpoint
 from charsmith.config import MODES, ModelConfig, TrainConfig
@@ -67,7 +68,6 @@ from charsmith.request import (
 from charsmith.scoring import (
     EvalResult,
     ItemScore,
-    category_logliks,
     mixture_scores,
     score_items,
     stream_loss,
@@ -400,9 +400,10 @@ class CharModel:
                  timeout: float | None = None) -> list[Classification]:
         """P(category | item) by Bayes' rule from the model's likelihood of the item under
         each category and the priors (the training counts, or equal with ``uniform_prior``
-        for macro-balanced decisions); the ``top`` likeliest categories of each item. A
-        string is one item. A character the model never saw costs every category the same
-        (``charsmith.openvocab``), so the others decide."""
+        for macro-balanced decisions); a mixture fitted after training weighs its two parts
+        as its held-out items say (``charsmith.calibration``). The ``top`` likeliest
+        categories of each item. A string is one item. A character the model never saw
+        costs every category the same (``charsmith.openvocab``), so the others decide."""
         top = check_top(top)
         items = self._items(items)
         uniform_prior = flag("uniform_prior", uniform_prior)
@@ -410,8 +411,9 @@ class CharModel:
         if cats is None:
             raise CategoryError("this model was trained without categories, so it cannot classify; train it on "
                                 "labelled items (a folder of category files or category<TAB>item lines)")
-        loglik = category_logliks(*self._args(), items, deadline=Deadline.after(timeout), unknown_mass=self.ckpt.unknown)
-        probs = posterior(loglik, cats.log_priors(uniform=uniform_prior))
+        z = class_evidence(*self._args(), items, uniform=uniform_prior, deadline=Deadline.after(timeout),
+                           unknown_mass=self.ckpt.unknown)
+        probs = posterior(z, cats.log_priors(uniform=uniform_prior))
         order = np.argsort(-probs, axis=1, kind="stable")[:, :top]
         vocab = self.ckpt.vocab
         return [Classification(s, [(cats.names[k], float(p[k])) for k in o], sum(ch not in vocab for ch in s))

@@ -281,7 +281,8 @@ def _add_eval(sub: Any) -> None:
 def _add_classify(sub: Any) -> None:
     c = sub.add_parser("classify", help="which category is each item? (models with categories)",
                        description="P(category | item) by Bayes' rule, from the model's likelihood of the item "
-                                   "under each category and the training counts as priors.")
+                                   "under each category and the training counts as priors (a mixture trained "
+                                   "with --mix-order weighs its two parts as its held-out items say).")
     c.add_argument("model", help="checkpoint directory or bundled model name")
     c.add_argument("items", nargs="*", help="items to classify")
     c.add_argument("--file", help="also classify every line of this file")

@@ -11,13 +11,15 @@ weight depends on how much the n-gram model knows here: a per-context weight in 
 of Neubig & Dyer (2016), with one weight per context length (N + 1 in all). The weights
 are fitted on held-out folds by EM (:func:`fit_weights`).
 
-Parameters: network j's under "net{j}.", the n-gram model's under "ngram.", and
-"mix.weights" (N+1,) float64 in [0, 1]. State: each network's layers in turn, then the
+Parameters: network j's under "net{j}.", the n-gram model's under "ngram.",
+"mix.weights" (N+1,) float64 in [0, 1], and for a ``calibrated`` mixture "mix.calibration"
+(2 + K,) float64, how it classifies (:mod:`charsmith.calibration`). State: each network's layers in turn, then the
 n-gram model's window as one more layer.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,18 +32,21 @@ from charsmith.errors import InputError
 from charsmith.ngram import NgramConfig
 
 __all__ = ["MixtureConfig", "check_params", "combine", "fit_weights", "forward", "init_state", "join", "param_count",
-           "param_shapes", "split", "step"]
+           "param_shapes", "parts", "split", "step"]
 
 WEIGHTS = "mix.weights"
+CALIBRATION = "mix.calibration"
 
 
 @dataclass(frozen=True)
 class MixtureConfig:
-    """The parts' configs (same vocabulary and categories): ``nets`` networks of shape ``net``."""
+    """The parts' configs (same vocabulary and categories): ``nets`` networks of shape ``net``;
+    ``calibrated``: it classifies by :mod:`charsmith.calibration` (a model with categories)."""
 
     net: ModelConfig
     ngram: NgramConfig
     nets: int = 1
+    calibrated: bool = False
     kind: Literal["mixture"] = "mixture"
 
     def __post_init__(self) -> None:
@@ -53,6 +58,9 @@ class MixtureConfig:
             raise InputError("a mixture needs a network config (net) and an n-gram config (ngram)")
         if not isinstance(self.nets, int) or isinstance(self.nets, bool) or not 1 <= self.nets <= 64:
             raise InputError(f"nets must be a whole number in [1, 64], got {self.nets!r}")
+        if not isinstance(self.calibrated, bool) or (self.calibrated and self.net.categories < 2):
+            raise InputError(f"calibrated must be true or false, and true only with 2 or more categories, "
+                             f"got {self.calibrated!r}")
         if self.kind != "mixture":
             raise InputError(f"kind must be 'mixture', got {self.kind!r}")
         if (self.net.vocab_size, self.net.categories) != (self.ngram.vocab_size, self.ngram.categories):
@@ -74,16 +82,33 @@ def split(params: dict[str, np.ndarray], cfg: MixtureConfig) -> tuple[list[dict[
     return nets, ng
 
 
-def join(nets: list[dict[str, np.ndarray]], ng: dict[str, np.ndarray], weights: np.ndarray) -> dict[str, np.ndarray]:
-    """The mixture's parameters from its parts'."""
+def join(nets: list[dict[str, np.ndarray]], ng: dict[str, np.ndarray], weights: np.ndarray,
+         calibration: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The mixture's parameters from its parts' (and its calibration, if it has one)."""
     out = {f"net{j}.{k}": v for j, net in enumerate(nets) for k, v in net.items()}
-    return {**out, **{f"ngram.{k}": v for k, v in ng.items()}, WEIGHTS: np.asarray(weights, dtype=np.float64)}
+    out = {**out, **{f"ngram.{k}": v for k, v in ng.items()}, WEIGHTS: np.asarray(weights, dtype=np.float64)}
+    if calibration is not None:
+        out[CALIBRATION] = np.asarray(calibration, dtype=np.float64)
+    return out
+
+
+def parts(params: dict[str, np.ndarray], cfg: MixtureConfig) -> tuple[tuple[dict[str, np.ndarray], Any],
+                                                                       tuple[dict[str, np.ndarray], NgramConfig]]:
+    """The two parts as models of their own: the networks' mean (the network; of several,
+    this mixture with every weight 1, uncalibrated) and the n-gram model."""
+    nets, ng = split(params, cfg)
+    if cfg.nets == 1:
+        return (nets[0], cfg.net), (ng, cfg.ngram)
+    net_only = dataclasses.replace(cfg, calibrated=False)
+    return (join(nets, ng, np.ones(cfg.ngram.order + 1)), net_only), (ng, cfg.ngram)
 
 
 def param_shapes(cfg: MixtureConfig) -> dict[str, tuple[int, ...]]:
     shapes = {f"net{j}.{k}": v for j in range(cfg.nets) for k, v in M.param_shapes(cfg.net).items()}
     shapes.update({f"ngram.{k}": v for k, v in ngram.param_shapes(cfg.ngram).items()})
     shapes[WEIGHTS] = (cfg.ngram.order + 1,)
+    if cfg.calibrated:
+        shapes[CALIBRATION] = (2 + cfg.categories,)
     return shapes
 
 
@@ -96,7 +121,8 @@ def array_kinds(cfg: MixtureConfig) -> dict[str, str]:
 def param_count(cfg: MixtureConfig) -> tuple[int, int]:
     a, s = M.param_count(cfg.net)
     b, t = ngram.param_count(cfg.ngram)
-    return cfg.nets * a + b + 1, cfg.nets * s + t + cfg.ngram.order + 1
+    calibration = (1, 2 + cfg.categories) if cfg.calibrated else (0, 0)
+    return cfg.nets * a + b + 1 + calibration[0], cfg.nets * s + t + cfg.ngram.order + 1 + calibration[1]
 
 
 def check_params(params: dict[str, np.ndarray], cfg: MixtureConfig, *, finite: bool = False) -> None:
@@ -109,6 +135,12 @@ def check_params(params: dict[str, np.ndarray], cfg: MixtureConfig, *, finite: b
         raise InputError(f"{WEIGHTS} must be {cfg.ngram.order + 1} float weights")
     if finite and not (np.isfinite(w).all() and (w >= 0).all() and (w <= 1).all()):
         raise InputError(f"{WEIGHTS} must lie in [0, 1]; the file is corrupt")
+    if cfg.calibrated:
+        c = params.get(CALIBRATION)
+        if not isinstance(c, np.ndarray) or c.shape != (2 + cfg.categories,) or c.dtype.kind != "f":
+            raise InputError(f"{CALIBRATION} must be {2 + cfg.categories} floats")
+        if finite and not np.isfinite(c).all():
+            raise InputError(f"{CALIBRATION} must be finite; the file is corrupt")
 
 
 def init_state(params: dict[str, np.ndarray], cfg: MixtureConfig, batch: int) -> M.State:

@@ -11,7 +11,9 @@ EM (:func:`charsmith.mixture.fit_weights`):
 u = 1 + the length of the n-gram context the estimate came from. The result is one model
 of kind "mixture" (:mod:`charsmith.mixture`) that samples, scores and classifies: the
 network knows the long-range shape of an item, the n-gram model the exact local spelling
-of each category, which a small category's vector only partly holds.
+of each category, which a small category's vector only partly holds. With categories, the
+mixture classifies by its two parts' evidence weighed on the same held-out items
+(:mod:`charsmith.calibration`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from charsmith import mixture, ngram
+from charsmith import calibration, mixture, ngram
 from charsmith._batching import encode_items
 from charsmith._corpus import Corpus, LinesCorpus
 from charsmith.checkpoint import Checkpoint
@@ -130,6 +132,13 @@ def mix_networks(ckpts: Sequence[Checkpoint], corpus: Corpus, order: int) -> tup
         facts["val_loss_networks"] = [round(float(-np.log(p).mean()), 4) for p in nets]
     model = mixture.MixtureConfig(first.model, ng_cfg, nets=len(ckpts))
     params = mixture.join([ck.params for ck in ckpts], ng_params, weights)
+    if K >= 2:  # how it classifies, fitted on the same held-out items
+        assert corpus.categories is not None
+        theta = calibration.calibrate(params, model, corpus.vocab, list(corpus.val), _cats(_val_cats(corpus), len(corpus.val)),
+                                      corpus.categories.log_priors())
+        model = dataclasses.replace(model, calibrated=True)
+        params = mixture.join([ck.params for ck in ckpts], ng_params, weights, theta)
+        facts["calibration"] = [round(float(t), 4) for t in theta]
     info = dict(first.info, mix=facts, best_val_loss=facts["val_loss_mixture"])
     return dataclasses.replace(first, model=model, params=params, info=info), facts
 
