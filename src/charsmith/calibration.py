@@ -47,22 +47,17 @@ def evidence(theta: np.ndarray, L: np.ndarray) -> np.ndarray:
     return theta[0] * L[0] + theta[1] * L[1] + theta[2:]
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def objective(theta: np.ndarray, L: np.ndarray, y: np.ndarray,
               log_prior: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:  # fmt: skip
     """The negated regularised log-likelihood of the categories y (N,) given L (2, N, K),
     with its gradient (2 + K,) and Hessian (2 + K, 2 + K) in theta."""
     N, K = L.shape[1:]
-    z = evidence(theta, L) + log_prior
-    P = _softmax(z)  # (N, K)
-    zy = z[np.arange(N), y]
-    lse = np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1)) + z.max(axis=1)
+    z = evidence(theta, L) + log_prior  # (N, K)
+    zmax = z.max(axis=1, keepdims=True)
+    lse = np.log(np.exp(z - zmax).sum(axis=1, keepdims=True)) + zmax  # (N, 1)
+    P = np.exp(z - lse)  # (N, K) P(k | x_n)
     a, b = theta[:2], theta[2:]
-    f = float((lse - zy).sum()) + 0.5 * REG * float(((a - A0) ** 2).sum() + (b**2).sum())
+    f = float((lse[:, 0] - z[np.arange(N), y]).sum()) + 0.5 * REG * float(((a - A0) ** 2).sum() + (b**2).sum())
     R = P.copy()
     R[np.arange(N), y] -= 1.0  # (N, K) dF/dz
     g = np.concatenate([(R * L).sum(axis=(1, 2)), R.sum(axis=0)]) + REG * np.concatenate([a - A0, b])
