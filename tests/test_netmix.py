@@ -145,6 +145,15 @@ def _styled_corpus(styled: Path):  # the corpus the `styled` network was trained
     return corpus
 
 
+def test_the_calibration_is_fitted_on_the_held_out_items_and_their_categories(styled_mix: Path, styled: Path) -> None:
+    mixed, corpus = load_checkpoint(styled_mix), _styled_corpus(styled)
+    L = calibration.part_logliks(mixed.params, mixed.model, mixed.vocab, list(corpus.val))
+    want = calibration.fit(L, np.asarray(corpus.val_cats), mixed.categories.log_priors())
+    assert np.allclose(mixed.params[mixture.CALIBRATION], want, atol=1e-9)
+    wrong = calibration.fit(L, 1 - np.asarray(corpus.val_cats), mixed.categories.log_priors())  # labels swapped
+    assert not np.allclose(mixed.params[mixture.CALIBRATION], wrong, atol=0.1)
+
+
 def test_an_ensemble_of_networks_mixes_their_mean_distribution(styled: Path, tmp_path: Path) -> None:
     net = load_checkpoint(styled)
     corpus = _styled_corpus(styled)

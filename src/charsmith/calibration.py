@@ -14,8 +14,8 @@ L[0] = log P_net(x | k) (the networks' mean), L[1] = log P_ngram(x | k). ``theta
 (2 + K,) maximises sum_n log P(y_n | x_n) - REG/2 (|a - A0|^2 + |b|^2) over held-out items
 of known category y_n, under the training priors; the objective is concave, so Newton's
 method finds its one maximum (:func:`fit`). On names by language a comes out near
-(0.3, 0.25): both parts tempered, together about half of Bayes' weight
-(``benchmarks/QUALITY.md``, "Names by language: categories").
+(0.3, 0.2): both parts tempered, together about half of Bayes' weight
+(``benchmarks/QUALITY.md``, "Names by language: classification across splits").
 
 log_prior + b acts as the calibrated prior. With equal priors (``uniform_prior``) both are
 left out: z without b, Bayes' rule for a change of prior applied to the calibrated one.
@@ -39,7 +39,7 @@ __all__ = ["calibrate", "class_evidence", "evidence", "fit", "objective", "part_
 
 A0 = np.array([0.5, 0.5])  # where the regulariser pulls a: the two parts' geometric mean
 REG = 1.0  # the regulariser's weight: a Gaussian prior of variance 1 on a - A0 and on b
-MAX_SCORES = 72_000  # held-out items x categories the fit scores at most (4,000 items of 18 categories)
+MAX_POSITIONS = 600_000  # characters x categories the fit scores at most (about 4,000 names of 18 categories)
 
 
 def evidence(theta: np.ndarray, L: np.ndarray) -> np.ndarray:
@@ -73,24 +73,27 @@ def objective(theta: np.ndarray, L: np.ndarray, y: np.ndarray,
 def fit(L: np.ndarray, y: np.ndarray, log_prior: np.ndarray, *, iters: int = 50) -> np.ndarray:
     """theta (2 + K,) that minimises :func:`objective`, by Newton's method with backtracking
     from a = A0, b = 0. L (2, N, K): the parts' log-likelihoods of N held-out items under
-    each category; y (N,) their categories; log_prior (K,)."""
+    each category; y (N,) their categories; log_prior (K,). Each item's mean over the
+    categories is taken off L first: z changes by a constant per item, which P(k | x)
+    ignores, and the Hessian stays accurate for long items (log-likelihoods of -1e6)."""
     L = np.asarray(L, dtype=np.float64)
+    L = L - L.mean(axis=2, keepdims=True)
     y = np.asarray(y, dtype=np.int64)
     theta = np.concatenate([A0, np.zeros(L.shape[2])])
     f, g, H = objective(theta, L, y, log_prior)
     for _ in range(iters):
         step = np.linalg.solve(H, g)
+        if np.abs(step).max() <= 1e-12:  # Newton's step is the distance to the minimum, near it
+            break
         t = 1.0
-        while True:  # the objective is strictly convex, so a short enough step lowers it
-            new = theta - t * step
-            f_new, g_new, H_new = objective(new, L, y, log_prior)
-            if f_new <= f or t < 1e-8:
+        while t >= 1e-8:  # the objective is strictly convex, so a short enough step lowers it
+            f_new, g_new, H_new = objective(theta - t * step, L, y, log_prior)
+            if f_new <= f:
                 break
             t /= 2
-        done = f - f_new <= 1e-12 * max(abs(f), 1.0)
-        theta, f, g, H = new, f_new, g_new, H_new
-        if done:
+        else:  # no step lowers it within rounding: this is the minimum as far as float64 can tell
             break
+        theta, f, g, H = theta - t * step, f_new, g_new, H_new
     return theta
 
 
@@ -116,11 +119,15 @@ def class_evidence(params: dict[str, np.ndarray], cfg: AnyConfig, vocab: Vocab, 
 
 
 def calibrate(params: dict[str, np.ndarray], cfg: mixture.MixtureConfig, vocab: Vocab, items: Sequence[str],
-              cats: np.ndarray, log_prior: np.ndarray) -> np.ndarray:
-    """theta (2 + K,) fitted on held-out ``items`` of categories ``cats`` (N,): all of them,
-    or MAX_SCORES / K evenly spaced ones (held-out items come category by category, so each
-    keeps its share)."""
-    n = min(len(items), max(MAX_SCORES // cfg.categories, 1))
+              cats: np.ndarray, log_prior: np.ndarray) -> np.ndarray | None:
+    """theta (2 + K,) fitted on held-out ``items`` of categories ``cats`` (N,), or None if a
+    part gives an item no probability under some category (then Bayes' rule stays). It
+    reads evenly spaced items (the held-out items are in random order), as many as keep
+    the characters scored under all K categories within MAX_POSITIONS."""
+    per_item = cfg.categories * (sum(map(len, items)) / max(len(items), 1) + 1)  # positions an item costs
+    n = min(len(items), max(int(MAX_POSITIONS // per_item), 1))
     keep = np.unique(np.linspace(0, len(items) - 1, n).round().astype(np.int64))
     L = part_logliks(params, cfg, vocab, [items[i] for i in keep])
+    if not np.isfinite(L).all():
+        return None
     return fit(L, np.asarray(cats)[keep], log_prior)

@@ -58,9 +58,10 @@ class MixtureConfig:
             raise InputError("a mixture needs a network config (net) and an n-gram config (ngram)")
         if not isinstance(self.nets, int) or isinstance(self.nets, bool) or not 1 <= self.nets <= 64:
             raise InputError(f"nets must be a whole number in [1, 64], got {self.nets!r}")
-        if not isinstance(self.calibrated, bool) or (self.calibrated and self.net.categories < 2):
-            raise InputError(f"calibrated must be true or false, and true only with 2 or more categories, "
-                             f"got {self.calibrated!r}")
+        if not isinstance(self.calibrated, bool):
+            raise InputError(f"calibrated must be true or false, got {self.calibrated!r}")
+        if self.calibrated and self.net.categories < 2:
+            raise InputError(f"a calibrated mixture needs 2 or more categories, got {self.net.categories}")
         if self.kind != "mixture":
             raise InputError(f"kind must be 'mixture', got {self.kind!r}")
         if (self.net.vocab_size, self.net.categories) != (self.ngram.vocab_size, self.ngram.categories):
@@ -126,6 +127,9 @@ def param_count(cfg: MixtureConfig) -> tuple[int, int]:
 
 
 def check_params(params: dict[str, np.ndarray], cfg: MixtureConfig, *, finite: bool = False) -> None:
+    extra = sorted(set(params) - set(param_shapes(cfg)))
+    if extra:
+        raise InputError(f"weights do not fit the mixture config: unexpected {extra}")
     nets, ng = split(params, cfg)
     for net in nets:
         M.check_params(net, cfg.net, finite=finite)

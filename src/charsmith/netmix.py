@@ -132,13 +132,13 @@ def mix_networks(ckpts: Sequence[Checkpoint], corpus: Corpus, order: int) -> tup
         facts["val_loss_networks"] = [round(float(-np.log(p).mean()), 4) for p in nets]
     model = mixture.MixtureConfig(first.model, ng_cfg, nets=len(ckpts))
     params = mixture.join([ck.params for ck in ckpts], ng_params, weights)
-    if K >= 2:  # how it classifies, fitted on the same held-out items
-        assert corpus.categories is not None
+    if corpus.categories is not None and K >= 2:  # how it classifies, fitted on the same held-out items
         theta = calibration.calibrate(params, model, corpus.vocab, list(corpus.val), _cats(_val_cats(corpus), len(corpus.val)),
                                       corpus.categories.log_priors())
-        model = dataclasses.replace(model, calibrated=True)
-        params = mixture.join([ck.params for ck in ckpts], ng_params, weights, theta)
-        facts["calibration"] = [round(float(t), 4) for t in theta]
+        if theta is not None:
+            model = dataclasses.replace(model, calibrated=True)
+            params = {**params, mixture.CALIBRATION: theta}
+            facts["calibration"] = [round(float(t), 4) for t in theta]
     info = dict(first.info, mix=facts, best_val_loss=facts["val_loss_mixture"])
     return dataclasses.replace(first, model=model, params=params, info=info), facts
 
