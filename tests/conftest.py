@@ -145,7 +145,8 @@ def styled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     bo = (folder / "bo.txt").read_text().split()
     (folder / "bo.txt").write_text("\n".join(bo + make_styles(300, seed=3)["bo"]) + "\n")  # 600 bo, 300 ki
     charsmith.train(folder, root / "ckpt", cell="gru", hidden=48, embed=16, cat_embed=4, dropout=0.0,
-                    weight_decay=0.0, batch_size=32, lr=1e-2, steps=400, eval_every=100, warmup_steps=20, seed=0)
+                    weight_decay=0.0, batch_size=32, lr=1e-2, steps=400, eval_every=100, warmup_steps=20, seed=0,
+                    mix_order=0)
     return root / "ckpt"
 
 

@@ -307,3 +307,13 @@ def test_a_stepper_drawing_categories_needs_an_rng(styled: Path) -> None:
     assert rows.extras["cond"].tolist() == [1, 1, 1, 1] and (x == 3).all()  # a category: its id, not a one-hot row
     _, rows = Stepper(m.ckpt.params, m.ckpt.model, cond=np.array([0.25, 0.75])).prime(np.array([0, 3]), 4)
     assert rows.extras["cond"].shape == (4, 2) and (rows.extras["cond"] == [0.25, 0.75]).all()  # a blend's weights
+
+
+def test_accuracy_is_micro_over_items_and_macro_over_labels() -> None:
+    from charsmith.categories import accuracy
+
+    acc = accuracy(["a", "a", "a", "b"], ["a", "a", "b", "a"])
+    assert (acc.micro, acc.items, acc.recall) == (0.5, 4, {"a": 2 / 3, "b": 0.0})
+    assert acc.macro == pytest.approx(1 / 3)  # not the micro figure: the labels weigh alike
+    with pytest.raises(ValueError, match="one guess per label"):
+        accuracy(["a"], [])

@@ -17,7 +17,7 @@ def test_train_on_a_labelled_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     tsv.write_text("".join(f"{c}\t{s}\n" for c in ("ki", "bo") for s in styles[c]) + "bo\tbadon\n" * 20)
     out = tmp_path / "run"
     code, stdout, stderr = run(["train", str(tsv), "--out", str(out), "--model", "gru", "--hidden", "16",
-                                "--steps", "10", "--eval-every", "10", "--cat-embed", "3"], capsys)
+                                "--steps", "10", "--eval-every", "10", "--cat-embed", "3", "--mix-order", "0"], capsys)
     assert code == 0, stderr
     assert "lines mode, 126 training items, 14 held out" in stderr
     assert "categories (training/held out/held out also in training): bo 72/8/" in stderr and ", ki 54/6/" in stderr
@@ -96,3 +96,39 @@ def test_bad_category_input(styled: Path, trained: Path, tmp_path: Path, capsys:
     code, _, err = run(argv, capsys)
     assert_one_line_error(code, err, *fragments)
     assert not (tmp_path / "o").exists()
+
+
+def test_classify_a_labelled_file_reports_accuracy(styled_mix: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    styles = make_styles(40, seed=9)  # names the model never trained on
+    pairs = [("bo", s) for s in styles["bo"][:30]] + [("ki", s) for s in styles["ki"][:10]] + [("xx", "gadolon")]
+    tsv = tmp_path / "test.tsv"
+    tsv.write_text("".join(f"{c}\t{s}\n" for c, s in pairs))
+    code, stdout, stderr = run(["classify", str(styled_mix), "kisetiki", "--file", str(tsv), "--top", "1", "--json"],
+                               capsys)
+    assert code == 0, stderr
+    data = json.loads(stdout)
+    rows = data["classifications"]
+    assert [r["item"] for r in rows] == ["kisetiki"] + [s for _, s in pairs]  # the items, not the lines
+    assert "label" not in rows[0] and [r["label"] for r in rows[1:]] == [c for c, _ in pairs]
+    hits = [r["categories"][0]["category"] == r["label"] for r in rows[1:]]
+    acc = data["accuracy"]
+    assert acc["items"] == 41 and acc["micro"] == pytest.approx(sum(hits) / 41)
+    assert acc["recall"]["xx"] == 0.0 and acc["macro"] == pytest.approx(sum(acc["recall"].values()) / 3)
+    assert 0.7 < acc["recall"]["bo"] <= 1 and 0.7 < acc["recall"]["ki"] <= 1  # the styles are told apart
+    assert f"{acc['micro']:.3f} of its 41 labelled items classified as labelled" in stderr
+    assert "1 of its categories the model does not know: xx" in stderr
+    # the same file's items under score need a category (eval scores each under its own)
+    code, _, stderr = run(["score", str(styled_mix), "--file", str(tsv)], capsys)
+    assert code == 2 and "`charsmith eval` scores each item under its own category" in stderr
+    code, stdout, _ = run(["score", str(styled_mix), "--file", str(tsv), "--category", "bo", "--json"], capsys)
+    assert code == 0 and len(json.loads(stdout)["scores"]) == 41
+
+
+def test_a_plain_file_of_long_items_classifies(styled_mix: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    plain = tmp_path / "long.txt"
+    plain.write_text("gadolon" * 100 + "\n\nkisetiki\n")  # 700 characters: over a training list's 500
+    code, stdout, stderr = run(["classify", str(styled_mix), "--file", str(plain), "--top", "1"], capsys)
+    assert code == 0, stderr
+    assert [ln.split()[1] for ln in stdout.splitlines()] == ["bo", "ki"] and "labelled" not in stderr

@@ -12,7 +12,7 @@ import pytest
 
 from charsmith import smalllists
 from charsmith._corpus import LinesCorpus, TextCorpus, make_labelled_corpus
-from charsmith._labelled import read_labelled
+from charsmith._labelled import read_file_items, read_labelled
 from charsmith._rating import rate, sample_rated
 from charsmith._reading import MAX_ITEM_CHARS, read_items
 from charsmith.api import CharModel, load
@@ -131,9 +131,16 @@ def test_read_items(tmp_path: Path) -> None:
     path = tmp_path / "items.txt"
     path.write_text("  Anna \n\nBob\n")
     assert read_items(path) == ["Anna", "Bob"]
-    path.write_text("x" * (MAX_ITEM_CHARS + 1) + "\n")
+    path.write_text("x" * (MAX_ITEM_CHARS + 1) + "\n")  # longer than a training list's line: the scorer's to judge
+    assert read_items(path) == ["x" * (MAX_ITEM_CHARS + 1)]
+    path.write_text("\n \n")
     with pytest.raises(DataError, match=r"items\.txt"):
         read_items(path)
+    tsv = tmp_path / "labelled.tsv"
+    tsv.write_text("bo\tgadolon\nki\t kisetiki\n")
+    assert read_file_items(tsv) == (["gadolon", "kisetiki"], ["bo", "ki"])  # the items, and their categories
+    path.write_text("Anna\nBob\n")
+    assert read_file_items(path) == (["Anna", "Bob"], None)
 
 
 def test_results_as_json(dinos: CharModel, tmp_path: Path) -> None:

@@ -265,8 +265,8 @@ def test_long_items_are_refused_by_score_and_classify(names: charsmith.CharModel
         charsmith.load("languages").classify([long])
     f = tmp_path / "long.txt"
     f.write_text(long + "\n", encoding="utf-8")
-    code, _, err = cli("score", "names", "--file", str(f))  # a file's lines: at most 500 characters, as for eval
-    assert code == 2 and "100001 characters long" in one_line_error(err)
+    code, _, err = cli("score", "names", "--file", str(f))  # a file's lines: the same limit as the items'
+    assert code == 2 and "100,001, over the limit of 100,000 (MAX_SCORE_CHARS)" in one_line_error(err)
     scored = names.score(["a" * 600, "emma"])  # a long item gets a batch of its own
     assert len(scored) == 2 and scored[1].item == "emma"
 

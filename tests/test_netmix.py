@@ -100,7 +100,10 @@ def test_long_labelled_lists_get_the_mixture_by_default(tmp_path: Path) -> None:
     assert plan_run(folder, mix_order=0)[2].mix_order == 0  # an explicit choice wins
     assert plan_run(folder, val_fraction=0.0)[2].mix_order == 0  # nothing held out to fit the weights on
     assert plan_run(plain)[2].mix_order == 0  # unlabelled: the network alone
-    assert plan_run(short, cell="gru")[2].mix_order == 0  # a short labelled list trains otherwise
+    assert plan_run(short, cell="gru")[2].mix_order == LABELLED_MIX_ORDER  # a short labelled list too
+    short_plain = tmp_path / "short.txt"
+    short_plain.write_text("\n".join(styles["bo"][:300]) + "\n")
+    assert plan_run(short_plain, cell="gru")[2].mix_order == 0
 
 
 def test_the_cli_trains_a_mixture_and_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from charsmith._reading import check_lengths, fingerprint, read_chunks, read_text, split_lines
+from charsmith._reading import check_lengths, fingerprint, read_chunks, read_items, read_text, split_lines
 from charsmith.categories import check_name
 from charsmith.errors import CategoryError, DataError
 from charsmith.limits import MAX_CATEGORIES
 
-__all__ = ["Labelled", "is_labelled", "read_labelled"]
+__all__ = ["Labelled", "is_labelled", "read_file_items", "read_labelled"]
 
 @dataclass(frozen=True)
 class Labelled:
@@ -38,6 +38,17 @@ def is_labelled(path: str | os.PathLike[str], text: str | None = None) -> bool:
         text = next(read_chunks(path), "")
     first = next((ln for ln in text.split("\n") if ln.strip()), "")
     return "\t" in first
+
+
+def read_file_items(path: str | os.PathLike[str]) -> tuple[list[str], list[str] | None]:
+    """The items of a file (or folder) to score or classify, as written: one a line, and
+    their categories when it is labelled (``category<TAB>item`` lines or a folder of
+    category files), else None."""
+    text = None if Path(path).is_dir() else read_text(path)
+    if not is_labelled(path, text):
+        return read_items(path, text), None
+    lab = read_labelled(path, lowercase=False, text=text)
+    return lab.items, [lab.names[k] for k in lab.cats]
 
 
 def read_labelled(path: str | os.PathLike[str], *, lowercase: bool, text: str | None = None) -> Labelled:

@@ -130,10 +130,12 @@ def split_lines(text: str, *, lowercase: bool, source: str = "input") -> list[st
     return items
 
 
-def read_items(path: str | os.PathLike[str]) -> list[str]:
-    """The items of the file at ``path``, one a line, as written (a model lower-cases them
-    if it learned so); an over-long line raises DataError."""
-    return split_lines(read_text(path), lowercase=False, source=str(path))
+def read_items(path: str | os.PathLike[str], text: str | None = None) -> list[str]:
+    """The items to score or classify in the file at ``path`` (or its ``text``, already
+    read), one a line, as written (a model lower-cases them if it learned so); their length
+    is the scorer's to check (``limits.MAX_SCORE_CHARS``), not a training list's."""
+    text = read_text(path) if text is None else text
+    return [s for s in (ln.strip() for ln in text.split("\n")) if s]
 
 
 def check_lengths(items: Sequence[str], source: str, numbers: Sequence[int] | None = None) -> None:

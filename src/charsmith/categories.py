@@ -22,14 +22,14 @@ distributions, nor a draw of one category per item.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from charsmith.errors import CategoryError
 
-__all__ = ["Categories", "Condition"]
+__all__ = ["Accuracy", "Categories", "Condition", "accuracy"]
 
 Condition = str | Mapping[str, float]  # a category name, "A=0.7,B=0.3", or {name: weight}
 _RESERVED = ",=\t\n"  # characters that cannot be part of a category name
@@ -157,3 +157,27 @@ def condition_weights(categories: Categories | None, condition: Condition | None
     if categories is None:
         raise CategoryError("this model was trained without categories; drop the category")
     return categories.weights(condition)
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """How often a classifier's best guess was the item's label. ``micro``: over all ``items``;
+    ``macro``: the mean of ``recall`` (per label, the share of its items guessed right)."""
+
+    micro: float
+    macro: float
+    items: int
+    recall: dict[str, float]
+
+    def to_json(self) -> dict[str, object]:
+        return {"micro": self.micro, "macro": self.macro, "items": self.items, "recall": self.recall}
+
+
+def accuracy(labels: Sequence[str], guesses: Sequence[str]) -> Accuracy:
+    """Micro and macro accuracy of ``guesses`` against ``labels`` (one each per item, at least one)."""
+    if len(labels) != len(guesses) or not labels:
+        raise ValueError(f"accuracy needs one guess per label and at least one, got {len(labels)} and {len(guesses)}")
+    hit = np.array([g == t for t, g in zip(labels, guesses)])
+    truth = np.array(labels)
+    recall = {c: float(hit[truth == c].mean()) for c in sorted(set(labels))}
+    return Accuracy(float(hit.mean()), float(np.mean(list(recall.values()))), len(labels), recall)

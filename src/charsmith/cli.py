@@ -30,8 +30,9 @@ from typing import Any, NoReturn, TextIO
 from charsmith import __version__, _cli_export, _plot, _runlog, backend, finetune, kinds, limits, smalllists
 from charsmith._corpus import LinesCorpus
 from charsmith._deadline import time_limit
-from charsmith._reading import read_items
+from charsmith._labelled import read_file_items
 from charsmith.api import CharModel, bundled_models, load, make_trainer, small_list_corpus, train_chosen
+from charsmith.categories import accuracy
 from charsmith.config import CELLS, DECAYS, MODES, OPTIMIZERS, TrainConfig
 from charsmith.engines import ENGINES, RankLostError, quiet_rank
 from charsmith.engines import describe as describe_engine
@@ -617,19 +618,25 @@ def _warn_short(short: int, asked: int, err: TextIO, *, drawn: int | None = None
     return 1
 
 
-def _items(args: argparse.Namespace, what: str) -> list[str]:
-    """The items of the command line and of --file (the model lower-cases them if it learned so)."""
-    items = list(args.items)
+def _items(args: argparse.Namespace, what: str) -> tuple[list[str], list[str] | None]:
+    """The items of the command line and of --file (the model lower-cases them if it learned
+    so), and the categories of the file's items if it is labelled."""
+    items, labels = list(args.items), None
     if args.file:
-        items += read_items(args.file)
+        more, labels = read_file_items(args.file)
+        items += more
     if not items:
         raise InputError(f"nothing to {what}: give items on the command line or --file FILE")
-    return items
+    return items, labels
 
 
 def cmd_score(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     m = load(args.model)
-    scores = m.score(_items(args, "score"), category=args.category)
+    items, labels = _items(args, "score")
+    if labels is not None and args.category is None:
+        raise InputError(f"{args.file} is labelled (category<TAB>item): `charsmith eval` scores each item under its "
+                         "own category; pass --category to score its items under one")
+    scores = m.score(items, category=args.category)
     if args.sort:
         scores.sort(key=lambda s: s.nats_per_char)
     rows = [s.to_json() for s in scores]
@@ -670,12 +677,24 @@ def cmd_eval(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     m = load(args.model)
-    results = m.classify(_items(args, "classify"), top=args.top, uniform_prior=args.uniform_prior)
+    items, labels = _items(args, "classify")
+    results = m.classify(items, top=args.top, uniform_prior=args.uniform_prior)
     rows = [r.to_json() for r in results]
     _note_unknown(m, [(r.item, r.unknown_chars) for r in results], err)
     width = max(len(r.item) for r in results)
     lines = [f"{r.item:<{width}}  " + "  ".join(f"{c} {p:.3f}" for c, p in r.probs) for r in results]
-    data = {"classifications": rows, "uniform_prior": args.uniform_prior, "model": m.describe()}
+    data: dict[str, Any] = {"classifications": rows, "uniform_prior": args.uniform_prior, "model": m.describe()}
+    if labels is not None:  # a labelled file: how often the best guess is the item's category
+        first = len(args.items)
+        for row, label in zip(rows[first:], labels):
+            row["label"] = label
+        acc = accuracy(labels, [r.best for r in results[first:]])
+        data["accuracy"] = acc.to_json()
+        unknown = sorted(set(labels) - set(m.categories or ()))
+        print(f"charsmith: {args.file}: {acc.micro:.3f} of its {_count(acc.items, 'labelled item')} classified as "
+              f"labelled, mean recall per category {acc.macro:.3f}"
+              + (f" ({len(unknown)} of its categories the model does not know: {', '.join(unknown)})" if unknown else ""),
+              file=err)
     return _emit(args, out, data, "\n".join(lines))
 
 
