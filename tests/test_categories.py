@@ -317,3 +317,35 @@ def test_accuracy_is_micro_over_items_and_macro_over_labels() -> None:
     assert acc.macro == pytest.approx(1 / 3)  # not the micro figure: the labels weigh alike
     with pytest.raises(ValueError, match="one guess per label"):
         accuracy(["a"], [])
+
+
+def test_a_comment_on_the_first_line_does_not_unlabel_a_file(tmp_path: Path) -> None:
+    from charsmith._labelled import is_labelled
+
+    tsv = tmp_path / "t.tsv"
+    tsv.write_text("# my names\na\tanna\nb\tbob\nb\tbert\n")
+    assert is_labelled(tsv)  # most lines are category<TAB>item: the stray line is named, not swallowed
+    with pytest.raises(DataError, match=r"line 1 is not category<TAB>item: '# my names'"):
+        read_labelled(tsv, lowercase=False)
+    plain = tmp_path / "plain.txt"
+    plain.write_text("anna\tx\nbob\nbert\n")  # one tab in a plain list
+    assert not is_labelled(plain)
+
+
+def test_category_names_are_compared_composed(tmp_path: Path) -> None:
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "Itälian")  # as macOS spells file names
+    assert decomposed != "Itälian"
+    folder = tmp_path / "cats"
+    folder.mkdir()
+    (folder / f"{decomposed}.txt").write_text("Rossi\nBianchi\n")
+    (folder / "Japanese.txt").write_text("Tanaka\n")
+    assert read_labelled(folder, lowercase=False).names == ("Itälian", "Japanese")
+    tsv = tmp_path / "t.tsv"
+    tsv.write_text(f"Itälian\tRossi\n{decomposed}\tBianchi\nJapanese\tTanaka\n")
+    assert read_labelled(tsv, lowercase=False).names == ("Itälian", "Japanese")  # one category, not two
+    from charsmith.categories import Categories
+
+    old = Categories((decomposed, "Japanese"), (2, 1))  # names an earlier charsmith kept as read
+    assert old.index("Itälian") == 0 and Categories(("Itälian", "Japanese"), (2, 1)).index(decomposed) == 0

@@ -72,3 +72,11 @@ def test_the_habits_survive_saving(barely_trained: charsmith.CharModel, tmp_path
 
     save_checkpoint(tmp_path / "copy", barely_trained.ckpt)
     assert charsmith.load(tmp_path / "copy").ckpt.info["habits"] == barely_trained.ckpt.info["habits"]
+
+
+def test_a_casing_of_fewer_than_one_item_in_a_hundred_is_a_slip_not_a_habit() -> None:
+    names = [f"Name{chr(97 + k % 26)}" for k in range(199)]  # capital start, small letters inside
+    assert of_items([*names, "StrakaO"])["capital_inside"] is False  # 1 of 200: a slip of the data
+    assert of_items([*names[:97], "McDonald", "MacLeod", "DiMaggio"])["capital_inside"] is True  # 3 of 100
+    assert of_items(["McDonald"])["capital_inside"] is True  # a short list: every item counts
+    assert of_items([*names, "van"])["small_start"] is False and of_items([*names[:98], "van", "de"])["small_start"]

@@ -1,11 +1,12 @@
 """Labelled items: a folder with one file per category, or a file of ``category<TAB>item`` lines.
 
 In a folder the category is the file's stem (hidden files are skipped); a file is labelled
-when its first non-blank line has a TAB.
+when most of its first lines have a TAB.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from charsmith._reading import check_lengths, fingerprint, read_chunks, read_items, read_text, split_lines
-from charsmith.categories import check_name
+from charsmith.categories import check_name, nfc
 from charsmith.errors import CategoryError, DataError
 from charsmith.limits import MAX_CATEGORIES
 
 __all__ = ["Labelled", "is_labelled", "read_file_items", "read_labelled"]
+
+SNIFF_LINES = 100  # the first lines that tell a labelled file from a plain list
 
 @dataclass(frozen=True)
 class Labelled:
@@ -30,14 +33,16 @@ class Labelled:
 
 
 def is_labelled(path: str | os.PathLike[str], text: str | None = None) -> bool:
-    """A folder, or a file whose first non-blank line has a TAB (read from ``text`` when
-    given, else from the file's first piece)."""
+    """A folder, or a file most of whose first ``SNIFF_LINES`` non-blank lines have a TAB
+    (read from ``text`` when given, else from the file's first piece): a header or a comment
+    on the first line does not make a labelled file a plain list (reading it then names
+    that line)."""
     if Path(path).is_dir():
         return True
     if text is None:
         text = next(read_chunks(path), "")
-    first = next((ln for ln in text.split("\n") if ln.strip()), "")
-    return "\t" in first
+    lines = list(itertools.islice((ln for ln in text.split("\n") if ln.strip()), SNIFF_LINES))
+    return 2 * sum("\t" in ln for ln in lines) > len(lines)
 
 
 def read_file_items(path: str | os.PathLike[str]) -> tuple[list[str], list[str] | None]:
@@ -74,16 +79,17 @@ def _read_folder(folder: Path) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     seen: dict[str, Path] = {}
     for f in files:
-        if f.stem in seen:
-            raise DataError(f"{seen[f.stem].name} and {f.name} in {folder} name the same category; "
+        name = nfc(f.stem)  # as typed, not as the file system may spell it
+        if name in seen:
+            raise DataError(f"{seen[name].name} and {f.name} in {folder} name the same category; "
                             "keep one file per category")
-        seen[f.stem] = f
+        seen[name] = f
         try:
-            check_name(f.stem, str(f))
+            check_name(name, str(f))
         except CategoryError as e:
             raise DataError(str(e)) from None
         items = split_lines(read_text(f), lowercase=False, source=str(f))
-        pairs += [(f.stem, s) for s in items]
+        pairs += [(name, s) for s in items]
     return pairs
 
 
@@ -94,7 +100,7 @@ def _read_tsv(path: Path, text: str) -> list[tuple[str, str]]:
         if not line.strip():
             continue
         cat, tab, item = line.partition("\t")
-        cat, item = cat.strip(), item.strip()
+        cat, item = nfc(cat.strip()), item.strip()
         if not tab or not cat or not item or "\t" in item:
             raise DataError(f"{path}: line {number} is not category<TAB>item: {line[:60]!r}; write each line as a "
                             "category, one TAB, then the item (or pass `mode=text` to read running text)")

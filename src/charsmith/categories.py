@@ -22,6 +22,7 @@ distributions, nor a draw of one category per item.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -33,6 +34,11 @@ __all__ = ["Accuracy", "Categories", "Condition", "accuracy"]
 
 Condition = str | Mapping[str, float]  # a category name, "A=0.7,B=0.3", or {name: weight}
 _RESERVED = ",=\t\n"  # characters that cannot be part of a category name
+
+
+def nfc(name: str) -> str:
+    """``name`` in Unicode's composed form (NFC), as category names are compared and read."""
+    return unicodedata.normalize("NFC", name)
 
 
 def check_name(name: str, where: str) -> None:
@@ -70,9 +76,11 @@ class Categories:
         return len(self.names)
 
     def index(self, name: str) -> int:
-        """The id of category ``name``; an unknown name raises CategoryError listing the known ones."""
+        """The id of category ``name``, compared in Unicode's composed form (NFC: an "ä" typed
+        as one character matches a file name that spells it "a" and a combining mark, as
+        macOS does); an unknown name raises CategoryError listing the known ones."""
         try:
-            return self.names.index(name)
+            return [nfc(n) for n in self.names].index(nfc(name))
         except ValueError:
             raise CategoryError(f"unknown category {name!r}; this model knows: {', '.join(self.names)}") from None
 
