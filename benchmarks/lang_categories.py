@@ -63,7 +63,7 @@ from lang_split import split, write_tsv  # noqa: E402
 from quality_common import parse_option, write_section  # noqa: E402
 
 import charsmith  # noqa: E402
-from charsmith import mixture, ngram  # noqa: E402
+from charsmith import categories, mixture, ngram  # noqa: E402
 from charsmith._batching import encode_items  # noqa: E402
 from charsmith.api import plan_run  # noqa: E402
 from charsmith.netmix import heldout_probs, mix_networks, network_part  # noqa: E402
@@ -83,9 +83,8 @@ def recognition(guess: list[str], cat: str) -> float:
 
 
 def accuracy(truth: list[str], guess: list[str]) -> dict[str, float]:
-    hit = np.array(truth) == np.array(guess)
-    recall = {c: float(hit[np.array(truth) == c].mean()) for c in sorted(set(truth))}
-    return {"micro": float(hit.mean()), "macro": float(np.mean(list(recall.values())))}
+    acc = categories.accuracy(truth, guess)
+    return {"micro": acc.micro, "macro": acc.macro}
 
 
 def measure(m: charsmith.CharModel, train: list[Pair], test: list[Pair], *, temperature: float) -> dict:
@@ -135,7 +134,8 @@ def mixed(ms: list[charsmith.CharModel], train_tsv: Path, order: int, options: d
         sys.exit("--mix: a run was not trained on this split with these options")
     ckpt, facts = mix_networks([network_part(m.ckpt) for m in ms], corpus, order)
     print(f"mixture: {facts}", file=sys.stderr)
-    return charsmith.CharModel(ckpt)
+    # the sampling habits a training run records today (charsmith.habits), not those of the kept run's day
+    return charsmith.CharModel(dataclasses.replace(ckpt, info=dict(ckpt.info, habits=corpus.habits(alphabet=True))))
 
 
 def weights_table(m: charsmith.CharModel, train_tsv: Path, test: list[Pair], options: dict, orders: list[int],

@@ -42,7 +42,7 @@ from lang_split import SEED, overlap, split, write_tsv  # noqa: E402
 from quality_common import parse_option, write_section  # noqa: E402
 
 import charsmith  # noqa: E402
-from charsmith import _runlog, backend, kinds  # noqa: E402
+from charsmith import _runlog, backend, categories, kinds  # noqa: E402
 from charsmith.calibration import class_evidence  # noqa: E402
 
 RESULTS = HERE / "results"
@@ -52,11 +52,9 @@ GOALS = {"nll": 1.85, "micro": 0.87, "macro": 0.60}
 def accuracy(model: charsmith.CharModel, test: list[tuple[str, str]], *, uniform: bool) -> dict:
     """Micro and macro accuracy of the model's classifier on (language, name) pairs (a
     character the model never saw costs every language the same, ``charsmith.openvocab``)."""
-    truth = np.array([c for c, _ in test])
-    guess = np.array([r.best for r in model.classify([n for _, n in test], top=1, uniform_prior=uniform)])
-    hit = guess == truth
-    recall = {c: float(hit[truth == c].mean()) for c in sorted(set(truth))}
-    return {"micro": float(hit.mean()), "macro": float(np.mean(list(recall.values()))), "recall": recall}
+    guess = [r.best for r in model.classify([n for _, n in test], top=1, uniform_prior=uniform)]
+    acc = categories.accuracy([c for c, _ in test], guess)
+    return {"micro": acc.micro, "macro": acc.macro, "recall": acc.recall}
 
 
 PRIOR_POWERS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)

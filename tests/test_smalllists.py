@@ -118,7 +118,7 @@ def test_init_from_an_ngram_checkpoint_is_refused(names: Path, tmp_path: Path,
 
 @pytest.mark.parametrize("options, message", [
     ({"cell": "ngram", "init": "names"}, "an n-gram model has none"),
-    ({"cell": "ngram", "hidden": 32}, "`hidden` set a network, and `cell`=ngram trains no network"),
+    ({"cell": "ngram", "hidden": 32}, "`hidden` is an option of a network's training, and `cell`=ngram trains no network; drop it"),
     ({"cell": "mixture", "steps": 9}, "chooses its network by cross-validation"),
 ])
 def test_network_options_with_a_kind_chosen_here_are_refused(names: Path, options: dict, message: str) -> None:

@@ -1,7 +1,7 @@
 """Labelled items: a folder with one file per category, or a file of ``category<TAB>item`` lines.
 
 In a folder the category is the file's stem (hidden files are skipped); a file is labelled
-when most of its first lines have a TAB.
+when at least half of its first lines have a TAB.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Labelled:
 
 
 def is_labelled(path: str | os.PathLike[str], text: str | None = None) -> bool:
-    """A folder, or a file most of whose first ``SNIFF_LINES`` non-blank lines have a TAB
+    """A folder, or a file at least half of whose first ``SNIFF_LINES`` non-blank lines have a TAB
     (read from ``text`` when given, else from the file's first piece): a header or a comment
     on the first line does not make a labelled file a plain list (reading it then names
     that line)."""
@@ -42,7 +42,7 @@ def is_labelled(path: str | os.PathLike[str], text: str | None = None) -> bool:
     if text is None:
         text = next(read_chunks(path), "")
     lines = list(itertools.islice((ln for ln in text.split("\n") if ln.strip()), SNIFF_LINES))
-    return 2 * sum("\t" in ln for ln in lines) > len(lines)
+    return bool(lines) and 2 * sum("\t" in ln for ln in lines) >= len(lines)
 
 
 def read_file_items(path: str | os.PathLike[str]) -> tuple[list[str], list[str] | None]:

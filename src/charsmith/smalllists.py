@@ -129,7 +129,9 @@ def check_options(cell: str | None, options: dict[str, Any]) -> None:
     if given:
         what = "trains no network" if cell == "ngram" else "chooses its network by cross-validation"
         names = ", ".join(f"`{k}`" for k in given)
-        raise InputError(f"{names} set a network, and `cell`={cell} {what}; drop them", param=given[0])
+        one = len(given) == 1
+        raise InputError(f"{names} {'is an option' if one else 'are options'} of a network's training, and "
+                         f"`cell`={cell} {what}; drop {'it' if one else 'them'}", param=given[0])
 
 
 # ----- folds and scores ----------------------------------------------------------------------
