@@ -181,3 +181,15 @@ def test_an_ngram_model_is_refused_in_one_line(tmp_path: Path) -> None:
         code, out, err = run("export", str(tmp_path / "ng"), "--format", fmt, "--out", str(tmp_path / f"x.{fmt}"))
         assert code == 2 and err.count("\n") == 1 and "recurrent networks" in err and "Kneser-Ney" in err, err
         assert not list(tmp_path.glob("x.*"))
+
+
+def test_a_mixed_run_exports_its_network_and_says_so(styled_mix: Path, styled: Path, tmp_path: Path) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        written = ex.export(charsmith.load(styled_mix), tmp_path / "m.js", format="js")
+    assert any("writes the network alone" in str(w.message) for w in caught if w.category is CharsmithWarning)
+    (tmp_path / "alone").mkdir()
+    alone = ex.export(charsmith.load(styled), tmp_path / "alone" / "m.js", format="js")  # the same network, alone
+    assert written[0].read_bytes() == alone[0].read_bytes()
+    code, _, err = run("export", str(styled_mix), "--format", "html", "--out", str(tmp_path / "m.html"))
+    assert code == 0 and err.startswith("charsmith: warning: this model is a network mixed with an n-gram model")

@@ -30,6 +30,7 @@ from charsmith._novelty import is_known
 from charsmith._reading import read_text, split_lines
 from charsmith.errors import CharsmithWarning, InputError
 from charsmith.export._spec import DTYPES, KNOWN_INFO_KEY, check_dtype, fnv1a32, network
+from charsmith.netmix import network_part
 
 __all__ = ["DTYPES", "FORMATS", "SIZE_WARNING", "check", "export", "outputs", "with_known_items"]
 
@@ -80,6 +81,7 @@ def export(model: Any, out: str | os.PathLike[str], *, format: str, dtype: str =
     makes sense for the format warns (CharsmithWarning) with its size.
     """
     mod = _module(format)
+    model = _network_of(model)
     check(model, format, dtype)
     targets = outputs(format, out)
     existing = [str(p) for p in targets if p.exists()]
@@ -98,6 +100,17 @@ def export(model: Any, out: str | os.PathLike[str], *, format: str, dtype: str =
                       "sense for it; float16 weights halve it, a smaller model shrinks it", CharsmithWarning,
                       stacklevel=2)
     return written
+
+
+def _network_of(model: Any) -> Any:
+    """A mixture of one network and an n-gram model (``mix_order``) as its network, with a
+    CharsmithWarning (the n-gram tables do not export); any other model as it is."""
+    part = network_part(model.ckpt)
+    if part is model.ckpt:
+        return model
+    warnings.warn("this model is a network mixed with an n-gram model; the export writes the network alone (its "
+                  "samples and scores are the network's, as with `mix_order=0`)", CharsmithWarning, stacklevel=3)
+    return dataclasses.replace(model, ckpt=part)
 
 
 def _known_items(model: Any, known: bool | str | os.PathLike[str] | Sequence[str]) -> list[str]:
