@@ -177,6 +177,10 @@ class TrainBatches:
     def position(self) -> tuple[int, int]:
         return self.epoch, self.index
 
+    @position.setter
+    def position(self, position: tuple[int, int]) -> None:  # where a resumed run continues
+        self.epoch, self.index = position
+
     def __iter__(self) -> TrainBatches:
         return self
 

@@ -17,20 +17,20 @@ __all__ = ["is_known", "is_near_known", "item_hashes"]
 def item_hashes(items: Sequence[str]) -> np.ndarray:
     """Sorted unique 64-bit hashes of ``items``: lets a checkpoint tell known items from novel
     ones without storing the training data itself."""
+    return np.unique(_hashes(items))
+
+
+def _hashes(items: Sequence[str]) -> np.ndarray:
+    """(N,) uint64: each item's 8-byte BLAKE2b digest, little-endian."""
     digests = (hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest() for s in items)
-    h = np.fromiter((int.from_bytes(d, "little") for d in digests), dtype=np.uint64, count=len(items))
-    return np.unique(h)
+    return np.fromiter((int.from_bytes(d, "little") for d in digests), dtype=np.uint64, count=len(items))
 
 
 def is_known(items: Sequence[str], known: np.ndarray) -> np.ndarray:
     """Boolean (N,): which ``items`` have their hash in the sorted ``known`` array."""
     if len(items) == 0 or known.size == 0:
         return np.zeros(len(items), dtype=bool)
-    h = np.fromiter(
-        (int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest(), "little") for s in items),
-        dtype=np.uint64,
-        count=len(items),
-    )
+    h = _hashes(items)
     pos = np.minimum(np.searchsorted(known, h), known.size - 1)
     return known[pos] == h
 

@@ -123,19 +123,21 @@ def detect_mode(text: str | Iterable[str]) -> str:
 
 def split_lines(text: str, *, lowercase: bool, source: str = "input") -> list[str]:
     """Stripped non-blank lines of ``text``; an over-long line raises DataError."""
-    if lowercase:
-        text = text.lower()
-    items = [s for s in (ln.strip() for ln in text.split("\n")) if s]
+    items = _nonblank(text.lower() if lowercase else text)
     check_lengths(items, source)
     return items
+
+
+def _nonblank(text: str) -> list[str]:
+    """The stripped non-blank lines of ``text``."""
+    return [s for s in (ln.strip() for ln in text.split("\n")) if s]
 
 
 def read_items(path: str | os.PathLike[str], text: str | None = None) -> list[str]:
     """The items to score or classify in the file at ``path`` (or its ``text``, already
     read), one a line, as written (a model lower-cases them if it learned so); their length
     is the scorer's to check (``limits.MAX_SCORE_CHARS``), not a training list's."""
-    text = read_text(path) if text is None else text
-    return [s for s in (ln.strip() for ln in text.split("\n")) if s]
+    return _nonblank(read_text(path) if text is None else text)
 
 
 def check_lengths(items: Sequence[str], source: str, numbers: Sequence[int] | None = None) -> None:

@@ -20,17 +20,17 @@ from typing import Any
 
 import numpy as np
 
+from charsmith import _runlog, optim
 from charsmith import model as M
-from charsmith import optim
 from charsmith._corpus import Corpus
-from charsmith._fileio import atomic_write_bytes, atomic_write_text, npz_bytes
-from charsmith._rundir import METRICS_FILE, RESUME_FILE
+from charsmith._fileio import atomic_write_bytes, npz_bytes
+from charsmith._rundir import RESUME_FILE
 from charsmith._safeload import NpzReader, json_from_bytes, read_json, read_regular
 from charsmith.checkpoint import CONFIG_FILE, is_checkpoint
 from charsmith.config import ModelConfig, TrainConfig, config_from_dict
 from charsmith.errors import CharsmithError, CheckpointError, plain
 
-__all__ = ["RESUMABLE_CHANGES", "Counters", "read", "saved_options", "saved_step", "trim_metrics", "write"]
+__all__ = ["RESUMABLE_CHANGES", "Counters", "read", "saved_options", "saved_step", "write"]
 
 RESUME_FORMAT = "charsmith-resume"
 RESUME_VERSION = 1
@@ -42,7 +42,7 @@ MAX_RESUME_BYTES = 1 << 36  # a resume state is read whole; a bound only against
 class Counters:
     """Where a run is: steps done, training seconds, best evaluation loss (inf: none yet),
     evaluations without improvement, smoothed training loss, data position (epoch, index), the
-    log's clock (None in a state saved before there was one)."""
+    log's clock (when the next evaluation and training record are due)."""
 
     step: int
     elapsed: float
@@ -50,7 +50,7 @@ class Counters:
     stale_evals: int
     smooth: float | None
     position: tuple[int, int]
-    log: dict[str, Any] | None = None  # when the next evaluation and training record are due (charsmith._runlog.Clock)
+    log: _runlog.Clock
 
 
 def _header(file: Path, max_bytes: int) -> tuple[NpzReader, Any]:
@@ -97,7 +97,7 @@ def write(out_dir: Path, counters: Counters, model_cfg: ModelConfig, cfg: TrainC
     c = counters
     state = {"format": RESUME_FORMAT, "format_version": RESUME_VERSION, "step": c.step, "elapsed": c.elapsed,
              "best_val": c.best_val if math.isfinite(c.best_val) else None, "stale_evals": c.stale_evals,
-             "smooth": c.smooth, "position": list(c.position), "log": c.log, "carry_rows": None if carry is None else len(carry[0][0]),
+             "smooth": c.smooth, "position": list(c.position), "log": c.log.to_json(), "carry_rows": None if carry is None else len(carry[0][0]),
              "model": dataclasses.asdict(model_cfg), "train": dataclasses.asdict(cfg), "vocab": corpus.vocab.chars,
              "data_fingerprint": corpus.fingerprint}
     arrays = {"state": np.frombuffer(json.dumps(state).encode(), dtype=np.uint8),
@@ -132,10 +132,11 @@ def read(out_dir: Path, model_cfg: ModelConfig, cfg: TrainConfig, corpus: Corpus
         carry = tuple(tuple(reader.array(f"carry/{i}/{j}", (int(rows), H)).astype(np.float32)
                             for j in range(per_layer)) for i in range(L)) if rows else None  # fmt: skip
         epoch, index = (int(x) for x in state["position"])
-        counters = Counters(int(state["step"]), float(state["elapsed"]),
+        step = int(state["step"])
+        counters = Counters(step, float(state["elapsed"]),
                             math.inf if state["best_val"] is None else float(state["best_val"]),
                             int(state["stale_evals"]), None if state["smooth"] is None else float(state["smooth"]),
-                            (epoch, index), state.get("log"))
+                            (epoch, index), _runlog.Clock.from_json(state.get("log"), step, cfg.eval_every))
     except (KeyError, TypeError, ValueError) as e:
         if isinstance(e, CheckpointError):
             raise
@@ -159,21 +160,3 @@ def _check_resumable(state: Any, out: Path, model_cfg: ModelConfig, cfg: TrainCo
             if f.name not in RESUMABLE_CHANGES and was != now:
                 raise CheckpointError(f"the run in {out} used {f.name} {was!r}, not {now!r}; drop that option to "
                                       f"resume (only {', '.join(RESUMABLE_CHANGES)} may change)")
-
-
-def trim_metrics(out_dir: Path, step: int) -> None:
-    """Drop the metrics lines past ``step`` (written after the resume state was saved)."""
-    file = out_dir / METRICS_FILE
-    try:
-        lines = read_regular(file, 1 << 28).decode("utf-8", "replace").splitlines()
-    except FileNotFoundError:
-        return
-    kept = []
-    for line in lines:
-        try:
-            if json.loads(line)["step"] <= step:
-                kept.append(line + "\n")
-        except (ValueError, KeyError, TypeError):
-            continue
-    if len(kept) != len(lines):
-        atomic_write_text(file, "".join(kept))

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from charsmith._fileio import atomic_write_text
 from charsmith._rundir import METRICS_FILE
 from charsmith._safeload import read_regular
 
@@ -135,16 +136,33 @@ def append(out_dir: str | os.PathLike[str], record: dict[str, Any]) -> None:
         f.write(json.dumps(record) + "\n")
 
 
+def _lines(out_dir: str | os.PathLike[str]) -> list[str]:
+    """The lines of ``out_dir``'s log; FileNotFoundError without one."""
+    return read_regular(Path(out_dir) / METRICS_FILE, MAX_LOG_BYTES).decode("utf-8", "replace").splitlines()
+
+
+def _record(line: str) -> dict[str, Any] | None:
+    """The record a line of the log holds; None for a line that holds none (cut short by a crash)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("step"), int) else None
+
+
 def read(out_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The records of ``out_dir``'s log (``kind`` filled in), skipping lines that are not
     records (a line cut short by a crash). Raises FileNotFoundError without a log."""
-    text = read_regular(Path(out_dir) / METRICS_FILE, MAX_LOG_BYTES).decode("utf-8", "replace")
-    records = []
-    for line in text.splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict) and isinstance(record.get("step"), int):
-            records.append({"kind": EVAL, **record})
-    return records
+    return [{"kind": EVAL, **r} for r in map(_record, _lines(out_dir)) if r is not None]
+
+
+def trim(out_dir: str | os.PathLike[str], step: int) -> None:
+    """Drop the lines of ``out_dir``'s log past ``step`` (written after the resume state
+    was saved) and those that hold no record; the others stay as written."""
+    try:
+        lines = _lines(out_dir)
+    except FileNotFoundError:
+        return
+    kept = [line + "\n" for line in lines if (r := _record(line)) is not None and r["step"] <= step]
+    if len(kept) != len(lines):
+        atomic_write_text(Path(out_dir) / METRICS_FILE, "".join(kept))

@@ -83,14 +83,10 @@ def split(params: dict[str, np.ndarray], cfg: MixtureConfig) -> tuple[list[dict[
     return nets, ng
 
 
-def join(nets: list[dict[str, np.ndarray]], ng: dict[str, np.ndarray], weights: np.ndarray,
-         calibration: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """The mixture's parameters from its parts' (and its calibration, if it has one)."""
+def join(nets: list[dict[str, np.ndarray]], ng: dict[str, np.ndarray], weights: np.ndarray) -> dict[str, np.ndarray]:
+    """The mixture's parameters from its parts' (a calibrated mixture adds CALIBRATION)."""
     out = {f"net{j}.{k}": v for j, net in enumerate(nets) for k, v in net.items()}
-    out = {**out, **{f"ngram.{k}": v for k, v in ng.items()}, WEIGHTS: np.asarray(weights, dtype=np.float64)}
-    if calibration is not None:
-        out[CALIBRATION] = np.asarray(calibration, dtype=np.float64)
-    return out
+    return {**out, **{f"ngram.{k}": v for k, v in ng.items()}, WEIGHTS: np.asarray(weights, dtype=np.float64)}
 
 
 def parts(params: dict[str, np.ndarray], cfg: MixtureConfig) -> tuple[tuple[dict[str, np.ndarray], Any],

@@ -106,7 +106,9 @@ def score_items(
 ) -> list[ItemScore]:
     """Score each item. ``cond``: with categories, each item's condition, (N,) ids or (N, K)
     weights. ``unknown_mass``: u of the unknown class (module docstring); with 0, characters
-    outside the vocabulary raise InputError naming them."""
+    outside the vocabulary raise InputError naming them. The items are batched shortest
+    first (batches of like lengths pad less: half the time on makemore's names), and the
+    scores come back in the items' order."""
     if not unknown_mass:
         for item in items:
             missing = vocab.unknown(item)
@@ -116,8 +118,10 @@ def score_items(
     unknown_lp = unknown_logprob(unknown_mass) if unknown_mass else 0.0
     kind = kinds.of(cfg)
     end = np.array([vocab.index(END)])
+    order = sorted(range(len(items)), key=lambda i: len(items[i]))
+    items = [items[i] for i in order]
     coded = [encode_open(vocab, s) for s in items]  # (targets, inputs) per item
-    conds = None if cond is None else np.asarray(cond)
+    conds = None if cond is None else np.asarray(cond)[order]
     scores: list[ItemScore] = []
     for start, stop in _spans([len(t) + 2 for t, _ in coded], batch_size):
         deadline.check()
@@ -137,7 +141,7 @@ def score_items(
         lp = np.where(unknown, unknown_lp, lp + known_lp) * batch.mask
         for s, row, u in zip(items[start:stop], lp, unknown.sum(axis=1)):
             scores.append(ItemScore(s, float(row.sum()), len(s) + 1, tuple(row[: len(s) + 1].tolist()), int(u)))
-    return scores
+    return [score for _, score in sorted(zip(order, scores), key=lambda pair: pair[0])]
 
 
 def _spans(lengths: Sequence[int], batch_size: int) -> Iterator[tuple[int, int]]:
@@ -206,12 +210,8 @@ def lines_loss(
     params: dict[str, np.ndarray], cfg: ModelConfig, vocab: Vocab, items: Sequence[str], *,
     cond: np.ndarray | None = None,
 ) -> EvalResult:
-    """Mean NLL per character (end tokens included) over ``items`` (``cond`` as for :func:`score_items`).
-    The items are scored shortest first: batches of like lengths pad less (half the time on
-    makemore's names)."""
-    order = sorted(range(len(items)), key=lambda i: len(items[i]))
-    by_length = [items[i] for i in order]
-    return summarize(score_items(params, cfg, vocab, by_length, cond=None if cond is None else np.asarray(cond)[order]))
+    """Mean NLL per character (end tokens included) over ``items`` (``cond`` as for :func:`score_items`)."""
+    return summarize(score_items(params, cfg, vocab, items, cond=cond))
 
 
 def summarize(scores: Sequence[ItemScore]) -> EvalResult:

@@ -33,7 +33,7 @@ from charsmith import model as M
 from charsmith._batching import Batch, seeded_rng
 from charsmith._corpus import Corpus
 from charsmith._resources import check_training_memory
-from charsmith._rundir import LOCK_FILE, RESUME_FILE, RunLock, open_run_dir
+from charsmith._rundir import LOCK_FILE, RunLock, open_run_dir
 from charsmith._safeload import read_regular
 from charsmith.checkpoint import Checkpoint, is_checkpoint, load_checkpoint, save_checkpoint
 from charsmith.config import ModelConfig, TrainConfig
@@ -433,7 +433,7 @@ class Trainer:
 
     def _counters(self) -> _resume.Counters:
         return _resume.Counters(self.step, self.elapsed, self.best_val, self.stale_evals, self.smooth,
-                                self.batches.position, self.log.to_json())
+                                self.batches.position, self.log)
 
     def _save_resume(self, carry: M.State | None) -> None:
         _resume.write(self.out_dir, self._counters(), self.model_cfg, self.cfg, self.corpus, self.opt, self._ema_flat,
@@ -443,17 +443,11 @@ class Trainer:
         c, carry = _resume.read(self.out_dir, self.model_cfg, self.cfg, self.corpus, self.opt, self._ema_flat)
         if carry is not None:
             self.carry = self.engine.state_from_host(carry)
-        self.batches = self.corpus.batches(self.cfg.batch_size, self.cfg.seq_len, self.cfg.seed, position=c.position,
-                                           part=(self.engine.rank, self.engine.world), balance=self.cfg.balance)
-        self.step, self.elapsed, self.best_val, self.stale_evals, self.smooth = (
-            c.step, c.elapsed, c.best_val, c.stale_evals, c.smooth)
-        try:
-            self.log = _runlog.Clock.from_json(c.log, self.step, self.cfg.eval_every)
-        except (TypeError, ValueError):
-            raise CheckpointError(f"{self.out_dir / RESUME_FILE} is corrupt (its log clock); start over with `force`",
-                                  param="out") from None
+        self.batches.position = c.position
+        self.step, self.elapsed, self.best_val, self.stale_evals, self.smooth, self.log = (
+            c.step, c.elapsed, c.best_val, c.stale_evals, c.smooth, c.log)
         # a new limit (steps, minutes) renumbers the intervals of the training records
         self.log.mark = min(self.log.mark, _runlog.mark(self._progress(), self.elapsed, self._bounded()))
         self.engine.push()
         if self.lead:
-            _resume.trim_metrics(self.out_dir, self.step)
+            _runlog.trim(self.out_dir, self.step)
